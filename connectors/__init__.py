@@ -1,0 +1,1 @@
+"""What a partner province or department runs: the hub-connector command."""

@@ -1,0 +1,1 @@
+"""Sub-commands of hub-connector, one module each."""

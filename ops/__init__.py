@@ -1,0 +1,1 @@
+"""Operations: starting Kafka and PostgreSQL, topic administration, the hubctl command."""

@@ -1,0 +1,1 @@
+"""Faust processors: thin agents that call the domain core in hub/."""
