@@ -27,3 +27,19 @@ class MigrationError(HubError):
 
 class TopicError(HubError):
     """A topic cannot be created or reconciled with its declaration."""
+
+
+class ConnectorError(HubError):
+    """The province connector cannot do what was asked (configuration, state, transport)."""
+
+
+class InputFileError(ConnectorError):
+    """A whole input file cannot be read: empty, binary, unknown encoding or format."""
+
+
+class MappingError(ConnectorError):
+    """A column-mapping file is missing, malformed or names unknown schema fields."""
+
+
+class OutboxError(ConnectorError):
+    """The connector's local outbox cannot be opened or is inconsistent."""
