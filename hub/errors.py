@@ -43,3 +43,11 @@ class MappingError(ConnectorError):
 
 class OutboxError(ConnectorError):
     """The connector's local outbox cannot be opened or is inconsistent."""
+
+
+class MatchingInputError(HubError):
+    """Facts handed to the matcher are malformed (the message names the field and reason)."""
+
+
+class MatchingModelError(HubError):
+    """A matching weights file or allele-frequency table is missing or malformed."""
