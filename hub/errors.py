@@ -51,3 +51,15 @@ class MatchingInputError(HubError):
 
 class MatchingModelError(HubError):
     """A matching weights file or allele-frequency table is missing or malformed."""
+
+
+class StoreError(HubError):
+    """The event store or a projection store refused or failed an operation."""
+
+
+class StoreUnavailable(StoreError):
+    """The database behind a store cannot be reached right now; retry later."""
+
+
+class ProjectionError(HubError):
+    """A projection is misdefined or was asked for something it does not have."""
