@@ -1,0 +1,374 @@
+"""Turn one source row into a schema payload, driven by the event type's Avro schema.
+
+The mapping says which column feeds which field; the schema says what the field needs (text,
+whole number, enum symbol, date, timestamp, list, nested record). Every problem is reported with
+the field's path and a reason in plain words; nothing is guessed silently.
+
+Conventions (documented for departments in connectors/mappings/README.md):
+- times without a zone are China Standard Time (UTC+8), as every department writes them;
+- a birth field (record with precision/date/age_min/age_max) takes a date of any precision or an
+  age such as 约12岁; an age is taken as assessed on the day of publishing;
+- a place field takes "320102 南京市玄武区..." (six-digit code first) or its two sub-fields;
+- list-of-text fields take several values separated by 、 ， , ; ；
+"""
+
+# ruff: noqa: RUF001, RUF002 -- full-width punctuation is what Chinese files contain
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.dates import DateFormatError, Precision, parse_age, parse_date
+
+MAX_CELL_CHARS = 64 * 1024
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
+_LIST_SEPARATORS = re.compile(r"[、，,;；\n]+")
+_PLACE_TEXT = re.compile(r"^\s*(\d{6})\s*[:：\s]?\s*(.*)$", re.DOTALL)
+_TRUE = {"1", "true", "yes", "y", "是", "有", "对", "√"}
+_FALSE = {"0", "false", "no", "n", "否", "无", "不", "×"}
+
+Schema = Any  # an Avro schema as parsed JSON: str, list (union) or dict
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One thing wrong with one row: the field (or column) and the reason in plain words."""
+
+    field: str
+    reason: str
+
+
+class ConversionError(ValueError):
+    """A cell does not fit its field; the message is the plain-words reason."""
+
+
+def named_types(schema: Schema, into: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every named type defined in a schema, by short and full name."""
+    names = {} if into is None else into
+    if isinstance(schema, list):
+        for branch in schema:
+            named_types(branch, names)
+    elif isinstance(schema, dict):
+        kind = schema.get("type")
+        if kind in ("record", "enum", "fixed"):
+            names[schema["name"]] = schema
+            if "namespace" in schema:
+                names[f"{schema['namespace']}.{schema['name']}"] = schema
+        if kind == "record":
+            for field in schema["fields"]:
+                named_types(field["type"], names)
+        elif kind == "array":
+            named_types(schema["items"], names)
+        elif kind == "map":
+            named_types(schema["values"], names)
+        elif isinstance(kind, dict | list):
+            named_types(kind, names)
+    return names
+
+
+class PayloadBuilder:
+    """Builds payloads for one schema; one instance per file."""
+
+    def __init__(self, schema: Schema, *, today: dt.date | None = None) -> None:
+        self.schema = schema
+        self.names = named_types(schema)
+        self.today = today or dt.date.today()
+
+    def resolve(self, schema: Schema) -> Schema:
+        if isinstance(schema, str) and schema in self.names:
+            return self.names[schema]
+        if isinstance(schema, dict) and isinstance(schema.get("type"), str | dict | list):
+            inner = schema["type"]
+            if isinstance(inner, str) and inner in self.names:
+                return self.names[inner]
+        return schema
+
+    def field_paths(self) -> set[str]:
+        """Dotted paths of all fields, for accepting English headers as they are."""
+        paths: set[str] = set()
+
+        def walk(schema: Schema, prefix: str, depth: int) -> None:
+            schema = self._non_null(self.resolve(schema))
+            if depth > 6 or not (isinstance(schema, dict) and schema.get("type") == "record"):
+                return
+            for field in schema["fields"]:
+                path = f"{prefix}{field['name']}"
+                paths.add(path)
+                walk(field["type"], path + ".", depth + 1)
+
+        walk(self.schema, "", 0)
+        return paths
+
+    def required_paths(self) -> list[str]:
+        """Leaf-level paths a row must supply: no default and not nullable, top two levels."""
+        required: list[str] = []
+
+        def walk(schema: Schema, prefix: str, depth: int) -> None:
+            for field in self.resolve(schema)["fields"]:
+                ftype = self.resolve(field["type"])
+                if "default" in field or self._nullable(field["type"]):
+                    continue
+                path = f"{prefix}{field['name']}"
+                if isinstance(ftype, dict) and ftype.get("type") == "record" and depth < 2:
+                    walk(ftype, path + ".", depth + 1)
+                else:
+                    required.append(path)
+
+        walk(self.schema, "", 0)
+        return required
+
+    # -- conversion -------------------------------------------------------------------------
+
+    def build(self, tree: Mapping[str, Any], problems: list[RowProblem]) -> dict[str, Any]:
+        """The payload for a tree of raw values keyed by field name (nested dicts, lists)."""
+        return self._record(self.resolve(self.schema), tree, "", problems)
+
+    def _nullable(self, schema: Schema) -> bool:
+        return isinstance(schema, list) and "null" in schema
+
+    def _non_null(self, schema: Schema) -> Schema:
+        if isinstance(schema, list):
+            branches = [b for b in schema if b != "null"]
+            return self.resolve(branches[0]) if len(branches) == 1 else branches
+        return schema
+
+    def _record(
+        self, schema: dict[str, Any], tree: Mapping[str, Any], prefix: str,
+        problems: list[RowProblem],
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for field in schema["fields"]:
+            name = field["name"]
+            path = f"{prefix}{name}"
+            raw = tree.get(name)
+            if _is_empty(raw):
+                if "default" in field:
+                    out[name] = _copy_default(field["default"])
+                elif self._nullable(field["type"]):
+                    out[name] = None
+                else:
+                    problems.append(RowProblem(path, "required but empty or missing"))
+                continue
+            try:
+                out[name] = self._value(field["type"], raw, path, problems)
+            except ConversionError as err:
+                problems.append(RowProblem(path, str(err)))
+        return out
+
+    def _value(self, schema: Schema, raw: Any, path: str, problems: list[RowProblem]) -> Any:
+        schema = self._non_null(self.resolve(schema))
+        if isinstance(schema, list):
+            raise ConversionError("this field's schema has several types; it cannot be mapped")
+        kind = schema.get("type") if isinstance(schema, dict) else schema
+        logical = schema.get("logicalType") if isinstance(schema, dict) else None
+        if kind == "record":
+            return self._record_value(schema, raw, path, problems)
+        if kind == "array":
+            return self._array(schema["items"], raw, path, problems)
+        if kind == "enum":
+            return _enum(schema, raw)
+        if logical == "date":
+            return _full_date(raw)
+        if logical in ("timestamp-micros", "timestamp-millis"):
+            return _timestamp(raw)
+        if kind in ("int", "long"):
+            return _whole(raw)
+        if kind in ("float", "double"):
+            return _decimal(raw)
+        if kind == "boolean":
+            return _boolean(raw)
+        if kind == "string":
+            return _text(raw)
+        raise ConversionError(f"fields of Avro type {kind!r} cannot be filled from a file")
+
+    def _record_value(
+        self, schema: dict[str, Any], raw: Any, path: str, problems: list[RowProblem]
+    ) -> dict[str, Any]:
+        names = {f["name"] for f in schema["fields"]}
+        if isinstance(raw, Mapping) and "@value" in raw:
+            whole = raw["@value"]
+            if {"area_code", "text"} <= names:
+                match = _PLACE_TEXT.match(_text(whole))
+                code = match.group(1) if match else None
+                text = match.group(2).strip() if match else _text(whole)
+                raw = {"area_code": code, "text": text, **{k: v for k, v in raw.items()
+                                                           if k != "@value" and not _is_empty(v)}}
+            elif {"precision", "date"} <= names:
+                return self._birth(whole)
+            else:
+                raw = {k: v for k, v in raw.items() if k != "@value"}
+        if isinstance(raw, Mapping):
+            if {"area_code", "text"} <= names and _is_empty(raw.get("text")):
+                # A place given only by its code is complete: the text may be empty.
+                raw = {**raw, "text": ""}
+            return self._record(schema, raw, path + ".", problems)
+        if {"precision", "date", "age_min", "age_max"} <= names:
+            return self._birth(raw)
+        if {"area_code", "text"} <= names:
+            return _place(raw)
+        raise ConversionError("needs several values; map columns to its sub-fields")
+
+    def _birth(self, raw: Any) -> dict[str, Any]:
+        try:
+            partial = parse_date(raw)
+        except DateFormatError as date_err:
+            try:
+                age = parse_age(raw)
+            except DateFormatError:
+                raise ConversionError(str(date_err)) from None
+            return {"precision": "AGE_RANGE", "date": None, "age_min": age.low,
+                    "age_max": age.high, "age_assessed_on": self.today}
+        if partial.first_day() > self.today:
+            raise ConversionError(f"{partial.iso()} is in the future")
+        precision = {Precision.DAY: "DAY", Precision.MONTH: "MONTH", Precision.YEAR: "YEAR"}
+        return {"precision": precision[partial.precision], "date": partial.first_day(),
+                "age_min": None, "age_max": None, "age_assessed_on": None}
+
+    def _array(
+        self, items: Schema, raw: Any, path: str, problems: list[RowProblem]
+    ) -> list[Any]:
+        values = raw if isinstance(raw, list) else [
+            p.strip() for p in _LIST_SEPARATORS.split(_text(raw)) if p.strip()
+        ]
+        out = []
+        for index, value in enumerate(values, start=1):
+            if _is_empty(value):
+                continue
+            try:
+                out.append(self._value(items, value, f"{path}[{index}]", problems))
+            except ConversionError as err:
+                problems.append(RowProblem(f"{path}[{index}]", str(err)))
+        return out
+
+
+def _copy_default(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else value
+
+
+def _is_empty(raw: Any) -> bool:
+    if raw is None:
+        return True
+    if isinstance(raw, str):
+        return raw.strip() == ""
+    if isinstance(raw, Mapping):
+        return all(_is_empty(v) for v in raw.values())
+    if isinstance(raw, list):
+        return False
+    return False
+
+
+def _text(raw: Any) -> str:
+    if isinstance(raw, dt.datetime | dt.date):
+        return raw.isoformat()
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))
+    if isinstance(raw, Mapping | list):
+        raise ConversionError("expected a single value, got a structure")
+    return str(raw).strip()
+
+
+def _whole(raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise ConversionError(f"{raw!r} is not a whole number")
+    if isinstance(raw, int):
+        return raw
+    text = unicodedata.normalize("NFKC", _text(raw)).replace(",", "")
+    text = re.sub(r"(厘米|公分|cm|岁)$", "", text, flags=re.IGNORECASE).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        raise ConversionError(f"{_text(raw)!r} is not a whole number") from None
+    if not number.is_integer():
+        raise ConversionError(f"{_text(raw)!r} is not a whole number")
+    return int(number)
+
+
+def _decimal(raw: Any) -> float:
+    try:
+        return float(unicodedata.normalize("NFKC", _text(raw)))
+    except ValueError:
+        raise ConversionError(f"{_text(raw)!r} is not a number") from None
+
+
+def _boolean(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = unicodedata.normalize("NFKC", _text(raw)).lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConversionError(f"{_text(raw)!r} is not yes/no (write 是 or 否)")
+
+
+def _enum(schema: dict[str, Any], raw: Any) -> str:
+    text = unicodedata.normalize("NFKC", _text(raw)).strip()
+    wanted = text.upper().replace("-", "_").replace(" ", "_")
+    if wanted in schema["symbols"]:
+        return str(wanted)
+    allowed = ", ".join(schema["symbols"])
+    raise ConversionError(f"{text!r} is not one of {allowed} (add it to the mapping's [values])")
+
+
+def _full_date(raw: Any) -> dt.date:
+    try:
+        partial = parse_date(raw)
+    except DateFormatError as err:
+        raise ConversionError(str(err)) from None
+    if partial.precision is not Precision.DAY:
+        raise ConversionError(f"{_text(raw)!r} needs the day as well (e.g. 2009-05-31)")
+    return partial.first_day()
+
+
+_TIME = re.compile(r"(\d{1,2})[:时点](\d{1,2})?(?:[:分](\d{1,2}))?秒?")
+
+
+def _timestamp(raw: Any) -> dt.datetime:
+    if isinstance(raw, dt.datetime):
+        return raw if raw.tzinfo else raw.replace(tzinfo=CHINA_TZ)
+    if isinstance(raw, dt.date):
+        return dt.datetime(raw.year, raw.month, raw.day, tzinfo=CHINA_TZ)
+    text = unicodedata.normalize("NFKC", _text(raw))
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=CHINA_TZ)
+    except ValueError:
+        pass
+    date_part, _, time_part = text.partition(" ")
+    if not time_part:
+        match = re.match(r"^(.*?日)(.+)$", text)
+        if match:
+            date_part, time_part = match.group(1), match.group(2)
+    try:
+        partial = parse_date(date_part)
+    except DateFormatError as err:
+        raise ConversionError(f"{text!r} is not a date and time: {err}") from None
+    if partial.precision is not Precision.DAY:
+        raise ConversionError(f"{text!r} needs at least the day (e.g. 2024-05-01 14:30)")
+    hour = minute = second = 0
+    if time_part.strip():
+        match = _TIME.search(time_part)
+        if not match:
+            raise ConversionError(f"{time_part.strip()!r} is not a time of day (e.g. 14:30)")
+        hour, minute, second = (int(g) if g else 0 for g in match.groups())
+    try:
+        return dt.datetime(partial.year, partial.month or 1, partial.day or 1, hour, minute,
+                           second, tzinfo=CHINA_TZ)
+    except ValueError as err:
+        raise ConversionError(f"{text!r} is not a valid time: {err}") from None
+
+
+def _place(raw: Any) -> dict[str, str]:
+    text = _text(raw)
+    match = _PLACE_TEXT.match(text)
+    if not match:
+        raise ConversionError(
+            f"{text[:40]!r} has no six-digit area code; start it with the code "
+            "(e.g. '320102 玄武区...') or map a column to the area_code sub-field"
+        )
+    return {"area_code": match.group(1), "text": match.group(2).strip()}
