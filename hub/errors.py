@@ -63,3 +63,31 @@ class StoreUnavailable(StoreError):
 
 class ProjectionError(HubError):
     """A projection is misdefined or was asked for something it does not have."""
+
+
+class SchemaError(HubError):
+    """A schema file is missing, malformed, or breaks the evolution rules."""
+
+
+class UnknownSchemaError(SchemaError):
+    """No schema is known for an event type, version or fingerprint."""
+
+
+class PayloadError(HubError):
+    """A payload does not fit its schema; `problems` names each field and reason."""
+
+    def __init__(self, message: str, problems: list[object] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+
+class EnvelopeError(HubError):
+    """Wire bytes are not a well-formed envelope."""
+
+
+class KeyFileError(HubError):
+    """A key file cannot be read, written, or holds no usable key."""
+
+
+class RegistryError(HubError):
+    """A registry event cannot be applied to the registry's current state."""

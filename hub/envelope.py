@@ -1,0 +1,221 @@
+"""The signed envelope every event travels in, and its wire bytes (see schemas/ENVELOPE.md).
+
+Encoding the payload, signing and encoding the envelope are separate steps so that each
+side can do only what it needs: `encode_payload` -> `sign` -> `encode_envelope`, or `seal`.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import struct
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hub.avro import decode_datum, encode_datum, validate_against
+from hub.errors import EnvelopeError, PayloadError, SchemaError, UnknownSchemaError
+from hub.identity import annotate_identity_numbers
+from hub.keys import SIGNATURE_SIZE, SigningKey
+from hub.schema_catalog import SchemaCatalog, SchemaVersion
+
+MAGIC = b"EXH\x01"
+SIGNING_DOMAIN = b"org.exchangehub.envelope.v1\x00"
+MAX_PAYLOAD = 1 << 20
+FINGERPRINT_SIZE = 32
+_NAME = re.compile(rb"^[a-z0-9][a-z0-9-]{0,63}$")
+_KEY_ID = re.compile(r"^[0-9a-f]{32}$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+_FIXED = struct.Struct(">HQqqI")  # schema_version, sequence, occurred, published, payload len
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One event: header, Avro payload bytes, and the Ed25519 signature (b"" until signed)."""
+
+    event_id: uuid.UUID
+    event_type: str
+    schema_version: int
+    schema_fingerprint: bytes
+    publisher_id: str
+    key_id: str
+    sequence: int
+    occurred_at: datetime
+    published_at: datetime
+    payload: bytes = field(repr=False)
+    signature: bytes = field(default=b"", repr=False)
+
+
+def _micros(value: datetime, name: str) -> int:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise EnvelopeError(f"{name} must carry a time zone")
+    return (value - _EPOCH) // _ONE_US
+
+
+def _name_bytes(value: str, name: str) -> bytes:
+    raw = value.encode("ascii", "replace")
+    if not _NAME.match(raw):
+        raise EnvelopeError(f"{name} {value!r} must be 1-64 characters of a-z, 0-9 and '-'")
+    return bytes((len(raw),)) + raw
+
+
+def _body(env: Envelope) -> bytes:
+    """The canonical header-and-payload bytes shared by the wire format and the signature."""
+    if not isinstance(env.event_id, uuid.UUID):
+        raise EnvelopeError("event_id must be a UUID")
+    if len(env.schema_fingerprint) != FINGERPRINT_SIZE:
+        raise EnvelopeError(f"schema_fingerprint must be {FINGERPRINT_SIZE} bytes")
+    if not _KEY_ID.match(env.key_id):
+        raise EnvelopeError("key_id must be 32 lowercase hex characters")
+    if not 1 <= env.schema_version <= 0xFFFF:
+        raise EnvelopeError("schema_version must be between 1 and 65535")
+    if not 0 <= env.sequence < 2**63:
+        raise EnvelopeError("sequence must be between 0 and 2**63 - 1")
+    if len(env.payload) > MAX_PAYLOAD:
+        raise EnvelopeError(f"payload is larger than {MAX_PAYLOAD} bytes")
+    return b"".join((
+        env.event_id.bytes,
+        _name_bytes(env.event_type, "event_type"),
+        bytes(env.schema_fingerprint),
+        _name_bytes(env.publisher_id, "publisher_id"),
+        bytes.fromhex(env.key_id),
+        _FIXED.pack(env.schema_version, env.sequence, _micros(env.occurred_at, "occurred_at"),
+                    _micros(env.published_at, "published_at"), len(env.payload)),
+        bytes(env.payload),
+    ))
+
+
+def signing_bytes(env: Envelope) -> bytes:
+    """What the Ed25519 signature covers: the domain prefix, then the canonical body."""
+    return SIGNING_DOMAIN + _body(env)
+
+
+def encode_envelope(env: Envelope) -> bytes:
+    """Wire bytes for Kafka: magic, canonical body, 64-byte signature."""
+    if len(env.signature) != SIGNATURE_SIZE:
+        raise EnvelopeError("envelope is not signed (signature must be 64 bytes)")
+    return MAGIC + _body(env) + env.signature
+
+
+def _take_name(data: bytes, pos: int, name: str) -> tuple[str, int]:
+    if pos >= len(data):
+        raise EnvelopeError(f"truncated before {name}")
+    size = data[pos]
+    raw = data[pos + 1 : pos + 1 + size]
+    if len(raw) != size or not _NAME.match(raw):
+        raise EnvelopeError(f"{name} is not 1-64 characters of a-z, 0-9 and '-'")
+    return raw.decode("ascii"), pos + 1 + size
+
+
+def _time(micros: int, name: str) -> datetime:
+    try:
+        return _EPOCH + timedelta(microseconds=micros)
+    except OverflowError:
+        raise EnvelopeError(f"{name} is outside the years 1-9999") from None
+
+
+def decode_envelope(data: bytes) -> Envelope:
+    """Parse wire bytes; raises EnvelopeError naming what is wrong. Does not check the signature."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise EnvelopeError(f"expected bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if data[:4] != MAGIC:
+        raise EnvelopeError("does not start with the envelope magic EXH\\x01")
+    pos = 4 + 16
+    if len(data) < pos:
+        raise EnvelopeError("truncated before event_id ends")
+    event_id = uuid.UUID(bytes=data[4:pos])
+    event_type, pos = _take_name(data, pos, "event_type")
+    fingerprint = data[pos : pos + FINGERPRINT_SIZE]
+    pos += FINGERPRINT_SIZE
+    publisher_id, pos = _take_name(data, pos, "publisher_id")
+    key_id = data[pos : pos + 16].hex()
+    pos += 16
+    if len(data) < pos + _FIXED.size:
+        raise EnvelopeError("truncated inside the header")
+    version, sequence, occurred, published, size = _FIXED.unpack_from(data, pos)
+    pos += _FIXED.size
+    if version == 0 or sequence >= 2**63:
+        raise EnvelopeError("schema_version must be >= 1 and sequence < 2**63")
+    if size > MAX_PAYLOAD:
+        raise EnvelopeError(f"payload length {size} exceeds {MAX_PAYLOAD}")
+    if len(data) != pos + size + SIGNATURE_SIZE:
+        raise EnvelopeError(
+            f"length mismatch: header says {size} payload bytes + 64 signature bytes, "
+            f"{len(data) - pos} bytes follow"
+        )
+    return Envelope(
+        event_id, event_type, version, fingerprint, publisher_id, key_id, sequence,
+        _time(occurred, "occurred_at"), _time(published, "published_at"),
+        data[pos : pos + size], data[pos + size :],
+    )
+
+
+def signed_region(data: bytes) -> bytes:
+    """Signing bytes of well-formed wire bytes, without re-encoding (they share the body)."""
+    return SIGNING_DOMAIN + data[4:-SIGNATURE_SIZE]
+
+
+def encode_payload(catalog: SchemaCatalog, event_type: str,
+                   payload: Mapping[str, Any]) -> tuple[SchemaVersion, bytes]:
+    """Validate and Avro-encode a payload with the latest schema of its type.
+
+    Identity numbers are checked and `id_number_status` set, so the flag is signed.
+    Raises PayloadError listing every blocking problem.
+    """
+    sv = catalog.latest(event_type)
+    datum = copy.deepcopy(dict(payload))
+    annotate_identity_numbers(datum)
+    problems = [p for p in validate_against(sv, datum, catalog.event_types()) if p.blocking]
+    if problems:
+        listed = "; ".join(str(p) for p in problems)
+        raise PayloadError(f"{event_type} payload is invalid: {listed}", list(problems))
+    return sv, encode_datum(sv.parsed, datum)
+
+
+def decode_payload(catalog: SchemaCatalog, env: Envelope) -> dict[str, Any]:
+    """The payload as a dict, read with the writer schema and resolved to the latest one."""
+    writer = catalog.by_fingerprint(env.schema_fingerprint)
+    if writer is None:
+        raise UnknownSchemaError(f"no schema with fingerprint {env.schema_fingerprint.hex()}")
+    if (writer.event_type, writer.version) != (env.event_type, env.schema_version):
+        raise SchemaError(
+            f"fingerprint is {writer.label}, but the envelope says "
+            f"{env.event_type} v{env.schema_version}"
+        )
+    latest = catalog.latest(env.event_type)
+    try:
+        return decode_datum(writer.parsed, None if latest is writer else latest.parsed,
+                            env.payload)
+    except ValueError as err:
+        raise PayloadError(f"{writer.label}: {err}") from err
+
+
+def sign(unsigned: Envelope, key: SigningKey) -> Envelope:
+    """The envelope with its signature; the key must be the one named by key_id."""
+    if unsigned.key_id != key.key_id:
+        raise EnvelopeError(f"envelope names key {unsigned.key_id}, signing key is {key.key_id}")
+    return replace(unsigned, signature=key.sign(signing_bytes(unsigned)))
+
+
+def seal(catalog: SchemaCatalog, event_type: str, payload: Mapping[str, Any], *,
+         publisher_id: str, key: SigningKey, sequence: int, occurred_at: datetime,
+         event_id: uuid.UUID | None = None, published_at: datetime | None = None) -> Envelope:
+    """Encode, wrap and sign a payload in one step."""
+    sv, body = encode_payload(catalog, event_type, payload)
+    unsigned = Envelope(
+        event_id=event_id or uuid.uuid4(),
+        event_type=event_type,
+        schema_version=sv.version,
+        schema_fingerprint=sv.fingerprint,
+        publisher_id=publisher_id,
+        key_id=key.key_id,
+        sequence=sequence,
+        occurred_at=occurred_at,
+        published_at=published_at or datetime.now(UTC),
+        payload=body,
+    )
+    return sign(unsigned, key)
