@@ -1,0 +1,162 @@
+"""Schema migrations and database administration for the hub's PostgreSQL.
+
+Migrations are numbered SQL files in ops/migrations/ (`0001_what_it_does.sql`), applied in order,
+each in its own transaction, and recorded in `schema_migrations` with a checksum so that an
+applied file edited afterwards is reported rather than silently diverging.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from hub.config import Settings
+from hub.errors import MigrationError, ServiceError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# Any fixed number works; it only has to be the same for every process migrating a database.
+_LOCK_KEY = 2_026_0002
+
+_CREATE_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     text PRIMARY KEY,
+    name        text NOT NULL,
+    checksum    text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One numbered SQL file."""
+
+    version: str
+    name: str
+    path: Path
+
+    @property
+    def sql_text(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+    @property
+    def label(self) -> str:
+        return self.path.name
+
+
+def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """The migration files in `directory`, ordered by number; bad names are errors."""
+    found: dict[str, Migration] = {}
+    for path in sorted(directory.glob("*.sql")):
+        match = _FILE_NAME.match(path.name)
+        if match is None:
+            raise MigrationError(
+                f"{path}: migration file names must look like 0001_lower_case_words.sql"
+            )
+        version = match.group(1)
+        if version in found:
+            raise MigrationError(
+                f"{path}: number {version} is already used by {found[version].path.name}"
+            )
+        found[version] = Migration(version, match.group(2), path)
+    return [found[v] for v in sorted(found)]
+
+
+def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply the migrations not yet applied to the database at `dsn`; their file names."""
+    migrations = discover(directory)
+    applied_now: list[str] = []
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            # Serialises concurrent migrators (two test sessions, `services up` twice at once).
+            conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+            try:
+                conn.execute(_CREATE_TABLE)
+                rows = conn.execute("SELECT version, name, checksum FROM schema_migrations")
+                done = {version: (name, checksum) for version, name, checksum in rows.fetchall()}
+                for migration in migrations:
+                    if migration.version in done:
+                        _check_unchanged(migration, *done[migration.version])
+                        continue
+                    _apply(conn, migration)
+                    applied_now.append(migration.label)
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+    except psycopg.OperationalError as err:
+        raise ServiceError(f"cannot reach PostgreSQL to migrate: {err}") from err
+    return applied_now
+
+
+def _check_unchanged(migration: Migration, name: str, checksum: str) -> None:
+    if checksum != migration.checksum:
+        raise MigrationError(
+            f"{migration.label} was changed after it was applied (as {migration.version}_{name}); "
+            "applied migrations are immutable: put the change in a new numbered file"
+        )
+
+
+def _apply(conn: psycopg.Connection[tuple[object, ...]], migration: Migration) -> None:
+    try:
+        with conn.transaction():
+            # Without parameters psycopg sends the text as one simple query, so a file may hold
+            # several statements.
+            conn.execute(migration.sql_text.encode("utf-8"))
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                (migration.version, migration.name, migration.checksum),
+            )
+    except psycopg.Error as err:
+        raise MigrationError(f"{migration.label} failed and was rolled back: {err}") from err
+
+
+def applied(dsn: str) -> list[tuple[str, str]]:
+    """(version, name) of every migration recorded in the database, in order."""
+    with psycopg.connect(dsn) as conn:
+        exists = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()
+        if exists is None or exists[0] is None:
+            return []
+        rows = conn.execute("SELECT version, name FROM schema_migrations ORDER BY version")
+        return [(str(v), str(n)) for v, n in rows.fetchall()]
+
+
+def _check_name(name: str) -> None:
+    if _DB_NAME.match(name) is None:
+        raise ServiceError(
+            f"database name {name!r} is not allowed: use lower-case letters, digits and _ "
+            "(at most 63, not starting with a digit)"
+        )
+
+
+def create_database(settings: Settings, name: str, *, exist_ok: bool = True) -> Settings:
+    """Create database `name` owned by the hub role; the settings that point at it."""
+    _check_name(name)
+    with psycopg.connect(settings.pg_dsn, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists and not exist_ok:
+            raise ServiceError(f"database {name!r} already exists")
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return settings.with_overrides(pg_database=name)
+
+
+def drop_database(settings: Settings, name: str) -> None:
+    """Drop database `name` (closing its sessions); nothing happens when it does not exist."""
+    _check_name(name)
+    if name == settings.pg_database:
+        # Connect through the maintenance database: one cannot drop the database one is in.
+        settings = settings.with_overrides(pg_database="postgres")
+    with psycopg.connect(settings.pg_dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )

@@ -1,0 +1,150 @@
+"""Process plumbing shared by the service modules: tools, ports, pid files, detached start."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from hub.errors import PortInUseError, ServiceError, ToolMissingError
+
+INSTALL_HINT = "run `bash ops/bootstrap` (as root it installs the missing packages with apt-get)"
+
+
+def require_tool(name: str, what: str) -> str:
+    """The absolute path of program `name`, or a ToolMissingError saying what it is for."""
+    found = shutil.which(name)
+    if found is None:
+        raise ToolMissingError(
+            f"`{name}` not found on PATH; it is needed for {what}; {INSTALL_HINT}"
+        )
+    return found
+
+
+def port_answers(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True when something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def listener_description(port: int) -> str:
+    """Best-effort 'pid/program' of whoever listens on `port`, for error messages."""
+    ss = shutil.which("ss")
+    if ss is None:
+        return "an unknown process"
+    try:
+        out = subprocess.run(
+            [ss, "-Hltnp", f"sport = :{port}"], capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "an unknown process"
+    if "users:" in out:
+        return out[out.index("users:") :]
+    return "an unknown process"
+
+
+def ensure_port_free(host: str, port: int, service: str) -> None:
+    """Raise PortInUseError when another process already listens where `service` must."""
+    if port_answers(host, port):
+        raise PortInUseError(
+            f"{service} cannot start: {host}:{port} is already taken by "
+            f"{listener_description(port)}; stop that process or choose another port "
+            f"through the HUB_* environment variables (see hub/config.py)"
+        )
+
+
+def pid_alive(pid: int) -> bool:
+    """True when `pid` exists and is not a zombie waiting to be reaped."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    # The state letter follows the parenthesised command name, which may contain spaces.
+    return stat[stat.rindex(")") + 2 :].split(" ", 1)[0] != "Z"
+
+
+def read_pid(pid_file: Path) -> int | None:
+    """The pid stored in `pid_file` when that process is still running, else None."""
+    try:
+        first = pid_file.read_text().split("\n", 1)[0].strip()
+        pid = int(first)
+    except (OSError, ValueError):
+        return None
+    return pid if pid_alive(pid) else None
+
+
+def spawn_detached(
+    argv: Sequence[str], log_file: Path, env: Mapping[str, str] | None = None
+) -> int:
+    """Start `argv` in its own session (it outlives the caller), output to `log_file`."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "ab") as log:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=dict(env) if env is not None else None,
+            close_fds=True,
+        )
+    return proc.pid
+
+
+def stop_process_group(pid: int, timeout: float = 30.0) -> bool:
+    """SIGTERM the process group led by `pid`, SIGKILL after `timeout`; True if it stopped."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.2)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return True
+    time.sleep(0.5)
+    _reap(pid)
+    return not pid_alive(pid)
+
+
+def _reap(pid: int) -> None:
+    # When this very process started the service (e.g. a test session), the dead child must be
+    # reaped or it lingers as a zombie and looks alive.
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def run_checked(argv: Sequence[str], what: str, timeout: float = 600.0) -> str:
+    """Run a command to completion; on failure raise ServiceError with its output's tail."""
+    try:
+        done = subprocess.run(
+            list(argv), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+        )
+    except subprocess.TimeoutExpired as err:
+        raise ServiceError(
+            f"{what} did not finish within {timeout:.0f}s: {' '.join(argv)}"
+        ) from err
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+        raise ServiceError(f"{what} failed (exit {done.returncode}): {' '.join(argv)}\n{tail}")
+    return done.stdout

@@ -1,0 +1,236 @@
+"""The project's own Apache Kafka broker: jars from Maven, KRaft combined mode, loopback only."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from hub.config import PROJECT_ROOT, Settings
+from hub.errors import ServiceError, ToolMissingError
+from ops.services._proc import (
+    ensure_port_free,
+    port_answers,
+    read_pid,
+    require_tool,
+    run_checked,
+    spawn_detached,
+    stop_process_group,
+)
+from ops.services._status import ServiceStatus
+
+KAFKA_OPS_DIR = PROJECT_ROOT / "ops" / "kafka"
+POM = KAFKA_OPS_DIR / "pom.xml"
+MIN_JAVA = 17
+HEAP = ("-Xms256m", "-Xmx768m")
+READY_TIMEOUT_S = 120.0
+
+
+class KafkaPaths:
+    """Where the broker's jars, config, data and logs live under the data directory."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.root = settings.data_dir / "kafka"
+        self.libs = self.root / "libs"
+        self.data = self.root / "data"
+        self.logs = self.root / "logs"
+        self.config = self.root / "server.properties"
+        self.pid_file = self.root / "broker.pid"
+        self.stdout_log = self.logs / "broker.out"
+        self.libs_stamp = self.libs / ".pom-sha256"
+
+
+def java_major(java: str) -> int:
+    """The major version of the JVM at `java` (17 for '17.0.15')."""
+    try:
+        done = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as err:
+        raise ToolMissingError(f"`{java} -version` could not run: {err}") from err
+    # The JVM prints its version on stderr.
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', done.stderr + done.stdout)
+    if match is None:
+        raise ToolMissingError(f"cannot read the Java version from `{java} -version`")
+    major = int(match.group(1))
+    # Java 8 and older report themselves as 1.x.
+    return int(match.group(2) or 0) if major == 1 else major
+
+
+def fetch_jars(settings: Settings, maven_repo: Path | None = None) -> bool:
+    """Copy the broker jars named by ops/kafka/pom.xml into the data dir; False if already there."""
+    paths = KafkaPaths(settings)
+    digest = hashlib.sha256(POM.read_bytes()).hexdigest()
+    if paths.libs_stamp.exists() and paths.libs_stamp.read_text().strip() == digest:
+        return False
+    mvn = require_tool("mvn", "fetching the Kafka broker jars from Maven Central")
+    staging = paths.root / "libs.new"
+    if staging.exists():
+        _remove_tree(staging)
+    argv = [
+        mvn,
+        "-q",
+        "-B",
+        "-f",
+        str(POM),
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={staging}",
+    ]
+    if maven_repo is not None:
+        argv.append(f"-Dmaven.repo.local={maven_repo}")
+    run_checked(argv, "Maven download of the Kafka broker jars", timeout=1200)
+    if not any(staging.glob("kafka_2.13-*.jar")):
+        raise ServiceError(f"Maven ran but put no kafka_2.13 jar in {staging}")
+    # Swap in whole so that a broker never starts from a half-copied directory.
+    if paths.libs.exists():
+        _remove_tree(paths.libs)
+    staging.rename(paths.libs)
+    paths.libs_stamp.write_text(digest + "\n")
+    return True
+
+
+def _remove_tree(path: Path) -> None:
+    for child in sorted(path.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        child.rmdir() if child.is_dir() and not child.is_symlink() else child.unlink()
+    path.rmdir()
+
+
+def render_config(settings: Settings) -> Path:
+    """Write server.properties for this data dir and these ports (always, so port changes apply)."""
+    paths = KafkaPaths(settings)
+    template = (KAFKA_OPS_DIR / "server.properties.template").read_text()
+    text = template.format(
+        host=settings.kafka_host,
+        port=settings.kafka_port,
+        controller_port=settings.kafka_controller_port,
+        log_dirs=paths.data,
+    )
+    paths.root.mkdir(parents=True, exist_ok=True)
+    paths.config.write_text(text)
+    return paths.config
+
+
+def _java_argv(java: str, paths: KafkaPaths, main_class: str) -> list[str]:
+    return [
+        java,
+        *HEAP,
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-Djava.awt.headless=true",
+        f"-Dkafka.logs.dir={paths.logs}",
+        f"-Dlog4j2.configurationFile={KAFKA_OPS_DIR / 'log4j2.properties'}",
+        "-cp",
+        f"{paths.libs}/*",
+        main_class,
+    ]
+
+
+def format_storage(settings: Settings, java: str) -> bool:
+    """Format the KRaft log dir once (a fresh cluster id); False when it was already formatted."""
+    paths = KafkaPaths(settings)
+    if (paths.data / "meta.properties").exists():
+        return False
+    paths.logs.mkdir(parents=True, exist_ok=True)
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    argv = _java_argv(java, paths, "kafka.tools.StorageTool")
+    argv += ["format", "-t", cluster_id, "-c", str(paths.config), "--ignore-formatted"]
+    run_checked(argv, "Kafka storage format", timeout=300)
+    return True
+
+
+def start(settings: Settings) -> ServiceStatus:
+    """Start the broker unless it already runs; return once it answers a metadata request."""
+    paths = KafkaPaths(settings)
+    address = settings.kafka_bootstrap
+    pid = read_pid(paths.pid_file)
+    if pid is not None:
+        return _wait_ready(settings, pid, started=False, deadline=time.monotonic() + 30)
+    java = require_tool("java", "running the Kafka broker")
+    major = java_major(java)
+    if major < MIN_JAVA:
+        raise ToolMissingError(
+            f"Kafka needs Java {MIN_JAVA} or newer, found Java {major} at {java}; "
+            "install a newer JDK (e.g. apt-get install default-jdk-headless)"
+        )
+    ensure_port_free(settings.kafka_host, settings.kafka_port, f"Kafka broker ({address})")
+    ensure_port_free(settings.kafka_host, settings.kafka_controller_port, "Kafka controller")
+    fetch_jars(settings)
+    render_config(settings)
+    format_storage(settings, java)
+    argv = [*_java_argv(java, paths, "kafka.Kafka"), str(paths.config)]
+    env = dict(os.environ)
+    env.pop("KAFKA_OPTS", None)
+    pid = spawn_detached(argv, paths.stdout_log, env)
+    paths.pid_file.write_text(f"{pid}\n")
+    return _wait_ready(settings, pid, started=True, deadline=time.monotonic() + READY_TIMEOUT_S)
+
+
+def _wait_ready(settings: Settings, pid: int, started: bool, deadline: float) -> ServiceStatus:
+    paths = KafkaPaths(settings)
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        if read_pid(paths.pid_file) is None:
+            raise ServiceError(
+                f"the Kafka broker (pid {pid}) exited during start-up; see "
+                f"{paths.logs / 'server.log'} and {paths.stdout_log}"
+            )
+        ok, last = probe(settings)
+        if ok:
+            return ServiceStatus("kafka", True, settings.kafka_bootstrap, pid, last, started)
+        time.sleep(0.5)
+    raise ServiceError(
+        f"the Kafka broker (pid {pid}) did not answer on {settings.kafka_bootstrap} in time "
+        f"({last}); see {paths.logs / 'server.log'}"
+    )
+
+
+def probe(settings: Settings) -> tuple[bool, str]:
+    """Ask the broker for its metadata; (True, summary) when it answers."""
+    if not port_answers(settings.kafka_host, settings.kafka_port):
+        return False, "port closed"
+    # Imported here so that `hubctl --help` does not pay for loading the Kafka client.
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=settings.kafka_bootstrap,
+            client_id="hubctl-probe",
+            request_timeout_ms=5000,
+            bootstrap_timeout_ms=5000,
+        )
+    except (KafkaError, OSError, ValueError) as err:
+        return False, f"no metadata: {err!r}"
+    try:
+        topics = admin.list_topics()
+        cluster = admin.describe_cluster()
+    except (KafkaError, OSError) as err:
+        return False, f"no metadata: {err!r}"
+    finally:
+        admin.close()
+    return True, f"cluster {cluster.get('cluster_id')}, {len(topics)} topics"
+
+
+def status(settings: Settings) -> ServiceStatus:
+    """Health of the broker without starting it."""
+    pid = read_pid(KafkaPaths(settings).pid_file)
+    if pid is None:
+        return ServiceStatus("kafka", False, settings.kafka_bootstrap, None, "not running")
+    ok, detail = probe(settings)
+    return ServiceStatus("kafka", ok, settings.kafka_bootstrap, pid, detail)
+
+
+def stop(settings: Settings) -> str:
+    """Stop the broker (SIGTERM, wait for a clean shutdown); a sentence saying what happened."""
+    paths = KafkaPaths(settings)
+    pid = read_pid(paths.pid_file)
+    if pid is None:
+        paths.pid_file.unlink(missing_ok=True)
+        return "kafka: not running"
+    if not stop_process_group(pid, timeout=60):
+        raise ServiceError(f"the Kafka broker (pid {pid}) did not stop, even after SIGKILL")
+    paths.pid_file.unlink(missing_ok=True)
+    return f"kafka: stopped (pid {pid})"
