@@ -1,0 +1,141 @@
+"""The connector's own configuration file (TOML): who this participant is and where the hub is.
+
+Several participants can run on one machine, each with its own file (`--config`); relative paths
+in the file are taken from the file's folder, so a participant's folder can be moved as a whole.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hub.errors import ConfigError
+
+DEFAULT_CONFIG = Path("hub-connector.toml")
+DEPARTMENTS = ("police", "civil-affairs", "migrant-registry", "womens-federation", "hub-operator")
+_PARTICIPANT = re.compile(r"^(\d{6})-([a-z-]+)$")
+
+
+def check_participant_id(value: str) -> tuple[str, str]:
+    """(area code, department) of a participant id, or ConfigError saying what is wrong."""
+    match = _PARTICIPANT.match(value)
+    if not match or match.group(2) not in DEPARTMENTS:
+        raise ConfigError(
+            f"participant id {value!r} must look like 320000-police: a six-digit area code, a "
+            f"dash and one of {', '.join(DEPARTMENTS)}"
+        )
+    return match.group(1), match.group(2)
+
+
+@dataclass(frozen=True)
+class ConnectorConfig:
+    """A participant's connector settings, read from its TOML file."""
+
+    path: Path
+    participant_id: str
+    display_name: str
+    hub_bootstrap: str
+    topic_prefix: str
+    key_file: Path
+    state_dir: Path
+    connect_timeout_s: float = 5.0
+    delivery_timeout_s: float = 120.0
+
+    @property
+    def area_code(self) -> str:
+        return self.participant_id.split("-", 1)[0]
+
+    @property
+    def department(self) -> str:
+        return self.participant_id.split("-", 1)[1]
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.state_dir / "outbox.sqlite3"
+
+    @property
+    def inbox_path(self) -> Path:
+        return self.state_dir / "inbox.sqlite3"
+
+    @property
+    def ingest_topic(self) -> str:
+        return f"{self.topic_prefix}ingest"
+
+    @property
+    def notification_topic(self) -> str:
+        return f"{self.topic_prefix}notifications.{self.participant_id}"
+
+
+def _get(data: dict[str, Any], name: str, kind: type, where: Path) -> Any:
+    if name not in data:
+        raise ConfigError(f"{where}: the setting {name!r} is missing")
+    value = data[name]
+    if kind is float and isinstance(value, int):
+        value = float(value)
+    if not isinstance(value, kind):
+        raise ConfigError(f"{where}: {name!r} must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def load_config(path: Path) -> ConnectorConfig:
+    """Read and check a connector configuration file."""
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no connector configuration at {path}; run `hub-connector init` first "
+            "or give the file with --config"
+        ) from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path} is not valid TOML: {err}") from err
+    base = path.resolve().parent
+    participant = _get(data, "participant_id", str, path)
+    check_participant_id(participant)
+    return ConnectorConfig(
+        path=path,
+        participant_id=participant,
+        display_name=str(data.get("display_name", participant)),
+        hub_bootstrap=_get(data, "hub", str, path),
+        topic_prefix=str(data.get("topic_prefix", "hub.")),
+        key_file=base / _get(data, "key_file", str, path),
+        state_dir=base / _get(data, "state_dir", str, path),
+        connect_timeout_s=float(data.get("connect_timeout_s", 5.0)),
+        delivery_timeout_s=float(data.get("delivery_timeout_s", 120.0)),
+    )
+
+
+def _toml_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def write_config(
+    path: Path, *, participant_id: str, display_name: str, hub: str, topic_prefix: str,
+    key_file: str, state_dir: str,
+) -> None:
+    """Write a new configuration file (refuses to overwrite one)."""
+    text = "\n".join([
+        "# hub-connector configuration. Paths are relative to this file's folder.",
+        f"participant_id = {_toml_string(participant_id)}",
+        f"display_name = {_toml_string(display_name)}",
+        "# Kafka bootstrap address of the exchange hub.",
+        f"hub = {_toml_string(hub)}",
+        f"topic_prefix = {_toml_string(topic_prefix)}",
+        "# Private signing key: never give it to anyone, the hub only needs the public key.",
+        f"key_file = {_toml_string(key_file)}",
+        "# Outbox and inbox databases: keep them, they prevent loss and duplicates.",
+        f"state_dir = {_toml_string(state_dir)}",
+        "# Seconds to wait for the hub when connecting, and for a send to be acknowledged.",
+        "connect_timeout_s = 5.0",
+        "delivery_timeout_s = 120.0",
+        "",
+    ])
+    try:
+        with path.open("x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        raise ConfigError(f"{path} already exists; remove it or choose another --config") from None

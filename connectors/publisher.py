@@ -1,0 +1,219 @@
+"""Publishing a file: read, map, validate, sign into the outbox, send; rejects beside the input."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from connectors.config import ConnectorConfig
+from connectors.convert import RowProblem
+from connectors.mapping import load_mapping
+from connectors.outbox import NewEvent, Outbox, PendingEvent, Sealed
+from connectors.readers import SourceRow, read_rows
+from connectors.rows import RowConverter
+from connectors.transport import KafkaSender
+from hub.avro import validate_payload
+from hub.envelope import encode_envelope, seal
+from hub.errors import HubError, InputFileError
+from hub.keys import SigningKey
+from hub.schema_catalog import SchemaCatalog
+
+BATCH_ROWS = 500
+# Business times that say when the fact happened, in order of preference; otherwise: now.
+_OCCURRED_FIELDS = ("reported_at", "rescued_at", "received_at", "decided_at", "found_at",
+                    "registered_on", "followed_up_on")
+
+
+@dataclass
+class PublishReport:
+    """What happened to one file's rows."""
+
+    path: Path
+    rows: int = 0
+    stored: int = 0
+    already: int = 0
+    rejected: int = 0
+    file_error: str | None = None
+    header_notes: list[str] = field(default_factory=list)
+    unused_columns: list[str] = field(default_factory=list)
+    rejects_path: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.file_error is None and self.rejected == 0
+
+
+@dataclass
+class Publisher:
+    """Everything needed to turn rows into signed, stored events for one participant."""
+
+    config: ConnectorConfig
+    catalog: SchemaCatalog
+    key: SigningKey
+    outbox: Outbox
+    sender: KafkaSender | None = None
+
+    def occurred_at(self, payload: dict[str, Any]) -> dt.datetime:
+        for name in _OCCURRED_FIELDS:
+            value = payload.get(name)
+            if isinstance(value, dt.datetime):
+                return value.astimezone(dt.UTC)
+            if isinstance(value, dt.date):
+                return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+        return dt.datetime.now(dt.UTC)
+
+    def sealer(self, event_type: str, payload: dict[str, Any]) -> Callable[[int], Sealed]:
+        """A function that seals the payload once the outbox has allocated its sequence."""
+
+        def seal_with(sequence: int) -> Sealed:
+            envelope = seal(
+                self.catalog, event_type, payload, publisher_id=self.config.participant_id,
+                key=self.key, sequence=sequence, occurred_at=self.occurred_at(payload),
+                event_id=uuid.uuid4(),
+            )
+            return Sealed(str(envelope.event_id), encode_envelope(envelope))
+
+        return seal_with
+
+    def store_and_send(self, items: list[NewEvent]) -> list[tuple[int, Sealed]]:
+        """Store new events (skipping rows already stored) and queue them for sending."""
+        stored = self.outbox.append(items)
+        if self.sender is not None and stored:
+            self.sender.send(
+                PendingEvent(seq, sealed.event_id, "", sealed.envelope) for seq, sealed in stored
+            )
+            self.sender.collect(self.outbox)
+        return stored
+
+    def publish_one(self, event_type: str, payload: dict[str, Any], source: str) -> int:
+        """Publish a single payload built in code (a decision); returns its sequence number."""
+        problems = [p for p in validate_payload(self.catalog, event_type, payload) if p.blocking]
+        if problems:
+            raise HubError("; ".join(str(p) for p in problems))
+        stored = self.store_and_send([(None, source, event_type,
+                                       self.sealer(event_type, payload))])
+        return stored[0][0]
+
+    def publish_file(
+        self, path: Path, event_type: str, *, mapping_path: Path | None = None,
+        on_row: Callable[[int], None] | None = None,
+    ) -> PublishReport:
+        """Publish every valid row of a file; invalid rows go to <file>.rejects.csv."""
+        report = PublishReport(path)
+        if event_type not in self.catalog:
+            known = ", ".join(self.catalog.event_types())
+            raise HubError(f"unknown event type {event_type!r}; known types: {known}")
+        mapping = load_mapping(event_type, mapping_path)
+        converter = RowConverter(
+            mapping, self.catalog.latest(event_type).raw,
+            context={"participant_id": self.config.participant_id,
+                     "area_code": self.config.area_code},
+            validator=lambda p: [
+                (x.field, x.reason)
+                for x in validate_payload(self.catalog, event_type, p) if x.blocking
+            ],
+        )
+        rejects = RejectWriter(path)
+        try:
+            rows = read_rows(path)
+            batch: list[NewEvent] = []
+            keys: list[str] = []
+            checked_header = False
+            for row in _guarded(rows, path):
+                report.rows += 1
+                if not checked_header and row.cells:
+                    report.header_notes = converter.header_problems(list(row.cells))
+                    checked_header = True
+                payload, problems = converter.convert(row)
+                if payload is None:
+                    rejects.write(row, problems)
+                    report.rejected += 1
+                else:
+                    row_key = row_identity(event_type, payload)
+                    keys.append(row_key)
+                    batch.append((row_key, f"{path.name}:{row.number}", event_type,
+                                  self.sealer(event_type, payload)))
+                if len(batch) >= BATCH_ROWS:
+                    self._flush_batch(batch, keys, report)
+                    batch, keys = [], []
+                if on_row is not None:
+                    on_row(row.number)
+            self._flush_batch(batch, keys, report)
+        except InputFileError as err:
+            report.file_error = str(err)
+            rejects.write_file_error(str(err))
+        finally:
+            rejects.close()
+        report.unused_columns = sorted(converter.unused_headers)
+        report.rejects_path = rejects.path if rejects.used else None
+        return report
+
+    def _flush_batch(self, batch: list[NewEvent], keys: list[str], report: PublishReport) -> None:
+        if not batch:
+            return
+        known = self.outbox.known_row_keys(keys)
+        fresh = [item for item in batch if item[0] not in known]
+        stored = len(self.store_and_send(fresh))
+        report.stored += stored
+        # Rows already in the outbox (earlier run, or repeated in this file) add nothing.
+        report.already += len(batch) - stored
+
+
+def _guarded(rows: Iterator[SourceRow], path: Path) -> Iterator[SourceRow]:
+    """Rows, with reader failures in the middle of a file turned into one clear file error."""
+    try:
+        yield from rows
+    except UnicodeDecodeError as err:
+        raise InputFileError(f"{path.name}: undecodable text near byte {err.start}") from err
+    except OSError as err:
+        raise InputFileError(f"{path.name}: cannot be read: {err}") from err
+
+
+def row_identity(event_type: str, payload: dict[str, Any]) -> str:
+    """Stable identity of a row's content: the same row published again is recognised."""
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(f"{event_type}\x00{canonical}".encode()).hexdigest()
+
+
+class RejectWriter:
+    """Writes `<input>.rejects.csv` (UTF-8 with BOM, opens in Excel) only if something is wrong."""
+
+    def __init__(self, source: Path) -> None:
+        self.path = source.with_name(source.name + ".rejects.csv")
+        self.used = False
+        self._handle: Any = None
+        self._writer: Any = None
+
+    def _open(self) -> None:
+        if self._handle is None:
+            self._handle = self.path.open("w", encoding="utf-8-sig", newline="")
+            self._writer = csv.writer(self._handle)
+            self._writer.writerow(["row", "field", "reason", "original row"])
+            self.used = True
+
+    def write(self, row: SourceRow, problems: list[RowProblem]) -> None:
+        self._open()
+        fields = "; ".join(p.field for p in problems)
+        reasons = "; ".join(f"{p.field}: {p.reason}" for p in problems)
+        original = [_clip(c) for c in row.raw]
+        self._writer.writerow([row.number, fields, reasons, *original])
+
+    def write_file_error(self, message: str) -> None:
+        self._open()
+        self._writer.writerow(["", "(file)", message])
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+
+def _clip(cell: str) -> str:
+    # A huge cell is kept in the input file; the reject file names it without copying 64 KiB.
+    return cell if len(cell) <= 1000 else cell[:1000] + f"... ({len(cell)} characters)"

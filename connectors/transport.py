@@ -1,0 +1,119 @@
+"""Sending outbox events to the hub's ingest topic with kafka-python.
+
+The producer is idempotent with acks from all in-sync replicas, so retries inside one session do
+not duplicate; across sessions the outbox re-sends the same bytes with the same event ids and the
+hub absorbs the duplicate. An event is marked sent only from a broker acknowledgement.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from connectors.outbox import Outbox, PendingEvent
+from hub.errors import ConnectorError
+
+
+class HubUnreachableError(ConnectorError):
+    """The hub's broker did not answer within the connect timeout."""
+
+
+@dataclass
+class _Acks:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    done: list[tuple[int, int, int]] = field(default_factory=list)
+    failed: list[tuple[int, str]] = field(default_factory=list)
+
+
+class KafkaSender:
+    """Sends envelopes keyed by publisher id, collecting acknowledgements for the outbox."""
+
+    def __init__(
+        self, bootstrap: str, topic: str, publisher_id: str, *,
+        connect_timeout_s: float = 5.0, delivery_timeout_s: float = 120.0,
+    ) -> None:
+        self.topic = topic
+        self.key = publisher_id.encode("utf-8")
+        self._acks = _Acks()
+        self.in_flight = 0
+        request_timeout_ms = min(30000, int(delivery_timeout_s * 1000) // 2)
+        try:
+            self._producer = KafkaProducer(
+                bootstrap_servers=bootstrap,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=5,
+                batch_size=256 * 1024,
+                request_timeout_ms=request_timeout_ms,
+                delivery_timeout_ms=int(delivery_timeout_s * 1000),
+                bootstrap_timeout_ms=int(connect_timeout_s * 1000),
+                max_block_ms=int(delivery_timeout_s * 1000),
+                reconnect_backoff_max_ms=2000,
+            )
+        except (KafkaError, OSError) as err:
+            raise HubUnreachableError(
+                f"the hub at {bootstrap} is not reachable ({type(err).__name__}); "
+                "events stay in the outbox and are sent later"
+            ) from err
+
+    def send(self, events: Iterable[PendingEvent]) -> int:
+        """Queue events for sending (asynchronous); returns how many were queued."""
+        count = 0
+        for event in events:
+            future = self._producer.send(self.topic, key=self.key, value=event.envelope)
+            future.add_callback(self._on_ack, event.sequence)
+            future.add_errback(self._on_error, event.sequence)
+            count += 1
+        self.in_flight += count
+        return count
+
+    def _on_ack(self, sequence: int, metadata: object) -> None:
+        partition = int(getattr(metadata, "partition", -1))
+        offset = int(getattr(metadata, "offset", -1))
+        with self._acks.lock:
+            self._acks.done.append((sequence, partition, offset))
+
+    def _on_error(self, sequence: int, err: BaseException) -> None:
+        with self._acks.lock:
+            self._acks.failed.append((sequence, f"{type(err).__name__}: {err}"))
+
+    def collect(self, outbox: Outbox) -> tuple[int, list[tuple[int, str]]]:
+        """Mark acknowledged events sent; returns (newly acknowledged, failures so far)."""
+        with self._acks.lock:
+            done, self._acks.done = self._acks.done, []
+            failed = list(self._acks.failed)
+        outbox.mark_sent(done)
+        self.in_flight -= len(done)
+        return len(done), failed
+
+    def flush(self, timeout_s: float) -> None:
+        """Wait until queued events are acknowledged or failed, at most `timeout_s`."""
+        # What did not arrive stays pending in the outbox; the caller reports it.
+        with contextlib.suppress(KafkaError):
+            self._producer.flush(timeout=timeout_s)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        self._producer.close(timeout=timeout_s)
+
+
+def send_pending(
+    outbox: Outbox, sender: KafkaSender, *, flush_timeout_s: float
+) -> tuple[int, list[tuple[int, str]]]:
+    """Send everything pending in the outbox, wait for acknowledgements, record them."""
+    acknowledged = 0
+    batch: list[PendingEvent] = []
+    for event in outbox.iter_pending():
+        batch.append(event)
+        if len(batch) >= 1000:
+            sender.send(batch)
+            batch = []
+            acknowledged += sender.collect(outbox)[0]
+    sender.send(batch)
+    sender.flush(flush_timeout_s)
+    done, failed = sender.collect(outbox)
+    return acknowledged + done, failed
