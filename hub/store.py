@@ -1,0 +1,497 @@
+"""Event store, quarantine and projection storage: interfaces and in-memory implementations.
+
+The pipeline talks to storage only through the small protocols below. Every write a processor
+makes happens inside one unit of work together with its input position (``claim``/``advance``,
+the "tracking" record), so a restart at any point neither loses nor doubles an effect. The
+PostgreSQL implementations live outside ``hub/`` (``processors/pg_store.py``); the in-memory ones
+here serve the fast unit tests and the one contract suite that both must pass.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import enum
+import hashlib
+import json
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from hub.errors import StoreError
+
+__all__ = [
+    "EventRecord",
+    "EventStore",
+    "EventStoreTxn",
+    "InMemoryEventStore",
+    "InMemoryProjectionStore",
+    "ProjectionStore",
+    "ProjectionTxn",
+    "PublisherSequence",
+    "QuarantineEntry",
+    "QuarantineStatus",
+    "SequenceAnomaly",
+    "StoredEvent",
+    "checksum_rows",
+    "record_of",
+    "to_jsonable",
+]
+
+
+def to_jsonable(value: Any) -> Any:
+    """A decoded Avro value turned into plain JSON types (bytes as base64, times as ISO text)."""
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return to_jsonable(value.value)
+    return value
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One verified event as stored: every envelope field, the signature and the wire bytes."""
+
+    event_id: str
+    event_type: str
+    schema_version: int
+    schema_fingerprint: str
+    publisher_id: str
+    key_id: str
+    sequence: int
+    occurred_at: datetime
+    published_at: datetime
+    payload: bytes
+    signature: bytes
+    wire: bytes
+    body: Mapping[str, Any]
+
+
+def record_of(envelope: Any, wire: bytes, body: Mapping[str, Any]) -> EventRecord:
+    """The store record of a verified :class:`hub.envelope.Envelope` and its decoded payload."""
+    return EventRecord(
+        event_id=str(envelope.event_id),
+        event_type=envelope.event_type,
+        schema_version=envelope.schema_version,
+        schema_fingerprint=bytes(envelope.schema_fingerprint).hex(),
+        publisher_id=envelope.publisher_id,
+        key_id=envelope.key_id,
+        sequence=envelope.sequence,
+        occurred_at=envelope.occurred_at,
+        published_at=envelope.published_at,
+        payload=bytes(envelope.payload),
+        signature=bytes(envelope.signature),
+        wire=bytes(wire),
+        body=to_jsonable(body),
+    )
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event with its position in the store (ascending in order of arrival)."""
+
+    position: int
+    record: EventRecord
+
+
+class QuarantineStatus(enum.StrEnum):
+    """Where a rejected event stands."""
+
+    OPEN = "open"
+    RETRIED = "retried"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True)
+class QuarantineEntry:
+    """A rejected message kept with its machine-readable reason and its original bytes."""
+
+    reason: str
+    detail: str
+    wire: bytes
+    received_at: datetime
+    source_topic: str = ""
+    source_partition: int = -1
+    source_offset: int = -1
+    event_id: str | None = None
+    publisher_id: str | None = None
+    event_type: str | None = None
+    id: int = 0
+    status: QuarantineStatus = QuarantineStatus.OPEN
+    retried_at: datetime | None = None
+    retries: int = 0
+
+
+@dataclass(frozen=True)
+class PublisherSequence:
+    """What the hub last saw from one publisher."""
+
+    publisher_id: str
+    last_sequence: int
+    last_seen_at: datetime
+    events: int = 0
+    gaps: int = 0
+    replays: int = 0
+    duplicates: int = 0
+
+
+@dataclass(frozen=True)
+class SequenceAnomaly:
+    """A gap or replay in a publisher's sequence, kept for operators."""
+
+    publisher_id: str
+    kind: str  # "gap" or "replay"
+    expected: int
+    got: int
+    event_id: str
+    detected_at: datetime
+
+
+class EventStoreTxn(Protocol):
+    """One unit of work on the event store; all or nothing."""
+
+    def claim(self, consumer: str, topic: str, partition: int) -> int:
+        """Lock this input partition for the consumer; the last processed offset or -1."""
+
+    def advance(self, consumer: str, topic: str, partition: int, offset: int) -> None:
+        """Record that the consumer processed this partition up to and including offset."""
+
+    def known(self, event_ids: Iterable[str]) -> dict[str, bytes]:
+        """Of the given ids, those already stored, each with its stored wire bytes."""
+
+    def append(self, record: EventRecord) -> bool:
+        """Store the event; False (and no effect at all) if its id is already stored."""
+
+    def sequences(self, publishers: Iterable[str]) -> dict[str, PublisherSequence]:
+        """The current sequence state of the given publishers (absent when never seen)."""
+
+    def save_sequence(self, state: PublisherSequence) -> None:
+        """Replace one publisher's sequence state."""
+
+    def record_anomaly(self, anomaly: SequenceAnomaly) -> None:
+        """Keep a sequence gap or replay for operators."""
+
+    def quarantine(self, entry: QuarantineEntry) -> int:
+        """Keep a rejected message; returns its quarantine id."""
+
+    def mark_quarantine(self, entry_id: int, status: QuarantineStatus, at: datetime) -> None:
+        """Move a quarantine entry to a new status (retried entries get retried_at and a count)."""
+
+
+class EventStore(Protocol):
+    """The append-only store of verified events, plus quarantine and sequence bookkeeping."""
+
+    def transaction(self) -> Any:
+        """A context manager yielding an :class:`EventStoreTxn`, committed on clean exit."""
+
+    def get(self, event_id: str) -> StoredEvent | None:
+        """The stored event with this id, if any."""
+
+    def read(
+        self, *, after: int = 0, limit: int = 1000, event_types: Sequence[str] | None = None
+    ) -> list[StoredEvent]:
+        """Events with position > after, ascending, optionally only of some types."""
+
+    def count(self) -> int:
+        """How many events are stored."""
+
+    def quarantined(
+        self, *, reason: str | None = None, status: QuarantineStatus | None = None
+    ) -> list[QuarantineEntry]:
+        """Quarantine entries, oldest first, optionally filtered."""
+
+    def quarantine_entry(self, entry_id: int) -> QuarantineEntry | None:
+        """One quarantine entry by id."""
+
+    def anomalies(self, publisher_id: str | None = None) -> list[SequenceAnomaly]:
+        """Recorded sequence gaps and replays, oldest first."""
+
+    def publishers(self) -> list[PublisherSequence]:
+        """Sequence state of every publisher seen."""
+
+
+def _track_key(consumer: str, topic: str, partition: int) -> tuple[str, str, int]:
+    return (consumer, topic, partition)
+
+
+@dataclass
+class _EventState:
+    events: dict[str, StoredEvent] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+    next_position: int = 1
+    tracking: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    sequences: dict[str, PublisherSequence] = field(default_factory=dict)
+    anomalies: list[SequenceAnomaly] = field(default_factory=list)
+    quarantine: dict[int, QuarantineEntry] = field(default_factory=dict)
+    next_quarantine: int = 1
+
+
+class _InMemoryEventTxn:
+    def __init__(self, state: _EventState) -> None:
+        self._s = state
+
+    def claim(self, consumer: str, topic: str, partition: int) -> int:
+        return self._s.tracking.get(_track_key(consumer, topic, partition), -1)
+
+    def advance(self, consumer: str, topic: str, partition: int, offset: int) -> None:
+        key = _track_key(consumer, topic, partition)
+        self._s.tracking[key] = max(offset, self._s.tracking.get(key, -1))
+
+    def known(self, event_ids: Iterable[str]) -> dict[str, bytes]:
+        ev = self._s.events
+        return {i: ev[i].record.wire for i in event_ids if i in ev}
+
+    def append(self, record: EventRecord) -> bool:
+        if record.event_id in self._s.events:
+            return False
+        position = self._s.next_position
+        self._s.next_position += 1
+        frozen = replace(record, body=copy.deepcopy(dict(record.body)))
+        self._s.events[record.event_id] = StoredEvent(position, frozen)
+        self._s.order.append(record.event_id)
+        return True
+
+    def sequences(self, publishers: Iterable[str]) -> dict[str, PublisherSequence]:
+        seq = self._s.sequences
+        return {p: seq[p] for p in publishers if p in seq}
+
+    def save_sequence(self, state: PublisherSequence) -> None:
+        self._s.sequences[state.publisher_id] = state
+
+    def record_anomaly(self, anomaly: SequenceAnomaly) -> None:
+        self._s.anomalies.append(anomaly)
+
+    def quarantine(self, entry: QuarantineEntry) -> int:
+        entry_id = self._s.next_quarantine
+        self._s.next_quarantine += 1
+        self._s.quarantine[entry_id] = replace(entry, id=entry_id)
+        return entry_id
+
+    def mark_quarantine(self, entry_id: int, status: QuarantineStatus, at: datetime) -> None:
+        entry = self._s.quarantine.get(entry_id)
+        if entry is None:
+            raise StoreError(f"quarantine entry {entry_id} does not exist")
+        if status is QuarantineStatus.RETRIED:
+            entry = replace(entry, status=status, retried_at=at, retries=entry.retries + 1)
+        else:
+            entry = replace(entry, status=status)
+        self._s.quarantine[entry_id] = entry
+
+
+class InMemoryEventStore:
+    """An :class:`EventStore` in process memory, for unit tests; transactions roll back on error."""
+
+    def __init__(self) -> None:
+        self._state = _EventState()
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[_InMemoryEventTxn]:
+        with self._lock:
+            # Work on a copy and swap it in on success: an exception leaves no trace.
+            draft = copy.deepcopy(self._state)
+            yield _InMemoryEventTxn(draft)
+            self._state = draft
+
+    def get(self, event_id: str) -> StoredEvent | None:
+        return self._state.events.get(event_id)
+
+    def read(
+        self, *, after: int = 0, limit: int = 1000, event_types: Sequence[str] | None = None
+    ) -> list[StoredEvent]:
+        wanted = set(event_types) if event_types is not None else None
+        out: list[StoredEvent] = []
+        for event_id in self._state.order:
+            stored = self._state.events[event_id]
+            if stored.position <= after:
+                continue
+            if wanted is not None and stored.record.event_type not in wanted:
+                continue
+            out.append(stored)
+            if len(out) >= limit:
+                break
+        return out
+
+    def count(self) -> int:
+        return len(self._state.events)
+
+    def quarantined(
+        self, *, reason: str | None = None, status: QuarantineStatus | None = None
+    ) -> list[QuarantineEntry]:
+        return [
+            e
+            for _, e in sorted(self._state.quarantine.items())
+            if (reason is None or e.reason == reason) and (status is None or e.status is status)
+        ]
+
+    def quarantine_entry(self, entry_id: int) -> QuarantineEntry | None:
+        return self._state.quarantine.get(entry_id)
+
+    def anomalies(self, publisher_id: str | None = None) -> list[SequenceAnomaly]:
+        return [
+            a
+            for a in self._state.anomalies
+            if publisher_id is None or a.publisher_id == publisher_id
+        ]
+
+    def publishers(self) -> list[PublisherSequence]:
+        return [self._state.sequences[p] for p in sorted(self._state.sequences)]
+
+
+# --- projections -------------------------------------------------------------------------
+
+
+class ProjectionTxn(Protocol):
+    """One unit of work on the projections; all or nothing."""
+
+    def claim(self, consumer: str, topic: str, partition: int) -> int:
+        """Lock this input partition for the consumer; the last processed offset or -1."""
+
+    def advance(self, consumer: str, topic: str, partition: int, offset: int) -> None:
+        """Record that the consumer processed this partition up to and including offset."""
+
+    def applied(self, projection: str, event_ids: Iterable[str]) -> set[str]:
+        """Of the given ids, those the projection has already applied."""
+
+    def apply(self, projection: str, event_id: str, changes: Sequence[Any]) -> None:
+        """Apply one event's row changes and record the event as applied, together."""
+
+    def fail(self, projection: str, event_id: str, detail: str) -> None:
+        """Record that the projection could not apply the event, and count it as applied."""
+
+    def reset(self, projection: str) -> None:
+        """Empty the projection's tables and forget what it applied (for a rebuild)."""
+
+
+class ProjectionStore(Protocol):
+    """Where projections keep their rows."""
+
+    def transaction(self) -> Any:
+        """A context manager yielding a :class:`ProjectionTxn`, committed on clean exit."""
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        """Every row of a projection table, in key order, as plain JSON-able values."""
+
+    def count(self, table: str) -> int:
+        """How many rows a projection table holds."""
+
+    def failures(self) -> list[tuple[str, str, str]]:
+        """(projection, event id, detail) of every event a projection could not apply."""
+
+
+def checksum_rows(rows: Iterable[Mapping[str, Any]]) -> str:
+    """A content checksum of rows that ignores their order (sha256 over sorted canonical JSON)."""
+    lines = sorted(
+        json.dumps(to_jsonable(r), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        for r in rows
+    )
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(line.encode("utf-8"))
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+@dataclass
+class _ProjectionState:
+    tables: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = field(default_factory=dict)
+    applied: dict[str, set[str]] = field(default_factory=dict)
+    failures: dict[tuple[str, str], str] = field(default_factory=dict)
+    tracking: dict[tuple[str, str, int], int] = field(default_factory=dict)
+
+
+class _InMemoryProjectionTxn:
+    def __init__(self, state: _ProjectionState, catalog: Any) -> None:
+        self._s = state
+        self._catalog = catalog
+
+    def claim(self, consumer: str, topic: str, partition: int) -> int:
+        return self._s.tracking.get(_track_key(consumer, topic, partition), -1)
+
+    def advance(self, consumer: str, topic: str, partition: int, offset: int) -> None:
+        key = _track_key(consumer, topic, partition)
+        self._s.tracking[key] = max(offset, self._s.tracking.get(key, -1))
+
+    def applied(self, projection: str, event_ids: Iterable[str]) -> set[str]:
+        done = self._s.applied.get(projection, set())
+        return {i for i in event_ids if i in done}
+
+    def apply(self, projection: str, event_id: str, changes: Sequence[Any]) -> None:
+        done = self._s.applied.setdefault(projection, set())
+        if event_id in done:
+            return
+        for change in changes:
+            spec = self._catalog.table(change.table)
+            key = tuple(change.key[c] for c in spec.key)
+            rows = self._s.tables.setdefault(change.table, {})
+            row = rows.get(key)
+            if row is None:
+                row = {c: None for c in spec.columns}
+                row.update(change.key)
+                rows[key] = row
+            row.update(spec.merge(row, spec.normalize(change.values)))
+        done.add(event_id)
+
+    def fail(self, projection: str, event_id: str, detail: str) -> None:
+        self._s.failures[(projection, event_id)] = detail
+        self._s.applied.setdefault(projection, set()).add(event_id)
+
+    def reset(self, projection: str) -> None:
+        for table in self._catalog.projection(projection).tables:
+            self._s.tables.pop(table.name, None)
+        self._s.applied.pop(projection, None)
+        for key in [k for k in self._s.failures if k[0] == projection]:
+            del self._s.failures[key]
+
+
+class InMemoryProjectionStore:
+    """A :class:`ProjectionStore` in process memory, for unit tests."""
+
+    def __init__(self) -> None:
+        # Imported here so that hub.store stays importable without the projection catalogue.
+        from hub.projections import CATALOG
+
+        self._catalog = CATALOG
+        self._state = _ProjectionState()
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[_InMemoryProjectionTxn]:
+        with self._lock:
+            draft = copy.deepcopy(self._state)
+            yield _InMemoryProjectionTxn(draft, self._catalog)
+            self._state = draft
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        self._catalog.table(table)  # raises on an unknown table, like the database would
+        rows = self._state.tables.get(table, {})
+        return [to_jsonable(rows[k]) for k in sorted(rows, key=_sort_key)]
+
+    def count(self, table: str) -> int:
+        self._catalog.table(table)
+        return len(self._state.tables.get(table, {}))
+
+    def failures(self) -> list[tuple[str, str, str]]:
+        return [(p, e, d) for (p, e), d in sorted(self._state.failures.items())]
+
+
+def _sort_key(key: tuple[Any, ...]) -> tuple[str, ...]:
+    return tuple(str(k) for k in key)
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)

@@ -1,0 +1,531 @@
+"""PostgreSQL implementations of the event store and the projection store.
+
+Same contract as the in-memory stores in ``hub.store`` (one test suite runs against both). Each
+store owns one connection, reconnects after the database comes back, and reports an unreachable
+database as :class:`hub.errors.StoreUnavailable` so callers can wait and retry the same batch.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from hub.errors import StoreError, StoreUnavailable
+from hub.projections import CATALOG
+from hub.projections.model import Column, ProjectionCatalog, TableSpec
+from hub.store import (
+    EventRecord,
+    PublisherSequence,
+    QuarantineEntry,
+    QuarantineStatus,
+    SequenceAnomaly,
+    StoredEvent,
+    to_jsonable,
+)
+
+__all__ = ["PgConnection", "PgEventStore", "PgProjectionStore", "projection_ddl"]
+
+_EVENT_COLUMNS = (
+    "event_id, event_type, schema_version, schema_fingerprint, publisher_id, key_id, sequence, "
+    "occurred_at, published_at, payload, signature, wire, body"
+)
+
+
+class PgConnection:
+    """One lazily (re)opened connection; database errors become store errors."""
+
+    def __init__(self, dsn: str, *, connect_timeout: int = 5) -> None:
+        self._dsn = dsn
+        self._timeout = connect_timeout
+        self._conn: psycopg.Connection[Any] | None = None
+        self.lock = threading.RLock()
+
+    def get(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            try:
+                self._conn = psycopg.connect(
+                    self._dsn,
+                    autocommit=True,
+                    connect_timeout=self._timeout,
+                    options="-c timezone=UTC",
+                )
+            except psycopg.OperationalError as err:
+                raise StoreUnavailable(f"cannot reach PostgreSQL: {err}") from err
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Cursor[Any]]:
+        """A cursor inside one transaction, committed on clean exit."""
+        with self.lock:
+            conn = self.get()
+            try:
+                with conn.transaction(), conn.cursor() as cur:
+                    yield cur
+            except psycopg.OperationalError as err:
+                # The connection is unusable after a server restart; open a fresh one next time.
+                self.close()
+                raise StoreUnavailable(f"PostgreSQL failed mid-transaction: {err}") from err
+            except psycopg.Error as err:
+                raise StoreError(f"PostgreSQL refused: {err}") from err
+
+    @contextmanager
+    def cursor(self) -> Iterator[psycopg.Cursor[Any]]:
+        """A cursor for reads outside any explicit transaction."""
+        with self.transaction() as cur:
+            yield cur
+
+
+class _PgEventTxn:
+    def __init__(self, cur: psycopg.Cursor[Any]) -> None:
+        self._cur = cur
+
+    def claim(self, consumer: str, topic: str, partition: int) -> int:
+        return _claim(self._cur, consumer, topic, partition)
+
+    def advance(self, consumer: str, topic: str, partition: int, offset: int) -> None:
+        _advance(self._cur, consumer, topic, partition, offset)
+
+    def known(self, event_ids: Iterable[str]) -> dict[str, bytes]:
+        ids = list(event_ids)
+        if not ids:
+            return {}
+        self._cur.execute("SELECT event_id, wire FROM event_store WHERE event_id = ANY(%s)", (ids,))
+        return {row[0]: bytes(row[1]) for row in self._cur.fetchall()}
+
+    def append(self, record: EventRecord) -> bool:
+        self._cur.execute(
+            f"INSERT INTO event_store ({_EVENT_COLUMNS}) VALUES "
+            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (event_id) DO NOTHING",
+            (
+                record.event_id,
+                record.event_type,
+                record.schema_version,
+                record.schema_fingerprint,
+                record.publisher_id,
+                record.key_id,
+                record.sequence,
+                record.occurred_at,
+                record.published_at,
+                record.payload,
+                record.signature,
+                record.wire,
+                Jsonb(to_jsonable(record.body)),
+            ),
+        )
+        return self._cur.rowcount == 1
+
+    def sequences(self, publishers: Iterable[str]) -> dict[str, PublisherSequence]:
+        ids = list(publishers)
+        if not ids:
+            return {}
+        self._cur.execute(
+            "SELECT publisher_id, last_sequence, last_seen_at, events, gaps, replays, duplicates "
+            "FROM publisher_sequences WHERE publisher_id = ANY(%s)",
+            (ids,),
+        )
+        return {row[0]: PublisherSequence(*row) for row in self._cur.fetchall()}
+
+    def save_sequence(self, state: PublisherSequence) -> None:
+        self._cur.execute(
+            "INSERT INTO publisher_sequences (publisher_id, last_sequence, last_seen_at, events, "
+            "gaps, replays, duplicates) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (publisher_id) DO UPDATE SET last_sequence = EXCLUDED.last_sequence, "
+            "last_seen_at = EXCLUDED.last_seen_at, events = EXCLUDED.events, "
+            "gaps = EXCLUDED.gaps, replays = EXCLUDED.replays, duplicates = EXCLUDED.duplicates",
+            (
+                state.publisher_id,
+                state.last_sequence,
+                state.last_seen_at,
+                state.events,
+                state.gaps,
+                state.replays,
+                state.duplicates,
+            ),
+        )
+
+    def record_anomaly(self, anomaly: SequenceAnomaly) -> None:
+        self._cur.execute(
+            "INSERT INTO sequence_anomalies (publisher_id, kind, expected, got, event_id, "
+            "detected_at) VALUES (%s, %s, %s, %s, %s, %s)",
+            (
+                anomaly.publisher_id,
+                anomaly.kind,
+                anomaly.expected,
+                anomaly.got,
+                anomaly.event_id,
+                anomaly.detected_at,
+            ),
+        )
+
+    def quarantine(self, entry: QuarantineEntry) -> int:
+        self._cur.execute(
+            "INSERT INTO quarantine (reason, detail, wire, received_at, source_topic, "
+            "source_partition, source_offset, event_id, publisher_id, event_type, status) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (
+                entry.reason,
+                entry.detail,
+                entry.wire,
+                entry.received_at,
+                entry.source_topic,
+                entry.source_partition,
+                entry.source_offset,
+                entry.event_id,
+                entry.publisher_id,
+                entry.event_type,
+                entry.status.value,
+            ),
+        )
+        row = self._cur.fetchone()
+        assert row is not None  # RETURNING always yields the new row
+        return int(row[0])
+
+    def mark_quarantine(self, entry_id: int, status: QuarantineStatus, at: datetime) -> None:
+        if status is QuarantineStatus.RETRIED:
+            self._cur.execute(
+                "UPDATE quarantine SET status = %s, retried_at = %s, retries = retries + 1 "
+                "WHERE id = %s",
+                (status.value, at, entry_id),
+            )
+        else:
+            self._cur.execute(
+                "UPDATE quarantine SET status = %s WHERE id = %s", (status.value, entry_id)
+            )
+        if self._cur.rowcount != 1:
+            raise StoreError(f"quarantine entry {entry_id} does not exist")
+
+
+def _claim(cur: psycopg.Cursor[Any], consumer: str, topic: str, partition: int) -> int:
+    cur.execute(
+        'INSERT INTO processed (consumer, topic, partition, "offset") VALUES (%s, %s, %s, -1) '
+        "ON CONFLICT DO NOTHING",
+        (consumer, topic, partition),
+    )
+    # The row lock serialises two workers that briefly both hold a partition after a rebalance.
+    cur.execute(
+        'SELECT "offset" FROM processed WHERE consumer = %s AND topic = %s AND partition = %s '
+        "FOR UPDATE",
+        (consumer, topic, partition),
+    )
+    row = cur.fetchone()
+    assert row is not None  # inserted just above if it was missing
+    return int(row[0])
+
+
+def _advance(cur: psycopg.Cursor[Any], consumer: str, topic: str, partition: int, off: int) -> None:
+    cur.execute(
+        'UPDATE processed SET "offset" = GREATEST("offset", %s), updated_at = clock_timestamp() '
+        "WHERE consumer = %s AND topic = %s AND partition = %s",
+        (off, consumer, topic, partition),
+    )
+    if cur.rowcount != 1:
+        raise StoreError(f"advance without claim for {consumer} {topic}[{partition}]")
+
+
+_QUARANTINE_COLUMNS = (
+    "id, reason, detail, wire, received_at, source_topic, source_partition, source_offset, "
+    "event_id, publisher_id, event_type, status, retried_at, retries"
+)
+
+
+def _entry(row: Sequence[Any]) -> QuarantineEntry:
+    return QuarantineEntry(
+        id=row[0],
+        reason=row[1],
+        detail=row[2],
+        wire=bytes(row[3]),
+        received_at=row[4],
+        source_topic=row[5],
+        source_partition=row[6],
+        source_offset=row[7],
+        event_id=row[8],
+        publisher_id=row[9],
+        event_type=row[10],
+        status=QuarantineStatus(row[11]),
+        retried_at=row[12],
+        retries=row[13],
+    )
+
+
+def _stored(row: Sequence[Any]) -> StoredEvent:
+    record = EventRecord(
+        event_id=row[1],
+        event_type=row[2],
+        schema_version=row[3],
+        schema_fingerprint=row[4],
+        publisher_id=row[5],
+        key_id=row[6],
+        sequence=row[7],
+        occurred_at=row[8],
+        published_at=row[9],
+        payload=bytes(row[10]),
+        signature=bytes(row[11]),
+        wire=bytes(row[12]),
+        body=row[13],
+    )
+    return StoredEvent(row[0], record)
+
+
+class PgEventStore:
+    """The :class:`hub.store.EventStore` in PostgreSQL (tables from migration 0010)."""
+
+    def __init__(self, dsn: str) -> None:
+        self.db = PgConnection(dsn)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[_PgEventTxn]:
+        with self.db.transaction() as cur:
+            yield _PgEventTxn(cur)
+
+    def get(self, event_id: str) -> StoredEvent | None:
+        with self.db.cursor() as cur:
+            cur.execute(
+                f"SELECT position, {_EVENT_COLUMNS} FROM event_store WHERE event_id = %s",
+                (event_id,),
+            )
+            row = cur.fetchone()
+        return None if row is None else _stored(row)
+
+    def get_many(self, event_ids: Sequence[str]) -> dict[str, StoredEvent]:
+        """Stored events by id (absent ids are left out)."""
+        with self.db.cursor() as cur:
+            cur.execute(
+                f"SELECT position, {_EVENT_COLUMNS} FROM event_store WHERE event_id = ANY(%s)",
+                (list(event_ids),),
+            )
+            return {row[1]: _stored(row) for row in cur.fetchall()}
+
+    def read(
+        self, *, after: int = 0, limit: int = 1000, event_types: Sequence[str] | None = None
+    ) -> list[StoredEvent]:
+        query = f"SELECT position, {_EVENT_COLUMNS} FROM event_store WHERE position > %s"
+        params: list[Any] = [after]
+        if event_types is not None:
+            query += " AND event_type = ANY(%s)"
+            params.append(list(event_types))
+        query += " ORDER BY position LIMIT %s"
+        params.append(limit)
+        with self.db.cursor() as cur:
+            cur.execute(query, params)
+            return [_stored(row) for row in cur.fetchall()]
+
+    def count(self) -> int:
+        with self.db.cursor() as cur:
+            cur.execute("SELECT count(*) FROM event_store")
+            row = cur.fetchone()
+        return int(row[0]) if row else 0
+
+    def quarantined(
+        self, *, reason: str | None = None, status: QuarantineStatus | None = None
+    ) -> list[QuarantineEntry]:
+        with self.db.cursor() as cur:
+            cur.execute(
+                f"SELECT {_QUARANTINE_COLUMNS} FROM quarantine "
+                "WHERE (%s::text IS NULL OR reason = %s) AND (%s::text IS NULL OR status = %s) "
+                "ORDER BY id",
+                (reason, reason, status and status.value, status and status.value),
+            )
+            return [_entry(r) for r in cur.fetchall()]
+
+    def quarantine_entry(self, entry_id: int) -> QuarantineEntry | None:
+        with self.db.cursor() as cur:
+            cur.execute(f"SELECT {_QUARANTINE_COLUMNS} FROM quarantine WHERE id = %s", (entry_id,))
+            row = cur.fetchone()
+        return None if row is None else _entry(row)
+
+    def anomalies(self, publisher_id: str | None = None) -> list[SequenceAnomaly]:
+        with self.db.cursor() as cur:
+            cur.execute(
+                "SELECT publisher_id, kind, expected, got, event_id, detected_at "
+                "FROM sequence_anomalies WHERE %s::text IS NULL OR publisher_id = %s ORDER BY id",
+                (publisher_id, publisher_id),
+            )
+            return [SequenceAnomaly(*r) for r in cur.fetchall()]
+
+    def publishers(self) -> list[PublisherSequence]:
+        with self.db.cursor() as cur:
+            cur.execute(
+                "SELECT publisher_id, last_sequence, last_seen_at, events, gaps, replays, "
+                "duplicates FROM publisher_sequences ORDER BY publisher_id"
+            )
+            return [PublisherSequence(*r) for r in cur.fetchall()]
+
+
+# --- projections -------------------------------------------------------------------------
+
+
+def _merge_sql(col: Column) -> sql.Composable:
+    c = sql.Identifier(col.name)
+    old = sql.SQL("t.{}").format(c)
+    new = sql.SQL("EXCLUDED.{}").format(c)
+    if col.merge == "set":
+        return new
+    if col.merge == "keep":
+        return sql.SQL("COALESCE({}, {})").format(old, new)
+    if col.merge == "add":
+        return sql.SQL("COALESCE({}, 0) + COALESCE({}, 0)").format(old, new)
+    if col.merge == "max":
+        return sql.SQL("GREATEST({}, {})").format(old, new)
+    if col.merge == "rank":
+        ranks = sql.SQL("ARRAY[{}]::text[]").format(
+            sql.SQL(", ").join(sql.Literal(r) for r in col.ranks)
+        )
+        return sql.SQL(
+            "CASE WHEN COALESCE(array_position({r}, {new}), 0) > "
+            "COALESCE(array_position({r}, {old}), 0) THEN {new} ELSE {old} END"
+        ).format(r=ranks, new=new, old=old)
+    by = sql.Identifier(col.by)
+    return sql.SQL(
+        "CASE WHEN t.{by} IS NULL OR (EXCLUDED.{by} IS NOT NULL AND EXCLUDED.{by} >= t.{by}) "
+        "THEN {new} ELSE {old} END"
+    ).format(by=by, new=new, old=old)
+
+
+def _upsert_sql(spec: TableSpec, names: tuple[str, ...]) -> sql.Composed:
+    columns = spec.key + names
+    insert = sql.SQL("INSERT INTO {} AS t ({}) VALUES ({}) ON CONFLICT ({}) ").format(
+        sql.Identifier(spec.name),
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
+        sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+        sql.SQL(", ").join(map(sql.Identifier, spec.key)),
+    )
+    if not names:
+        return insert + sql.SQL("DO NOTHING")
+    sets = sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(n), _merge_sql(spec.column(n))) for n in names
+    )
+    return insert + sql.SQL("DO UPDATE SET ") + sets
+
+
+def projection_ddl(catalog: ProjectionCatalog = CATALOG) -> str:
+    """CREATE TABLE statements for every projection table (the text of migration 0011)."""
+    out = []
+    for spec in catalog.tables():
+        cols = [f"    {k} text NOT NULL" for k in spec.key]
+        cols += [f"    {c.name} {c.sql_type}" for c in spec.value_columns]
+        cols.append(f"    PRIMARY KEY ({', '.join(spec.key)})")
+        out.append(f"CREATE TABLE {spec.name} (\n" + ",\n".join(cols) + "\n);\n")
+    return "\n".join(out)
+
+
+class _PgProjectionTxn:
+    def __init__(self, cur: psycopg.Cursor[Any], store: PgProjectionStore) -> None:
+        self._cur = cur
+        self._store = store
+
+    def claim(self, consumer: str, topic: str, partition: int) -> int:
+        return _claim(self._cur, consumer, topic, partition)
+
+    def advance(self, consumer: str, topic: str, partition: int, offset: int) -> None:
+        _advance(self._cur, consumer, topic, partition, offset)
+
+    def applied(self, projection: str, event_ids: Iterable[str]) -> set[str]:
+        ids = list(event_ids)
+        if not ids:
+            return set()
+        self._cur.execute(
+            "SELECT event_id FROM proj_applied WHERE projection = %s AND event_id = ANY(%s)",
+            (projection, ids),
+        )
+        return {r[0] for r in self._cur.fetchall()}
+
+    def apply(self, projection: str, event_id: str, changes: Sequence[Any]) -> None:
+        self._cur.execute(
+            "INSERT INTO proj_applied (projection, event_id) VALUES (%s, %s) "
+            "ON CONFLICT DO NOTHING",
+            (projection, event_id),
+        )
+        if self._cur.rowcount != 1:
+            return  # applied before: a second application would double counters
+        for change in changes:
+            spec = self._store.catalog.table(change.table)
+            values = spec.normalize(change.values)
+            names = tuple(values)
+            params: list[Any] = [change.key[k] for k in spec.key]
+            for n in names:
+                v = values[n]
+                params.append(Jsonb(to_jsonable(v)) if spec.column(n).sql_type == "jsonb" else v)
+            self._cur.execute(self._store.upsert(spec, names), params)
+
+    def fail(self, projection: str, event_id: str, detail: str) -> None:
+        self._cur.execute(
+            "INSERT INTO proj_applied (projection, event_id, failure) VALUES (%s, %s, %s) "
+            "ON CONFLICT DO NOTHING",
+            (projection, event_id, detail),
+        )
+
+    def reset(self, projection: str) -> None:
+        tables = [t.name for t in self._store.catalog.projection(projection).tables]
+        idents = sql.SQL(", ").join(map(sql.Identifier, tables))
+        # Live projection writers wait until the rebuild commits, then find their events applied.
+        self._cur.execute(sql.SQL("LOCK TABLE proj_applied, {} IN EXCLUSIVE MODE").format(idents))
+        self._cur.execute(sql.SQL("TRUNCATE {}").format(idents))
+        self._cur.execute("DELETE FROM proj_applied WHERE projection = %s", (projection,))
+
+
+class PgProjectionStore:
+    """The :class:`hub.store.ProjectionStore` in PostgreSQL (tables from migration 0011)."""
+
+    def __init__(self, dsn: str, catalog: ProjectionCatalog = CATALOG) -> None:
+        self.db = PgConnection(dsn)
+        self.catalog = catalog
+        self._upserts: dict[tuple[str, tuple[str, ...]], sql.Composed] = {}
+
+    def close(self) -> None:
+        self.db.close()
+
+    def upsert(self, spec: TableSpec, names: tuple[str, ...]) -> sql.Composed:
+        key = (spec.name, names)
+        statement = self._upserts.get(key)
+        if statement is None:
+            statement = self._upserts[key] = _upsert_sql(spec, names)
+        return statement
+
+    @contextmanager
+    def transaction(self) -> Iterator[_PgProjectionTxn]:
+        with self.db.transaction() as cur:
+            yield _PgProjectionTxn(cur, self)
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        spec = self.catalog.table(table)
+        query = sql.SQL("SELECT {} FROM {} ORDER BY {}").format(
+            sql.SQL(", ").join(map(sql.Identifier, spec.columns)),
+            sql.Identifier(spec.name),
+            sql.SQL(", ").join(map(sql.Identifier, spec.key)),
+        )
+        with self.db.transaction() as cur:
+            cur.row_factory = dict_row  # per-query row shape
+            cur.execute(query)
+            return [to_jsonable(r) for r in cur.fetchall()]
+
+    def count(self, table: str) -> int:
+        spec = self.catalog.table(table)
+        with self.db.cursor() as cur:
+            cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(spec.name)))
+            row = cur.fetchone()
+        return int(row[0]) if row else 0
+
+    def failures(self) -> list[tuple[str, str, str]]:
+        with self.db.cursor() as cur:
+            cur.execute(
+                "SELECT projection, event_id, failure FROM proj_applied "
+                "WHERE failure IS NOT NULL ORDER BY projection, event_id"
+            )
+            return [(r[0], r[1], r[2]) for r in cur.fetchall()]
