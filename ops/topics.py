@@ -1,0 +1,208 @@
+"""Every Kafka topic of the hub, declared in one place, and their creation and reconciliation.
+
+Names are `Settings.topic_prefix` + suffix (`hub.ingest`; a test run uses its own prefix).
+Event-log topics keep their data forever (retention.ms=-1): the log is the source of truth and
+every projection is rebuilt by replaying it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafka import KafkaAdminClient
+from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from hub.config import Settings
+from hub.errors import TopicError
+
+FOREVER = -1
+NOTIFICATIONS = "notifications."
+_PARTICIPANT = re.compile(
+    r"^\d{6}-(police|civil-affairs|migrant-registry|womens-federation|hub-operator)$"
+)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic: its name after the prefix, partitions, retention and cleanup policy."""
+
+    suffix: str
+    partitions: int
+    retention_ms: int = FOREVER
+    cleanup_policy: str = "delete"
+    description: str = ""
+    extra_configs: tuple[tuple[str, str], ...] = field(default=())
+
+    def name(self, settings: Settings) -> str:
+        return settings.topic_prefix + self.suffix
+
+    def configs(self) -> dict[str, str]:
+        """The topic-level configs the broker must hold for this topic."""
+        return {
+            "retention.ms": str(self.retention_ms),
+            "cleanup.policy": self.cleanup_policy,
+            **dict(self.extra_configs),
+        }
+
+
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec("ingest", 6, description="signed events as published by participants' connectors"),
+    TopicSpec("verified", 6, description="events that passed verification, in the hub's order"),
+    TopicSpec("quarantine", 3, description="rejected events with a machine-readable reason"),
+    TopicSpec("registry", 1, description="participant, key and permission changes, one order"),
+    TopicSpec("matches", 6, description="candidate hits with scores and explanations"),
+    TopicSpec("decisions", 3, description="signed confirm/reject decisions on hits"),
+)
+
+
+def notification_spec(participant_id: str) -> TopicSpec:
+    """The spec of one recipient's notification topic (`notifications.<participant-id>`)."""
+    if _PARTICIPANT.match(participant_id) is None:
+        raise TopicError(
+            f"participant id {participant_id!r} is not <6-digit area code>-<department> "
+            "(department: police, civil-affairs, migrant-registry, womens-federation, "
+            "hub-operator)"
+        )
+    return TopicSpec(
+        NOTIFICATIONS + participant_id, 3, description=f"notifications for {participant_id} only"
+    )
+
+
+def topic_name(settings: Settings, suffix: str) -> str:
+    """The full name of a declared topic, e.g. topic_name(s, "ingest") -> "hub.ingest"."""
+    for spec in TOPICS:
+        if spec.suffix == suffix:
+            return spec.name(settings)
+    raise TopicError(f"no topic {suffix!r} is declared in ops/topics.py")
+
+
+def notification_topic(settings: Settings, participant_id: str) -> str:
+    """The full name of `participant_id`'s notification topic (not created here)."""
+    return notification_spec(participant_id).name(settings)
+
+
+@contextmanager
+def admin_client(settings: Settings) -> Iterator[Any]:
+    """A kafka-python admin client for the hub's broker, closed on exit."""
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=settings.kafka_bootstrap,
+            client_id="hubctl-topics",
+            request_timeout_ms=30000,
+        )
+    except KafkaError as err:
+        raise TopicError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {err!r}") from err
+    try:
+        yield admin
+    finally:
+        admin.close()
+
+
+@dataclass(frozen=True)
+class TopicState:
+    """What the broker holds for one topic."""
+
+    name: str
+    partitions: int
+    configs: dict[str, str]
+
+
+def describe(admin: Any, names: Sequence[str]) -> dict[str, TopicState]:
+    """Partitions and (non-default) configs of those `names` that exist."""
+    existing = set(admin.list_topics()) & set(names)
+    if not existing:
+        return {}
+    partitions = {t["name"]: len(t["partitions"]) for t in admin.describe_topics(sorted(existing))}
+    resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in sorted(existing)]
+    described = admin.describe_configs(resources, config_filter="all")["topic"]
+    return {
+        name: TopicState(
+            name,
+            partitions[name],
+            {key: str(entry["value"]) for key, entry in described[name].items()},
+        )
+        for name in sorted(existing)
+    }
+
+
+def apply(settings: Settings, specs: Sequence[TopicSpec] = TOPICS) -> list[str]:
+    """Create missing topics, raise partition counts, realign configs; one line per change."""
+    by_name = {spec.name(settings): spec for spec in specs}
+    changes: list[str] = []
+    try:
+        with admin_client(settings) as admin:
+            current = describe(admin, list(by_name))
+            for name, spec in by_name.items():
+                if name not in current:
+                    changes.extend(_create(admin, name, spec))
+            current = describe(admin, list(by_name))
+            for name, spec in by_name.items():
+                changes.extend(_reconcile(admin, spec, current[name]))
+    except KafkaError as err:
+        raise TopicError(f"topic administration failed: {err!r}") from err
+    return changes
+
+
+def _create(admin: Any, name: str, spec: TopicSpec) -> list[str]:
+    new = NewTopic(name, spec.partitions, 1, topic_configs=spec.configs())
+    try:
+        admin.create_topics([new])
+    except TopicAlreadyExistsError:
+        # Another process created it between our look and our create; reconcile will check it.
+        return []
+    return [f"created {name} ({spec.partitions} partitions, retention.ms={spec.retention_ms})"]
+
+
+def _reconcile(admin: Any, spec: TopicSpec, state: TopicState) -> list[str]:
+    changes: list[str] = []
+    if state.partitions < spec.partitions:
+        admin.create_partitions({state.name: NewPartitions(spec.partitions)})
+        changes.append(f"{state.name}: partitions {state.partitions} -> {spec.partitions}")
+    elif state.partitions > spec.partitions:
+        # Kafka cannot remove partitions; say so rather than pretend it matches.
+        changes.append(
+            f"{state.name}: has {state.partitions} partitions, declared {spec.partitions}; "
+            "left as is (partitions can only grow)"
+        )
+    wrong = {k: v for k, v in spec.configs().items() if state.configs.get(k) != v}
+    if wrong:
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, state.name, wrong)])
+        for key, value in sorted(wrong.items()):
+            changes.append(f"{state.name}: {key} {state.configs.get(key)} -> {value}")
+    return changes
+
+
+def ensure_notification_topic(settings: Settings, participant_id: str) -> str:
+    """Create (or reconcile) `participant_id`'s notification topic; its full name."""
+    spec = notification_spec(participant_id)
+    apply(settings, [spec])
+    return spec.name(settings)
+
+
+def list_topics(settings: Settings) -> list[TopicState]:
+    """Every topic under the settings' prefix as the broker holds it."""
+    try:
+        with admin_client(settings) as admin:
+            names = [n for n in admin.list_topics() if n.startswith(settings.topic_prefix)]
+            return list(describe(admin, names).values())
+    except KafkaError as err:
+        raise TopicError(f"cannot list topics: {err!r}") from err
+
+
+def delete_prefixed(settings: Settings) -> list[str]:
+    """Delete every topic under the settings' prefix (test clean-up); the names deleted."""
+    if not settings.topic_prefix or settings.topic_prefix == "hub.":
+        raise TopicError("refusing to delete the production prefix or all topics")
+    try:
+        with admin_client(settings) as admin:
+            names = sorted(n for n in admin.list_topics() if n.startswith(settings.topic_prefix))
+            if names:
+                admin.delete_topics(names)
+            return names
+    except KafkaError as err:
+        raise TopicError(f"cannot delete topics under {settings.topic_prefix!r}: {err!r}") from err

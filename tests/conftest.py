@@ -1,0 +1,116 @@
+"""Shared fixtures: the real services, and an isolated namespace for each test run.
+
+A test that needs Kafka or PostgreSQL is marked `@pytest.mark.services` and asks for
+`hub_settings`: Settings whose topic prefix (`t<hex>.`) and database (`test_<hex>`) belong to
+this run alone, with the declared topics applied and all migrations run. When the services
+cannot be started such tests are skipped with the reason, except under CI=true, where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from hub.config import Settings, load_settings
+from hub.errors import HubError
+from ops import db, services, topics
+
+_RUN_ID = secrets.token_hex(4)
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"services could not be started: {reason}", pytrace=False)
+    pytest.skip(f"services could not be started: {reason}")
+
+
+@pytest.fixture(scope="session")
+def services_up() -> Settings:
+    """The default settings, once `hubctl services up` has brought both services up."""
+    settings = load_settings()
+    try:
+        services.up(settings)
+    except HubError as err:
+        _unavailable(str(err))
+    return settings
+
+
+@pytest.fixture(scope="session")
+def hub_settings(services_up: Settings) -> Iterator[Settings]:
+    """Settings isolated to this test run: own topic prefix, own migrated database."""
+    base = services_up.with_overrides(topic_prefix=f"t{_RUN_ID}.")
+    name = f"test_{_RUN_ID}"
+    try:
+        settings = db.create_database(base, name, exist_ok=False)
+        db.migrate(settings.pg_dsn)
+        topics.apply(settings)
+    except HubError as err:
+        _unavailable(str(err))
+    yield settings
+    db.drop_database(settings, name)
+    topics.delete_prefixed(settings)
+
+
+@pytest.fixture
+def pg_connection(hub_settings: Settings) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+    """A connection to this run's database, rolled back and closed after the test."""
+    conn = psycopg.connect(hub_settings.pg_dsn)
+    try:
+        yield conn
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def topic_factory(hub_settings: Settings) -> Callable[..., str]:
+    """Makes a fresh topic under this run's prefix: topic_factory(partitions=1) -> name."""
+
+    def make(partitions: int = 1, suffix: str | None = None) -> str:
+        spec = topics.TopicSpec(suffix or f"adhoc.{secrets.token_hex(4)}", partitions)
+        topics.apply(hub_settings, [spec])
+        return spec.name(hub_settings)
+
+    return make
+
+
+@pytest.fixture
+def kafka_producer_factory(hub_settings: Settings) -> Iterator[Callable[..., KafkaProducer]]:
+    """Makes kafka-python producers on the test broker; all are closed after the test."""
+    made: list[KafkaProducer] = []
+
+    def make(**config: Any) -> KafkaProducer:
+        config.setdefault("acks", "all")
+        producer = KafkaProducer(bootstrap_servers=hub_settings.kafka_bootstrap, **config)
+        made.append(producer)
+        return producer
+
+    yield make
+    for producer in made:
+        producer.close(timeout=5)
+
+
+@pytest.fixture
+def kafka_consumer_factory(hub_settings: Settings) -> Iterator[Callable[..., KafkaConsumer]]:
+    """Makes kafka-python consumers reading from the start; all are closed after the test."""
+    made: list[KafkaConsumer] = []
+
+    def make(*topic_names: str, **config: Any) -> KafkaConsumer:
+        config.setdefault("auto_offset_reset", "earliest")
+        config.setdefault("group_id", f"test-{secrets.token_hex(4)}")
+        config.setdefault("consumer_timeout_ms", 10000)
+        consumer = KafkaConsumer(
+            *topic_names, bootstrap_servers=hub_settings.kafka_bootstrap, **config
+        )
+        made.append(consumer)
+        return consumer
+
+    yield make
+    for consumer in made:
+        consumer.close()
