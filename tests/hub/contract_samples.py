@@ -49,8 +49,8 @@ def sample_payloads() -> dict[str, dict[str, Any]]:
         "name": "王小红", "former_names": ["王红"], "sex": "FEMALE",
         "birth": {"precision": "DAY", "date": date(2015, 6, 3)}, "ethnicity": "汉族",
         "id_number": "510104201506030023", "height_cm": 130,
-        "description": "偏瘦，短发", "marks": ["右手腕烫伤疤痕"], "dialect": "成都话",
-        "clothing": "红色外套，蓝色牛仔裤",
+        "description": "偏瘦 短发", "marks": ["右手腕烫伤疤痕"], "dialect": "成都话",
+        "clothing": "红色外套 蓝色牛仔裤",
     }
     match_id = uuid.UUID("6f1c9a1e-0d7e-4a51-9a55-2d3f0f2b7c11")
     str_profile = {"kit": "Goldeneye 20A", "lab": "四川省公安厅物证鉴定中心",
@@ -63,7 +63,7 @@ def sample_payloads() -> dict[str, dict[str, Any]]:
             "household_registration": _place("510104", "成都市锦江区某街道"),
             "last_seen_place": _place("510104", "春熙路地铁站C口"),
             "last_seen_at": T0 - timedelta(hours=3),
-            "circumstances": "放学后未回家，有陌生男子搭讪",
+            "circumstances": "放学后未回家 有陌生男子搭讪",
             "reason": "MISSING_MINOR", "action_on_hit": "PLACE_UNDER_PROTECTION",
             "urgency": "IMMEDIATE", "issuing_unit": "510000-police", "jurisdiction": "510000",
             "reporter": {"name": "王建国", "relationship": "父亲", "phone": "13800000000"},
