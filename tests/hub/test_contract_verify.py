@@ -172,7 +172,7 @@ class TestRejects:
         broken = sign(replace(env, payload=b"\x99\x99\x99"), world.keys[pid])
         outcome = world.check(encode_envelope(broken))
         assert reason_of(outcome) is RejectReason.MALFORMED
-        assert outcome.envelope is not None  # type: ignore[union-attr]
+        assert outcome.envelope is not None
 
     def test_far_future_publication_is_malformed(self, world: World) -> None:
         """published_at far ahead of the hub clock is rejected, not trusted."""
