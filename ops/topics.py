@@ -8,6 +8,7 @@ every projection is rebuilt by replaying it.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -140,7 +141,7 @@ def apply(settings: Settings, specs: Sequence[TopicSpec] = TOPICS) -> list[str]:
             for name, spec in by_name.items():
                 if name not in current:
                     changes.extend(_create(admin, name, spec))
-            current = describe(admin, list(by_name))
+            current = _describe_all(admin, list(by_name))
             for name, spec in by_name.items():
                 changes.extend(_reconcile(admin, spec, current[name]))
     except KafkaError as err:
@@ -148,10 +149,23 @@ def apply(settings: Settings, specs: Sequence[TopicSpec] = TOPICS) -> list[str]:
     return changes
 
 
+def _describe_all(admin: Any, names: list[str], timeout_s: float = 15.0) -> dict[str, TopicState]:
+    # A topic just created may take a moment to appear in the metadata the broker serves.
+    deadline = time.monotonic() + timeout_s
+    while True:
+        current = describe(admin, names)
+        missing = sorted(set(names) - set(current))
+        if not missing:
+            return current
+        if time.monotonic() > deadline:
+            raise TopicError(f"topics still missing after creation: {', '.join(missing)}")
+        time.sleep(0.2)
+
+
 def _create(admin: Any, name: str, spec: TopicSpec) -> list[str]:
     new = NewTopic(name, spec.partitions, 1, topic_configs=spec.configs())
     try:
-        admin.create_topics([new])
+        admin.create_topics([new], wait_for_metadata=True)
     except TopicAlreadyExistsError:
         # Another process created it between our look and our create; reconcile will check it.
         return []

@@ -1,0 +1,105 @@
+"""The migration runner: order, idempotence, rollback, immutability, fresh databases."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from hub.config import Settings
+from hub.errors import MigrationError, ServiceError
+from ops import db
+
+
+def _write(directory: Path, name: str, text: str) -> None:
+    (directory / name).write_text(text, encoding="utf-8")
+
+
+class TestDiscovery:
+    def test_files_are_ordered_by_number(self, tmp_path: Path) -> None:
+        """Migrations come back in numeric order whatever the directory listing says."""
+        _write(tmp_path, "0010_b.sql", "SELECT 1;")
+        _write(tmp_path, "0002_a.sql", "SELECT 1;")
+        assert [m.label for m in db.discover(tmp_path)] == ["0002_a.sql", "0010_b.sql"]
+
+    @pytest.mark.parametrize("name", ["1_short.sql", "0001-dash.sql", "0001_Upper.sql"])
+    def test_badly_named_files_are_errors(self, tmp_path: Path, name: str) -> None:
+        """A .sql file with a bad name is reported by name, never silently skipped."""
+        _write(tmp_path, name, "SELECT 1;")
+        with pytest.raises(MigrationError, match=name):
+            db.discover(tmp_path)
+
+    def test_duplicate_numbers_are_errors(self, tmp_path: Path) -> None:
+        """Two files with the same number are refused, naming both."""
+        _write(tmp_path, "0003_one.sql", "SELECT 1;")
+        _write(tmp_path, "0003_two.sql", "SELECT 1;")
+        with pytest.raises(MigrationError, match=r"0003_one\.sql"):
+            db.discover(tmp_path)
+
+    def test_project_migrations_are_well_formed(self) -> None:
+        """The files in ops/migrations/ all follow the naming rule."""
+        db.discover()
+
+    def test_bad_database_names_are_refused(self, tmp_path: Path) -> None:
+        """A database name that would need quoting is refused before reaching the server."""
+        with pytest.raises(ServiceError, match="not allowed"):
+            db.create_database(Settings(data_dir=tmp_path), "x; DROP DATABASE hub")
+
+
+@pytest.fixture
+def scratch_dsn(hub_settings: Settings) -> Iterator[str]:
+    """A fresh, empty database for one test, dropped afterwards."""
+    name = f"{hub_settings.pg_database}_{secrets.token_hex(3)}"
+    settings = db.create_database(hub_settings, name, exist_ok=False)
+    yield settings.pg_dsn
+    db.drop_database(hub_settings, name)
+
+
+def _tables(dsn: str) -> set[str]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+@pytest.mark.services
+class TestMigrate:
+    def test_applies_in_order_once(self, scratch_dsn: str, tmp_path: Path) -> None:
+        """Pending files are applied in order and recorded; a second run applies nothing."""
+        _write(tmp_path, "0001_alerts.sql", "CREATE TABLE alerts (id int PRIMARY KEY);")
+        _write(
+            tmp_path,
+            "0002_alert_names.sql",
+            "ALTER TABLE alerts ADD COLUMN name text; CREATE INDEX ON alerts (name);",
+        )
+        assert db.migrate(scratch_dsn, tmp_path) == ["0001_alerts.sql", "0002_alert_names.sql"]
+        assert db.migrate(scratch_dsn, tmp_path) == []
+        assert db.applied(scratch_dsn) == [("0001", "alerts"), ("0002", "alert_names")]
+
+    def test_failed_file_is_rolled_back_whole(self, scratch_dsn: str, tmp_path: Path) -> None:
+        """A failing file leaves none of its statements behind and is not recorded."""
+        _write(tmp_path, "0001_ok.sql", "CREATE TABLE kept (id int);")
+        _write(tmp_path, "0002_broken.sql", "CREATE TABLE half (id int); SELECT * FROM nowhere;")
+        with pytest.raises(MigrationError, match=r"0002_broken\.sql.*nowhere"):
+            db.migrate(scratch_dsn, tmp_path)
+        assert "kept" in _tables(scratch_dsn)
+        assert "half" not in _tables(scratch_dsn)
+        assert db.applied(scratch_dsn) == [("0001", "ok")]
+
+    def test_edited_applied_file_is_reported(self, scratch_dsn: str, tmp_path: Path) -> None:
+        """Changing a file after it was applied is an error naming the file."""
+        _write(tmp_path, "0001_t.sql", "CREATE TABLE t (id int);")
+        db.migrate(scratch_dsn, tmp_path)
+        _write(tmp_path, "0001_t.sql", "CREATE TABLE t (id bigint);")
+        with pytest.raises(MigrationError, match=r"0001_t\.sql was changed"):
+            db.migrate(scratch_dsn, tmp_path)
+
+    def test_project_migrations_apply_to_a_fresh_database(self, scratch_dsn: str) -> None:
+        """All of ops/migrations/ applies to an empty database, and re-running is a no-op."""
+        applied = db.migrate(scratch_dsn)
+        assert applied == [m.label for m in db.discover()]
+        assert db.migrate(scratch_dsn) == []
