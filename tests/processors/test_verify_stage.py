@@ -1,0 +1,197 @@
+"""The verify stage over the in-memory store: storing, quarantining, absorbing, re-driving."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from hub.envelope import decode_envelope
+from hub.keys import generate_keypair
+from hub.schema_catalog import SchemaCatalog
+from hub.store import InMemoryEventStore, QuarantineStatus
+from processors.testing import SignedWorld
+from processors.verify_stage import RETRY_HEADER, InMessage, VerifyStage
+
+POLICE = "320000-police"
+REGISTRY = "000000-hub-operator"
+
+
+@functools.cache
+def catalog() -> SchemaCatalog:
+    return SchemaCatalog.load()
+
+
+class Feed:
+    """Numbers messages per topic like a one-partition Kafka topic would."""
+
+    def __init__(self) -> None:
+        self.offsets: dict[str, int] = {}
+
+    def __call__(
+        self, value: bytes, topic: str = "ingest", headers: dict[str, bytes] | None = None
+    ) -> InMessage:
+        offset = self.offsets.get(topic, -1) + 1
+        self.offsets[topic] = offset
+        key = decode_envelope(value).publisher_id.encode() if value[:3] == b"EXH" else None
+        return InMessage(topic, 0, offset, value, key, headers or {})
+
+
+@pytest.fixture
+def world() -> SignedWorld:
+    return SignedWorld(catalog())
+
+
+@pytest.fixture
+def stage(world: SignedWorld) -> VerifyStage:
+    return VerifyStage(InMemoryEventStore(), catalog(), world.operator.verify_key)
+
+
+@pytest.fixture
+def feed() -> Feed:
+    return Feed()
+
+
+def register(stage: VerifyStage, world: SignedWorld, feed: Feed, pid: str = POLICE) -> None:
+    stage.process([feed(m, "registry") for m in world.register(pid)])
+
+
+class TestVerifyStage:
+    def test_verified_events_are_stored_and_forwarded(
+        self, stage: VerifyStage, world: SignedWorld, feed: Feed
+    ) -> None:
+        """Registry events then a participant's events end in the store and the verified out."""
+        register(stage, world, feed)
+        wires = world.stream(POLICE, ["missing-person-alert", "tip-report"], 4)
+        result = stage.process([feed(w) for w in wires])
+        assert (result.stored, result.quarantined) == (4, 0)
+        assert [o.value for o in result.outgoing] == wires
+        assert {o.stream for o in result.outgoing} == {"verified"}
+        assert stage.store.count() == 6  # two registry events + four
+        [police] = [p for p in stage.store.publishers() if p.publisher_id == POLICE]
+        assert (police.last_sequence, police.events, police.gaps) == (4, 4, 0)
+
+    def test_same_bytes_twice_are_absorbed(
+        self, stage: VerifyStage, world: SignedWorld, feed: Feed
+    ) -> None:
+        """A resent event (same bytes, new offset) has no second effect and is not quarantined."""
+        register(stage, world, feed)
+        wire = world.event(POLICE, "tip-report")
+        stage.process([feed(wire)])
+        result = stage.process([feed(wire), feed(wire)])
+        assert (result.stored, result.duplicates, result.quarantined) == (0, 2, 0)
+        assert stage.store.count() == 3
+
+    def test_reprocessed_offsets_resend_without_effect(
+        self, stage: VerifyStage, world: SignedWorld, feed: Feed
+    ) -> None:
+        """Messages at or below the recorded position are resent to verified, not re-applied."""
+        register(stage, world, feed)
+        msgs = [feed(w) for w in world.stream(POLICE, ["tip-report"], 3)]
+        stage.process(msgs)
+        again = stage.process(msgs)
+        assert (again.stored, again.resent, again.duplicates) == (0, 3, 0)
+        assert [o.value for o in again.outgoing] == [m.value for m in msgs]
+
+    def test_gap_is_recorded_for_operators(
+        self, stage: VerifyStage, world: SignedWorld, feed: Feed
+    ) -> None:
+        """A skipped sequence number is accepted and recorded as a gap anomaly."""
+        register(stage, world, feed)
+        stage.process([feed(world.event(POLICE, "tip-report", 1, sequence=1))])
+        stage.process([feed(world.event(POLICE, "tip-report", 2, sequence=5))])
+        [gap] = stage.store.anomalies(POLICE)
+        assert (gap.kind, gap.expected, gap.got) == ("gap", 2, 5)
+        assert stage.store.publishers()[-1].gaps == 1
+
+    @pytest.mark.parametrize(
+        "case",
+        [
+            "MALFORMED",
+            "UNKNOWN_PUBLISHER",
+            "UNKNOWN_KEY",
+            "BAD_SIGNATURE",
+            "KEY_REVOKED",
+            "NOT_PERMITTED",
+            "DUPLICATE",
+            "UNKNOWN_SCHEMA",
+        ],
+    )
+    def test_each_rejection_is_quarantined_with_its_reason(
+        self, stage: VerifyStage, world: SignedWorld, feed: Feed, case: str
+    ) -> None:
+        """Every rejection reason lands in quarantine with that reason and the original bytes."""
+        register(stage, world, feed)
+        if case == "MALFORMED":
+            wire = b"not an envelope"
+        elif case == "UNKNOWN_PUBLISHER":
+            world.keys["510000-police"] = generate_keypair()
+            wire = world.event("510000-police", "tip-report")
+        elif case == "UNKNOWN_KEY":
+            wire = world.event(POLICE, "tip-report", key=generate_keypair())
+        elif case == "BAD_SIGNATURE":
+            good = world.event(POLICE, "tip-report")
+            wire = good[:-1] + bytes([good[-1] ^ 1])
+        elif case == "KEY_REVOKED":
+            stage.process([feed(world.revoke_key(POLICE, world.epoch - timedelta(hours=1)), "r")])
+            wire = world.event(POLICE, "tip-report")
+        elif case == "NOT_PERMITTED":
+            wire = world.event(POLICE, "migrant-record")
+        elif case == "DUPLICATE":
+            event_id = uuid.uuid4()
+            stage.process([feed(world.event(POLICE, "tip-report", 1, event_id=event_id))])
+            wire = world.event(POLICE, "tip-report", 2, event_id=event_id)
+        else:
+            changed = bytearray(world.event(POLICE, "tip-report"))
+            changed[4 + 16 + 1 + len(b"tip-report") + 3] ^= 0xFF  # inside the fingerprint
+            wire = bytes(changed)
+        result = stage.process([feed(wire)])
+        assert result.quarantined == 1
+        [entry] = stage.store.quarantined()
+        assert (entry.reason, entry.wire, entry.status) == (case, wire, QuarantineStatus.OPEN)
+        assert entry.detail
+        [out] = result.outgoing
+        assert out.stream == "quarantine" and dict(out.headers)["reason"] == case.encode()
+
+    def test_retry_after_late_key_resolves_the_entry(
+        self, stage: VerifyStage, world: SignedWorld, feed: Feed
+    ) -> None:
+        """An event quarantined for an unknown key is stored when re-driven after key-added."""
+        stage.process([feed(m, "registry") for m in world.register(POLICE, with_key=False)])
+        wire = world.event(POLICE, "missing-person-alert")
+        stage.process([feed(wire)])
+        [entry] = stage.store.quarantined()
+        assert entry.reason == "UNKNOWN_KEY"
+        stage.process([feed(world.add_key(POLICE), "registry")])
+        result = stage.process([feed(wire, headers={RETRY_HEADER: str(entry.id).encode()})])
+        assert result.stored == 1
+        resolved = stage.store.quarantine_entry(entry.id)
+        assert resolved is not None and resolved.status is QuarantineStatus.RESOLVED
+
+    def test_registry_survives_a_new_stage(
+        self, stage: VerifyStage, world: SignedWorld, feed: Feed
+    ) -> None:
+        """A fresh stage on the same store knows the registered keys (state is in the store)."""
+        register(stage, world, feed)
+        fresh = VerifyStage(stage.store, catalog(), world.operator.verify_key)
+        result = fresh.process([feed(world.event(POLICE, "tip-report"))])
+        assert result.stored == 1
+
+    def test_failed_batch_leaves_no_trace(
+        self, stage: VerifyStage, world: SignedWorld, feed: Feed
+    ) -> None:
+        """If the store fails mid-batch, nothing of it is kept and it can be run again."""
+        register(stage, world, feed)
+        msgs = [feed(w) for w in world.stream(POLICE, ["tip-report"], 2)]
+        original = stage.store.transaction
+
+        def broken() -> object:
+            raise ConnectionError("database went away")
+
+        stage.store.transaction = broken  # type: ignore[method-assign]  # simulate an outage
+        with pytest.raises(ConnectionError):
+            stage.process(msgs)
+        stage.store.transaction = original  # type: ignore[method-assign]
+        assert stage.process(msgs).stored == 2
