@@ -26,6 +26,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from hub.envelope import Envelope, seal
@@ -345,6 +346,9 @@ class RegistrationRequest:
     {"format": "exchange-hub.registration-request.v1", "participant_id": "320000-police",
      "display_name": "...", "jurisdiction": "320000", "public_key": "<base64, 32 bytes>",
      "key_id": "<32 hex, optional, checked>", "requested_event_types": ["..."]}
+
+    "format", "key_id" and "department" are optional but checked when present; other fields
+    (such as "requested_at") are ignored. An empty type list means the department defaults.
     """
 
     participant_id: str
@@ -374,7 +378,8 @@ class RegistrationRequest:
             raise RegistryError(f"registration request is not JSON: {err}") from err
         if not isinstance(data, dict):
             raise RegistryError("registration request must be a JSON object")
-        if data.get("format") != REQUEST_FORMAT:
+        # Older connectors wrote no "format"; when present it must be this one.
+        if data.get("format", REQUEST_FORMAT) != REQUEST_FORMAT:
             raise RegistryError(f"field 'format' must be {REQUEST_FORMAT!r}")
         for name in ("participant_id", "display_name", "jurisdiction", "public_key"):
             if not isinstance(data.get(name), str) or not data[name].strip():
@@ -388,6 +393,9 @@ class RegistrationRequest:
             key = VerifyKey.from_base64(data["public_key"])
         except HubError as err:
             raise RegistryError(f"field 'public_key': {err}") from err
+        dept = data.get("department")
+        if dept is not None and dept != split_participant_id(data["participant_id"])[1]:
+            raise RegistryError(f"field 'department' {dept!r} does not match participant_id")
         if "key_id" in data and data["key_id"] != key.key_id:
             raise RegistryError(f"field 'key_id' {data['key_id']} does not match the public key")
         types = data.get("requested_event_types", [])
@@ -426,3 +434,24 @@ def registration_events(
                       participant_id=request.participant_id, public_key=request.public_key,
                       valid_from=when, at=when),
     ]
+
+
+# -- the operator's key files -------------------------------------------------------------
+
+
+def operator_key_paths(data_dir: Path) -> tuple[Path, Path]:
+    """(private key PEM, public key base64) of the hub operator under the data directory."""
+    base = Path(data_dir) / "registry"
+    return base / "hub-operator.pem", base / "hub-operator.pub"
+
+
+def load_operator_key(data_dir: Path) -> VerifyKey:
+    """The operator's public key (trust anchor), as `hubctl registry init` wrote it."""
+    _, public = operator_key_paths(data_dir)
+    try:
+        text = public.read_text(encoding="ascii")
+    except OSError as err:
+        raise RegistryError(
+            f"no operator public key at {public}; run `hubctl registry init` first"
+        ) from err
+    return VerifyKey.from_base64(text)
