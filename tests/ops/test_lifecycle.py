@@ -1,0 +1,91 @@
+"""A whole services life cycle on a private data dir and private ports: up, up, down."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hub.config import Settings
+from ops import services
+
+pytestmark = [pytest.mark.services, pytest.mark.slow]
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@pytest.fixture
+def private_settings(
+    tmp_path_factory: pytest.TempPathFactory, services_up: Settings
+) -> Iterator[Settings]:
+    """Settings for a second, throw-away pair of services; stopped and removed afterwards."""
+    kafka_port, controller_port, pg_port = _free_ports(3)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("lifecycle") / "data",
+        kafka_port=kafka_port,
+        kafka_controller_port=controller_port,
+        pg_port=pg_port,
+    )
+    try:
+        yield settings
+    finally:
+        services.down(settings)
+        # Under root the cluster may live outside the data dir (see ops/services/postgres.py).
+        note = settings.data_dir / "postgres.location"
+        if note.exists():
+            shutil.rmtree(Path(note.read_text().strip()).parent, ignore_errors=True)
+
+
+def _hubctl_status(settings: Settings) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.update(
+        HUB_DATA_DIR=str(settings.data_dir),
+        HUB_KAFKA_PORT=str(settings.kafka_port),
+        HUB_KAFKA_CONTROLLER_PORT=str(settings.kafka_controller_port),
+        HUB_PG_PORT=str(settings.pg_port),
+    )
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "hubctl"), "services", "status"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def test_up_up_down(private_settings: Settings) -> None:
+    """First up starts both, second up keeps the same processes, down stops both cleanly."""
+    first = services.up(private_settings)
+    assert [(s.name, s.healthy, s.started) for s in first] == [
+        ("kafka", True, True),
+        ("postgres", True, True),
+    ]
+    second = services.up(private_settings)
+    assert [(s.pid, s.started) for s in second] == [(s.pid, False) for s in first]
+    assert _hubctl_status(private_settings).returncode == 0
+
+    said = services.down(private_settings)
+    assert said == [
+        f"kafka: stopped (pid {first[0].pid})",
+        f"postgres: stopped (pid {first[1].pid})",
+    ]
+    after = services.status(private_settings)
+    assert [(s.healthy, s.pid) for s in after] == [(False, None), (False, None)]
+    stopped = _hubctl_status(private_settings)
+    assert stopped.returncode == 1
+    assert "not running" in stopped.stdout
