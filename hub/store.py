@@ -200,6 +200,9 @@ class EventStore(Protocol):
     def get(self, event_id: str) -> StoredEvent | None:
         """The stored event with this id, if any."""
 
+    def get_many(self, event_ids: Sequence[str]) -> dict[str, StoredEvent]:
+        """Stored events by id; ids not stored are left out."""
+
     def read(
         self, *, after: int = 0, limit: int = 1000, event_types: Sequence[str] | None = None
     ) -> list[StoredEvent]:
@@ -308,6 +311,10 @@ class InMemoryEventStore:
 
     def get(self, event_id: str) -> StoredEvent | None:
         return self._state.events.get(event_id)
+
+    def get_many(self, event_ids: Sequence[str]) -> dict[str, StoredEvent]:
+        events = self._state.events
+        return {i: events[i] for i in event_ids if i in events}
 
     def read(
         self, *, after: int = 0, limit: int = 1000, event_types: Sequence[str] | None = None

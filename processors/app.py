@@ -1,0 +1,186 @@
+"""The hub pipeline as a Faust app: thin agents around the verify and projection stages.
+
+- ``verify``: ingest + registry topics -> :class:`processors.verify_stage.VerifyStage` -> the
+  verified and quarantine topics (sent after the store transaction commits).
+- ``project``: verified topic -> :class:`processors.project_stage.ProjectStage`.
+
+Durable state lives in PostgreSQL; Faust only moves messages (``memory://`` table store, no
+tables). The app id carries the topic prefix, so test runs and the real hub never share a
+consumer group. Database work runs in a thread so the event loop keeps heartbeating; when the
+database is unreachable the agent retries the same batch until it succeeds (nothing is skipped
+and nothing is acknowledged before it is stored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import faust
+
+from hub.config import Settings
+from hub.errors import ConfigError, StoreUnavailable
+from hub.keys import VerifyKey
+from hub.schema_catalog import SchemaCatalog
+from ops.topics import topic_name
+from processors.pg_store import PgEventStore, PgProjectionStore
+from processors.project_stage import ProjectStage
+from processors.verify_stage import InMessage, Outgoing, VerifyStage
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BATCH", "PipelineApp", "app_id", "create_app", "load_anchor"]
+
+BATCH = 500
+WITHIN = 0.2
+ANCHOR_ENV = "HUB_OPERATOR_PUBLIC_KEY"
+T = TypeVar("T")
+
+
+def app_id(settings: Settings) -> str:
+    """The Faust app id, also the Kafka consumer group: one per topic prefix."""
+    return f"{settings.topic_prefix}pipeline"
+
+
+def load_anchor(settings: Settings, env: dict[str, str] | None = None) -> VerifyKey:
+    """The hub operator's anchor public key: $HUB_OPERATOR_PUBLIC_KEY (base64) or the file
+    <data_dir>/operator/hub-operator.pub (base64 text)."""
+    env = dict(os.environ) if env is None else env
+    text = env.get(ANCHOR_ENV, "").strip()
+    path = settings.data_dir / "operator" / "hub-operator.pub"
+    if not text and path.exists():
+        text = path.read_text(encoding="ascii").strip()
+    if not text:
+        raise ConfigError(
+            f"no hub-operator anchor key: set {ANCHOR_ENV} (base64) or write it to {path}"
+        )
+    return VerifyKey.from_base64(text)
+
+
+def _message(event: Any) -> InMessage:
+    msg = event.message
+    headers: dict[str, bytes] = {}
+    raw_headers = msg.headers or []
+    items = raw_headers.items() if isinstance(raw_headers, dict) else raw_headers
+    for name, value in items:
+        headers[name.decode() if isinstance(name, bytes) else str(name)] = bytes(value or b"")
+    value = msg.value if isinstance(msg.value, bytes) else bytes(msg.value or b"")
+    return InMessage(msg.topic, msg.partition, msg.offset, value, msg.key, headers)
+
+
+async def _until_stored(what: str, work: Callable[[], T]) -> T:
+    """Run blocking store work in a thread; wait out database outages, retrying the same work."""
+    delay = 0.2
+    while True:
+        try:
+            return await asyncio.to_thread(work)
+        except StoreUnavailable as err:
+            log.warning("%s waits for PostgreSQL (retry in %.1fs): %s", what, delay, err)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+class PipelineApp:
+    """The Faust app with its two agents, built for one Settings."""
+
+    def __init__(
+        self, settings: Settings, *, anchor: VerifyKey | None = None, batch: int = BATCH
+    ) -> None:
+        self.settings = settings
+        self.batch = batch
+        self.catalog = SchemaCatalog.load()
+        self.anchor = anchor or load_anchor(settings)
+        # Faust wants a directory of its own even with the memory store; nothing durable in it.
+        datadir = settings.data_dir / "faust" / f"{app_id(settings)}-{os.getpid()}"
+        datadir.mkdir(parents=True, exist_ok=True)
+        self.app = faust.App(
+            app_id(settings),
+            broker=f"kafka://{settings.kafka_bootstrap}",
+            store="memory://",
+            datadir=str(datadir),
+            web_enabled=False,
+            topic_allow_declare=False,  # the platform's ops/topics.py owns topic creation
+            topic_disable_leader=True,
+            consumer_auto_offset_reset="earliest",
+            key_serializer="raw",
+            value_serializer="raw",
+            producer_acks=-1,
+            broker_commit_interval=1.0,
+            stream_wait_empty=False,
+        )
+        names = {
+            s: topic_name(settings, s) for s in ("ingest", "registry", "verified", "quarantine")
+        }
+        raw: dict[str, Any] = {
+            "key_type": bytes,
+            "value_type": bytes,
+            "key_serializer": "raw",
+            "value_serializer": "raw",
+        }
+        self.ingest = self.app.topic(names["ingest"], names["registry"], **raw)
+        self.verified = self.app.topic(names["verified"], **raw)
+        self.quarantine = self.app.topic(names["quarantine"], **raw)
+        self.verify_stage = VerifyStage(
+            PgEventStore(settings.pg_dsn),
+            self.catalog,
+            self.anchor,
+            first_topics=[names["registry"]],
+        )
+        self.project_stage = ProjectStage(
+            PgEventStore(settings.pg_dsn), PgProjectionStore(settings.pg_dsn)
+        )
+        self.app.agent(self.ingest, name="verify")(self._verify_agent)
+        self.app.agent(self.verified, name="project")(self._project_agent)
+
+    async def _send_all(self, outgoing: Sequence[Outgoing]) -> None:
+        futures: list[Awaitable[Any]] = []
+        for out in outgoing:
+            topic = self.verified if out.stream == "verified" else self.quarantine
+            fut = await topic.send(
+                key=out.key, value=out.value, headers=list(out.headers), force=True
+            )
+            futures.append(fut)
+        # Only once every output is acknowledged may Faust commit the input offsets.
+        await asyncio.gather(*futures)
+
+    async def _verify_agent(self, stream: Any) -> None:
+        async for events in stream.take_events(self.batch, within=WITHIN):
+            messages = [_message(e) for e in events]
+            started = time.monotonic()
+            result = await _until_stored(
+                "verify", functools.partial(self.verify_stage.process, messages)
+            )
+            await self._send_all(result.outgoing)
+            log.info(
+                "verify: %d messages, %d stored, %d quarantined, %d duplicates, %d resent in %.3fs",
+                len(messages),
+                result.stored,
+                result.quarantined,
+                result.duplicates,
+                result.resent,
+                time.monotonic() - started,
+            )
+
+    async def _project_agent(self, stream: Any) -> None:
+        async for events in stream.take_events(self.batch, within=WITHIN):
+            messages = [_message(e) for e in events]
+            result = await _until_stored(
+                "project", functools.partial(self.project_stage.process, messages)
+            )
+            log.info(
+                "project: %d messages, %d applied, %d skipped, %d unknown",
+                len(messages),
+                result.applied,
+                result.skipped,
+                result.unknown,
+            )
+
+
+def create_app(settings: Settings, **kwargs: Any) -> faust.App:
+    """The Faust app for these settings (see :class:`PipelineApp`)."""
+    return PipelineApp(settings, **kwargs).app
