@@ -57,8 +57,11 @@ class _Pair:
             self.bad(path, "R5", f"type changed from {old_kind} to {new_kind}; add a new "
                      "field with a default instead")
             return
-        if isinstance(old, str):
+        if isinstance(old, str) and isinstance(new, str):
             return
+        # A primitive may be written bare ("long") or as {"type": "long", ...}.
+        old = {"type": old} if isinstance(old, str) else old
+        new = {"type": new} if isinstance(new, str) else new
         if old.get("logicalType") != new.get("logicalType"):
             self.bad(path, "R10", f"logical type changed from {old.get('logicalType')} to "
                      f"{new.get('logicalType')}")
