@@ -138,15 +138,29 @@ def _check_name(name: str) -> None:
         )
 
 
-def create_database(settings: Settings, name: str, *, exist_ok: bool = True) -> Settings:
-    """Create database `name` owned by the hub role; the settings that point at it."""
+def create_database(
+    settings: Settings, name: str, *, exist_ok: bool = True, template: str | None = None
+) -> Settings:
+    """Create database `name` owned by the hub role; the settings that point at it.
+
+    With `template`, the new database is a copy of that one (which must have no open sessions):
+    much faster than migrating a new database when tests need many.
+    """
     _check_name(name)
+    if template is not None:
+        _check_name(template)
     with psycopg.connect(settings.pg_dsn, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if exists and not exist_ok:
             raise ServiceError(f"database {name!r} already exists")
         if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+            if template is not None:
+                statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+            try:
+                conn.execute(statement)
+            except psycopg.Error as err:
+                raise ServiceError(f"cannot create database {name!r}: {err}") from err
     return settings.with_overrides(pg_database=name)
 
 

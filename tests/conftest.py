@@ -57,6 +57,24 @@ def hub_settings(services_up: Settings) -> Iterator[Settings]:
     topics.delete_prefixed(settings)
 
 
+@pytest.fixture(scope="session")
+def _migrated_template(hub_settings: Settings) -> Iterator[str]:
+    """An empty, fully migrated database that nobody connects to: the source of fresh copies."""
+    name = f"{hub_settings.pg_database}_tpl"
+    db.migrate(db.create_database(hub_settings, name, exist_ok=False).pg_dsn)
+    yield name
+    db.drop_database(hub_settings, name)
+
+
+@pytest.fixture
+def fresh_db_settings(hub_settings: Settings, _migrated_template: str) -> Iterator[Settings]:
+    """This run's settings pointing at a brand-new migrated database for this one test."""
+    name = f"{hub_settings.pg_database}_{secrets.token_hex(4)}"
+    settings = db.create_database(hub_settings, name, exist_ok=False, template=_migrated_template)
+    yield settings
+    db.drop_database(hub_settings, name)
+
+
 @pytest.fixture
 def pg_connection(hub_settings: Settings) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
     """A connection to this run's database, rolled back and closed after the test."""

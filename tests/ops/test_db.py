@@ -103,3 +103,21 @@ class TestMigrate:
         applied = db.migrate(scratch_dsn)
         assert applied == [m.label for m in db.discover()]
         assert db.migrate(scratch_dsn) == []
+
+
+@pytest.mark.services
+class TestFreshDatabases:
+    def test_fresh_database_is_migrated_and_empty(self, fresh_db_settings: Settings) -> None:
+        """A per-test database has every migration recorded and is not the run's database."""
+        labels = [f"{v}_{n}.sql" for v, n in db.applied(fresh_db_settings.pg_dsn)]
+        assert labels == [m.label for m in db.discover()]
+        assert db.migrate(fresh_db_settings.pg_dsn) == []
+
+    def test_fresh_databases_do_not_share_rows(
+        self, fresh_db_settings: Settings, hub_settings: Settings
+    ) -> None:
+        """A table written in the per-test database does not exist in the run's database."""
+        with psycopg.connect(fresh_db_settings.pg_dsn) as conn:
+            conn.execute("CREATE TABLE only_here (id int)")
+        assert "only_here" in _tables(fresh_db_settings.pg_dsn)
+        assert "only_here" not in _tables(hub_settings.pg_dsn)
