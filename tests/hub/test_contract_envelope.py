@@ -112,7 +112,7 @@ class TestErrors:
         del payload["alert_id"]
         with pytest.raises(PayloadError) as caught:
             encode_payload(catalog(), "alert-closed", payload)
-        assert {p.field for p in caught.value.problems} == {"outcome", "alert_id"}
+        assert {p.field for p in caught.value.problems} == {"outcome", "alert_id"}  # type: ignore[attr-defined]
 
     def test_sign_refuses_other_key(self) -> None:
         """Signing an envelope that names another key id is refused."""
