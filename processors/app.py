@@ -24,8 +24,9 @@ from typing import Any, TypeVar
 import faust
 
 from hub.config import Settings
-from hub.errors import ConfigError, StoreUnavailable
+from hub.errors import StoreUnavailable
 from hub.keys import VerifyKey
+from hub.registry import load_operator_key
 from hub.schema_catalog import SchemaCatalog
 from ops.topics import topic_name
 from processors.pg_store import PgEventStore, PgProjectionStore
@@ -48,18 +49,13 @@ def app_id(settings: Settings) -> str:
 
 
 def load_anchor(settings: Settings, env: dict[str, str] | None = None) -> VerifyKey:
-    """The hub operator's anchor public key: $HUB_OPERATOR_PUBLIC_KEY (base64) or the file
-    <data_dir>/operator/hub-operator.pub (base64 text)."""
+    """The hub operator's anchor public key: $HUB_OPERATOR_PUBLIC_KEY (base64) when set, else
+    the file `hubctl registry init` wrote under the data directory."""
     env = dict(os.environ) if env is None else env
     text = env.get(ANCHOR_ENV, "").strip()
-    path = settings.data_dir / "operator" / "hub-operator.pub"
-    if not text and path.exists():
-        text = path.read_text(encoding="ascii").strip()
-    if not text:
-        raise ConfigError(
-            f"no hub-operator anchor key: set {ANCHOR_ENV} (base64) or write it to {path}"
-        )
-    return VerifyKey.from_base64(text)
+    if text:
+        return VerifyKey.from_base64(text)
+    return load_operator_key(settings.data_dir)
 
 
 def _message(event: Any) -> InMessage:
