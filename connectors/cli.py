@@ -10,7 +10,16 @@ from collections.abc import Sequence
 from hub.errors import HubError
 
 # Each module registers its own sub-commands with `register(subparsers)`.
-COMMAND_MODULES: tuple[str, ...] = ("keygen",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "init",
+    "publish",
+    "send",
+    "watch",
+    "inbox",
+    "decide",
+    "status",
+    "keygen",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -41,6 +41,8 @@ class KafkaSender:
         self.key = publisher_id.encode("utf-8")
         self._acks = _Acks()
         self.in_flight = 0
+        self.total_acked = 0
+        self.blocked: str | None = None
         request_timeout_ms = min(30000, int(delivery_timeout_s * 1000) // 2)
         try:
             self._producer = KafkaProducer(
@@ -52,7 +54,8 @@ class KafkaSender:
                 request_timeout_ms=request_timeout_ms,
                 delivery_timeout_ms=int(delivery_timeout_s * 1000),
                 bootstrap_timeout_ms=int(connect_timeout_s * 1000),
-                max_block_ms=int(delivery_timeout_s * 1000),
+                # Only metadata waits block send(); a missing topic must not hang a publish.
+                max_block_ms=int(max(connect_timeout_s * 3, 10.0) * 1000),
                 reconnect_backoff_max_ms=2000,
             )
         except (KafkaError, OSError) as err:
@@ -62,10 +65,23 @@ class KafkaSender:
             ) from err
 
     def send(self, events: Iterable[PendingEvent]) -> int:
-        """Queue events for sending (asynchronous); returns how many were queued."""
+        """Queue events for sending (asynchronous); returns how many were queued.
+
+        If the broker stops accepting (no metadata for the topic in time), the sender gives up
+        for this run: `blocked` says why, and the rest stays pending in the outbox.
+        """
         count = 0
         for event in events:
-            future = self._producer.send(self.topic, key=self.key, value=event.envelope)
+            if self.blocked is not None:
+                break
+            try:
+                future = self._producer.send(self.topic, key=self.key, value=event.envelope)
+            except KafkaError as err:
+                self.blocked = (
+                    f"the hub does not accept events on {self.topic} now "
+                    f"({type(err).__name__}: {err})"
+                )
+                break
             future.add_callback(self._on_ack, event.sequence)
             future.add_errback(self._on_error, event.sequence)
             count += 1
@@ -89,6 +105,7 @@ class KafkaSender:
             failed = list(self._acks.failed)
         outbox.mark_sent(done)
         self.in_flight -= len(done)
+        self.total_acked += len(done)
         return len(done), failed
 
     def flush(self, timeout_s: float) -> None:

@@ -1,0 +1,53 @@
+"""hub-connector inbox: this participant's notifications (match hits), each shown once."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from connectors.inbox import DeliveredStore, Notification, receive
+from connectors.runtime import add_config_argument, config_from, say
+from hub.schema_catalog import SchemaCatalog
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "inbox", help="receive the notifications addressed to you",
+        description="Show new notifications, or append them to a JSON Lines file. "
+                    "Notifications already delivered are never shown again.",
+    )
+    parser.add_argument("--follow", action="store_true",
+                        help="keep waiting for new notifications (Ctrl-C to stop)")
+    parser.add_argument("--jsonl", type=Path, metavar="OUT",
+                        help="append notifications to this JSON Lines file instead of showing")
+    parser.add_argument("--idle", type=float, default=3.0,
+                        help="without --follow: stop after this many quiet seconds (default 3)")
+    add_config_argument(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    catalog = SchemaCatalog.load()
+    store = DeliveredStore(config.inbox_path)
+    out = args.jsonl.open("a", encoding="utf-8") if args.jsonl else None
+
+    def deliver(note: Notification) -> None:
+        if out is None:
+            print(note.line(), flush=True)
+            return
+        out.write(json.dumps(note.body, ensure_ascii=False) + "\n")
+        out.flush()
+        # On disk before the id is remembered as delivered: a crash may repeat, never lose.
+        os.fsync(out.fileno())
+
+    try:
+        count = receive(config, catalog, store, deliver, follow=args.follow, idle_s=args.idle)
+    finally:
+        if out is not None:
+            out.close()
+        store.close()
+    say(f"{count} new notifications" + (f" written to {args.jsonl}" if args.jsonl else ""))
+    return 0

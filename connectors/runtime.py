@@ -1,0 +1,85 @@
+"""What the hub-connector sub-commands share: the --config option and opening the publisher."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from connectors.config import DEFAULT_CONFIG, ConnectorConfig, load_config
+from connectors.outbox import Outbox
+from connectors.publisher import Publisher
+from connectors.transport import HubUnreachableError, KafkaSender
+from hub.keys import SigningKey
+from hub.schema_catalog import SchemaCatalog
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG,
+        help=f"connector configuration file (default: ./{DEFAULT_CONFIG})",
+    )
+
+
+def config_from(args: argparse.Namespace) -> ConnectorConfig:
+    return load_config(Path(args.config))
+
+
+def say(message: str) -> None:
+    """A progress or summary line for the person running the command (on stderr)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def connect(config: ConnectorConfig) -> KafkaSender | None:
+    """A sender, or None (with a plain message) when the hub cannot be reached now."""
+    try:
+        return KafkaSender(
+            config.hub_bootstrap, config.ingest_topic, config.participant_id,
+            connect_timeout_s=config.connect_timeout_s,
+            delivery_timeout_s=config.delivery_timeout_s,
+        )
+    except HubUnreachableError as err:
+        say(f"hub-connector: {err}")
+        return None
+
+
+@contextmanager
+def open_publisher(config: ConnectorConfig, *, send: bool = True) -> Iterator[Publisher]:
+    """A Publisher with its key, outbox and (if reachable and wanted) a connected sender."""
+    key = SigningKey.load(config.key_file)
+    catalog = SchemaCatalog.load()
+    outbox = Outbox(config.outbox_path)
+    sender = connect(config) if send else None
+    try:
+        yield Publisher(config, catalog, key, outbox, sender)
+    finally:
+        if sender is not None:
+            sender.close()
+        outbox.close()
+
+
+def start_sending(publisher: Publisher) -> int:
+    """Queue every event already pending in the outbox (earlier runs); returns how many."""
+    if publisher.sender is None:
+        return 0
+    queued = 0
+    for event in publisher.outbox.iter_pending():
+        queued += publisher.sender.send([event])
+    return queued
+
+
+def finish_sending(publisher: Publisher) -> tuple[int, int]:
+    """Wait for acknowledgements of everything queued: (acknowledged this run, still pending)."""
+    sender = publisher.sender
+    if sender is None:
+        return 0, publisher.outbox.stats().pending
+    sender.flush(publisher.config.delivery_timeout_s)
+    _, failed = sender.collect(publisher.outbox)
+    if sender.blocked:
+        say(f"hub-connector: {sender.blocked}; events stay pending in the outbox")
+    if failed:
+        say(f"hub-connector: {len(failed)} sends failed, last: {failed[-1][1]}; "
+            "those events stay pending and are sent by the next publish, send or watch")
+    return sender.total_acked, publisher.outbox.stats().pending
