@@ -4,7 +4,9 @@ PostgreSQL refuses to run as root. When hubctl runs as root, the server runs as 
 system user (created if missing) and the cluster directory belongs to it. That user must be able
 to reach the cluster directory; when the data dir sits below a directory it cannot enter (e.g. a
 checkout under a private home), the cluster goes to /var/lib/exchange-hub/<hash>/postgres instead
-and .data/postgres.location says where.
+and .data/postgres.location says where (a new checkout at the same path finds it again).
+The superuser's password is generated at initdb and kept beside the cluster, readable by its
+owner only; the hub's own role (`hub`) is what the rest of the project uses.
 """
 
 from __future__ import annotations
@@ -105,11 +107,15 @@ class PgPaths:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.location_note = settings.data_dir / "postgres.location"
-        self.admin_secret = settings.data_dir / "postgres-admin.secret"
         self.root = self._chosen_root()
         self.cluster = self.root / "data"
         self.log = self.root / "postgres.log"
         self.pid_file = self.cluster / "postmaster.pid"
+
+    @property
+    def admin_secret(self) -> Path:
+        """The superuser's password, kept beside the cluster so the two never part."""
+        return self.root.parent / "postgres-admin.secret"
 
     def _chosen_root(self) -> Path:
         if self.location_note.exists():
