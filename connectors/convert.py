@@ -94,6 +94,8 @@ class PayloadBuilder:
 
         def walk(schema: Schema, prefix: str, depth: int) -> None:
             schema = self._non_null(self.resolve(schema))
+            if isinstance(schema, dict) and schema.get("type") == "array":
+                schema = self._non_null(self.resolve(schema["items"]))
             if depth > 6 or not (isinstance(schema, dict) and schema.get("type") == "record"):
                 return
             for field in schema["fields"]:
@@ -109,10 +111,14 @@ class PayloadBuilder:
         required: list[str] = []
 
         def walk(schema: Schema, prefix: str, depth: int) -> None:
-            for field in self.resolve(schema)["fields"]:
+            record = self.resolve(schema)
+            names = {f["name"] for f in record["fields"]}
+            for field in record["fields"]:
                 ftype = self.resolve(field["type"])
                 if "default" in field or self._nullable(field["type"]):
                     continue
+                if field["name"] == "text" and "area_code" in names:
+                    continue  # a place's text may be empty; its code is what is required
                 path = f"{prefix}{field['name']}"
                 if isinstance(ftype, dict) and ftype.get("type") == "record" and depth < 2:
                     walk(ftype, path + ".", depth + 1)
@@ -146,6 +152,11 @@ class PayloadBuilder:
             name = field["name"]
             path = f"{prefix}{name}"
             raw = tree.get(name)
+            if raw == "" and self.resolve(field["type"]) == "string":
+                # Only the converter itself puts "" in a tree (a place's empty text);
+                # empty cells never reach it.
+                out[name] = ""
+                continue
             if _is_empty(raw):
                 if "default" in field:
                     out[name] = _copy_default(field["default"])
