@@ -119,6 +119,8 @@ class PayloadBuilder:
                     continue
                 if field["name"] == "text" and "area_code" in names:
                     continue  # a place's text may be empty; its code is what is required
+                if _is_birth(ftype):
+                    continue  # an unknown birth date is recorded as precision UNKNOWN
                 path = f"{prefix}{field['name']}"
                 if isinstance(ftype, dict) and ftype.get("type") == "record" and depth < 2:
                     walk(ftype, path + ".", depth + 1)
@@ -158,6 +160,12 @@ class PayloadBuilder:
                 out[name] = ""
                 continue
             if _is_empty(raw):
+                ftype = self._non_null(self.resolve(field["type"]))
+                if _is_birth(ftype):
+                    # No birth date or age in the row: the schema's way to say so is UNKNOWN.
+                    out[name] = {"precision": "UNKNOWN", "date": None, "age_min": None,
+                                 "age_max": None, "age_assessed_on": None}
+                    continue
                 if "default" in field:
                     out[name] = _copy_default(field["default"])
                 elif self._nullable(field["type"]):
@@ -255,6 +263,12 @@ class PayloadBuilder:
             except ConversionError as err:
                 problems.append(RowProblem(f"{path}[{index}]", str(err)))
         return out
+
+
+def _is_birth(schema: Schema) -> bool:
+    if not (isinstance(schema, dict) and schema.get("type") == "record"):
+        return False
+    return {"precision", "date", "age_min", "age_max"} <= {f["name"] for f in schema["fields"]}
 
 
 def _copy_default(value: Any) -> Any:
