@@ -8,17 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from connector_samples import migrant_row, participant_of, write_migrant_csv
 
 from connectors.cli import main
 from connectors.config import load_config
 from connectors.outbox import Outbox
-from connector_samples import (  # noqa: F401 -- fixtures are used by name
-    connector_factory,
-    migrant_row,
-    participant_of,
-    read_published,
-    write_migrant_csv,
-)
 
 pytestmark = pytest.mark.services
 Reader = Callable[[str], list[tuple[str, Any]]]
