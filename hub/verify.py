@@ -145,15 +145,29 @@ class MemorySequenceTracker:
 
 def verify(data: bytes, *, catalog: SchemaCatalog, registry: Registry, seen: SeenEvents,
            sequences: SequenceTracker, now: datetime) -> Verified | Rejected:
-    """Check wire bytes completely; never raises (see the module docstring for the order)."""
+    """Check wire bytes completely; never raises on any input (order: module docstring).
+
+    Errors raised by the `seen` or `sequences` implementations themselves (a database that
+    is down) do propagate: they say nothing about the event, which must be retried, not
+    quarantined.
+    """
     try:
-        return _verify(data, catalog, registry, seen, sequences, now)
+        checked = _check(data, catalog, registry, now)
     except Exception as err:  # a bug must not kill the pipeline; the event is kept
         return Rejected(RejectReason.MALFORMED, f"verifier error: {type(err).__name__}: {err}")
+    if isinstance(checked, Rejected):
+        return checked
+    env, payload = checked
+    if seen.contains(env.event_id):
+        return Rejected(RejectReason.DUPLICATE, f"event {env.event_id} was already accepted",
+                        env)
+    seen.add(env.event_id)
+    warning = sequences.observe(env.publisher_id, env.sequence)
+    return Verified(env, payload, [warning] if warning else [])
 
 
-def _verify(data: bytes, catalog: SchemaCatalog, registry: Registry, seen: SeenEvents,
-            sequences: SequenceTracker, now: datetime) -> Verified | Rejected:
+def _check(data: bytes, catalog: SchemaCatalog, registry: Registry,
+           now: datetime) -> tuple[Envelope, dict[str, Any]] | Rejected:
     try:
         env = decode_envelope(data)
     except EnvelopeError as err:
@@ -207,12 +221,7 @@ def _verify(data: bytes, catalog: SchemaCatalog, registry: Registry, seen: SeenE
                                env.payload)
     except ValueError as err:
         return Rejected(RejectReason.MALFORMED, f"{writer.label}: {err}", env)
-    if seen.contains(env.event_id):
-        return Rejected(RejectReason.DUPLICATE, f"event {env.event_id} was already accepted",
-                        env)
-    seen.add(env.event_id)
-    warning = sequences.observe(env.publisher_id, env.sequence)
-    return Verified(env, payload, [warning] if warning else [])
+    return env, payload
 
 
 def replay_registry(catalog: SchemaCatalog, operator_key: VerifyKey, events: Iterable[bytes],

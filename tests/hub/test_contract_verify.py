@@ -12,7 +12,7 @@ from contract_samples import T0, World, catalog, make_world, sample_payloads
 from hub.envelope import decode_envelope, encode_envelope, sign
 from hub.keys import generate_keypair
 from hub.registry import add_key_event, permission_event, revoke_key_event
-from hub.verify import Rejected, RejectReason, SequenceIssue, Verified
+from hub.verify import Rejected, RejectReason, SequenceIssue, Verified, verify
 
 
 @pytest.fixture
@@ -232,3 +232,22 @@ class TestTamperEvidence:
         """decode then encode gives back the same wire bytes (one canonical form)."""
         data = encode_envelope(world.seal("migrant-record", event_id=uuid.uuid4()))
         assert encode_envelope(decode_envelope(data)) == data
+
+
+class _BrokenStore:
+    """A SeenEvents whose database is down."""
+
+    def contains(self, event_id: uuid.UUID) -> bool:
+        raise ConnectionError("database unavailable")
+
+    def add(self, event_id: uuid.UUID) -> None:
+        raise ConnectionError("database unavailable")
+
+
+def test_store_failure_propagates_instead_of_quarantining() -> None:
+    """A failing SeenEvents store raises, so the event is retried rather than rejected."""
+    world = make_world()
+    data = encode_envelope(world.seal("tip-report"))
+    with pytest.raises(ConnectionError):
+        verify(data, catalog=catalog(), registry=world.registry, seen=_BrokenStore(),
+               sequences=world.sequences, now=T0 + timedelta(hours=1))
