@@ -176,7 +176,10 @@ def encode_payload(catalog: SchemaCatalog, event_type: str,
     if problems:
         listed = "; ".join(str(p) for p in problems)
         raise PayloadError(f"{event_type} payload is invalid: {listed}", list(problems))
-    return sv, encode_datum(sv.parsed, datum)
+    try:
+        return sv, encode_datum(sv.parsed, datum)
+    except Exception as err:  # validation should have caught it; name the cause anyway
+        raise PayloadError(f"{event_type} payload cannot be Avro-encoded: {err}") from err
 
 
 def decode_payload(catalog: SchemaCatalog, env: Envelope) -> dict[str, Any]:
