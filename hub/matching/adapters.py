@@ -1,0 +1,256 @@
+"""Event payloads (alert, parents' DNA, migrant record, rescue notice) to PersonFacts.
+
+Payloads are shaped as in schemas/*.avsc, as decoded by fastavro (dates as `date`, instants as
+aware `datetime`) or as read back from JSON Lines (ISO strings): both are accepted. Malformed
+fields raise MatchingInputError naming the document, field path and reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from hub.errors import MatchingInputError
+from hub.matching.facts import (
+    BirthInfo,
+    DatePrecision,
+    PersonFacts,
+    PersonRef,
+    Sex,
+    SourceKind,
+    StrProfile,
+)
+
+_SEX = {
+    "M": Sex.MALE, "MALE": Sex.MALE, "男": Sex.MALE,
+    "F": Sex.FEMALE, "FEMALE": Sex.FEMALE, "女": Sex.FEMALE,
+    "U": Sex.UNKNOWN, "UNKNOWN": Sex.UNKNOWN,
+}
+
+
+def _text(doc: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = doc.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise MatchingInputError(f"{where} field {key}: expected text, got {type(value).__name__}")
+    return value.strip() or None
+
+
+def _date(doc: Mapping[str, Any], key: str, where: str) -> dt.date | None:
+    value = doc.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip()[:10])
+        except ValueError as err:
+            raise MatchingInputError(f"{where} field {key}: {value!r} is not a date (YYYY-MM-DD)") from err
+    raise MatchingInputError(f"{where} field {key}: expected a date, got {type(value).__name__}")
+
+
+def _int(doc: Mapping[str, Any], key: str, where: str) -> int | None:
+    value = doc.get(key)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError) as err:
+        raise MatchingInputError(f"{where} field {key}: {value!r} is not a whole number") from err
+
+
+def _record(doc: Mapping[str, Any], key: str, where: str, required: bool = False) -> Mapping[str, Any] | None:
+    value = doc.get(key)
+    if value is None:
+        if required:
+            raise MatchingInputError(f"{where} field {key}: missing")
+        return None
+    if not isinstance(value, Mapping):
+        raise MatchingInputError(f"{where} field {key}: expected a record, got {type(value).__name__}")
+    return value
+
+
+def _sex(doc: Mapping[str, Any], where: str) -> Sex:
+    raw = _text(doc, "sex", where)
+    if raw is None:
+        return Sex.UNKNOWN
+    sex = _SEX.get(raw.upper())
+    if sex is None:
+        raise MatchingInputError(f"{where} field sex: {raw!r} is not MALE/FEMALE/UNKNOWN")
+    return sex
+
+
+def _birth(person: Mapping[str, Any], where: str, observed: dt.date | None) -> tuple[BirthInfo | None, dt.date | None]:
+    """The birth facts and the day an age range was assessed on (if it says)."""
+    birth = _record(person, "birth", where)
+    if birth is None:
+        return None, observed
+    bw = f"{where}.birth"
+    raw = (_text(birth, "precision", bw) or "UNKNOWN").upper()
+    if raw == "UNKNOWN":
+        return None, observed
+    try:
+        precision = DatePrecision(raw)
+    except ValueError as err:
+        raise MatchingInputError(f"{bw} field precision: {raw!r} unknown") from err
+    low, high = _int(birth, "age_min", bw), _int(birth, "age_max", bw)
+    if precision is DatePrecision.AGE_RANGE:
+        low = high if low is None else low
+        high = low if high is None else high
+    assessed = _date(birth, "age_assessed_on", bw) or observed
+    try:
+        return BirthInfo(precision, _date(birth, "date", bw), low, high), assessed
+    except MatchingInputError as err:
+        raise MatchingInputError(f"{bw} {err}") from err
+
+
+def _profile(doc: Mapping[str, Any], key: str, where: str) -> StrProfile | None:
+    raw = _record(doc, key, where)
+    if raw is None:
+        return None
+    loci = raw.get("loci")
+    if not isinstance(loci, list):
+        raise MatchingInputError(f"{where}.{key} field loci: expected a list of loci")
+    out: StrProfile = {}
+    for i, entry in enumerate(loci):
+        alleles = entry.get("alleles") if isinstance(entry, Mapping) else None
+        locus = entry.get("locus") if isinstance(entry, Mapping) else None
+        if not isinstance(locus, str) or not isinstance(alleles, list) or len(alleles) not in (1, 2):
+            raise MatchingInputError(f"{where}.{key}.loci[{i}]: needs a locus name and two alleles")
+        pair = [str(a).strip() for a in alleles]
+        out[locus] = (pair[0], pair[-1])  # one allele written means a homozygote
+    return out or None
+
+
+def _names(doc: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    raw = doc.get(key) or []
+    if not isinstance(raw, list | tuple):
+        raise MatchingInputError(f"{where} field {key}: expected a list of names")
+    return tuple(str(n).strip() for n in raw if str(n).strip())
+
+
+def _area(doc: Mapping[str, Any] | None, where: str) -> str | None:
+    if doc is None:
+        return None
+    raw = _text(doc, "area_code", where)
+    if raw is not None and (len(raw) != 6 or not raw.isdigit()):
+        raise MatchingInputError(f"{where} field area_code: {raw!r} is not a 6-digit area code")
+    return raw
+
+
+def _marks(person: Mapping[str, Any], where: str) -> str | None:
+    marks = _names(person, "marks", where)
+    description = _text(person, "description", where)
+    text = "，".join(marks + ((description,) if description else ()))
+    return text or None
+
+
+def _person(
+    ref: PersonRef,
+    person: Mapping[str, Any],
+    where: str,
+    observed: dt.date | None,
+    home: str | None,
+    seen: tuple[str, ...],
+    **profiles: StrProfile | None,
+) -> PersonFacts:
+    birth, assessed = _birth(person, where, observed)
+    return PersonFacts(
+        ref=ref,
+        name=_text(person, "name", where),
+        other_names=_names(person, "former_names", where) + _names(person, "aliases", where),
+        sex=_sex(person, where),
+        birth=birth,
+        observed_at=assessed,
+        id_number=_text(person, "id_number", where),
+        home_province=home,
+        seen_provinces=seen,
+        marks=_marks(person, where),
+        str_profile=profiles.get("own"),
+        father_profile=profiles.get("father"),
+        mother_profile=profiles.get("mother"),
+    )
+
+
+def _id(payload: Mapping[str, Any], key: str, kind: str) -> str:
+    value = payload.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise MatchingInputError(f"{kind} field {key}: missing")
+    return value.strip()
+
+
+def facts_from_alert(
+    payload: Mapping[str, Any],
+    parents_dna: Mapping[str, Any] | None = None,
+    event_id: str | None = None,
+) -> PersonFacts:
+    """The missing person of an alert; `parents_dna` is a parents-dna-profile payload if any."""
+    alert_id = _id(payload, "alert_id", "alert")
+    where = f"alert {alert_id}"
+    person = _record(payload, "person", where, required=True) or {}
+    home = _area(_record(payload, "household_registration", where), f"{where}.household_registration")
+    seen = _area(_record(payload, "last_seen_place", where), f"{where}.last_seen_place")
+    residence = _area(_record(payload, "residence", where), f"{where}.residence")
+    father = mother = None
+    if parents_dna is not None:
+        dw = f"parents-dna {parents_dna.get('profile_id', '?')}"
+        if parents_dna.get("alert_id") != alert_id:
+            raise MatchingInputError(f"{dw} field alert_id: belongs to {parents_dna.get('alert_id')!r}, not {alert_id}")
+        father, mother = _profile(parents_dna, "father", dw), _profile(parents_dna, "mother", dw)
+    return _person(
+        PersonRef(SourceKind.ALERT, event_id or alert_id, alert_id),
+        person,
+        f"{where}.person",
+        _date(payload, "last_seen_at", where),
+        home or residence,
+        tuple(a for a in (seen, residence) if a),
+        father=father,
+        mother=mother,
+    )
+
+
+def facts_from_migrant_record(payload: Mapping[str, Any], event_id: str | None = None) -> list[PersonFacts]:
+    """The registered person first, then each accompanying child as its own person."""
+    record_id = _id(payload, "record_id", "record")
+    where = f"record {record_id}"
+    event = event_id or record_id
+    registered = _date(payload, "registered_on", where) or _date(payload, "moved_in_on", where)
+    home = _area(_record(payload, "household_registration", where), f"{where}.household_registration")
+    current = _area(_record(payload, "current_address", where), f"{where}.current_address")
+    seen = (current,) if current else ()
+    person = _record(payload, "person", where, required=True) or {}
+    people = [_person(PersonRef(SourceKind.RECORD, event, record_id), person, f"{where}.person", registered, home, seen)]
+    children = payload.get("children") or []
+    if not isinstance(children, list):
+        raise MatchingInputError(f"{where} field children: expected a list")
+    for i, entry in enumerate(children):
+        cw = f"{where}.children[{i}]"
+        child = _record(entry, "child", cw, required=True) if isinstance(entry, Mapping) else None
+        if child is None:
+            raise MatchingInputError(f"{cw}: expected an AccompanyingChild record")
+        # A child registered by a guardian is entered under the guardian's household.
+        people.append(_person(PersonRef(SourceKind.RECORD, event, record_id, i), child, f"{cw}.child", registered, home, seen))
+    return people
+
+
+def facts_from_rescue(payload: Mapping[str, Any], event_id: str | None = None) -> PersonFacts:
+    """The rescued person: name as given, estimated age, where found, own STR profile."""
+    rescue_id = _id(payload, "rescue_id", "rescue")
+    where = f"rescue {rescue_id}"
+    person = _record(payload, "person", where, required=True) or {}
+    place = _area(_record(payload, "rescue_place", where), f"{where}.rescue_place")
+    origin = _area(_record(payload, "trafficked_from", where), f"{where}.trafficked_from")
+    return _person(
+        PersonRef(SourceKind.RESCUE, event_id or rescue_id, rescue_id),
+        person,
+        f"{where}.person",
+        _date(payload, "rescued_at", where),
+        origin,
+        tuple(a for a in (place,) if a),
+        own=_profile(payload, "str_profile", where),
+    )

@@ -1,0 +1,173 @@
+"""Blocking keys and the in-memory candidate index.
+
+Each person gets several keys so that a true pair shares at least one even when the name, the
+identity number or the exact birth date is missing or wrong. A key is a plain string, usable as an
+index key or a Kafka partition key. Stored persons are indexed under slightly wider birth windows
+than a query uses, so ages that are a year off still meet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
+from hub.matching.facts import PersonRef, Sex, SourceKind
+from hub.matching.features import Features
+
+# Loci whose alleles make the DNA keys: highly polymorphic, in every kit of the 20-locus set.
+_DNA_LOCUS_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("D18S51", "FGA", "D21S11", "D2S1338"),
+    ("PENTAE", "D12S391", "D19S433", "D6S1043"),
+    ("PENTAD", "D8S1179", "VWA", "D16S539"),
+)
+_LATIN_FILLER = frozenset(("thi", "van", "thj", "ma", "daw", "u", "mg"))
+# Widest birth window that still makes year keys; wider than that and only coarse keys are made.
+_MAX_YEARS = 12
+_CHILD_YEARS = 18
+_YOUNG_CHILD_YEARS = 12
+
+
+def _years(f: Features, widen: int) -> list[int]:
+    if f.birth_lo is None or f.birth_hi is None:
+        return []
+    lo = dt.date.fromordinal(f.birth_lo).year - widen
+    hi = dt.date.fromordinal(f.birth_hi).year + widen
+    if hi - lo > _MAX_YEARS:
+        return []
+    return list(range(lo, hi + 1))
+
+
+def _sex(f: Features) -> str:
+    return f.sex.value if f.sex is not Sex.UNKNOWN else "U"
+
+
+def blocking_keys(f: Features, stored: bool) -> set[str]:
+    """Every key of a person; `stored=True` for the side kept in an index (wider windows)."""
+    keys: set[str] = set()
+    widen = 1 if stored else 0
+    years = _years(f, widen)
+    if f.id_number and len(f.id_number) == 18:
+        # Two overlapping parts: one mistyped digit can break only one of them.
+        keys.add("id:" + f.id_number[:10])
+        keys.add("idt:" + f.id_number[10:17])
+    names = ([f.name] if f.name else []) + list(f.aliases)
+    for name in names:
+        if name.han:
+            for y in years:
+                if name.given_fuzzy:
+                    keys.add(f"gn:{name.given_fuzzy}:{y}")
+            for decade in {y // 10 for y in years}:
+                keys.add(f"sn:{name.surname_py}{name.given_py[:1]}:{decade}:{_sex(f)}")
+            if len(name.text) <= 3 and name.given:
+                keys.add(f"nick:{name.given_fuzzy}:{_sex(f)}")
+        else:
+            for token in name.given.split():
+                if token not in _LATIN_FILLER and len(token) > 1:
+                    keys.update(f"lt:{token[:4]}:{y}" for y in years)
+    if years and f.birth_hi is not None and f.facts.observed_at is not None:
+        age_now = (f.facts.observed_at.toordinal() - f.birth_hi) / 365.25
+        if age_now < _CHILD_YEARS:
+            # A renamed child without number still meets its alert by place, sex and age.
+            for province in f.provinces:
+                keys.update(f"pv:{province[:2]}:{_sex(f)}:{y}" for y in years)
+            if f.facts.source is not SourceKind.RECORD and age_now < _YOUNG_CHILD_YEARS:
+                # Rescued young children are often renamed beyond recognition and carry no
+                # number; alerts and rescue notices (few, compared with migrant records) meet by
+                # sex and birth year alone.
+                keys.update(f"ch:{_sex(f)}:{y}" for y in years)
+            for token in f.marks:
+                if ":" in token:
+                    keys.add(f"mk:{token}:{_sex(f)}")
+    keys.update(_dna_keys(f))
+    return keys
+
+
+def _dna_keys(f: Features) -> Iterator[str]:
+    # A parent and child share an allele at every locus, so they share one combination per
+    # group; a mutation can break one group only. Four loci keep random sharing rare.
+    for profile in (p for p in (f.profile, f.father, f.mother) if p):
+        for group in _DNA_LOCUS_GROUPS:
+            if all(locus in profile for locus in group):
+                combos = [""]
+                for locus in group:
+                    combos = [f"{c}{locus}={a};" for c in combos for a in set(profile[locus])]
+                yield from (f"dna:{c}" for c in combos)
+
+
+class CandidateIndex:
+    """Persons by blocking key, in memory; add, remove (e.g. a closed alert) and query."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, set[PersonRef]] = {}
+        self._people: dict[PersonRef, tuple[Features, frozenset[str]]] = {}
+        self.given_counts: Counter[str] = Counter()
+        self.surname_counts: Counter[str] = Counter()
+
+    def __len__(self) -> int:
+        return len(self._people)
+
+    def __contains__(self, ref: object) -> bool:
+        return ref in self._people
+
+    def add(self, person: Features) -> None:
+        """Index a person (replacing an earlier version with the same reference)."""
+        ref = person.facts.ref
+        if ref in self._people:
+            self.remove(ref)
+        keys = frozenset(blocking_keys(person, stored=True))
+        self._people[ref] = (person, keys)
+        for key in keys:
+            self._by_key.setdefault(key, set()).add(ref)
+        if person.name and person.name.han:
+            self.given_counts[person.name.given_py] += 1
+            self.surname_counts[person.name.surname_py] += 1
+
+    def remove(self, ref: PersonRef) -> bool:
+        """Drop a person; False if it was not there."""
+        entry = self._people.pop(ref, None)
+        if entry is None:
+            return False
+        person, keys = entry
+        for key in keys:
+            bucket = self._by_key.get(key)
+            if bucket is not None:
+                bucket.discard(ref)
+                if not bucket:
+                    del self._by_key[key]
+        if person.name and person.name.han:
+            self.given_counts[person.name.given_py] -= 1
+            self.surname_counts[person.name.surname_py] -= 1
+        return True
+
+    def remove_business_id(self, business_id: str) -> int:
+        """Drop every person of one alert, record or notice; how many were dropped."""
+        refs = [r for r in self._people if r.business_id == business_id]
+        for ref in refs:
+            self.remove(ref)
+        return len(refs)
+
+    def get(self, ref: PersonRef) -> Features | None:
+        entry = self._people.get(ref)
+        return entry[0] if entry else None
+
+    def query_keys(self, keys: Iterable[str]) -> set[PersonRef]:
+        """Everyone indexed under at least one of the keys."""
+        found: set[PersonRef] = set()
+        for key in keys:
+            bucket = self._by_key.get(key)
+            if bucket:
+                found |= bucket
+        return found
+
+    def candidates(self, person: Features) -> list[Features]:
+        """Everyone sharing a blocking key with the person."""
+        refs = self.query_keys(blocking_keys(person, stored=False))
+        return [self._people[r][0] for r in refs]
+
+    def block_sizes(self) -> Counter[str]:
+        """Number of persons per key prefix (for tuning and the benchmark)."""
+        sizes: Counter[str] = Counter()
+        for key, bucket in self._by_key.items():
+            sizes[key.split(":", 1)[0]] += len(bucket)
+        return sizes

@@ -1,0 +1,196 @@
+"""Field-by-field comparison of two prepared persons into Fellegi-Sunter levels.
+
+A level of None means "cannot be compared" (a fact is missing on one side) and weighs nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from hub.matching import idnumber
+from hub.matching.features import Features, NameForms
+from hub.matching.facts import Sex
+from hub.matching.kinship import AlleleTable, KinshipResult, identity, parentage
+from hub.matching.names import jaro_winkler
+
+# Field -> its levels, from strongest agreement to disagreement. The order is the contract with
+# the weights file: level names are looked up there.
+FIELDS: dict[str, tuple[str, ...]] = {
+    "id_number": ("exact", "one_typo", "transposed", "different"),
+    "surname": ("exact", "pinyin", "different"),
+    "given_name": ("exact", "pinyin", "fuzzy", "different"),
+    "latin_name": ("exact", "jw_high", "jw_mid", "different"),
+    "other_names": ("exact", "pinyin", "none"),
+    "birth": ("exact", "year", "range", "near", "different"),
+    "sex": ("agree", "differ"),
+    "province": ("home", "any", "none"),
+    "marks": ("strong", "some", "none"),
+}
+
+# Birth intervals this narrow (both sides, in days) count as a year-level agreement.
+_NARROW_DAYS = 400
+# An estimated age this far off (in days) is still "near": ages of rescued children are guesses.
+_NEAR_DAYS = 2 * 366
+
+
+@dataclass(frozen=True)
+class PairComparison:
+    """Levels per field, human-readable details per field, and the DNA result if any."""
+
+    levels: dict[str, int | None]
+    details: dict[str, str]
+    kinship: KinshipResult | None
+    notes: tuple[str, ...]
+
+    def level_name(self, field: str) -> str | None:
+        level = self.levels.get(field)
+        return None if level is None else FIELDS[field][level]
+
+
+def _id(a: Features, b: Features) -> tuple[int | None, str]:
+    if not a.id_number or not b.id_number:
+        return None, ""
+    level = idnumber.compare(a.id_number, b.id_number)
+    return FIELDS["id_number"].index(level.value), f"{a.id_number} / {b.id_number}"
+
+
+def _names(a: NameForms | None, b: NameForms | None) -> dict[str, tuple[int | None, str]]:
+    out: dict[str, tuple[int | None, str]] = {}
+    if a is None or b is None:
+        return out
+    detail = f"{a.text} / {b.text}"
+    if a.han and b.han:
+        if a.surname == b.surname:
+            out["surname"] = (0, f"{a.surname} = {b.surname}")
+        elif a.surname_py == b.surname_py:
+            out["surname"] = (1, f"{a.surname} ~ {b.surname} ({a.surname_py})")
+        else:
+            out["surname"] = (2, f"{a.surname} / {b.surname}")
+        if a.given and b.given:
+            if a.given == b.given:
+                lvl = 0
+            elif a.given_py == b.given_py:
+                lvl = 1
+            elif a.given_fuzzy == b.given_fuzzy:
+                lvl = 2
+            else:
+                lvl = 3
+            out["given_name"] = (lvl, f"{a.given} / {b.given} ({a.given_py} / {b.given_py})")
+        return out
+    # Latin script on at least one side: compare sound-alike ASCII forms of the full names.
+    ka, kb = (a.full_py if a.han else a.given), (b.full_py if b.han else b.given)
+    if ka == kb or ka.replace(" ", "") == kb.replace(" ", ""):
+        out["latin_name"] = (0, detail)
+        return out
+    score = jaro_winkler(ka.replace(" ", ""), kb.replace(" ", ""))
+    lvl = 1 if score >= 0.94 else 2 if score >= 0.86 else 3
+    out["latin_name"] = (lvl, f"{detail} (Jaro-Winkler {score:.2f})")
+    return out
+
+
+def _aliases(a: Features, b: Features) -> tuple[int | None, str]:
+    if not a.aliases and not b.aliases:
+        return None, ""
+    # Each side's aliases are tried against every name the other side is known by.
+    pairs = [(x, y) for x in a.aliases for y in _all_names(b)]
+    pairs += [(y, x) for x in _all_names(a) for y in b.aliases]  # alias first in every pair
+    if not pairs:
+        return None, ""
+    best = 2
+    detail = ""
+    for x, y in pairs:
+        # Nicknames are compared whole ("强强" is not surname 强 + given 强); a two-character
+        # alias may also be the other side's given name (former name 丽娟, name 王丽娟).
+        if x.text == y.text or (len(x.text) >= 2 and x.text == y.given):
+            return 0, f"{x.text} = {y.text}"
+        if x.full_py == y.full_py or (len(x.text) >= 2 and x.full_py == y.given_py):
+            best, detail = 1, f"{x.text} ~ {y.text} ({x.full_py})"
+    return best, detail
+
+
+def _all_names(f: Features) -> list[NameForms]:
+    return ([f.name] if f.name else []) + list(f.aliases)
+
+
+def _birth(a: Features, b: Features) -> tuple[int | None, str]:
+    if a.birth_lo is None or b.birth_lo is None or a.birth_hi is None or b.birth_hi is None:
+        return None, ""
+    detail = f"{_span(a.birth_lo, a.birth_hi)} / {_span(b.birth_lo, b.birth_hi)}"
+    if a.birth_lo == a.birth_hi == b.birth_lo == b.birth_hi:
+        return 0, detail
+    gap = max(a.birth_lo - b.birth_hi, b.birth_lo - a.birth_hi, 0)
+    if gap == 0:
+        wide = max(a.birth_hi - a.birth_lo, b.birth_hi - b.birth_lo)
+        return (1 if wide <= _NARROW_DAYS else 2), detail
+    if gap <= _NEAR_DAYS:
+        return 3, f"{detail}, {gap} days apart"
+    return 4, f"{detail}, {gap} days apart"
+
+
+def _span(lo: int, hi: int) -> str:
+    a, b = dt.date.fromordinal(lo), dt.date.fromordinal(hi)
+    return a.isoformat() if lo == hi else f"{a.isoformat()}..{b.isoformat()}"
+
+
+def _province(a: Features, b: Features) -> tuple[int | None, str]:
+    if not a.provinces or not b.provinces:
+        return None, ""
+    if a.home_province and a.home_province == b.home_province:
+        return 0, f"home {a.home_province}"
+    common = a.provinces & b.provinces
+    if common:
+        return 1, "shared " + ",".join(sorted(common))
+    return 2, f"{','.join(sorted(a.provinces))} / {','.join(sorted(b.provinces))}"
+
+
+def _marks(a: Features, b: Features) -> tuple[int | None, str]:
+    if not a.marks or not b.marks:
+        return None, ""
+    common = a.marks & b.marks
+    located = [t for t in common if ":" in t or "-" in t]
+    if located or len(common) >= 2:
+        return 0, "shared " + ",".join(sorted(common))
+    if common:
+        return 1, "shared " + ",".join(sorted(common))
+    return 2, ""
+
+
+def kinship_of(table: AlleleTable, a: Features, b: Features) -> KinshipResult | None:
+    """Parentage when one side has parents' profiles and the other its own; else identity."""
+    if b.profile and (a.father or a.mother):
+        return parentage(table, b.profile, a.father or None, a.mother or None)
+    if a.profile and (b.father or b.mother):
+        return parentage(table, a.profile, b.father or None, b.mother or None)
+    if a.profile and b.profile:
+        return identity(table, a.profile, b.profile)
+    return None
+
+
+def compare(a: Features, b: Features, table: AlleleTable) -> PairComparison:
+    """Compare two persons on every field."""
+    results: dict[str, tuple[int | None, str]] = {
+        "id_number": _id(a, b),
+        **_names(a.name, b.name),
+        "other_names": _aliases(a, b),
+        "birth": _birth(a, b),
+        "province": _province(a, b),
+        "marks": _marks(a, b),
+    }
+    if a.sex is not Sex.UNKNOWN and b.sex is not Sex.UNKNOWN:
+        results["sex"] = (0 if a.sex is b.sex else 1, f"{a.sex.value} / {b.sex.value}")
+    levels: dict[str, int | None] = {f: None for f in FIELDS}
+    details: dict[str, str] = {}
+    for field, (level, detail) in results.items():
+        levels[field] = level
+        if level is not None:
+            details[field] = detail
+    notes = []
+    for side in (a, b):
+        if side.id_birth_conflict:
+            notes.append(
+                f"{side.facts.ref.label()}: identity number's birth date differs from stated"
+            )
+        if side.id_parsed is not None and not side.id_parsed.check_ok:
+            notes.append(f"{side.facts.ref.label()}: identity number fails its check digit")
+    return PairComparison(levels, details, kinship_of(table, a, b), tuple(notes))

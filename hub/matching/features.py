@@ -1,0 +1,133 @@
+"""Per-person features computed once (pinyin, birth interval, tokens) so pairs compare fast."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from hub.matching import idnumber
+from hub.matching.facts import PersonFacts, Sex, StrProfile
+from hub.matching.kinship import normalise_profile
+from hub.matching.marks import mark_tokens
+from hub.matching.names import (
+    clean_name,
+    fuzzy_pinyin,
+    is_han,
+    latin_key,
+    pinyin,
+    split_han_name,
+    surname_pinyin,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NameForms:
+    """One name in the forms it is compared by."""
+
+    text: str
+    han: bool
+    surname: str
+    given: str
+    surname_py: str
+    given_py: str
+    given_fuzzy: str
+    full_py: str
+
+
+def name_forms(
+    raw: str | None, surname: str | None = None, given: str | None = None
+) -> NameForms | None:
+    """All comparison forms of a name; an explicit surname/given split wins over the guess."""
+    text = clean_name(raw)
+    if text is None:
+        return None
+    if is_han(text):
+        sur, giv = (surname, given) if surname and given is not None else split_han_name(text)
+        return NameForms(
+            text=text,
+            han=True,
+            surname=sur,
+            given=giv,
+            surname_py=surname_pinyin(sur),
+            given_py=pinyin(giv) if giv else "",
+            given_fuzzy=fuzzy_pinyin(giv) if giv else "",
+            full_py=surname_pinyin(sur) + (pinyin(giv) if giv else ""),
+        )
+    key = latin_key(text)
+    return NameForms(text, False, "", key, "", key, key, key.replace(" ", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """What the comparison functions read; built by `prepare`."""
+
+    facts: PersonFacts
+    name: NameForms | None
+    aliases: tuple[NameForms, ...]
+    id_number: str | None
+    id_parsed: idnumber.ParsedId | None
+    sex: Sex
+    birth_lo: int | None
+    birth_hi: int | None
+    birth_from_id: bool
+    id_birth_conflict: bool
+    home_province: str | None
+    provinces: frozenset[str]
+    marks: frozenset[str]
+    profile: StrProfile
+    father: StrProfile
+    mother: StrProfile
+
+
+def province_of(area: str | None) -> str | None:
+    """The province code ("320000") of any 6-digit area code, None if it is not one."""
+    if area is None:
+        return None
+    code = area.strip()[:6]
+    if len(code) < 2 or not code[:2].isdigit():
+        return None
+    return code[:2] + "0000"
+
+
+def prepare(facts: PersonFacts) -> Features:
+    """Compute every comparison form of a person once."""
+    name = name_forms(facts.name, facts.surname, facts.given_name)
+    aliases = tuple(f for f in (name_forms(n) for n in facts.other_names) if f is not None)
+    number = idnumber.normalise(facts.id_number)
+    parsed = idnumber.parse(number) if number else None
+    interval = facts.birth.interval(facts.observed_at) if facts.birth else None
+    id_birth = parsed.birth if parsed else None
+    conflict = False
+    birth_from_id = False
+    if interval is None and id_birth is not None:
+        interval = (id_birth, id_birth)
+        birth_from_id = True
+    elif interval is not None and id_birth is not None:
+        conflict = (
+            not interval[0] - dt.timedelta(days=1) <= id_birth <= interval[1] + dt.timedelta(days=1)
+        )
+    sex = facts.sex
+    if sex is Sex.UNKNOWN and parsed is not None:
+        sex = parsed.sex
+    home = province_of(facts.home_province) or (province_of(parsed.area) if parsed else None)
+    provinces = {p for p in (province_of(a) for a in facts.seen_provinces) if p}
+    if home:
+        provinces.add(home)
+    return Features(
+        facts=facts,
+        name=name,
+        aliases=aliases,
+        id_number=number,
+        id_parsed=parsed,
+        sex=sex,
+        birth_lo=interval[0].toordinal() if interval else None,
+        birth_hi=interval[1].toordinal() if interval else None,
+        birth_from_id=birth_from_id,
+        id_birth_conflict=conflict,
+        home_province=home,
+        provinces=frozenset(provinces),
+        marks=mark_tokens(facts.marks),
+        profile=normalise_profile(facts.str_profile),
+        father=normalise_profile(facts.father_profile),
+        mother=normalise_profile(facts.mother_profile),
+    )

@@ -1,0 +1,174 @@
+"""The matcher: candidates from the index, Fellegi-Sunter score, decision and written explanation."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from enum import Enum
+
+from hub.matching.blocking import CandidateIndex
+from hub.matching.comparison import FIELDS, PairComparison, compare
+from hub.matching.facts import PersonFacts, PersonRef, SourceKind
+from hub.matching.features import Features, prepare
+from hub.matching.kinship import AlleleTable, KinshipResult
+from hub.matching.model import FellegiSunterModel
+
+# A likelihood ratio is itself a Bayes factor, so DNA weighs log2(CPI) bits; capped so that one
+# lab result cannot drown every other fact, and so that exclusion stays finite.
+_DNA_MAX_BITS = 40.0
+_DNA_MIN_BITS = -30.0
+# Name-frequency adjustment needs a population large enough to say what is common.
+_TF_MIN_POPULATION = 500
+_TF_MAX_BITS = 6.0
+
+
+class Decision(str, Enum):
+    """NOTIFY: tell the police at once. REVIEW: put on the operators' review list."""
+
+    NOTIFY = "NOTIFY"
+    REVIEW = "REVIEW"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A candidate pair worth telling someone about, with the evidence spelled out."""
+
+    alert_ref: PersonRef
+    record_ref: PersonRef
+    score: float
+    decision: Decision
+    explanation: tuple[str, ...]
+    kinship: KinshipResult | None
+
+
+@dataclass(frozen=True)
+class ScoredPair:
+    """A compared pair, its total score and what each field contributed."""
+
+    alert: Features
+    other: Features
+    comparison: PairComparison
+    contributions: dict[str, float]
+    score: float
+
+
+class Matcher:
+    """Scores candidate pairs; both search directions share the same comparison and weights."""
+
+    def __init__(
+        self, model: FellegiSunterModel | None = None, table: AlleleTable | None = None
+    ) -> None:
+        self.model = model or FellegiSunterModel.default()
+        self.table = table or AlleleTable.load()
+
+    def match_new_alert(self, alert_facts: PersonFacts, index: CandidateIndex) -> list[Hit]:
+        """Search a new or updated alert against every stored record and rescue notice."""
+        alert = prepare(alert_facts)
+        return self._hits(alert, index, alert_side=True)
+
+    def match_new_record(self, record_facts: PersonFacts, index: CandidateIndex) -> list[Hit]:
+        """Search one person of a record or rescue notice against the open alerts."""
+        person = prepare(record_facts)
+        return self._hits(person, index, alert_side=False)
+
+    def match_new_persons(self, persons: list[PersonFacts], index: CandidateIndex) -> list[Hit]:
+        """A migrant record with its accompanying children: every person searched."""
+        return [hit for p in persons for hit in self.match_new_record(p, index)]
+
+    def _hits(self, probe: Features, index: CandidateIndex, alert_side: bool) -> list[Hit]:
+        hits = []
+        for candidate in index.candidates(probe):
+            alert, other = (probe, candidate) if alert_side else (candidate, probe)
+            if alert.facts.source is not SourceKind.ALERT or other.facts.source is SourceKind.ALERT:
+                continue
+            scored = self.score_pair(alert, other, index)
+            hit = self.to_hit(scored)
+            if hit is not None:
+                hits.append(hit)
+        hits.sort(key=lambda h: -h.score)
+        return hits
+
+    def score_pair(
+        self, alert: Features, other: Features, population: CandidateIndex | None = None
+    ) -> ScoredPair:
+        """Compare and weigh one pair; `population` supplies name frequencies if given."""
+        comparison = compare(alert, other, self.table)
+        contributions: dict[str, float] = {}
+        for field, level in comparison.levels.items():
+            if level is None:
+                continue
+            weight = self.model.weight(field, level)
+            if population is not None and field in self.model.tf_fields and level <= 1:
+                weight += self._tf_adjustment(field, level, alert, population)
+            contributions[field] = weight
+        if comparison.kinship is not None:
+            bits = comparison.kinship.log2_lr
+            contributions["dna"] = max(_DNA_MIN_BITS, min(_DNA_MAX_BITS, bits))
+        return ScoredPair(alert, other, comparison, contributions, sum(contributions.values()))
+
+    def _tf_adjustment(
+        self, field: str, level: int, alert: Features, population: CandidateIndex
+    ) -> float:
+        if alert.name is None or not alert.name.han:
+            return 0.0
+        counts: Counter[str] = (
+            population.given_counts if field == "given_name" else population.surname_counts
+        )
+        total = counts.total()
+        if total < _TF_MIN_POPULATION:
+            return 0.0
+        value = alert.name.given_py if field == "given_name" else alert.name.surname_py
+        freq = (counts[value] + 1) / (total + 1)
+        # A common name agreeing says less than the average agreement; a rare one says more.
+        adjust = math.log2(self.model.u[field][level] / freq)
+        return max(-_TF_MAX_BITS, min(_TF_MAX_BITS, adjust))
+
+    def decide(self, scored: ScoredPair) -> Decision | None:
+        """NOTIFY at or above the upper threshold or on strong DNA; REVIEW between; else nothing."""
+        kin = scored.comparison.kinship
+        if kin is not None and kin.strong:
+            return Decision.NOTIFY
+        if scored.score >= self.model.thresholds.notify:
+            return Decision.NOTIFY
+        if scored.score >= self.model.thresholds.review:
+            return Decision.REVIEW
+        return None
+
+    def to_hit(self, scored: ScoredPair) -> Hit | None:
+        decision = self.decide(scored)
+        if decision is None:
+            return None
+        return Hit(
+            alert_ref=scored.alert.facts.ref,
+            record_ref=scored.other.facts.ref,
+            score=round(scored.score, 3),
+            decision=decision,
+            explanation=explain(scored, decision, self.model),
+            kinship=scored.comparison.kinship,
+        )
+
+
+def explain(
+    scored: ScoredPair, decision: Decision | None, model: FellegiSunterModel
+) -> tuple[str, ...]:
+    """One line per compared field (level, values, weight), then DNA, notes and the verdict."""
+    lines = []
+    comparison = scored.comparison
+    for field in FIELDS:
+        if field not in scored.contributions:
+            continue
+        level = comparison.level_name(field)
+        detail = comparison.details.get(field, "")
+        lines.append(
+            f"{field}: {level}{' (' + detail + ')' if detail else ''} {scored.contributions[field]:+.1f}"
+        )
+    if comparison.kinship is not None:
+        lines.append(f"{comparison.kinship.describe()} {scored.contributions['dna']:+.1f}")
+    lines.extend(comparison.notes)
+    verdict = decision.value if decision else "no hit"
+    lines.append(
+        f"score {scored.score:.1f} (notify >= {model.thresholds.notify:g}, "
+        f"review >= {model.thresholds.review:g}) -> {verdict}"
+    )
+    return tuple(lines)
