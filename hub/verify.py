@@ -36,6 +36,7 @@ from typing import Any, Protocol
 from hub.avro import decode_datum
 from hub.envelope import Envelope, decode_envelope, signed_region
 from hub.errors import EnvelopeError, RegistryError
+from hub.identity import check_resident_id
 from hub.keys import SIGNATURE_SIZE, VerifyKey
 from hub.registry import REGISTRY_EVENT_TYPES, KeyState, Registry
 from hub.schema_catalog import SchemaCatalog
@@ -85,6 +86,9 @@ class Verified:
     envelope: Envelope
     payload: dict[str, Any]
     warnings: list[SequenceWarning] = field(default_factory=list)
+    # The hub's own re-check of identity numbers where it disagrees with the publisher's
+    # id_number_status: (dotted field path, what the hub found). The event is still kept.
+    identity_flags: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -157,17 +161,37 @@ def verify(data: bytes, *, catalog: SchemaCatalog, registry: Registry, seen: See
         return Rejected(RejectReason.MALFORMED, f"verifier error: {type(err).__name__}: {err}")
     if isinstance(checked, Rejected):
         return checked
-    env, payload = checked
+    env, payload, flags = checked
     if seen.contains(env.event_id):
         return Rejected(RejectReason.DUPLICATE, f"event {env.event_id} was already accepted",
                         env)
     seen.add(env.event_id)
     warning = sequences.observe(env.publisher_id, env.sequence)
-    return Verified(env, payload, [warning] if warning else [])
+    return Verified(env, payload, [warning] if warning else [], flags)
+
+
+def identity_flags(value: Any, path: str = "") -> list[tuple[str, str]]:
+    """Where a payload's id_number_status disagrees with the hub's own check of id_number."""
+    found: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        if "id_number" in value:
+            verdict = check_resident_id(value["id_number"])
+            claimed = value.get("id_number_status")
+            if claimed != verdict.status.value:
+                found.append((f"{path}id_number",
+                              f"publisher says {claimed}, hub finds {verdict.status.value}: "
+                              f"{verdict.reason}"))
+        for key, item in value.items():
+            if isinstance(item, dict | list):
+                found.extend(identity_flags(item, f"{path}{key}."))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found.extend(identity_flags(item, f"{path[:-1]}[{i}]."))
+    return found
 
 
 def _check(data: bytes, catalog: SchemaCatalog, registry: Registry,
-           now: datetime) -> tuple[Envelope, dict[str, Any]] | Rejected:
+           now: datetime) -> tuple[Envelope, dict[str, Any], list[tuple[str, str]]] | Rejected:
     try:
         env = decode_envelope(data)
     except EnvelopeError as err:
@@ -221,7 +245,7 @@ def _check(data: bytes, catalog: SchemaCatalog, registry: Registry,
                                env.payload)
     except ValueError as err:
         return Rejected(RejectReason.MALFORMED, f"{writer.label}: {err}", env)
-    return env, payload
+    return env, payload, identity_flags(payload)
 
 
 def replay_registry(catalog: SchemaCatalog, operator_key: VerifyKey, events: Iterable[bytes],

@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 from contract_samples import T0, World, catalog, make_world, sample_payloads
 
-from hub.envelope import decode_envelope, encode_envelope, sign
+from hub.avro import encode_datum
+from hub.envelope import decode_envelope, decode_payload, encode_envelope, sign
 from hub.keys import generate_keypair
 from hub.registry import add_key_event, permission_event, revoke_key_event
 from hub.verify import Rejected, RejectReason, SequenceIssue, Verified, verify
@@ -251,3 +252,27 @@ def test_store_failure_propagates_instead_of_quarantining() -> None:
     with pytest.raises(ConnectionError):
         verify(data, catalog=catalog(), registry=world.registry, seen=_BrokenStore(),
                sequences=world.sequences, now=T0 + timedelta(hours=1))
+
+
+def test_hub_flags_a_false_identity_status() -> None:
+    """A publisher claiming VALID for a number with a wrong check digit is flagged, not dropped."""
+    world = make_world()
+    env = world.seal("migrant-record")
+    payload = decode_payload(catalog(), env)
+    child = payload["children"][0]["child"]
+    child["id_number"], child["id_number_status"] = "11010519491231002Y", "VALID"
+    sv = catalog().latest("migrant-record")
+    forged_status = replace(env, payload=encode_datum(sv.parsed, payload), signature=b"")
+    signed = sign(forged_status, world.keys[env.publisher_id])
+    outcome = world.check(encode_envelope(signed))
+    assert isinstance(outcome, Verified)
+    (flag,) = outcome.identity_flags
+    assert flag[0] == "children[0].child.id_number"
+    assert "publisher says VALID, hub finds INVALID_FORMAT" in flag[1]
+
+
+def test_honest_statuses_raise_no_flags() -> None:
+    """Payloads sealed with the project's tooling carry statuses the hub agrees with."""
+    world = make_world()
+    outcome = world.check(encode_envelope(world.seal("missing-person-alert")))
+    assert isinstance(outcome, Verified) and outcome.identity_flags == []
