@@ -4,7 +4,8 @@ PostgreSQL refuses to run as root. When hubctl runs as root, the server runs as 
 system user (created if missing) and the cluster directory belongs to it. That user must be able
 to reach the cluster directory; when the data dir sits below a directory it cannot enter (e.g. a
 checkout under a private home), the cluster goes to /var/lib/exchange-hub/<hash>/postgres instead
-and .data/postgres.location says where (a new checkout at the same path finds it again).
+and .data/postgres.location says where. A fallback cluster found there without that note
+belongs to an earlier checkout whose .data is gone: it is set aside, and a new one made.
 The superuser's password is generated at initdb and kept beside the cluster, readable by its
 owner only; the hub's own role (`hub`) is what the rest of the project uses.
 """
@@ -135,6 +136,7 @@ class PgPaths:
                 self.cluster, self.log = self.root / "data", self.root / "postgres.log"
                 self.pid_file = self.cluster / "postmaster.pid"
                 FALLBACK_ROOT.mkdir(mode=0o755, exist_ok=True)
+                _retire_orphan(self.root.parent)
                 self.root.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
                 self.location_note.write_text(f"{self.root}\n")
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -147,6 +149,32 @@ class PgPaths:
                 )
         else:
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def _retire_orphan(base: Path) -> None:
+    """Set aside a fallback cluster left by an earlier checkout at the same path.
+
+    That checkout's .data (its Kafka log included) is gone, so its event store no longer matches
+    any log: the new checkout starts afresh. The old cluster is stopped and renamed, not deleted;
+    only the previous set-aside copy for this path is removed, so disk use stays bounded.
+    """
+    if not base.exists():
+        return
+    cluster = base / "postgres" / "data"
+    if read_pid(cluster / "postmaster.pid") is not None:
+        run_checked(
+            _server_argv(
+                [str(find_bin_dir() / "pg_ctl"), "-D", str(cluster), "-m", "fast", "-w", "stop"]
+            ),
+            f"stopping the orphaned cluster in {cluster}",
+            timeout=90,
+        )
+    for older in base.parent.glob(f"{base.name}.orphaned-*"):
+        shutil.rmtree(older)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = base.with_name(f"{base.name}.orphaned-{stamp}")
+    base.rename(target)
+    print(f"postgres: set aside the cluster of an earlier checkout at this path: {target}")
 
 
 def _admin_password(paths: PgPaths) -> str:
