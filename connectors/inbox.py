@@ -147,8 +147,11 @@ def receive(
     config: ConnectorConfig, catalog: SchemaCatalog, store: DeliveredStore,
     deliver: Callable[[Notification], None], *, follow: bool, idle_s: float = 3.0,
     should_stop: Callable[[], bool] = lambda: False,
-) -> int:
-    """Deliver new notifications; returns how many. Without `follow`, stops when caught up."""
+) -> tuple[int, int]:
+    """Deliver new notifications: (delivered, skipped as already delivered).
+
+    Without `follow`, stops once nothing arrived for `idle_s` seconds.
+    """
     try:
         consumer = KafkaConsumer(
             config.notification_topic,
@@ -162,7 +165,7 @@ def receive(
         raise ConnectorError(
             f"the hub at {config.hub_bootstrap} is not reachable ({type(err).__name__})"
         ) from err
-    delivered = 0
+    delivered = skipped = 0
     quiet_since = time.monotonic()
     try:
         while not should_stop():
@@ -177,6 +180,7 @@ def receive(
                     note = parse_message(catalog, tp.topic, tp.partition, record.offset,
                                          record.value or b"")
                     if store.seen(note.notification_id):
+                        skipped += 1
                         continue
                     deliver(note)
                     store.remember(note)
@@ -184,4 +188,4 @@ def receive(
             consumer.commit()
     finally:
         consumer.close()
-    return delivered
+    return delivered, skipped

@@ -44,10 +44,13 @@ def run(args: argparse.Namespace) -> int:
         os.fsync(out.fileno())
 
     try:
-        count = receive(config, catalog, store, deliver, follow=args.follow, idle_s=args.idle)
+        count, skipped = receive(
+            config, catalog, store, deliver, follow=args.follow, idle_s=args.idle
+        )
     finally:
         if out is not None:
             out.close()
         store.close()
-    say(f"{count} new notifications" + (f" written to {args.jsonl}" if args.jsonl else ""))
+    say(f"{count} new notifications" + (f" written to {args.jsonl}" if args.jsonl else "")
+        + (f"; {skipped} already delivered before, not shown again" if skipped else ""))
     return 0
