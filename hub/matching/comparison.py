@@ -20,6 +20,9 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "id_number": ("exact", "one_typo", "transposed", "different"),
     "surname": ("exact", "pinyin", "different"),
     "given_name": ("exact", "pinyin", "fuzzy", "different"),
+    # Children go missing young and are renamed by whoever takes them: their names weigh apart.
+    "child_surname": ("exact", "pinyin", "different"),
+    "child_given_name": ("exact", "pinyin", "fuzzy", "different"),
     "latin_name": ("exact", "jw_high", "jw_mid", "different"),
     "other_names": ("exact", "pinyin", "none"),
     "birth": ("exact", "year", "range", "near", "different"),
@@ -28,6 +31,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "marks": ("strong", "some", "none"),
 }
 
+# Someone missing before this age is compared on the children's name fields.
+CHILD_AGE = 14
 # Birth intervals this narrow (both sides, in days) count as a year-level agreement.
 _NARROW_DAYS = 400
 # An estimated age this far off (in days) is still "near": ages of rescued children are guesses.
@@ -156,6 +161,13 @@ def _marks(a: Features, b: Features) -> tuple[int | None, str]:
     return 2, ""
 
 
+def _is_child(f: Features) -> bool:
+    """Young when last seen (alerts) - the person whose name may since have been changed."""
+    if f.facts.source.value != "ALERT" or f.birth_hi is None or f.facts.observed_at is None:
+        return False
+    return (f.facts.observed_at.toordinal() - f.birth_hi) < CHILD_AGE * 365.25
+
+
 def kinship_of(table: AlleleTable, a: Features, b: Features) -> KinshipResult | None:
     """Parentage when one side has parents' profiles and the other its own; else identity."""
     if b.profile and (a.father or a.mother):
@@ -169,9 +181,12 @@ def kinship_of(table: AlleleTable, a: Features, b: Features) -> KinshipResult | 
 
 def compare(a: Features, b: Features, table: AlleleTable) -> PairComparison:
     """Compare two persons on every field."""
+    names = _names(a.name, b.name)
+    if _is_child(a) or _is_child(b):
+        names = {("child_" + k if k in ("surname", "given_name") else k): v for k, v in names.items()}
     results: dict[str, tuple[int | None, str]] = {
         "id_number": _id(a, b),
-        **_names(a.name, b.name),
+        **names,
         "other_names": _aliases(a, b),
         "birth": _birth(a, b),
         "province": _province(a, b),

@@ -112,13 +112,12 @@ class Matcher:
     ) -> float:
         if alert.name is None or not alert.name.han:
             return 0.0
-        counts: Counter[str] = (
-            population.given_counts if field == "given_name" else population.surname_counts
-        )
+        given = field.endswith("given_name")
+        counts: Counter[str] = population.given_counts if given else population.surname_counts
         total = counts.total()
         if total < _TF_MIN_POPULATION:
             return 0.0
-        value = alert.name.given_py if field == "given_name" else alert.name.surname_py
+        value = alert.name.given_py if given else alert.name.surname_py
         freq = (counts[value] + 1) / (total + 1)
         # A common name agreeing says less than the average agreement; a rare one says more.
         adjust = math.log2(self.model.u[field][level] / freq)

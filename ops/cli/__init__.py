@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from hub.errors import HubError
 
 # Each module registers its own sub-commands with `register(subparsers)`.
-COMMAND_MODULES: tuple[str, ...] = ("services", "topics", "db", "schemas", "registry", "pipeline")
+COMMAND_MODULES: tuple[str, ...] = ("services", "topics", "db", "schemas", "registry", "pipeline", "match")
 
 
 def build_parser() -> argparse.ArgumentParser:
