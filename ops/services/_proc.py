@@ -78,14 +78,27 @@ def pid_alive(pid: int) -> bool:
     return stat[stat.rindex(")") + 2 :].split(" ", 1)[0] != "Z"
 
 
-def read_pid(pid_file: Path) -> int | None:
-    """The pid stored in `pid_file` when that process is still running, else None."""
+def read_pid(pid_file: Path, expect: str | None = None) -> int | None:
+    """The pid stored in `pid_file` when that process still runs, else None.
+
+    With `expect`, the process's command line must also contain that text: after a reboot a
+    stale pid file may name an unrelated process that happens to have the same pid.
+    """
     try:
         first = pid_file.read_text().split("\n", 1)[0].strip()
         pid = int(first)
     except (OSError, ValueError):
         return None
-    return pid if pid_alive(pid) else None
+    if not pid_alive(pid):
+        return None
+    if expect is not None:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            return pid
+        if expect.encode() not in cmdline:
+            return None
+    return pid
 
 
 def spawn_detached(

@@ -27,6 +27,7 @@ from ops.services._status import ServiceStatus
 KAFKA_OPS_DIR = PROJECT_ROOT / "ops" / "kafka"
 POM = KAFKA_OPS_DIR / "pom.xml"
 MIN_JAVA = 17
+BROKER_MAIN = "kafka.Kafka"
 HEAP = ("-Xms256m", "-Xmx768m")
 READY_TIMEOUT_S = 120.0
 
@@ -145,7 +146,7 @@ def start(settings: Settings) -> ServiceStatus:
     """Start the broker unless it already runs; return once it answers a metadata request."""
     paths = KafkaPaths(settings)
     address = settings.kafka_bootstrap
-    pid = read_pid(paths.pid_file)
+    pid = read_pid(paths.pid_file, BROKER_MAIN)
     if pid is not None:
         return _wait_ready(settings, pid, started=False, deadline=time.monotonic() + 30)
     java = require_tool("java", "running the Kafka broker")
@@ -160,7 +161,7 @@ def start(settings: Settings) -> ServiceStatus:
     fetch_jars(settings)
     render_config(settings)
     format_storage(settings, java)
-    argv = [*_java_argv(java, paths, "kafka.Kafka"), str(paths.config)]
+    argv = [*_java_argv(java, paths, BROKER_MAIN), str(paths.config)]
     env = dict(os.environ)
     env.pop("KAFKA_OPTS", None)
     pid = spawn_detached(argv, paths.stdout_log, env)
@@ -172,7 +173,7 @@ def _wait_ready(settings: Settings, pid: int, started: bool, deadline: float) ->
     paths = KafkaPaths(settings)
     last = "no answer yet"
     while time.monotonic() < deadline:
-        if read_pid(paths.pid_file) is None:
+        if read_pid(paths.pid_file, BROKER_MAIN) is None:
             raise ServiceError(
                 f"the Kafka broker (pid {pid}) exited during start-up; see "
                 f"{paths.logs / 'server.log'} and {paths.stdout_log}"
@@ -216,7 +217,7 @@ def probe(settings: Settings) -> tuple[bool, str]:
 
 def status(settings: Settings) -> ServiceStatus:
     """Health of the broker without starting it."""
-    pid = read_pid(KafkaPaths(settings).pid_file)
+    pid = read_pid(KafkaPaths(settings).pid_file, BROKER_MAIN)
     if pid is None:
         return ServiceStatus("kafka", False, settings.kafka_bootstrap, None, "not running")
     ok, detail = probe(settings)
@@ -226,7 +227,7 @@ def status(settings: Settings) -> ServiceStatus:
 def stop(settings: Settings) -> str:
     """Stop the broker (SIGTERM, wait for a clean shutdown); a sentence saying what happened."""
     paths = KafkaPaths(settings)
-    pid = read_pid(paths.pid_file)
+    pid = read_pid(paths.pid_file, BROKER_MAIN)
     if pid is None:
         paths.pid_file.unlink(missing_ok=True)
         return "kafka: not running"

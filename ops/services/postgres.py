@@ -161,7 +161,7 @@ def _retire_orphan(base: Path) -> None:
     if not base.exists():
         return
     cluster = base / "postgres" / "data"
-    if read_pid(cluster / "postmaster.pid") is not None:
+    if read_pid(cluster / "postmaster.pid", "postgres") is not None:
         run_checked(
             _server_argv(
                 [str(find_bin_dir() / "pg_ctl"), "-D", str(cluster), "-m", "fast", "-w", "stop"]
@@ -256,7 +256,7 @@ def admin_dsn(settings: Settings, dbname: str = "postgres") -> str:
 def start(settings: Settings) -> ServiceStatus:
     """Start the cluster unless it runs; create role and database; return once it answers."""
     paths = PgPaths(settings)
-    pid = read_pid(paths.pid_file)
+    pid = read_pid(paths.pid_file, "postgres")
     started = False
     if pid is None:
         bin_dir = find_bin_dir()
@@ -290,7 +290,7 @@ def start(settings: Settings) -> ServiceStatus:
                 f"PostgreSQL did not start (exit {done.returncode}): "
                 f"{(done.stdout + done.stderr).strip()[-800:]}; see {paths.log}"
             )
-        pid = read_pid(paths.pid_file)
+        pid = read_pid(paths.pid_file, "postgres")
         started = True
     _wait_ready(settings, deadline=time.monotonic() + 60)
     ensure_role_and_database(settings)
@@ -356,7 +356,7 @@ def status(settings: Settings) -> ServiceStatus:
     """Health of the cluster without starting it."""
     paths = PgPaths(settings)
     address = f"{settings.pg_host}:{settings.pg_port}"
-    pid = read_pid(paths.pid_file)
+    pid = read_pid(paths.pid_file, "postgres")
     if pid is None:
         return ServiceStatus("postgres", False, address, None, "not running")
     ok, detail = probe(settings)
@@ -366,7 +366,7 @@ def status(settings: Settings) -> ServiceStatus:
 def stop(settings: Settings) -> str:
     """Stop the cluster with pg_ctl's fast mode (active sessions are rolled back)."""
     paths = PgPaths(settings)
-    pid = read_pid(paths.pid_file)
+    pid = read_pid(paths.pid_file, "postgres")
     if pid is None:
         return "postgres: not running"
     bin_dir = find_bin_dir()

@@ -106,3 +106,13 @@ class TestProcesses:
         assert "listeners=PLAINTEXT://127.0.0.1:39111,CONTROLLER://127.0.0.1:39112" in text
         assert f"log.dirs={tmp_path / 'kafka' / 'data'}" in text
         assert "auto.create.topics.enable=false" in text
+
+    def test_pid_of_another_program_is_not_ours(self, tmp_path: Path) -> None:
+        """A pid file naming a live process that is not the expected program counts as stale."""
+        pid = _proc.spawn_detached(["sleep", "60"], tmp_path / "out.log")
+        try:
+            (tmp_path / "b.pid").write_text(f"{pid}\n")
+            assert _proc.read_pid(tmp_path / "b.pid", expect="sleep") == pid
+            assert _proc.read_pid(tmp_path / "b.pid", expect="kafka.Kafka") is None
+        finally:
+            _proc.stop_process_group(pid, timeout=10)
