@@ -42,6 +42,8 @@ from hub.verify import (
     verify,
 )
 
+# How long an operator waits for the broker before being told to retry later.
+KAFKA_TIMEOUT_MS = 10_000
 _Build = Callable[[argparse.Namespace, SchemaCatalog, SigningKey, int], list[Envelope]]
 
 
@@ -243,7 +245,12 @@ def _emit(args: argparse.Namespace) -> int:
         print(f"{len(wires)} event(s) written to {args.out}; publish with "
               f"`hubctl registry publish {args.out}`")
     else:
-        _publish(settings, wires)
+        try:
+            _publish(settings, wires)
+        except ServiceError as err:
+            raise ServiceError(f"{err}; they are kept in {journal_path}, send them again "
+                               f"with `hubctl registry publish {journal_path}` (the hub "
+                               "absorbs any duplicates)") from err
     for env in envelopes:
         print(f"{env.event_type} seq={env.sequence} event_id={env.event_id}")
     return 0
@@ -278,15 +285,17 @@ def _publish(settings: Settings, wires: list[bytes]) -> None:
     topic = topic_name(settings, "registry")
     try:
         producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
-                                 max_block_ms=15000, request_timeout_ms=15000)
+                                 bootstrap_timeout_ms=KAFKA_TIMEOUT_MS,
+                                 max_block_ms=KAFKA_TIMEOUT_MS,
+                                 request_timeout_ms=KAFKA_TIMEOUT_MS)
     except Exception as err:  # kafka-python raises its own hierarchy and OSErrors
         raise ServiceError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {err}") from err
     try:
         for data in wires:
-            producer.send(topic, key=b"000000-hub-operator", value=data).get(timeout=15)
+            producer.send(topic, key=b"000000-hub-operator", value=data).get(
+                timeout=KAFKA_TIMEOUT_MS / 1000)
     except Exception as err:
-        raise ServiceError(f"publishing to {topic} failed: {err}; the events are in the "
-                           "journal, re-send them with `hubctl registry publish`") from err
+        raise ServiceError(f"publishing to {topic} failed: {err}") from err
     finally:
         producer.close(timeout=5)
     print(f"published {len(wires)} event(s) to {topic}")
