@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,6 +21,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from hub.config import Settings, load_settings
 from hub.errors import HubError
 from ops import db, services, topics
+from ops.services import kafka
 
 _RUN_ID = secrets.token_hex(4)
 
@@ -132,3 +134,38 @@ def kafka_consumer_factory(hub_settings: Settings) -> Iterator[Callable[..., Kaf
     yield make
     for consumer in made:
         consumer.close()
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` loopback ports nobody listens on right now."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@pytest.fixture
+def private_kafka_settings(
+    hub_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    """This run's settings, but with a broker of its own (private ports and data dir).
+
+    For tests that stop or restart the broker: the shared one stays untouched for everyone
+    else. The database is still this run's. The broker is stopped afterwards.
+    """
+    port, controller_port = free_ports(2)
+    settings = hub_settings.with_overrides(
+        data_dir=tmp_path_factory.mktemp("broker") / "data",
+        kafka_port=port,
+        kafka_controller_port=controller_port,
+    )
+    try:
+        kafka.start(settings)
+        topics.apply(settings)
+        yield settings
+    finally:
+        kafka.stop(settings)

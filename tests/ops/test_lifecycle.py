@@ -14,6 +14,7 @@ import pytest
 
 from hub.config import Settings
 from ops import services
+from ops.services import kafka
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -89,3 +90,17 @@ def test_up_up_down(private_settings: Settings) -> None:
     stopped = _hubctl_status(private_settings)
     assert stopped.returncode == 1
     assert "not running" in stopped.stdout
+
+
+def test_private_broker_restarts_without_touching_the_shared_one(
+    private_kafka_settings: Settings, services_up: Settings
+) -> None:
+    """A test's own broker can be stopped and started again; the shared broker keeps running."""
+    shared_before = kafka.status(services_up).pid
+    first = kafka.status(private_kafka_settings)
+    assert first.healthy and first.pid != shared_before
+    kafka.stop(private_kafka_settings)
+    assert not kafka.status(private_kafka_settings).healthy
+    again = kafka.start(private_kafka_settings)
+    assert again.healthy and again.started and again.pid != first.pid
+    assert kafka.status(services_up).pid == shared_before
