@@ -121,17 +121,17 @@ class Outbox:
                 next_sequence = (row[0] if row else 0) + 1
                 now = time.time()
                 for row_key, source, event_type, seal in items:
-                    if row_key is not None and self._db.execute(
-                        "SELECT 1 FROM events WHERE row_key = ?", (row_key,)
-                    ).fetchone():
-                        continue
                     sealed = seal(next_sequence)
-                    self._db.execute(
-                        "INSERT INTO events (sequence, event_id, event_type, row_key, source,"
-                        " envelope, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (next_sequence, sealed.event_id, event_type, row_key, source,
-                         sealed.envelope, now),
-                    )
+                    try:
+                        self._db.execute(
+                            "INSERT INTO events (sequence, event_id, event_type, row_key, source,"
+                            " envelope, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (next_sequence, sealed.event_id, event_type, row_key, source,
+                             sealed.envelope, now),
+                        )
+                    except sqlite3.IntegrityError:
+                        # The row is already stored (row_key is unique): its number stays free.
+                        continue
                     stored.append((next_sequence, sealed))
                     next_sequence += 1
                 self._db.execute(

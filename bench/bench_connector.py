@@ -1,0 +1,116 @@
+"""Benchmark: rows per second through the connector, beside raw kafka-python in the same run.
+
+The connector path is the real `hub-connector publish`: read a CSV, map Chinese headers, validate,
+check identity numbers, sign (Ed25519), store in the SQLite outbox, send with acks=all and
+idempotence, record acknowledgements. The limit is kafka-python alone producing the same number
+of messages of the same size with the same producer settings, to a topic of its own.
+
+    .venv/bin/python bench/bench_connector.py [--rows 50000]
+
+Needs the broker (`hubctl services up`); uses its own topic prefix and deletes its topics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from kafka import KafkaProducer
+
+from connectors.cli import main as connector_main
+from connectors.config import load_config
+from connectors.mapping import load_mapping
+from connectors.outbox import Outbox
+from connectors.readers import read_rows
+from connectors.rows import RowConverter
+from hub.config import load_settings
+from hub.schema_catalog import SchemaCatalog
+from ops import topics
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "connectors"))
+from connector_samples import write_migrant_csv  # noqa: E402 -- the tests' file generator
+
+
+def raw_kafka(bootstrap: str, topic: str, count: int, size: int) -> float:
+    """Seconds for kafka-python to send `count` messages of `size` bytes and get every ack."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
+                             linger_ms=5, batch_size=256 * 1024)
+    payloads = [secrets.token_bytes(size) for _ in range(64)]
+    acked = 0
+
+    def on_ack(_: object) -> None:
+        nonlocal acked
+        acked += 1
+
+    start = time.perf_counter()
+    for n in range(count):
+        producer.send(topic, key=b"bench", value=payloads[n % 64]).add_callback(on_ack)
+    producer.flush()
+    elapsed = time.perf_counter() - start
+    producer.close()
+    assert acked == count, f"only {acked} of {count} acknowledged"
+    return elapsed
+
+
+def convert_only(path: Path, catalog: SchemaCatalog) -> float:
+    """Seconds to read, map and validate every row without signing or sending."""
+    from hub.avro import validate_payload
+
+    converter = RowConverter(
+        load_mapping("migrant-record"), catalog.latest("migrant-record").raw,
+        context={"participant_id": "320000-migrant-registry", "area_code": "320000"},
+        validator=lambda p: [(x.field, x.reason) for x in
+                             validate_payload(catalog, "migrant-record", p) if x.blocking],
+    )
+    start = time.perf_counter()
+    for row in read_rows(path):
+        payload, problems = converter.convert(row)
+        assert payload is not None, problems
+    return time.perf_counter() - start
+
+
+def run(rows: int) -> None:
+    settings = load_settings()
+    bench = settings.with_overrides(topic_prefix=f"bench{secrets.token_hex(3)}.")
+    ingest = topics.TopicSpec("ingest", 6)
+    raw_spec = topics.TopicSpec("raw", 6)
+    topics.apply(bench, [ingest, raw_spec])
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            config = folder / "hub-connector.toml"
+            connector_main(["init", "--participant-id", "320000-migrant-registry",
+                            "--config", str(config), "--hub", bench.kafka_bootstrap,
+                            "--topic-prefix", bench.topic_prefix])
+            source = write_migrant_csv(folder / "bench.csv", rows)
+            print(f"input: {rows} rows, {source.stat().st_size / 1e6:.1f} MB CSV")
+            catalog = SchemaCatalog.load()
+            conversion_s = convert_only(source, catalog)
+            start = time.perf_counter()
+            code = connector_main(["publish", "--type", "migrant-record", "--quiet",
+                                   "--config", str(config), str(source)])
+            connector_s = time.perf_counter() - start
+            assert code == 0, "publish failed"
+            with Outbox(load_config(config).outbox_path) as box:
+                stats = box.stats()
+                sizes = box._db.execute("SELECT AVG(LENGTH(envelope)) FROM events").fetchone()
+            assert stats.total == rows and stats.pending == 0
+            size = round(sizes[0])
+            raw_s = raw_kafka(bench.kafka_bootstrap, raw_spec.name(bench), rows, size)
+    finally:
+        topics.delete_prefixed(bench)
+    print(f"average signed envelope: {size} bytes")
+    print(f"read+map+validate only:  {rows / conversion_s:10,.0f} rows/s ({conversion_s:.2f} s)")
+    print(f"connector publish:       {rows / connector_s:10,.0f} rows/s ({connector_s:.2f} s)")
+    print(f"raw kafka-python:        {rows / raw_s:10,.0f} msgs/s ({raw_s:.2f} s)")
+    print(f"ratio connector / raw:   {raw_s / connector_s:.3f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=50_000)
+    run(parser.parse_args().rows)
