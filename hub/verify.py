@@ -170,9 +170,40 @@ def verify(data: bytes, *, catalog: SchemaCatalog, registry: Registry, seen: See
     return Verified(env, payload, [warning] if warning else [], flags)
 
 
-def identity_flags(value: Any, path: str = "") -> list[tuple[str, str]]:
+def identity_flags(value: Any) -> list[tuple[str, str]]:
     """Where a payload's id_number_status disagrees with the hub's own check of id_number."""
+    # A cheap pass without paths first: nearly every event agrees, and this runs per event.
+    if not _disagrees(value):
+        return []
     found: list[tuple[str, str]] = []
+    _collect(value, "", found)
+    return found
+
+
+def _disagrees(value: Any) -> bool:
+    stack = [value]
+    children: Iterable[Any]
+    while stack:
+        item = stack.pop()
+        if type(item) is dict:
+            if "id_number" in item and (
+                check_resident_id(item["id_number"]).status.value
+                != item.get("id_number_status")
+            ):
+                return True
+            children = item.values()
+        elif type(item) is list:
+            children = item
+        else:
+            continue
+        for child in children:
+            kind = type(child)
+            if kind is dict or kind is list:
+                stack.append(child)
+    return False
+
+
+def _collect(value: Any, path: str, found: list[tuple[str, str]]) -> None:
     if isinstance(value, dict):
         if "id_number" in value:
             verdict = check_resident_id(value["id_number"])
@@ -182,12 +213,10 @@ def identity_flags(value: Any, path: str = "") -> list[tuple[str, str]]:
                               f"publisher says {claimed}, hub finds {verdict.status.value}: "
                               f"{verdict.reason}"))
         for key, item in value.items():
-            if isinstance(item, dict | list):
-                found.extend(identity_flags(item, f"{path}{key}."))
+            _collect(item, f"{path}{key}.", found)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            found.extend(identity_flags(item, f"{path[:-1]}[{i}]."))
-    return found
+            _collect(item, f"{path[:-1]}[{i}].", found)
 
 
 def _check(data: bytes, catalog: SchemaCatalog, registry: Registry,
