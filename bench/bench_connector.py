@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,12 +26,10 @@ from connectors.mapping import load_mapping
 from connectors.outbox import Outbox
 from connectors.readers import read_rows
 from connectors.rows import RowConverter
+from connectors.samples import write_migrant_csv
 from hub.config import load_settings
 from hub.schema_catalog import SchemaCatalog
 from ops import topics
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "connectors"))
-from connector_samples import write_migrant_csv  # noqa: E402 -- the tests' file generator
 
 
 def raw_kafka(bootstrap: str, topic: str, count: int, size: int) -> float:
