@@ -22,6 +22,9 @@ The signature is checked before anything that blames the publisher (key state, p
 duplicate): a forger cannot make an honest participant look like it used a revoked key, and
 a forged event reusing a known event id is reported as BAD_SIGNATURE, never silently absorbed
 as a duplicate. Only on success are the event id and sequence number recorded.
+
+An accepted event also carries `identity_flags`: places where the hub's own check of an
+identity number disagrees with the publisher's `id_number_status` (kept, never dropped).
 """
 
 from __future__ import annotations
