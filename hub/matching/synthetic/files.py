@@ -186,7 +186,8 @@ def _read_jsonl(path: Path, kind: str) -> ReadResult:
     return result
 
 
-def _parse_cell(key: str, text: str) -> Any:
+def _parse_cell(path: str, text: str) -> Any:
+    key = path.removeprefix("person.")
     leaf = key.split(".")[-1]
     if text == "":
         return [] if leaf in _LISTS else None

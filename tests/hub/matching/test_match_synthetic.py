@@ -1,0 +1,122 @@
+"""The labelled generator, its files, the adapters, and quality on generated data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hub.avro import validate_payload
+from hub.errors import MatchingInputError
+from hub.matching.adapters import facts_from_alert, facts_from_migrant_record
+from hub.matching.evaluation import evaluate, facts_of
+from hub.matching.matcher import Matcher
+from hub.matching.synthetic import Dataset, generate
+from hub.matching.synthetic.files import read_documents, write_dataset
+from hub.schema_catalog import SchemaCatalog
+
+
+class TestGenerator:
+    def test_same_seed_same_data(self) -> None:
+        """Generation is a pure function of size and seed."""
+        a, b = generate(400, seed=3), generate(400, seed=3)
+        assert a.alerts == b.alerts and a.records == b.records and a.labels == b.labels
+        assert generate(400, seed=4).alerts != a.alerts
+
+    def test_common_names_repeat_as_in_real_registers(self) -> None:
+        """Among 2,000 persons, many full names occur more than once."""
+        data = generate(2000, seed=5)
+        names = [r["person"]["name"] for r in data.records]
+        assert len(names) - len(set(names)) > 50
+
+    def test_payloads_follow_the_event_schemas(self) -> None:
+        """Every generated payload passes the schema validation (mistyped numbers only flagged)."""
+        catalog = SchemaCatalog.load()
+        data = generate(300, seed=6)
+        for event_type, payloads in (
+            ("missing-person-alert", data.alerts), ("migrant-record", data.records),
+            ("rescue-notice", data.rescues), ("parents-dna-profile", data.parents_dna),
+        ):
+            for payload in payloads:
+                blocking = [p for p in validate_payload(catalog, event_type, payload) if p.blocking]
+                assert blocking == [], (event_type, blocking)
+
+    def test_labels_point_at_real_documents(self) -> None:
+        """Every label names an existing alert and record/notice person."""
+        data = generate(600, seed=7)
+        people = {(p.ref.business_id, p.ref.child_index) for _, ps in facts_of(data, []) for p in ps}
+        assert data.labels
+        for alert_id, other_id, child in data.labels:
+            assert (alert_id, None) in people and (other_id, child) in people
+
+
+class TestFiles:
+    @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+    def test_round_trip_keeps_every_fact(self, tmp_path: Path, fmt: str) -> None:
+        """Written then read back, the documents give the same persons' facts."""
+        data = generate(300, seed=8)
+        paths = write_dataset(tmp_path, data, fmt)
+        alerts = read_documents(paths["alerts"], "alerts")
+        records = read_documents(paths["records"], "records")
+        rescues = read_documents(paths["rescues"], "rescues")
+        assert not (alerts.errors or records.errors or rescues.errors)
+        back = Dataset(alerts=alerts.payloads, parents_dna=alerts.parents_dna,
+                       records=records.payloads, rescues=rescues.payloads)
+        before = {p.ref: p for _, ps in facts_of(data, []) for p in ps}
+        after = {p.ref: p for _, ps in facts_of(back, []) for p in ps}
+        assert before == after
+
+    def test_csv_has_chinese_headers(self, tmp_path: Path) -> None:
+        """The CSV columns are the Chinese terms a registry's spreadsheet uses."""
+        paths = write_dataset(tmp_path, generate(100, seed=9), "csv")
+        header = paths["records"].read_text(encoding="utf-8-sig").splitlines()[0]
+        assert header.startswith("登记编号,子女序号,监护关系,姓名")
+
+    def test_bad_csv_row_is_reported_and_others_kept(self, tmp_path: Path) -> None:
+        """A bad age names the row and column; the other rows are still read."""
+        paths = write_dataset(tmp_path, generate(200, seed=10), "csv")
+        lines = paths["rescues"].read_text(encoding="utf-8-sig").splitlines()
+        header = lines[0].split(",")
+        cells = lines[1].split(",")
+        cells[header.index("最小年龄")] = "约五岁"
+        lines[1] = ",".join(cells)
+        paths["rescues"].write_text("\n".join(lines) + "\n", encoding="utf-8")
+        result = read_documents(paths["rescues"], "rescues")
+        assert len(result.errors) == 1
+        assert "row 2 column 最小年龄" in result.errors[0]
+        assert len(result.payloads) == len(lines) - 2
+
+    def test_bad_jsonl_line_is_reported(self, tmp_path: Path) -> None:
+        """A line that is not JSON is named by line number; good lines are kept."""
+        path = tmp_path / "records.jsonl"
+        good = json.dumps({"record_id": "R-1", "person": {}})
+        path.write_text(good + "\n{not json\n", encoding="utf-8")
+        result = read_documents(path, "records")
+        assert len(result.payloads) == 1 and "line 2" in result.errors[0]
+
+
+class TestAdapters:
+    def test_children_become_persons_with_their_index(self) -> None:
+        """A record with two accompanying children gives three persons."""
+        data = generate(400, seed=11)
+        record = next(r for r in data.records if len(r["children"]) >= 2)
+        people = facts_from_migrant_record(record)
+        assert [p.ref.child_index for p in people] == [None, *range(len(record["children"]))]
+
+    def test_malformed_field_names_document_and_field(self) -> None:
+        """A bad sex value is refused with the alert id and the field path."""
+        alert = dict(generate(100, seed=12).alerts[0])
+        alert["person"] = {**alert["person"], "sex": "X"}
+        with pytest.raises(MatchingInputError, match=r"alert A-.*person field sex"):
+            facts_from_alert(alert)
+
+
+class TestQuality:
+    def test_precision_and_recall_floor_on_seeded_set(self) -> None:
+        """On a seeded 2,000-person set: NOTIFY precision >= 0.9 and F1 >= 0.7."""
+        report = evaluate(generate(2000, seed=1), Matcher(), seed=1)
+        assert report.errors == []
+        assert report.notify.precision >= 0.9
+        assert report.notify.f1 >= 0.7
+        assert report.notify_or_review.recall >= 0.7
