@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 from connectors.config import check_participant_id, write_config
@@ -12,7 +10,7 @@ from connectors.runtime import say
 from hub.config import load_settings
 from hub.errors import ConfigError
 from hub.keys import generate_keypair
-from hub.registry import default_permissions
+from hub.registry import RegistrationRequest, default_permissions
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     participant: str = args.participant_id
-    area, department = check_participant_id(participant)
+    area, _ = check_participant_id(participant)
     config_path = Path(args.config)
     if config_path.exists():
         raise ConfigError(f"{config_path} already exists; remove it or choose another --config")
@@ -55,19 +53,13 @@ def run(args: argparse.Namespace) -> int:
     write_config(config_path, participant_id=participant, display_name=display, hub=args.hub,
                  topic_prefix=args.topic_prefix, key_file=key_rel, state_dir=state_rel)
     (base / state_rel).mkdir(parents=True, exist_ok=True)
-    request = {
-        "participant_id": participant,
-        "display_name": display,
-        "jurisdiction": area,
-        "department": department,
-        "public_key": key.verify_key.base64,
-        "key_id": key.key_id,
-        "requested_event_types": args.event_types or default_permissions(participant),
-        "requested_at": datetime.now(UTC).isoformat(),
-    }
+    request = RegistrationRequest(
+        participant_id=participant, display_name=display, jurisdiction=area,
+        public_key=key.verify_key,
+        requested_event_types=tuple(args.event_types or default_permissions(participant)),
+    )
     request_path = base / f"{participant}.registration.json"
-    request_path.write_text(json.dumps(request, ensure_ascii=False, indent=2) + "\n",
-                            encoding="utf-8")
+    request_path.write_text(request.to_json(), encoding="utf-8")
     say(f"configuration:        {config_path}")
     say(f"private key (keep it): {base / key_rel}  key id {key.key_id}")
     say(f"registration request: {request_path}  (send this file to the hub operator)")
