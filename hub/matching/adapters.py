@@ -23,9 +23,14 @@ from hub.matching.facts import (
 )
 
 _SEX = {
-    "M": Sex.MALE, "MALE": Sex.MALE, "男": Sex.MALE,
-    "F": Sex.FEMALE, "FEMALE": Sex.FEMALE, "女": Sex.FEMALE,
-    "U": Sex.UNKNOWN, "UNKNOWN": Sex.UNKNOWN,
+    "M": Sex.MALE,
+    "MALE": Sex.MALE,
+    "男": Sex.MALE,
+    "F": Sex.FEMALE,
+    "FEMALE": Sex.FEMALE,
+    "女": Sex.FEMALE,
+    "U": Sex.UNKNOWN,
+    "UNKNOWN": Sex.UNKNOWN,
 }
 
 
@@ -50,7 +55,9 @@ def _date(doc: Mapping[str, Any], key: str, where: str) -> dt.date | None:
         try:
             return dt.date.fromisoformat(value.strip()[:10])
         except ValueError as err:
-            raise MatchingInputError(f"{where} field {key}: {value!r} is not a date (YYYY-MM-DD)") from err
+            raise MatchingInputError(
+                f"{where} field {key}: {value!r} is not a date (YYYY-MM-DD)"
+            ) from err
     raise MatchingInputError(f"{where} field {key}: expected a date, got {type(value).__name__}")
 
 
@@ -64,14 +71,18 @@ def _int(doc: Mapping[str, Any], key: str, where: str) -> int | None:
         raise MatchingInputError(f"{where} field {key}: {value!r} is not a whole number") from err
 
 
-def _record(doc: Mapping[str, Any], key: str, where: str, required: bool = False) -> Mapping[str, Any] | None:
+def _record(
+    doc: Mapping[str, Any], key: str, where: str, required: bool = False
+) -> Mapping[str, Any] | None:
     value = doc.get(key)
     if value is None:
         if required:
             raise MatchingInputError(f"{where} field {key}: missing")
         return None
     if not isinstance(value, Mapping):
-        raise MatchingInputError(f"{where} field {key}: expected a record, got {type(value).__name__}")
+        raise MatchingInputError(
+            f"{where} field {key}: expected a record, got {type(value).__name__}"
+        )
     return value
 
 
@@ -85,7 +96,9 @@ def _sex(doc: Mapping[str, Any], where: str) -> Sex:
     return sex
 
 
-def _birth(person: Mapping[str, Any], where: str, observed: dt.date | None) -> tuple[BirthInfo | None, dt.date | None]:
+def _birth(
+    person: Mapping[str, Any], where: str, observed: dt.date | None
+) -> tuple[BirthInfo | None, dt.date | None]:
     """The birth facts and the day an age range was assessed on (if it says)."""
     birth = _record(person, "birth", where)
     if birth is None:
@@ -120,7 +133,11 @@ def _profile(doc: Mapping[str, Any], key: str, where: str) -> StrProfile | None:
     for i, entry in enumerate(loci):
         alleles = entry.get("alleles") if isinstance(entry, Mapping) else None
         locus = entry.get("locus") if isinstance(entry, Mapping) else None
-        if not isinstance(locus, str) or not isinstance(alleles, list) or len(alleles) not in (1, 2):
+        if (
+            not isinstance(locus, str)
+            or not isinstance(alleles, list)
+            or len(alleles) not in (1, 2)
+        ):
             raise MatchingInputError(f"{where}.{key}.loci[{i}]: needs a locus name and two alleles")
         pair = [str(a).strip() for a in alleles]
         out[locus] = (pair[0], pair[-1])  # one allele written means a homozygote
@@ -146,7 +163,9 @@ def _area(doc: Mapping[str, Any] | None, where: str) -> str | None:
 def _marks(person: Mapping[str, Any], where: str) -> str | None:
     marks = _names(person, "marks", where)
     description = _text(person, "description", where)
-    text = "，".join(marks + ((description,) if description else ()))
+    text = "\uff0c".join(  # a Chinese comma between marks
+        marks + ((description,) if description else ())
+    )
     return text or None
 
 
@@ -193,14 +212,18 @@ def facts_from_alert(
     alert_id = _id(payload, "alert_id", "alert")
     where = f"alert {alert_id}"
     person = _record(payload, "person", where, required=True) or {}
-    home = _area(_record(payload, "household_registration", where), f"{where}.household_registration")
+    home = _area(
+        _record(payload, "household_registration", where), f"{where}.household_registration"
+    )
     seen = _area(_record(payload, "last_seen_place", where), f"{where}.last_seen_place")
     residence = _area(_record(payload, "residence", where), f"{where}.residence")
     father = mother = None
     if parents_dna is not None:
         dw = f"parents-dna {parents_dna.get('profile_id', '?')}"
         if parents_dna.get("alert_id") != alert_id:
-            raise MatchingInputError(f"{dw} field alert_id: belongs to {parents_dna.get('alert_id')!r}, not {alert_id}")
+            raise MatchingInputError(
+                f"{dw} field alert_id: belongs to {parents_dna.get('alert_id')!r}, not {alert_id}"
+            )
         father, mother = _profile(parents_dna, "father", dw), _profile(parents_dna, "mother", dw)
     return _person(
         PersonRef(SourceKind.ALERT, event_id or alert_id, alert_id),
@@ -214,17 +237,30 @@ def facts_from_alert(
     )
 
 
-def facts_from_migrant_record(payload: Mapping[str, Any], event_id: str | None = None) -> list[PersonFacts]:
+def facts_from_migrant_record(
+    payload: Mapping[str, Any], event_id: str | None = None
+) -> list[PersonFacts]:
     """The registered person first, then each accompanying child as its own person."""
     record_id = _id(payload, "record_id", "record")
     where = f"record {record_id}"
     event = event_id or record_id
     registered = _date(payload, "registered_on", where) or _date(payload, "moved_in_on", where)
-    home = _area(_record(payload, "household_registration", where), f"{where}.household_registration")
+    home = _area(
+        _record(payload, "household_registration", where), f"{where}.household_registration"
+    )
     current = _area(_record(payload, "current_address", where), f"{where}.current_address")
     seen = (current,) if current else ()
     person = _record(payload, "person", where, required=True) or {}
-    people = [_person(PersonRef(SourceKind.RECORD, event, record_id), person, f"{where}.person", registered, home, seen)]
+    people = [
+        _person(
+            PersonRef(SourceKind.RECORD, event, record_id),
+            person,
+            f"{where}.person",
+            registered,
+            home,
+            seen,
+        )
+    ]
     children = payload.get("children") or []
     if not isinstance(children, list):
         raise MatchingInputError(f"{where} field children: expected a list")
@@ -234,7 +270,16 @@ def facts_from_migrant_record(payload: Mapping[str, Any], event_id: str | None =
         if child is None:
             raise MatchingInputError(f"{cw}: expected an AccompanyingChild record")
         # A child registered by a guardian is entered under the guardian's household.
-        people.append(_person(PersonRef(SourceKind.RECORD, event, record_id, i), child, f"{cw}.child", registered, home, seen))
+        people.append(
+            _person(
+                PersonRef(SourceKind.RECORD, event, record_id, i),
+                child,
+                f"{cw}.child",
+                registered,
+                home,
+                seen,
+            )
+        )
     return people
 
 

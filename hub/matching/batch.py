@@ -15,7 +15,14 @@ from hub.matching.matcher import Matcher, explain
 from hub.matching.synthetic.files import read_documents
 
 PAIR_COLUMNS = (
-    "alert_id", "other_kind", "other_id", "child_index", "score", "decision", "dna", "explanation",
+    "alert_id",
+    "other_kind",
+    "other_id",
+    "child_index",
+    "score",
+    "decision",
+    "dna",
+    "explanation",
 )
 
 
@@ -76,12 +83,18 @@ def run_batch(
                     result.review += decision.value == "REVIEW"
                 ref = candidate.facts.ref
                 kin = scored.comparison.kinship
-                writer.writerow([
-                    alert.facts.ref.business_id, ref.source.value, ref.business_id,
-                    "" if ref.child_index is None else ref.child_index, f"{scored.score:.2f}",
-                    decision.value if decision else "", kin.conclusion.value if kin else "",
-                    " | ".join(explain(scored, decision, matcher.model)),
-                ])
+                writer.writerow(
+                    [
+                        alert.facts.ref.business_id,
+                        ref.source.value,
+                        ref.business_id,
+                        "" if ref.child_index is None else ref.child_index,
+                        f"{scored.score:.2f}",
+                        decision.value if decision else "",
+                        kin.conclusion.value if kin else "",
+                        " | ".join(explain(scored, decision, matcher.model)),
+                    ]
+                )
                 result.rows_written += 1
     return result
 

@@ -9,8 +9,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from hub.matching import idnumber
-from hub.matching.features import Features, NameForms
 from hub.matching.facts import Sex
+from hub.matching.features import Features, NameForms
 from hub.matching.kinship import AlleleTable, KinshipResult, identity, parentage
 from hub.matching.names import jaro_winkler
 
@@ -183,7 +183,9 @@ def compare(a: Features, b: Features, table: AlleleTable) -> PairComparison:
     """Compare two persons on every field."""
     names = _names(a.name, b.name)
     if _is_child(a) or _is_child(b):
-        names = {("child_" + k if k in ("surname", "given_name") else k): v for k, v in names.items()}
+        names = {
+            ("child_" + k if k in ("surname", "given_name") else k): v for k, v in names.items()
+        }
     results: dict[str, tuple[int | None, str]] = {
         "id_number": _id(a, b),
         **names,

@@ -1,4 +1,4 @@
-"""Incremental evaluation against labels: documents arrive one by one, as they would on the stream."""
+"""Incremental evaluation against labels: documents arrive one by one, as on the stream."""
 
 from __future__ import annotations
 
@@ -76,7 +76,11 @@ def facts_of(data: Dataset, errors: list[str]) -> list[tuple[str, list[PersonFac
     """Every document as ('alert'|'other', persons); a malformed one is reported, not dropped."""
     docs: list[tuple[str, list[PersonFacts]]] = []
     parents = {p.get("alert_id"): p for p in data.parents_dna}
-    for kind, payloads in (("alert", data.alerts), ("record", data.records), ("rescue", data.rescues)):
+    for kind, payloads in (
+        ("alert", data.alerts),
+        ("record", data.records),
+        ("rescue", data.rescues),
+    ):
         for payload in payloads:
             try:
                 if kind == "alert":

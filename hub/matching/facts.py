@@ -1,15 +1,15 @@
-"""The comparable facts of one person, as taken from an alert, a migrant record or a rescue notice."""
+"""The comparable facts of one person, from an alert, a migrant record or a rescue notice."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from hub.errors import MatchingInputError
 
 
-class SourceKind(str, Enum):
+class SourceKind(StrEnum):
     """Where a person's facts came from."""
 
     ALERT = "ALERT"
@@ -17,7 +17,7 @@ class SourceKind(str, Enum):
     RESCUE = "RESCUE"
 
 
-class Sex(str, Enum):
+class Sex(StrEnum):
     """Sex as recorded; UNKNOWN compares as missing."""
 
     MALE = "M"
@@ -25,7 +25,7 @@ class Sex(str, Enum):
     UNKNOWN = "U"
 
 
-class DatePrecision(str, Enum):
+class DatePrecision(StrEnum):
     """How much of a birth date is known."""
 
     DAY = "DAY"

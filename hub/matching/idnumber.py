@@ -1,10 +1,10 @@
-"""Resident identity numbers (GB 11643): check digit, implied birth date and sex, near-miss levels."""
+"""Resident identity numbers (GB 11643): check digit, implied birth and sex, near misses."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from hub.matching.facts import Sex
 
@@ -52,7 +52,7 @@ def parse(number: str) -> ParsedId | None:
     return ParsedId(number, check_char(number[:17]) == number[17], birth, sex)
 
 
-class IdLevel(str, Enum):
+class IdLevel(StrEnum):
     """How two identity numbers compare."""
 
     EXACT = "exact"

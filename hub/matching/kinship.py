@@ -10,7 +10,7 @@ import csv
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 
@@ -26,13 +26,13 @@ STRONG_LOCI = 15
 _STEP_DECAY = 0.1
 
 
-class KinshipKind(str, Enum):
+class KinshipKind(StrEnum):
     TRIO = "TRIO"
     DUO = "DUO"
     IDENTITY = "IDENTITY"
 
 
-class Conclusion(str, Enum):
+class Conclusion(StrEnum):
     """Forensic conclusion rules: CPI >= 10,000 supports; 2,000-10,000 needs more markers."""
 
     SUPPORTED = "SUPPORTED"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 from functools import lru_cache
 
@@ -70,7 +71,9 @@ _PARTS: tuple[str, ...] = (
     "后脑",
 )
 _PART_ALIASES = {"手臂": "臂", "脖子": "颈", "肚": "腹", "胳膊": "臂", "大腿": "腿", "小腿": "腿"}
-_LATIN_STOP = frozenset("a an the on of in at with and has have small large left right".split())
+_LATIN_STOP = frozenset(
+    "a an the on of in at with and has have small large left right".split()  # noqa: SIM905
+)
 _LATIN_SIDES = frozenset(("left", "right"))
 
 
@@ -88,7 +91,9 @@ def mark_tokens(text: str | None) -> frozenset[str]:
 def _han_tokens(text: str) -> frozenset[str]:
     tokens: set[str] = set()
     # Clauses are read separately so that a body part does not leak into the next mark.
-    for clause in text.replace("，", ",").replace("；", ",").replace("。", ",").split(","):
+    for ch in "\uff0c\uff1b\u3002\u3001":  # Chinese comma, semicolon, full stop, list comma
+        text = text.replace(ch, ",")
+    for clause in text.split(","):
         part = ""
         i = 0
         while i < len(clause):
@@ -112,7 +117,7 @@ def _han_tokens(text: str) -> frozenset[str]:
 def _latin_tokens(text: str) -> frozenset[str]:
     words = "".join(ch if ch.isalnum() else " " for ch in text).split()
     tokens = {w for w in words if w not in _LATIN_STOP and len(w) > 2}
-    for side, word in zip(words, words[1:], strict=False):
+    for side, word in itertools.pairwise(words):
         if side in _LATIN_SIDES:
             tokens.add(f"{side}-{word}")
     return frozenset(tokens)

@@ -1,11 +1,11 @@
-"""The matcher: candidates from the index, Fellegi-Sunter score, decision and written explanation."""
+"""The matcher: candidates from the index, Fellegi-Sunter score, decision, explanation."""
 
 from __future__ import annotations
 
 import math
 from collections import Counter
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from hub.matching.blocking import CandidateIndex
 from hub.matching.comparison import FIELDS, PairComparison, compare
@@ -23,7 +23,7 @@ _TF_MIN_POPULATION = 500
 _TF_MAX_BITS = 6.0
 
 
-class Decision(str, Enum):
+class Decision(StrEnum):
     """NOTIFY: tell the police at once. REVIEW: put on the operators' review list."""
 
     NOTIFY = "NOTIFY"
@@ -159,9 +159,8 @@ def explain(
             continue
         level = comparison.level_name(field)
         detail = comparison.details.get(field, "")
-        lines.append(
-            f"{field}: {level}{' (' + detail + ')' if detail else ''} {scored.contributions[field]:+.1f}"
-        )
+        shown = f" ({detail})" if detail else ""
+        lines.append(f"{field}: {level}{shown} {scored.contributions[field]:+.1f}")
     if comparison.kinship is not None:
         lines.append(f"{comparison.kinship.describe()} {scored.contributions['dna']:+.1f}")
     lines.extend(comparison.notes)

@@ -1,4 +1,4 @@
-"""Fellegi-Sunter weights: m and u per field level, EM estimation, refinement by police decisions."""
+"""Fellegi-Sunter weights: m and u per field level, EM, refinement by police decisions."""
 
 from __future__ import annotations
 
@@ -156,7 +156,9 @@ class FellegiSunterModel:
                 u_counts = _level_counts(pairs, [1 - p for p in probs])
                 new_u = {f: _normalise(u_counts[f], model.u[f], 1.0) for f in FIELDS}
             new_prior = model.prior if fix_prior else sum(probs) / max(len(probs), 1)
-            change = max(abs(x - y) for f in FIELDS for x, y in zip(new_m[f], model.m[f], strict=True))
+            change = max(
+                abs(x - y) for f in FIELDS for x, y in zip(new_m[f], model.m[f], strict=True)
+            )
             model = replace(model, m=new_m, u=new_u, prior=new_prior)
             if change < 1e-6:
                 break

@@ -1,4 +1,4 @@
-"""Name handling: script detection, surname split, toneless pinyin, Latin normalisation, Jaro-Winkler."""
+"""Names: script, surname split, toneless pinyin, Latin normalisation, Jaro-Winkler."""
 
 from __future__ import annotations
 
@@ -9,8 +9,40 @@ from pypinyin import Style, lazy_pinyin
 
 # Two-character surnames; a name starting with one of these keeps both characters as surname.
 COMPOUND_SURNAMES: frozenset[str] = frozenset(
-    "欧阳 司马 诸葛 上官 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 端木 "
-    "独孤 南宫 西门 百里 呼延 东郭 万俟 闻人 澹台 公冶 太史 申屠 钟离 赫连 拓跋 完颜".split()
+    (
+        "欧阳",
+        "司马",
+        "诸葛",
+        "上官",
+        "东方",
+        "皇甫",
+        "尉迟",
+        "公孙",
+        "慕容",
+        "长孙",
+        "宇文",
+        "司徒",
+        "夏侯",
+        "轩辕",
+        "令狐",
+        "端木",
+        "独孤",
+        "南宫",
+        "西门",
+        "百里",
+        "呼延",
+        "东郭",
+        "万俟",
+        "闻人",
+        "澹台",
+        "公冶",
+        "太史",
+        "申屠",
+        "钟离",
+        "赫连",
+        "拓跋",
+        "完颜",
+    )
 )
 
 # Characters read differently as a surname than in ordinary words (曾 zēng, not céng).
@@ -59,7 +91,7 @@ def clean_name(raw: str | None) -> str | None:
     if not text:
         return None
     if is_han(text):
-        # Middle dots and spaces appear in transcribed minority names; they do not distinguish people.
+        # Middle dots and spaces in transcribed minority names do not distinguish people.
         text = "".join(ch for ch in text if ch not in " ·•.-")
     else:
         text = " ".join(text.split())

@@ -28,7 +28,9 @@ def random_pair_levels(
     return out
 
 
-def candidate_pair_levels(alerts: list[Features], others: list[Features], matcher: Matcher) -> list[Levels]:
+def candidate_pair_levels(
+    alerts: list[Features], others: list[Features], matcher: Matcher
+) -> list[Levels]:
     """Levels of every pair that blocking puts together: the mix EM separates."""
     index = CandidateIndex()
     for person in others:

@@ -1,4 +1,4 @@
-"""hubctl match-eval and hubctl match: evaluate the matcher on labelled data; match files in batch."""
+"""hubctl match-eval (quality on labelled data) and hubctl match (batch over files)."""
 
 from __future__ import annotations
 
@@ -27,9 +27,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ev.add_argument("--size", type=int, default=2000, help="persons in all (default 2000)")
     ev.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     _model_options(ev)
-    ev.add_argument("--write-data", type=Path, metavar="DIR", help="also write the generated files here")
-    ev.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="format for --write-data")
-    ev.add_argument("--fit-out", type=Path, metavar="FILE", help="estimate weights from this data and save them")
+    ev.add_argument(
+        "--write-data", type=Path, metavar="DIR", help="also write the generated files here"
+    )
+    ev.add_argument(
+        "--format", choices=("jsonl", "csv"), default="jsonl", help="format for --write-data"
+    )
+    ev.add_argument(
+        "--fit-out", type=Path, metavar="FILE", help="estimate weights from this data and save them"
+    )
     ev.set_defaults(handler=_match_eval)
 
     batch = subparsers.add_parser(
@@ -43,7 +49,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     batch.add_argument("--records", type=Path, required=True, help="migrant records file")
     batch.add_argument("--rescues", type=Path, help="rescue notices file")
     batch.add_argument("--out", type=Path, required=True, help="pairs CSV to write")
-    batch.add_argument("--all-candidates", action="store_true", help="also write pairs below review")
+    batch.add_argument(
+        "--all-candidates", action="store_true", help="also write pairs below review"
+    )
     _model_options(batch)
     batch.set_defaults(handler=_match_batch)
 
@@ -101,7 +109,9 @@ def _match_batch(args: argparse.Namespace) -> int:
         if path is not None and not path.is_file():
             raise HubError(f"no such file: {path}")
     started = time.perf_counter()
-    result = run_batch(_matcher(args), args.alerts, args.records, args.rescues, args.out, args.all_candidates)
+    result = run_batch(
+        _matcher(args), args.alerts, args.records, args.rescues, args.out, args.all_candidates
+    )
     seconds = time.perf_counter() - started
     print(
         f"{result.alerts} alerts against {result.persons} persons: {result.candidates} candidate "

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from hub.matching.idnumber import parse
 from hub.matching.kinship import AlleleTable
 from hub.matching.synthetic import pools
-from hub.matching.idnumber import parse
 from hub.matching.synthetic.generator import (
     Dataset,
     Generator,
@@ -60,7 +60,9 @@ def _alert_with_fate(gen: Generator, data: Dataset) -> None:
     data.alerts.append(alert)
     if rng.random() >= 0.4:
         return
-    found = random_date(rng, lost + dt.timedelta(days=20), min(today(), lost + dt.timedelta(days=365 * 8)))
+    found = random_date(
+        rng, lost + dt.timedelta(days=20), min(today(), lost + dt.timedelta(days=365 * 8))
+    )
     if child:
         if person.profile is None:
             person.profile = gen.child_profile(*_parents_of(gen, alert))
@@ -82,7 +84,9 @@ def _alert_with_fate(gen: Generator, data: Dataset) -> None:
         data.labels.append((alert["alert_id"], rescue["rescue_id"], None))
 
 
-def _parents_of(gen: Generator, alert: Payload) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+def _parents_of(
+    gen: Generator, alert: Payload
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     # Parents who gave no blood still have genes: draw them so the child's profile is real.
     return gen.profile(), gen.profile()
 
@@ -148,7 +152,9 @@ def str_payload(profile: dict[str, list[str]] | None) -> Payload | None:
     return {"kit": "Goldeneye 20A", "lab": None, "loci": loci}
 
 
-def _alert(gen: Generator, p: Person, lost: dt.date, child: bool, data: Dataset | None = None) -> Payload:
+def _alert(
+    gen: Generator, p: Person, lost: dt.date, child: bool, data: Dataset | None = None
+) -> Payload:
     rng = gen.rng
     alert_id = gen._next("A")
     father = mother = None
@@ -182,7 +188,11 @@ def _alert(gen: Generator, p: Person, lost: dt.date, child: bool, data: Dataset 
         "case_number": None,
         "case_type": "SUSPECTED_TRAFFICKING" if rng.random() < 0.5 else "ABDUCTION",
         "person": person_payload(
-            p.name, p.sex, birth, p.id_number if has_id else None, p.marks,
+            p.name,
+            p.sex,
+            birth,
+            p.id_number if has_id else None,
+            p.marks,
             aliases=[p.nickname] if p.nickname else [],
         ),
         "residence": None,
@@ -227,11 +237,15 @@ def _record_of_woman(gen: Generator, p: Person, found: dt.date) -> Payload:
             name = gen.surname() + p.given  # registered under a husband's clan name
     real_id = rng.random() < 0.7
     return _record(
-        gen, name=name, sex=p.sex,
+        gen,
+        name=name,
+        sex=p.sex,
         birth=gen.birth_fields(p.birth, found, 0.75 if real_id else 0.3, 1),
         id_number=_written_id(gen, p, 1.0) if real_id else None,
         household=p.area if real_id else gen._area(destination),
-        registered=gen._area(destination), when=found, marks=p.marks if rng.random() < 0.4 else None,
+        registered=gen._area(destination),
+        when=found,
+        marks=p.marks if rng.random() < 0.4 else None,
         former=[p.name] if name != p.name and rng.random() < 0.2 else [],
     )
 
@@ -240,7 +254,12 @@ def _record(gen: Generator, **f: Any) -> Payload:
     return {
         "record_id": gen._next("R"),
         "person": person_payload(
-            f["name"], f["sex"], f["birth"], f["id_number"], f.get("marks"), former=f.get("former", [])
+            f["name"],
+            f["sex"],
+            f["birth"],
+            f["id_number"],
+            f.get("marks"),
+            former=f.get("former", []),
         ),
         "household_registration": _place(f["household"]),
         "current_address": _place(f["registered"]),
@@ -259,13 +278,23 @@ def _record(gen: Generator, **f: Any) -> Payload:
     }
 
 
-def _child_entry(gen: Generator, name: str | None, p: Person, found: dt.date, **over: Any) -> Payload:
+def _child_entry(
+    gen: Generator, name: str | None, p: Person, found: dt.date, **over: Any
+) -> Payload:
     nickname = over.get("nickname")
     child = person_payload(
-        name, p.sex, over.get("birth") or gen.birth_fields(p.birth, found, 0.2, 1),
-        over.get("id_number"), over.get("marks"), aliases=[nickname] if nickname else [],
+        name,
+        p.sex,
+        over.get("birth") or gen.birth_fields(p.birth, found, 0.2, 1),
+        over.get("id_number"),
+        over.get("marks"),
+        aliases=[nickname] if nickname else [],
     )
-    return {"child": child, "guardian_relation": over.get("relation", "MOTHER"), "relation_text": None}
+    return {
+        "child": child,
+        "guardian_relation": over.get("relation", "MOTHER"),
+        "relation_text": None,
+    }
 
 
 def _record_with_child(gen: Generator, p: Person, found: dt.date) -> tuple[Payload, int]:
@@ -282,7 +311,10 @@ def _record_with_child(gen: Generator, p: Person, found: dt.date) -> tuple[Paylo
     fake = gen.id_number(guardian.area, p.birth + dt.timedelta(days=rng.randint(-400, 400)), p.sex)
     id_roll = rng.random()
     entry = _child_entry(
-        gen, name, p, found,
+        gen,
+        name,
+        p,
+        found,
         nickname=p.nickname if p.nickname and rng.random() < 0.4 else None,
         id_number=fake if id_roll < 0.2 else _written_id(gen, p, 1.0) if id_roll < 0.28 else None,
         marks=p.marks if p.marks and rng.random() < 0.3 else None,
@@ -310,7 +342,12 @@ def _rescue_of(gen: Generator, p: Person, found: dt.date, home: str) -> Payload:
         name = None
     birth = gen.birth_fields(p.birth, found, 0.0, 1)
     return _rescue(
-        gen, name=name, sex=p.sex, birth=birth, found=found, area=gen._area(destination),
+        gen,
+        name=name,
+        sex=p.sex,
+        birth=birth,
+        found=found,
+        area=gen._area(destination),
         from_area=p.area if rng.random() < 0.3 else None,
         marks=p.marks if p.marks and rng.random() < 0.7 else None,
         profile=p.profile if p.profile and _age(p, found) < 18 and rng.random() < 0.85 else None,
@@ -345,7 +382,10 @@ def _random_child(gen: Generator, guardian: Person, when: dt.date) -> Payload:
     kid = gen.person(rng.choice("MF"), birth, guardian.area[:2] + "0000", surname=guardian.surname)
     has_id = rng.random() < 0.5
     return _child_entry(
-        gen, kid.name, kid, when,
+        gen,
+        kid.name,
+        kid,
+        when,
         nickname=kid.nickname if rng.random() < 0.2 else None,
         id_number=gen.id_number(guardian.area, birth, kid.sex) if has_id else None,
         birth=_birth_record("DAY", birth) if has_id else gen.birth_fields(birth, when, 0.5, 0),
@@ -354,7 +394,10 @@ def _random_child(gen: Generator, guardian: Person, when: dt.date) -> Payload:
 
 
 def _background_record(
-    gen: Generator, guardian: Person | None = None, when: dt.date | None = None, with_children: bool = True
+    gen: Generator,
+    guardian: Person | None = None,
+    when: dt.date | None = None,
+    with_children: bool = True,
 ) -> Payload:
     rng = gen.rng
     when = when or random_date(rng, dt.date(2010, 1, 1), today())
@@ -363,12 +406,16 @@ def _background_record(
         guardian = gen.person(rng.choice("MF"), birth, gen._weighted(pools.SOURCE_WEIGHTS))
     destination = gen._weighted(pools.DESTINATION_WEIGHTS)
     record = _record(
-        gen, name=gen.latin_variant(guardian.name) if guardian.latin else guardian.name,
+        gen,
+        name=gen.latin_variant(guardian.name) if guardian.latin else guardian.name,
         sex=guardian.sex,
-        birth=gen.birth_fields(guardian.birth, when, 0.85, 0) if not guardian.latin
+        birth=gen.birth_fields(guardian.birth, when, 0.85, 0)
+        if not guardian.latin
         else gen.birth_fields(guardian.birth, when, 0.0, 1),
         id_number=guardian.id_number or None if rng.random() < 0.9 else None,
-        household=guardian.area, registered=gen._area(destination), when=when,
+        household=guardian.area,
+        registered=gen._area(destination),
+        when=when,
         marks=guardian.marks if rng.random() < 0.2 else None,
     )
     if with_children and rng.random() < 0.35:
@@ -385,8 +432,13 @@ def _background_rescue(gen: Generator) -> Payload:
     sex = "F" if not child or rng.random() < 0.5 else "M"
     p = gen.person(sex, when - dt.timedelta(days=age_days), gen._weighted(pools.SOURCE_WEIGHTS))
     return _rescue(
-        gen, name=p.nickname if rng.random() < 0.4 else p.name if rng.random() < 0.7 else None,
-        sex=sex, birth=gen.birth_fields(p.birth, when, 0.0, 1), found=when,
-        area=gen._area(gen._weighted(pools.DESTINATION_WEIGHTS)), from_area=None, marks=p.marks,
+        gen,
+        name=p.nickname if rng.random() < 0.4 else p.name if rng.random() < 0.7 else None,
+        sex=sex,
+        birth=gen.birth_fields(p.birth, when, 0.0, 1),
+        found=when,
+        area=gen._area(gen._weighted(pools.DESTINATION_WEIGHTS)),
+        from_area=None,
+        marks=p.marks,
         profile=gen.profile() if child and rng.random() < 0.8 else None,
     )

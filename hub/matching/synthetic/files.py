@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,33 +22,62 @@ SEX_CN = {"MALE": "男", "FEMALE": "女", "UNKNOWN": "未知"}
 SEX_FROM_CN = {v: k for k, v in SEX_CN.items()}
 
 _PERSON = (
-    ("姓名", "name"), ("曾用名", "former_names"), ("别名绰号", "aliases"), ("性别", "sex"),
-    ("出生日期精度", "birth.precision"), ("出生日期", "birth.date"), ("最小年龄", "birth.age_min"),
-    ("最大年龄", "birth.age_max"), ("年龄评估日期", "birth.age_assessed_on"),
-    ("身份证号", "id_number"), ("体表特征", "marks"),
+    ("姓名", "name"),
+    ("曾用名", "former_names"),
+    ("别名绰号", "aliases"),
+    ("性别", "sex"),
+    ("出生日期精度", "birth.precision"),
+    ("出生日期", "birth.date"),
+    ("最小年龄", "birth.age_min"),
+    ("最大年龄", "birth.age_max"),
+    ("年龄评估日期", "birth.age_assessed_on"),
+    ("身份证号", "id_number"),
+    ("体表特征", "marks"),
 )
 ALERT_COLUMNS = (
-    ("预警编号", "alert_id"), ("案件类型", "case_type"),
+    ("预警编号", "alert_id"),
+    ("案件类型", "case_type"),
     *((h, "person." + k) for h, k in _PERSON),
-    ("户籍地", "household_registration"), ("最后出现地点", "last_seen_place"),
-    ("最后出现时间", "last_seen_at"), ("紧急程度", "urgency"), ("发布单位", "issuing_unit"),
-    ("管辖区", "jurisdiction"), ("报案时间", "reported_at"),
-    ("父亲STR分型", "dna.father"), ("母亲STR分型", "dna.mother"),
+    ("户籍地", "household_registration"),
+    ("最后出现地点", "last_seen_place"),
+    ("最后出现时间", "last_seen_at"),
+    ("紧急程度", "urgency"),
+    ("发布单位", "issuing_unit"),
+    ("管辖区", "jurisdiction"),
+    ("报案时间", "reported_at"),
+    ("父亲STR分型", "dna.father"),
+    ("母亲STR分型", "dna.mother"),
 )
 RECORD_COLUMNS = (
-    ("登记编号", "record_id"), ("子女序号", "child_index"), ("监护关系", "guardian_relation"),
+    ("登记编号", "record_id"),
+    ("子女序号", "child_index"),
+    ("监护关系", "guardian_relation"),
     *((h, "person." + k) for h, k in _PERSON),
-    ("户籍地", "household_registration"), ("居住地", "current_address"), ("入住日期", "moved_in_on"),
-    ("登记日期", "registered_on"), ("登记单位", "registering_station"),
+    ("户籍地", "household_registration"),
+    ("居住地", "current_address"),
+    ("入住日期", "moved_in_on"),
+    ("登记日期", "registered_on"),
+    ("登记单位", "registering_station"),
 )
 RESCUE_COLUMNS = (
-    ("救助编号", "rescue_id"), *((h, "person." + k) for h, k in _PERSON),
-    ("救助时间", "rescued_at"), ("救助地点", "rescue_place"), ("被拐出地", "trafficked_from"),
-    ("安置机构", "placement.institution"), ("安置地", "placement.area_code"),
-    ("STR分型", "str_profile"), ("发布单位", "issuing_unit"),
+    ("救助编号", "rescue_id"),
+    *((h, "person." + k) for h, k in _PERSON),
+    ("救助时间", "rescued_at"),
+    ("救助地点", "rescue_place"),
+    ("被拐出地", "trafficked_from"),
+    ("安置机构", "placement.institution"),
+    ("安置地", "placement.area_code"),
+    ("STR分型", "str_profile"),
+    ("发布单位", "issuing_unit"),
 )
 _LISTS = {"former_names", "aliases", "marks"}
-_PLACES = {"household_registration", "last_seen_place", "current_address", "rescue_place", "trafficked_from"}
+_PLACES = {
+    "household_registration",
+    "last_seen_place",
+    "current_address",
+    "rescue_place",
+    "trafficked_from",
+}
 _PROFILES = {"dna.father", "dna.mother", "str_profile"}
 _DATES = {"birth.date", "birth.age_assessed_on", "moved_in_on", "registered_on"}
 _INSTANTS = {"last_seen_at", "reported_at", "rescued_at"}
@@ -57,7 +86,7 @@ _INTS = {"birth.age_min", "birth.age_max", "child_index"}
 
 @dataclass
 class ReadResult:
-    """Payloads read from a file, and one message per row that could not be read (kept, not lost)."""
+    """Payloads read from a file, and one message per unreadable row (kept, not lost)."""
 
     payloads: list[Payload] = field(default_factory=list)
     parents_dna: list[Payload] = field(default_factory=list)
@@ -90,7 +119,11 @@ def write_dataset(directory: Path, data: Dataset, fmt: str) -> dict[str, Path]:
         write_jsonl(paths["rescues"], data.rescues)
     elif fmt == "csv":
         dna = {p["alert_id"]: p for p in data.parents_dna}
-        _write_csv(paths["alerts"], ALERT_COLUMNS, [{**a, "dna": dna.get(a["alert_id"], {})} for a in data.alerts])
+        _write_csv(
+            paths["alerts"],
+            ALERT_COLUMNS,
+            [{**a, "dna": dna.get(a["alert_id"], {})} for a in data.alerts],
+        )
         _write_csv(paths["records"], RECORD_COLUMNS, _record_rows(data.records))
         _write_csv(paths["rescues"], RESCUE_COLUMNS, data.rescues)
     else:
@@ -109,8 +142,14 @@ def _record_rows(records: Iterable[Payload]) -> list[Payload]:
     for record in records:
         rows.append({**record, "child_index": None, "guardian_relation": None})
         for i, entry in enumerate(record.get("children") or []):
-            rows.append({**record, "person": entry["child"], "child_index": i,
-                         "guardian_relation": entry.get("guardian_relation")})
+            rows.append(
+                {
+                    **record,
+                    "person": entry["child"],
+                    "child_index": i,
+                    "guardian_relation": entry.get("guardian_relation"),
+                }
+            )
     return rows
 
 
@@ -129,11 +168,13 @@ def _cell(key: str, value: Any) -> str:
     if leaf in _LISTS:
         return "、".join(value)
     if key.endswith("sex"):
-        return SEX_CN.get(value, value)
+        return str(SEX_CN.get(value, value))
     if key in _PLACES:
         return str(value.get("area_code", ""))
     if key in _PROFILES:
-        return ";".join(f"{loc['locus']}={'/'.join(loc['alleles'])}" for loc in value.get("loci", []))
+        return ";".join(
+            f"{loc['locus']}={'/'.join(loc['alleles'])}" for loc in value.get("loci", [])
+        )
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return str(value)
@@ -262,12 +303,16 @@ def _first_header(kind: str) -> str:
     return _COLUMNS[kind][0][0]
 
 
-def _place_row(kind: str, doc: dict[str, Any], records: dict[str, Payload], result: ReadResult) -> None:
+def _place_row(
+    kind: str, doc: dict[str, Any], records: dict[str, Payload], result: ReadResult
+) -> None:
     dna = doc.pop("dna", None)
     if kind == "alerts":
         result.payloads.append(doc)
         if dna and (dna.get("father") or dna.get("mother")):
-            result.parents_dna.append({"profile_id": f"csv-{doc['alert_id']}", "alert_id": doc["alert_id"], **dna})
+            result.parents_dna.append(
+                {"profile_id": f"csv-{doc['alert_id']}", "alert_id": doc["alert_id"], **dna}
+            )
         return
     if kind == "rescues":
         result.payloads.append(doc)
@@ -280,4 +325,10 @@ def _place_row(kind: str, doc: dict[str, Any], records: dict[str, Payload], resu
         record.update(doc)
         record["children"] = children
     else:
-        record["children"].append({"child": doc["person"], "guardian_relation": relation or "UNKNOWN", "relation_text": None})
+        record["children"].append(
+            {
+                "child": doc["person"],
+                "guardian_relation": relation or "UNKNOWN",
+                "relation_text": None,
+            }
+        )

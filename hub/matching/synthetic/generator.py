@@ -6,6 +6,7 @@ approximate ages, mistyped or swapped identity digits, missing numbers, DNA with
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 from dataclasses import dataclass, field
@@ -94,7 +95,12 @@ class Generator:
         sur = surname or self.surname()
         given = self._given(sex)
         return Person(
-            name=sur + given, surname=sur, given=given, sex=sex, birth=birth, area=area,
+            name=sur + given,
+            surname=sur,
+            given=given,
+            sex=sex,
+            birth=birth,
+            area=area,
             id_number=self.id_number(area, birth, sex),
             nickname=self.rng.choice(pools.NICKNAMES) if self.rng.random() < 0.4 else None,
             marks=self.rng.choice(pools.MARKS) if self.rng.random() < 0.35 else None,
@@ -103,7 +109,10 @@ class Generator:
     def _foreign(self, sex: str, birth: dt.date, area: str) -> Person:
         kind = self.rng.random()
         if kind < 0.5:
-            fam, giv = self.rng.choice(pools.VIETNAMESE_FAMILY), self.rng.choice(pools.VIETNAMESE_FEMALE)
+            fam, giv = (
+                self.rng.choice(pools.VIETNAMESE_FAMILY),
+                self.rng.choice(pools.VIETNAMESE_FEMALE),
+            )
             name = f"{fam} Thị {giv}"
         elif kind < 0.8:
             fam, giv = "", self.rng.choice(pools.MYANMAR_FEMALE)
@@ -111,8 +120,17 @@ class Generator:
         else:
             fam, giv = self.rng.choice(pools.LAO_FAMILY), self.rng.choice(pools.LAO_GIVEN)
             name = f"{giv} {fam}"
-        return Person(name, fam, giv, sex, birth, area, "", latin=True,
-                      marks=self.rng.choice(pools.MARKS) if self.rng.random() < 0.3 else None)
+        return Person(
+            name,
+            fam,
+            giv,
+            sex,
+            birth,
+            area,
+            "",
+            latin=True,
+            marks=self.rng.choice(pools.MARKS) if self.rng.random() < 0.3 else None,
+        )
 
     def profile(self) -> dict[str, list[str]]:
         out = {}
@@ -122,16 +140,19 @@ class Generator:
             out[self.table.names[locus]] = sorted(self.rng.choices(alleles, weights, k=2))
         return out
 
-    def child_profile(self, father: dict[str, list[str]], mother: dict[str, list[str]]) -> dict[str, list[str]]:
-        child = {locus: sorted([self.rng.choice(father[locus]), self.rng.choice(mother[locus])]) for locus in father}
+    def child_profile(
+        self, father: dict[str, list[str]], mother: dict[str, list[str]]
+    ) -> dict[str, list[str]]:
+        child = {
+            locus: sorted([self.rng.choice(father[locus]), self.rng.choice(mother[locus])])
+            for locus in father
+        }
         if self.rng.random() < 0.06:
             # A one-step mutation at one locus, as happens in a few per cent of transmissions.
             locus = self.rng.choice(sorted(child))
             allele = child[locus][0]
-            try:
+            with contextlib.suppress(ValueError):  # a non-numeric allele stays as it is
                 child[locus][0] = f"{float(allele) + self.rng.choice((-1, 1)):g}"
-            except ValueError:
-                pass
         return child
 
     # -- corruption ----------------------------------------------------------------------------
@@ -162,7 +183,9 @@ class Generator:
         """Spelling drift of a foreign name: diacritics lost, filler dropped, a letter slipped."""
         import unicodedata
 
-        text = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+        text = "".join(
+            c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)
+        )
         text = text.replace("đ", "d").replace("Đ", "D")
         roll = self.rng.random()
         if roll < 0.3:
@@ -172,7 +195,9 @@ class Generator:
             text = text[:i] + text[i + 1] + text[i] + text[i + 2 :]
         return text
 
-    def birth_fields(self, birth: dt.date, observed: dt.date, precise: float, fuzz_years: int) -> Payload:
+    def birth_fields(
+        self, birth: dt.date, observed: dt.date, precise: float, fuzz_years: int
+    ) -> Payload:
         """A BirthDate record as a clerk writes it: exact, year only, or an estimated age range."""
         roll = self.rng.random()
         if roll < precise:
@@ -192,7 +217,13 @@ def _birth_record(
     high: int | None = None,
     assessed: dt.date | None = None,
 ) -> Payload:
-    return {"precision": precision, "date": day, "age_min": low, "age_max": high, "age_assessed_on": assessed}
+    return {
+        "precision": precision,
+        "date": day,
+        "age_min": low,
+        "age_max": high,
+        "age_assessed_on": assessed,
+    }
 
 
 def _age(birth: dt.date, on: dt.date) -> int:
@@ -201,7 +232,9 @@ def _age(birth: dt.date, on: dt.date) -> int:
 
 def random_date(rng: random.Random, start: dt.date, end: dt.date) -> dt.date:
     """A day between start and end inclusive."""
-    return dt.date.fromordinal(rng.randint(start.toordinal(), max(start.toordinal(), end.toordinal())))
+    return dt.date.fromordinal(
+        rng.randint(start.toordinal(), max(start.toordinal(), end.toordinal()))
+    )
 
 
 def today() -> dt.date:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
-from hub.matching.facts import BirthInfo, DatePrecision, PersonFacts, PersonRef, Sex, SourceKind, StrProfile
+from hub.matching.facts import (
+    BirthInfo,
+    DatePrecision,
+    PersonFacts,
+    PersonRef,
+    Sex,
+    SourceKind,
+    StrProfile,
+)
 
 _ids = itertools.count(1)
 

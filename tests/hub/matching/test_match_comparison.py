@@ -28,8 +28,10 @@ class TestNames:
         assert levels["given_name"] == "pinyin"
 
     def test_renamed_child_compares_on_child_fields(self) -> None:
-        """A child missing at 4 and registered under a new surname: child_ fields, not adult ones."""
-        alert = person(SourceKind.ALERT, name="王梓涵", born=dt.date(2014, 3, 1), observed=dt.date(2018, 5, 1))
+        """A child missing at 4, registered under a new surname: child_ fields, not adult ones."""
+        alert = person(
+            SourceKind.ALERT, name="王梓涵", born=dt.date(2014, 3, 1), observed=dt.date(2018, 5, 1)
+        )
         record = person(name="刘梓涵", ages=(9, 10), observed=dt.date(2024, 1, 1))
         levels = _levels(alert, record)
         assert levels["child_surname"] == "different"
@@ -43,7 +45,9 @@ class TestNames:
 
     def test_nickname_cross_compared_with_name(self) -> None:
         """An alert's nickname 丫丫 equals the name a rescued child gives."""
-        levels = _levels(person(SourceKind.ALERT, name="陈静", other_names=("丫丫",)), person(name="丫丫"))
+        levels = _levels(
+            person(SourceKind.ALERT, name="陈静", other_names=("丫丫",)), person(name="丫丫")
+        )
         assert levels["other_names"] == "exact"
 
     def test_repeated_nickname_does_not_match_a_given_name(self) -> None:
@@ -80,14 +84,23 @@ class TestBirth:
 
     def test_far_apart_births_differ(self) -> None:
         """Ten years apart is a disagreement."""
-        assert _levels(person(born=dt.date(1990, 1, 1)), person(born=dt.date(2000, 1, 1)))["birth"] == "different"
+        assert (
+            _levels(person(born=dt.date(1990, 1, 1)), person(born=dt.date(2000, 1, 1)))["birth"]
+            == "different"
+        )
 
 
 class TestIdNumbers:
     def test_mistyped_digit_and_swap(self) -> None:
         """One wrong digit and two swapped digits have their own levels."""
-        assert _levels(person(id_number=ID), person(id_number="11010519491231003X"))["id_number"] == "one_typo"
-        assert _levels(person(id_number=ID), person(id_number="11010591491231002X"))["id_number"] == "transposed"
+        assert (
+            _levels(person(id_number=ID), person(id_number="11010519491231003X"))["id_number"]
+            == "one_typo"
+        )
+        assert (
+            _levels(person(id_number=ID), person(id_number="11010591491231002X"))["id_number"]
+            == "transposed"
+        )
 
     def test_number_supplies_birth_and_sex_when_not_stated(self) -> None:
         """A number without stated birth date or sex still compares on both."""
@@ -98,14 +111,16 @@ class TestIdNumbers:
 
     def test_number_contradicting_stated_birth_is_noted(self) -> None:
         """A number whose birth date differs from the stated one is flagged in the notes."""
-        result = compare(prepare(person(id_number=ID, born=dt.date(1950, 6, 1))), prepare(person()), TABLE)
+        result = compare(
+            prepare(person(id_number=ID, born=dt.date(1950, 6, 1))), prepare(person()), TABLE
+        )
         assert any("birth date differs" in note for note in result.notes)
 
 
 class TestMarksAndPlaces:
     def test_same_located_mark_is_strong(self) -> None:
         """A mole behind the left ear on both sides, written differently."""
-        levels = _levels(person(marks="左耳后有黑痣"), person(marks="左耳有痣，额头有疤"))
+        levels = _levels(person(marks="左耳后有黑痣"), person(marks="左耳有痣\uff0c额头有疤"))
         assert levels["marks"] == "strong"
 
     def test_home_province_from_any_county_code(self) -> None:

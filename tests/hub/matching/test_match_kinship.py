@@ -78,7 +78,7 @@ class TestKinship:
 
     def test_one_mutation_in_duo_is_tolerated(self) -> None:
         """Duo with one inconsistent locus: index stays positive, parentage not excluded."""
-        father, mother, child = _family(4)
+        father, _, child = _family(4)
         mutated = _mutate(child, ["FGA"], [father])
         result = parentage(TABLE, mutated, father, None)
         assert result is not None and result.cpi > 0
@@ -107,7 +107,9 @@ class TestKinship:
 
     def test_malformed_table_is_refused_with_row_and_field(self, tmp_path: Path) -> None:
         """A frequency that is not a number names the file, row and field."""
-        (tmp_path / "str_loci.csv").write_text("locus,mutation_rate\nTH01,0.001\n", encoding="utf-8")
+        (tmp_path / "str_loci.csv").write_text(
+            "locus,mutation_rate\nTH01,0.001\n", encoding="utf-8"
+        )
         (tmp_path / "str_allele_frequencies.csv").write_text(
             "locus,allele,frequency\nTH01,9,abc\n", encoding="utf-8"
         )

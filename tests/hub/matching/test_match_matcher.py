@@ -32,8 +32,15 @@ def _family(seed: int) -> tuple[StrProfile, StrProfile, StrProfile]:
 
 
 def _woman_alert() -> object:
-    return person(SourceKind.ALERT, name="张丽", born=dt.date(1995, 3, 8), id_number="51010419950308152X",
-                  province="510104", sex=Sex.FEMALE, observed=dt.date(2019, 4, 1))
+    return person(
+        SourceKind.ALERT,
+        name="张丽",
+        born=dt.date(1995, 3, 8),
+        id_number="51010419950308152X",
+        province="510104",
+        sex=Sex.FEMALE,
+        observed=dt.date(2019, 4, 1),
+    )
 
 
 class TestMatcher:
@@ -42,8 +49,14 @@ class TestMatcher:
         alerts = CandidateIndex()
         alert = _woman_alert()
         alerts.add(prepare(alert))  # type: ignore[arg-type]
-        record = person(name="章莉", born=dt.date(1995, 3, 8), id_number="51010419950308125X",
-                        province="510104", seen=("320583",), sex=Sex.FEMALE)
+        record = person(
+            name="章莉",
+            born=dt.date(1995, 3, 8),
+            id_number="51010419950308125X",
+            province="510104",
+            seen=("320583",),
+            sex=Sex.FEMALE,
+        )
         hits = MATCHER.match_new_record(record, alerts)
         assert len(hits) == 1
         hit = hits[0]
@@ -51,7 +64,9 @@ class TestMatcher:
         assert hit.alert_ref == alert.ref  # type: ignore[attr-defined]
         assert hit.record_ref == record.ref
         text = "\n".join(hit.explanation)
-        assert "id_number: transposed" in text and "given_name: pinyin" in text and "-> NOTIFY" in text
+        assert (
+            "id_number: transposed" in text and "given_name: pinyin" in text and "-> NOTIFY" in text
+        )
 
     def test_new_alert_searches_stored_records(self) -> None:
         """The other direction finds the same pair."""
@@ -66,15 +81,32 @@ class TestMatcher:
         alerts = CandidateIndex()
         alerts.add(prepare(_woman_alert()))  # type: ignore[arg-type]
         other = person(name="张丽", born=dt.date(1985, 2, 1), id_number="320102198502011223")
-        assert all(h.decision is not Decision.NOTIFY for h in MATCHER.match_new_record(other, alerts))
+        assert all(
+            h.decision is not Decision.NOTIFY for h in MATCHER.match_new_record(other, alerts)
+        )
 
     def test_strong_dna_alone_makes_a_hit_for_a_renamed_child(self) -> None:
         """A rescued child with another name and no number: the parents' trio decides."""
         father, mother, child = _family(11)
-        alert = person(SourceKind.ALERT, name="王梓涵", born=dt.date(2013, 6, 1), observed=dt.date(2016, 1, 1),
-                       father=father, mother=mother, province="520102", sex=Sex.FEMALE)
-        rescue = person(SourceKind.RESCUE, name="小花", ages=(9, 11), observed=dt.date(2023, 5, 1),
-                        profile=child, seen=("410102",), sex=Sex.FEMALE)
+        alert = person(
+            SourceKind.ALERT,
+            name="王梓涵",
+            born=dt.date(2013, 6, 1),
+            observed=dt.date(2016, 1, 1),
+            father=father,
+            mother=mother,
+            province="520102",
+            sex=Sex.FEMALE,
+        )
+        rescue = person(
+            SourceKind.RESCUE,
+            name="小花",
+            ages=(9, 11),
+            observed=dt.date(2023, 5, 1),
+            profile=child,
+            seen=("410102",),
+            sex=Sex.FEMALE,
+        )
         alerts = CandidateIndex()
         alerts.add(prepare(alert))
         hits = MATCHER.match_new_record(rescue, alerts)
@@ -85,10 +117,23 @@ class TestMatcher:
         """Same name and age, but the child's profile excludes the reporting parents."""
         father, mother, _ = _family(12)
         _, _, stranger = _family(13)
-        alert = person(SourceKind.ALERT, name="李浩然", born=dt.date(2015, 2, 2), observed=dt.date(2017, 1, 1),
-                       father=father, mother=mother, sex=Sex.MALE)
-        rescue = person(SourceKind.RESCUE, name="李浩然", ages=(7, 8), observed=dt.date(2022, 9, 1),
-                        profile=stranger, sex=Sex.MALE)
+        alert = person(
+            SourceKind.ALERT,
+            name="李浩然",
+            born=dt.date(2015, 2, 2),
+            observed=dt.date(2017, 1, 1),
+            father=father,
+            mother=mother,
+            sex=Sex.MALE,
+        )
+        rescue = person(
+            SourceKind.RESCUE,
+            name="李浩然",
+            ages=(7, 8),
+            observed=dt.date(2022, 9, 1),
+            profile=stranger,
+            sex=Sex.MALE,
+        )
         alerts = CandidateIndex()
         alerts.add(prepare(alert))
         assert MATCHER.match_new_record(rescue, alerts) == []
@@ -105,7 +150,9 @@ class TestMatcher:
         assert nothing.match_new_record(record, alerts) == []
 
     def test_records_are_never_matched_with_records(self) -> None:
-        """An index holding records gives no hits for a record probe (alerts only pair with others)."""
+        """An index of records gives no hits for a record probe: alerts pair with the others."""
         records = CandidateIndex()
         records.add(prepare(person(name="张丽", born=dt.date(1995, 3, 8))))
-        assert MATCHER.match_new_record(person(name="张丽", born=dt.date(1995, 3, 8)), records) == []
+        assert (
+            MATCHER.match_new_record(person(name="张丽", born=dt.date(1995, 3, 8)), records) == []
+        )

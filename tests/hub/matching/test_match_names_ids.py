@@ -6,7 +6,14 @@ import datetime as dt
 
 from hub.matching import idnumber
 from hub.matching.facts import Sex
-from hub.matching.names import fuzzy_pinyin, jaro_winkler, latin_key, pinyin, split_han_name, surname_pinyin
+from hub.matching.names import (
+    fuzzy_pinyin,
+    jaro_winkler,
+    latin_key,
+    pinyin,
+    split_han_name,
+    surname_pinyin,
+)
 
 
 class TestNames:

@@ -35,8 +35,10 @@ class TestGenerator:
         catalog = SchemaCatalog.load()
         data = generate(300, seed=6)
         for event_type, payloads in (
-            ("missing-person-alert", data.alerts), ("migrant-record", data.records),
-            ("rescue-notice", data.rescues), ("parents-dna-profile", data.parents_dna),
+            ("missing-person-alert", data.alerts),
+            ("migrant-record", data.records),
+            ("rescue-notice", data.rescues),
+            ("parents-dna-profile", data.parents_dna),
         ):
             for payload in payloads:
                 blocking = [p for p in validate_payload(catalog, event_type, payload) if p.blocking]
@@ -45,7 +47,9 @@ class TestGenerator:
     def test_labels_point_at_real_documents(self) -> None:
         """Every label names an existing alert and record/notice person."""
         data = generate(600, seed=7)
-        people = {(p.ref.business_id, p.ref.child_index) for _, ps in facts_of(data, []) for p in ps}
+        people = {
+            (p.ref.business_id, p.ref.child_index) for _, ps in facts_of(data, []) for p in ps
+        }
         assert data.labels
         for alert_id, other_id, child in data.labels:
             assert (alert_id, None) in people and (other_id, child) in people
@@ -61,8 +65,12 @@ class TestFiles:
         records = read_documents(paths["records"], "records")
         rescues = read_documents(paths["rescues"], "rescues")
         assert not (alerts.errors or records.errors or rescues.errors)
-        back = Dataset(alerts=alerts.payloads, parents_dna=alerts.parents_dna,
-                       records=records.payloads, rescues=rescues.payloads)
+        back = Dataset(
+            alerts=alerts.payloads,
+            parents_dna=alerts.parents_dna,
+            records=records.payloads,
+            rescues=rescues.payloads,
+        )
         before = {p.ref: p for _, ps in facts_of(data, []) for p in ps}
         after = {p.ref: p for _, ps in facts_of(back, []) for p in ps}
         assert before == after
