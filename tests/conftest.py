@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -21,7 +23,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from hub.config import Settings, load_settings
 from hub.errors import HubError
 from ops import db, services, topics
-from ops.services import kafka
+from ops.services import kafka, postgres
 
 _RUN_ID = secrets.token_hex(4)
 
@@ -169,3 +171,28 @@ def private_kafka_settings(
         yield settings
     finally:
         kafka.stop(settings)
+
+
+@pytest.fixture
+def private_postgres_settings(
+    hub_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    """This run's settings, but with a PostgreSQL cluster of its own, migrated.
+
+    For tests that stop or restart PostgreSQL: the shared cluster stays untouched for everyone
+    else. Kafka is still the shared broker. The cluster is stopped and removed afterwards.
+    """
+    (port,) = free_ports(1)
+    settings = hub_settings.with_overrides(
+        data_dir=tmp_path_factory.mktemp("postgres") / "data", pg_port=port
+    )
+    try:
+        postgres.start(settings)
+        db.migrate(settings.pg_dsn)
+        yield settings
+    finally:
+        postgres.stop(settings)
+        # As root the cluster may live outside the data dir (see ops/services/_pg_cluster.py).
+        note = settings.data_dir / "postgres.location"
+        if note.exists():
+            shutil.rmtree(Path(note.read_text().strip()).parent, ignore_errors=True)

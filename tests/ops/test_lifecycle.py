@@ -14,7 +14,7 @@ import pytest
 
 from hub.config import Settings
 from ops import services
-from ops.services import kafka
+from ops.services import kafka, postgres
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -104,3 +104,17 @@ def test_private_broker_restarts_without_touching_the_shared_one(
     again = kafka.start(private_kafka_settings)
     assert again.healthy and again.started and again.pid != first.pid
     assert kafka.status(services_up).pid == shared_before
+
+
+def test_private_postgres_restarts_without_touching_the_shared_one(
+    private_postgres_settings: Settings, services_up: Settings
+) -> None:
+    """A test's own cluster can be stopped and started again; the shared one keeps running."""
+    shared_before = postgres.status(services_up).pid
+    first = postgres.status(private_postgres_settings)
+    assert first.healthy and first.pid != shared_before
+    postgres.stop(private_postgres_settings)
+    assert not postgres.status(private_postgres_settings).healthy
+    again = postgres.start(private_postgres_settings)
+    assert again.healthy and again.started and again.pid != first.pid
+    assert postgres.status(services_up).pid == shared_before
