@@ -32,6 +32,7 @@ from typing import Any
 from hub.errors import MappingError
 
 MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
+_LIST_SEPARATORS = re.compile("[\u3001\uff0c,;\uff1b\n]+")  # 、 ， , ; ； and new lines
 
 
 def normalise_header(header: str) -> str:
@@ -59,12 +60,21 @@ class ColumnMapping:
     defaults: dict[str, str] = field(default_factory=dict)
     source: str = "<built-in>"
 
-    def value_for(self, target: str, text: str) -> str:
-        """The schema value a cell's text stands for, after the mapping's translations."""
+    def value_for(self, target: str, text: str) -> str | list[str]:
+        """The schema value a cell's text stands for, after the mapping's translations.
+
+        A cell listing several values (医疗、心理) is translated item by item into a list.
+        """
         table = self.values.get(target) or self.values.get(target.rsplit(".", 1)[-1])
         if not table:
             return text
-        return table.get(normalise_header(text), text)
+        whole = table.get(normalise_header(text))
+        if whole is not None:
+            return whole
+        parts = [p.strip() for p in _LIST_SEPARATORS.split(text) if p.strip()]
+        if len(parts) > 1:
+            return [table.get(normalise_header(p), p) for p in parts]
+        return text
 
     def resolve(self, header: str, field_paths: set[str]) -> tuple[str, int | None] | None:
         """(target path, repetition number or None) for a header, or None if unmapped."""
