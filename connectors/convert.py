@@ -27,7 +27,7 @@ from connectors.dates import DateFormatError, Precision, parse_age, parse_date
 
 MAX_CELL_CHARS = 64 * 1024
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
-_LIST_SEPARATORS = re.compile(r"[、，,;；\n]+")
+LIST_SEPARATORS = re.compile(r"[、，,;；\n]+")
 _PLACE_TEXT = re.compile(r"^\s*(\d{6})\s*[:：\s]?\s*(.*)$", re.DOTALL)
 _TRUE = {"1", "true", "yes", "y", "是", "有", "对", "√"}
 _FALSE = {"0", "false", "no", "n", "否", "无", "不", "×"}
@@ -252,7 +252,7 @@ class PayloadBuilder:
         self, items: Schema, raw: Any, path: str, problems: list[RowProblem]
     ) -> list[Any]:
         values = raw if isinstance(raw, list) else [
-            p.strip() for p in _LIST_SEPARATORS.split(_text(raw)) if p.strip()
+            p.strip() for p in LIST_SEPARATORS.split(_text(raw)) if p.strip()
         ]
         out = []
         for index, value in enumerate(values, start=1):

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from connectors.convert import LIST_SEPARATORS
 from hub.errors import MappingError
 
 MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
-_LIST_SEPARATORS = re.compile("[\u3001\uff0c,;\uff1b\n]+")  # 、 ， , ; ； and new lines
 
 
 def normalise_header(header: str) -> str:
@@ -71,7 +71,7 @@ class ColumnMapping:
         whole = table.get(normalise_header(text))
         if whole is not None:
             return whole
-        parts = [p.strip() for p in _LIST_SEPARATORS.split(text) if p.strip()]
+        parts = [p.strip() for p in LIST_SEPARATORS.split(text) if p.strip()]
         if len(parts) > 1:
             return [table.get(normalise_header(p), p) for p in parts]
         return text
