@@ -91,3 +91,7 @@ class KeyFileError(HubError):
 
 class RegistryError(HubError):
     """A registry event cannot be applied to the registry's current state."""
+
+
+class RoutingError(HubError):
+    """A match cannot be routed: a recipient or area code is not what routing needs."""
