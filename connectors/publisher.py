@@ -21,7 +21,7 @@ from connectors.rows import RowConverter
 from connectors.transport import KafkaSender
 from hub.avro import encode_datum, validate_payload
 from hub.envelope import Envelope, encode_envelope, seal, sign
-from hub.errors import HubError, InputFileError
+from hub.errors import HubError, InputFileError, OutboxError
 from hub.keys import SigningKey
 from hub.schema_catalog import SchemaCatalog
 
@@ -142,28 +142,31 @@ class Publisher:
         try:
             rows = read_rows(path)
             batch: list[NewEvent] = []
-            keys: list[str] = []
+            rows_in_batch: list[SourceRow] = []
             checked_header = False
             for row in _guarded(rows, path):
                 report.rows += 1
                 if not checked_header and row.cells:
                     report.header_notes = converter.header_problems(list(row.cells))
                     checked_header = True
-                payload, problems = converter.convert(row)
+                try:
+                    payload, problems = converter.convert(row)
+                except Exception as err:  # a row must never stop the file: keep it as rejected
+                    payload, problems = None, [RowProblem("(row)", f"cannot be converted: {err}")]
                 if payload is None:
                     rejects.write(row, problems)
                     report.rejected += 1
                 else:
                     row_key = row_identity(event_type, payload)
-                    keys.append(row_key)
                     batch.append((row_key, f"{path.name}:{row.number}", event_type,
                                   self.sealer(event_type, payload, prevalidated=True)))
+                    rows_in_batch.append(row)
                 if len(batch) >= BATCH_ROWS:
-                    self._flush_batch(batch, keys, report)
-                    batch, keys = [], []
+                    self._flush_batch(batch, rows_in_batch, report, rejects)
+                    batch, rows_in_batch = [], []
                 if on_row is not None:
                     on_row(row.number)
-            self._flush_batch(batch, keys, report)
+            self._flush_batch(batch, rows_in_batch, report, rejects)
         except InputFileError as err:
             report.file_error = str(err)
             rejects.write_file_error(str(err))
@@ -173,12 +176,30 @@ class Publisher:
         report.rejects_path = rejects.path if rejects.used else None
         return report
 
-    def _flush_batch(self, batch: list[NewEvent], keys: list[str], report: PublishReport) -> None:
+    def _flush_batch(
+        self, batch: list[NewEvent], rows: list[SourceRow], report: PublishReport,
+        rejects: RejectWriter,
+    ) -> None:
         if not batch:
             return
-        known = self.outbox.known_row_keys(keys)
-        fresh = [item for item in batch if item[0] not in known]
-        stored = len(self.store_and_send(fresh))
+        known = self.outbox.known_row_keys(item[0] for item in batch if item[0] is not None)
+        fresh = [(item, row) for item, row in zip(batch, rows, strict=True)
+                 if item[0] not in known]
+        try:
+            stored = len(self.store_and_send([item for item, _ in fresh]))
+        except OutboxError:
+            raise  # the outbox itself failed (disk full ...): no row is at fault
+        except (HubError, ValueError, TypeError):
+            # One event could not be sealed (the batch was rolled back): store them one by one
+            # so that only the failing row is rejected.
+            stored = 0
+            for item, row in fresh:
+                try:
+                    stored += len(self.store_and_send([item]))
+                except (HubError, ValueError, TypeError) as err:
+                    rejects.write(row, [RowProblem("(row)", f"cannot be signed: {err}")])
+                    report.rejected += 1
+                    batch.remove(item)
         report.stored += stored
         # Rows already in the outbox (earlier run, or repeated in this file) add nothing.
         report.already += len(batch) - stored
