@@ -95,3 +95,7 @@ class RegistryError(HubError):
 
 class RoutingError(HubError):
     """A match cannot be routed: a recipient or area code is not what routing needs."""
+
+
+class DemoError(HubError):
+    """A step of `hubctl demo` failed (a command exited with an error, a wait timed out)."""
