@@ -72,12 +72,13 @@ class Notification:
     def line(self) -> str:
         """A one-line summary for the terminal."""
         payload = self.body.get("payload")
+        kind = self.body.get("event_type", "notification")
         if isinstance(payload, dict) and "match_id" in payload:
-            explanation = "; ".join(payload.get("explanation") or [])[:200]
-            return (f"{self.body.get('published_at', '')} {self.body.get('event_type')} "
-                    f"match {payload['match_id']} alert {payload.get('alert_id')} "
-                    f"score {payload.get('score')}: {explanation}")
-        return f"{self.body.get('event_type', 'notification')} {self.notification_id}"
+            explanation = "; ".join(str(x) for x in payload.get("explanation") or [])[:200]
+            urgency = f" [{payload['urgency']}]" if payload.get("urgency") else ""
+            return (f"{kind}{urgency} match {payload['match_id']} alert "
+                    f"{payload.get('alert_id')} score {payload.get('score')}: {explanation}")
+        return f"{kind} {self.notification_id}"
 
 
 def parse_message(catalog: SchemaCatalog, topic: str, partition: int, offset: int,
@@ -104,7 +105,9 @@ def parse_message(catalog: SchemaCatalog, topic: str, partition: int, offset: in
     if isinstance(obj, dict):
         ident = obj.get("notification_id") or obj.get("event_id") or obj.get("id")
         ident = str(ident) if ident else f"{topic}:{partition}:{offset}"
-        return Notification(ident, {"payload": obj, **where})
+        kind = str(obj.get("kind") or obj.get("event_type") or "notification")
+        return Notification(ident, {"notification_id": ident, "event_type": kind,
+                                    "payload": obj, **where})
     return Notification(f"{topic}:{partition}:{offset}",
                         {"raw": base64.b64encode(value).decode("ascii"), **where})
 
