@@ -3,6 +3,9 @@
 - ``verify``: ingest + registry topics -> :class:`processors.verify_stage.VerifyStage` -> the
   verified and quarantine topics (sent after the store transaction commits).
 - ``project``: verified topic -> :class:`processors.project_stage.ProjectStage`.
+- ``match``: verified topic -> :class:`processors.match_stage.MatchStage`, then its outbox
+  (match-found events to ingest, notifications to recipients) is sent after the commit. Off
+  when the hub operator's signing key is absent.
 
 Durable state lives in PostgreSQL; Faust only moves messages (``memory://`` table store, no
 tables). The app id carries the topic prefix, so test runs and the real hub never share a
@@ -29,6 +32,7 @@ from hub.keys import VerifyKey
 from hub.registry import load_operator_key
 from hub.schema_catalog import SchemaCatalog
 from ops.topics import topic_name
+from processors.match_stage import create_match_stage
 from processors.pg_store import PgEventStore, PgProjectionStore
 from processors.project_stage import ProjectStage
 from processors.verify_stage import InMessage, Outgoing, VerifyStage
@@ -132,6 +136,10 @@ class PipelineApp:
         )
         self.app.agent(self.ingest, name="verify")(self._verify_agent)
         self.app.agent(self.verified, name="project")(self._project_agent)
+        matching = create_match_stage(settings, self.catalog)
+        if matching is not None:
+            self.match_stage, self.match_sender = matching
+            self.app.agent(self.verified, name="match")(self._match_agent)
 
     async def _send_all(self, outgoing: Sequence[Outgoing]) -> None:
         futures: list[Awaitable[Any]] = []
@@ -174,6 +182,24 @@ class PipelineApp:
                 result.applied,
                 result.skipped,
                 result.unknown,
+            )
+
+    async def _match_agent(self, stream: Any) -> None:
+        async for events in stream.take_events(self.batch, within=WITHIN):
+            messages = [_message(e) for e in events]
+            result = await _until_stored(
+                "match", functools.partial(self.match_stage.process, messages)
+            )
+            # Sent after the commit; whatever is not acknowledged stays in the outbox.
+            sent = await _until_stored("match outbox", self.match_sender.flush)
+            log.info(
+                "match: %d events, %d notified, %d to review, %d suppressed, %d failed, %d sent",
+                result.events,
+                result.notified,
+                result.reviewed,
+                result.suppressed,
+                result.failed,
+                sent,
             )
 
 

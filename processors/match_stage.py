@@ -1,0 +1,387 @@
+"""The match stage without Faust: a batch of verified-topic messages through the matcher.
+
+- an alert, alert-update or parents-dna-profile (re-)indexes the alert and searches it against
+  every migrant-record person and rescue notice ever received;
+- a migrant record (the registrant and each accompanying child) or a rescue notice is indexed
+  and searched against the open alerts;
+- alert-closed, and a CONFIRMED match-decision, take the alert out of matching;
+- a REJECTED match-decision makes sure that pair is never notified again, whatever updates follow.
+
+All of one batch commits in one transaction with its input positions (consumer ``match`` in
+``processed``), so a redelivered event has no second effect. Hits at or above the notify
+threshold go out through :class:`processors.route_stage.Router`; hits between the thresholds land
+on the review list.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hub.config import Settings
+from hub.envelope import decode_envelope
+from hub.errors import EnvelopeError, MatchingInputError, RoutingError
+from hub.keys import SigningKey
+from hub.matching.adapters import facts_from_alert, facts_from_migrant_record, facts_from_rescue
+from hub.matching.blocking import blocking_keys
+from hub.matching.facts import PersonFacts
+from hub.matching.features import Features, prepare
+from hub.matching.matcher import Decision, Hit, Matcher
+from hub.registry import operator_key_paths
+from hub.routing import MatchSummary, match_id_for, route
+from hub.schema_catalog import SchemaCatalog
+from hub.store import EventRecord, EventStore
+from ops.topics import NOTIFICATIONS, ensure_notification_topic, notification_topic, topic_name
+from processors.pg_matching import AlertState, IndexedPerson, PgMatchStore, PgMatchTxn
+from processors.pg_store import PgEventStore
+from processors.route_stage import OutboxSender, Router, kinship_json
+from processors.verify_stage import InMessage
+
+log = logging.getLogger(__name__)
+
+__all__ = ["MATCH_TYPES", "MatchResult", "MatchStage", "create_match_stage", "merged_alert"]
+
+MATCH_TYPES = frozenset(
+    (
+        "missing-person-alert",
+        "alert-update",
+        "parents-dna-profile",
+        "alert-closed",
+        "migrant-record",
+        "rescue-notice",
+        "match-decision",
+    )
+)
+# Fields an alert-update replaces when it carries them.
+_UPDATABLE = (
+    "person",
+    "last_seen_place",
+    "last_seen_at",
+    "circumstances",
+    "urgency",
+    "action_on_hit",
+)
+_DECIDED = ("CONFIRMED", "REJECTED")
+
+
+@dataclass
+class MatchResult:
+    """What one batch did."""
+
+    events: int = 0
+    skipped: int = 0
+    notified: int = 0
+    reviewed: int = 0
+    suppressed: int = 0
+    failed: int = 0
+
+
+def _event_id(msg: InMessage) -> str | None:
+    raw = msg.headers.get("event-id")
+    if raw is not None:
+        return raw.decode("ascii", "replace")
+    try:
+        return str(decode_envelope(msg.value).event_id)
+    except EnvelopeError:
+        return None
+
+
+def _area(body: Mapping[str, Any] | None, field: str) -> str | None:
+    place = body.get(field) if body else None
+    code = place.get("area_code") if isinstance(place, Mapping) else None
+    return str(code) if code else None
+
+
+def merged_alert(state: AlertState) -> dict[str, Any]:
+    """The alert body with its updates applied in arrival order."""
+    body = dict(state.body or {})
+    for update in state.updates:
+        for field in _UPDATABLE:
+            if update.get(field) is not None:
+                body[field] = update[field]
+    return body
+
+
+class MatchStage:
+    """Run batches of verified events through the matcher (see the module docstring)."""
+
+    def __init__(
+        self,
+        events: EventStore,
+        store: PgMatchStore,
+        router: Router,
+        matcher: Matcher | None = None,
+        *,
+        consumer: str = "match",
+    ) -> None:
+        self.events = events
+        self.store = store
+        self.router = router
+        self.matcher = matcher or Matcher()
+        self.consumer = consumer
+        self._handlers: dict[str, Callable[[PgMatchTxn, EventRecord, MatchResult], None]] = {
+            "missing-person-alert": self._alert,
+            "alert-update": self._alert_update,
+            "parents-dna-profile": self._parents_dna,
+            "alert-closed": self._alert_closed,
+            "migrant-record": self._record,
+            "rescue-notice": self._record,
+            "match-decision": self._decision,
+        }
+
+    def process(self, messages: Sequence[InMessage]) -> MatchResult:
+        """One batch, one transaction; raises StoreUnavailable to be retried as a whole."""
+        ids = [_event_id(m) for m in messages]
+        stored = self.events.get_many([i for i in ids if i is not None])
+        result = MatchResult()
+        with self.store.transaction() as txn:
+            txn.lock()
+            done: dict[tuple[str, int], int] = {}
+            for msg in messages:
+                part = (msg.topic, msg.partition)
+                if part not in done:
+                    done[part] = txn.claim(self.consumer, msg.topic, msg.partition)
+            for msg, event_id in zip(messages, ids, strict=True):
+                found = stored.get(event_id) if event_id else None
+                if msg.offset <= done[(msg.topic, msg.partition)] or found is None:
+                    # Unknown ids are recorded by the projection stage; nothing to match on here.
+                    result.skipped += 1
+                    continue
+                handler = self._handlers.get(found.record.event_type)
+                if handler is None:
+                    continue
+                result.events += 1
+                record = found.record
+                try:
+                    with txn.savepoint():
+                        handler(txn, record, result)
+                except (MatchingInputError, RoutingError) as err:
+                    result.failed += 1
+                    txn.fail(record.event_id, record.event_type, str(err))
+                    log.warning(
+                        "match: %s %s kept as failed: %s", record.event_type, record.event_id, err
+                    )
+            for topic, partition in done:
+                last = max(
+                    m.offset for m in messages if (m.topic, m.partition) == (topic, partition)
+                )
+                txn.advance(self.consumer, topic, partition, last)
+        return result
+
+    # --- alerts ----------------------------------------------------------------------------
+
+    def _state(self, txn: PgMatchTxn, alert_id: str) -> AlertState:
+        return txn.alert(alert_id) or AlertState(alert_id, None, None, None, [], None, "open")
+
+    def _alert(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
+        state = self._state(txn, _required(event, "alert_id"))
+        state.body = dict(event.body)
+        state.alert_event_id = event.event_id
+        state.publisher_id = event.publisher_id
+        self._reindex_alert(txn, state, event.event_id, result)
+
+    def _alert_update(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
+        state = self._state(txn, _required(event, "alert_id"))
+        state.updates = [
+            u for u in state.updates if u.get("update_id") != event.body.get("update_id")
+        ]
+        state.updates.append(dict(event.body))
+        self._reindex_alert(txn, state, event.event_id, result)
+
+    def _parents_dna(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
+        state = self._state(txn, _required(event, "alert_id"))
+        state.parents_dna = dict(event.body)
+        self._reindex_alert(txn, state, event.event_id, result)
+
+    def _alert_closed(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
+        state = self._state(txn, _required(event, "alert_id"))
+        state.status = "closed"
+        txn.save_alert(state, f"alert-closed {event.event_id}: {event.body.get('outcome')}")
+        txn.remove_persons(state.alert_id, "ALERT")
+
+    def _reindex_alert(
+        self, txn: PgMatchTxn, state: AlertState, trigger: str, result: MatchResult
+    ) -> None:
+        txn.save_alert(state)
+        if state.status != "open" or state.body is None or state.publisher_id is None:
+            return  # closed, or the alert itself has not arrived yet: nothing to search with
+        facts = facts_from_alert(merged_alert(state), state.parents_dna, state.alert_event_id)
+        alert = prepare(facts)
+        txn.replace_persons(
+            state.alert_id,
+            "ALERT",
+            [(IndexedPerson(facts, state.publisher_id, None), blocking_keys(alert, stored=True))],
+        )
+        for other in txn.candidates(blocking_keys(alert, stored=False), "OTHER"):
+            self._score(txn, state, alert, prepare(other.facts), other, trigger, result)
+
+    # --- records and rescue notices ----------------------------------------------------------
+
+    def _record(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
+        persons: list[PersonFacts]
+        if event.event_type == "migrant-record":
+            persons = facts_from_migrant_record(event.body, event.event_id)
+            area = _area(event.body, "current_address")
+        else:
+            persons = [facts_from_rescue(event.body, event.event_id)]
+            area = _area(event.body, "rescue_place")
+        prepared = [(p, prepare(p)) for p in persons]
+        txn.replace_persons(
+            persons[0].ref.business_id,
+            "OTHER",
+            [
+                (IndexedPerson(p, event.publisher_id, area), blocking_keys(f, stored=True))
+                for p, f in prepared
+            ],
+        )
+        states: dict[str, AlertState | None] = {}
+        for person, features in prepared:
+            indexed = IndexedPerson(person, event.publisher_id, area)
+            for candidate in txn.candidates(blocking_keys(features, stored=False), "ALERT"):
+                alert_id = candidate.facts.ref.business_id
+                if alert_id not in states:
+                    states[alert_id] = txn.alert(alert_id)
+                state = states[alert_id]
+                if state is None or state.status != "open":
+                    continue
+                alert = prepare(candidate.facts)
+                self._score(txn, state, alert, features, indexed, event.event_id, result)
+
+    # --- scoring, hits, decisions --------------------------------------------------------------
+
+    def _score(
+        self,
+        txn: PgMatchTxn,
+        state: AlertState,
+        alert: Features,
+        other: Features,
+        indexed: IndexedPerson,
+        trigger: str,
+        result: MatchResult,
+    ) -> None:
+        hit = self.matcher.to_hit(self.matcher.score_pair(alert, other))
+        if hit is not None:
+            self._hit(txn, state, hit, indexed, trigger, result)
+
+    def _hit(
+        self,
+        txn: PgMatchTxn,
+        state: AlertState,
+        hit: Hit,
+        other: IndexedPerson,
+        trigger: str,
+        result: MatchResult,
+    ) -> None:
+        ref = hit.record_ref
+        match_id = match_id_for(state.alert_id, ref.label())
+        known = txn.pair(match_id)
+        status = known[0] if known else None
+        if status in _DECIDED:
+            result.suppressed += 1
+            return
+        alert_version = (state.updates[-1].get("update_id") if state.updates else None) or ""
+        dna_version = (state.parents_dna or {}).get("profile_id") or ""
+        evidence = f"{state.alert_event_id}|{alert_version}|{dna_version}|{ref.event_id}"
+        values: dict[str, Any] = {
+            "alert_id": state.alert_id,
+            "counterpart_ref": ref.label(),
+            "counterpart_kind": ref.source.value,
+            "counterpart_id": ref.business_id,
+            "child_index": ref.child_index,
+            "score": hit.score,
+            "level": hit.decision.value,
+            "explanation": list(hit.explanation),
+            "alert_event_id": state.alert_event_id,
+            "counterpart_event_id": ref.event_id,
+        }
+        if hit.decision is Decision.REVIEW:
+            values["status"] = "NOTIFIED" if status == "NOTIFIED" else "REVIEW"
+            txn.save_pair(match_id, values, notified=False)
+            result.reviewed += 1
+            return
+        if known is not None and status == "NOTIFIED" and known[1] == evidence:
+            return  # the same evidence was notified already (e.g. an alert re-searched)
+        assert state.publisher_id is not None and state.alert_event_id is not None
+        routing = route(state.publisher_id, other.area_code, txn.registered())
+        body = merged_alert(state)
+        summary = MatchSummary(
+            match_id=match_id,
+            alert_id=state.alert_id,
+            alert_publisher=state.publisher_id,
+            counterpart_kind=ref.source.value,
+            counterpart_id=ref.business_id,
+            counterpart_publisher=other.publisher_id,
+            score=hit.score,
+            explanation=hit.explanation,
+            trigger_event_id=trigger,
+            child_index=ref.child_index,
+            found_area=other.area_code,
+            urgency=body.get("urgency"),
+            action_on_hit=body.get("action_on_hit"),
+            kinship=kinship_json(hit.kinship),
+            extra_notes=routing.notes,
+        )
+        self.router.publish(txn, hit, summary, routing, evidence, state.alert_event_id)
+        values.update(
+            status="NOTIFIED",
+            recipients=list(routing.recipients),
+            routing_notes=list(routing.notes),
+            evidence=evidence,
+        )
+        txn.save_pair(match_id, values, notified=True)
+        result.notified += 1
+
+    def _decision(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
+        match_id = _required(event, "match_id")
+        decision = _required(event, "decision")
+        known = txn.pair(match_id)
+        if known is not None and known[2] and event.publisher_id not in known[2]:
+            raise RoutingError(
+                f"match-decision {event.event_id}: {event.publisher_id} was not notified of "
+                f"match {match_id} (recipients: {', '.join(known[2])}); decision not applied"
+            )
+        alert_id = event.body.get("alert_id")
+        txn.decide(match_id, alert_id, decision, event.publisher_id, event.body.get("decided_at"))
+        if decision == "CONFIRMED" and alert_id:
+            state = self._state(txn, str(alert_id))
+            state.status = "confirmed"
+            txn.save_alert(state, f"match {match_id} confirmed by {event.publisher_id}")
+            txn.remove_persons(state.alert_id, "ALERT")
+
+
+def _required(event: EventRecord, field: str) -> str:
+    value = event.body.get(field)
+    if value is None or value == "":
+        raise MatchingInputError(f"{event.event_type} {event.event_id} field {field}: missing")
+    return str(value)
+
+
+def create_match_stage(
+    settings: Settings, catalog: SchemaCatalog
+) -> tuple[MatchStage, OutboxSender] | None:
+    """The stage and its sender for these settings; None when the operator's signing key is
+    absent (matching publishes match-found events signed by the hub operator)."""
+    private, _ = operator_key_paths(settings.data_dir)
+    if not private.exists():
+        log.warning(
+            "no hub operator key at %s: matching is off (run `hubctl registry init`)", private
+        )
+        return None
+    store = PgMatchStore(settings.pg_dsn)
+    router = Router(
+        catalog,
+        SigningKey.load(private),
+        topic_name(settings, "ingest"),
+        lambda participant: notification_topic(settings, participant),
+    )
+    ensure: Callable[[str], None] = lambda topic: _ensure(settings, topic)  # noqa: E731
+    stage = MatchStage(PgEventStore(settings.pg_dsn), store, router)
+    return stage, OutboxSender(store, settings.kafka_bootstrap, ensure)
+
+
+def _ensure(settings: Settings, topic: str) -> None:
+    prefix = settings.topic_prefix + NOTIFICATIONS
+    if topic.startswith(prefix):
+        ensure_notification_topic(settings, topic[len(prefix) :])

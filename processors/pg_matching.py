@@ -1,0 +1,407 @@
+"""The streaming matcher's state in PostgreSQL (tables of migration 0020_matching.sql).
+
+The candidate index is two tables: persons with their facts as JSON, and (blocking key, person)
+rows with the key indexed, so any worker of the pipeline searches the same index and it survives
+restarts. Every write of one batch happens in one transaction with the batch's input positions;
+outgoing messages go through an outbox table and are sent after the commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from hub.matching.facts import BirthInfo, DatePrecision, PersonFacts, PersonRef, Sex, SourceKind
+from hub.store import to_jsonable
+from processors.pg_store import PgConnection
+
+__all__ = [
+    "AlertState",
+    "IndexedPerson",
+    "OutboxMessage",
+    "PgMatchStore",
+    "PgMatchTxn",
+    "facts_from_json",
+    "facts_to_json",
+]
+
+# One lock for all matching batches: an alert and a record committed by two workers at the same
+# moment would otherwise each search an index that does not yet hold the other.
+_MATCH_LOCK = 0x6D617463  # "matc"
+_RECLAIM_AFTER = dt.timedelta(seconds=30)
+
+
+def facts_to_json(facts: PersonFacts) -> dict[str, Any]:
+    """A JSON object holding everything the matcher compares about a person."""
+    birth = facts.birth
+    return {
+        "ref": [
+            facts.ref.source.value,
+            facts.ref.event_id,
+            facts.ref.business_id,
+            facts.ref.child_index,
+        ],
+        "name": facts.name,
+        "other_names": list(facts.other_names),
+        "surname": facts.surname,
+        "given_name": facts.given_name,
+        "sex": facts.sex.value,
+        "birth": None
+        if birth is None
+        else {
+            "precision": birth.precision.value,
+            "date": birth.date.isoformat() if birth.date else None,
+            "min_age": birth.min_age,
+            "max_age": birth.max_age,
+        },
+        "observed_at": facts.observed_at.isoformat() if facts.observed_at else None,
+        "id_number": facts.id_number,
+        "home_province": facts.home_province,
+        "seen_provinces": list(facts.seen_provinces),
+        "marks": facts.marks,
+        "str_profile": _profile_json(facts.str_profile),
+        "father_profile": _profile_json(facts.father_profile),
+        "mother_profile": _profile_json(facts.mother_profile),
+    }
+
+
+def _profile_json(profile: dict[str, tuple[str, str]] | None) -> dict[str, list[str]] | None:
+    return None if profile is None else {k: list(v) for k, v in profile.items()}
+
+
+def _profile(raw: Any) -> dict[str, tuple[str, str]] | None:
+    return None if raw is None else {k: (str(v[0]), str(v[1])) for k, v in raw.items()}
+
+
+def _day(raw: Any) -> dt.date | None:
+    return None if raw is None else dt.date.fromisoformat(str(raw))
+
+
+def facts_from_json(raw: dict[str, Any]) -> PersonFacts:
+    """The inverse of :func:`facts_to_json`."""
+    source, event_id, business_id, child_index = raw["ref"]
+    birth = raw.get("birth")
+    return PersonFacts(
+        ref=PersonRef(SourceKind(source), event_id, business_id, child_index),
+        name=raw.get("name"),
+        other_names=tuple(raw.get("other_names") or ()),
+        surname=raw.get("surname"),
+        given_name=raw.get("given_name"),
+        sex=Sex(raw.get("sex") or "U"),
+        birth=None
+        if birth is None
+        else BirthInfo(
+            DatePrecision(birth["precision"]),
+            _day(birth.get("date")),
+            birth.get("min_age"),
+            birth.get("max_age"),
+        ),
+        observed_at=_day(raw.get("observed_at")),
+        id_number=raw.get("id_number"),
+        home_province=raw.get("home_province"),
+        seen_provinces=tuple(raw.get("seen_provinces") or ()),
+        marks=raw.get("marks"),
+        str_profile=_profile(raw.get("str_profile")),
+        father_profile=_profile(raw.get("father_profile")),
+        mother_profile=_profile(raw.get("mother_profile")),
+    )
+
+
+@dataclass(frozen=True)
+class IndexedPerson:
+    """A person in the index with where the facts came from."""
+
+    facts: PersonFacts
+    publisher_id: str
+    area_code: str | None
+
+
+@dataclass
+class AlertState:
+    """An alert as the matcher knows it (body may be None until the alert itself arrives)."""
+
+    alert_id: str
+    alert_event_id: str | None
+    publisher_id: str | None
+    body: dict[str, Any] | None
+    updates: list[dict[str, Any]]
+    parents_dna: dict[str, Any] | None
+    status: str
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One message waiting to be sent."""
+
+    id: int
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+def _ref(facts: PersonFacts) -> str:
+    return facts.ref.label()
+
+
+class PgMatchTxn:
+    """The matcher's reads and writes inside one transaction."""
+
+    def __init__(self, cur: psycopg.Cursor[Any]) -> None:
+        self._cur = cur
+
+    def lock(self) -> None:
+        self._cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MATCH_LOCK,))
+
+    def claim(self, consumer: str, topic: str, partition: int) -> int:
+        """The last offset this consumer processed on a partition (-1 if none); row-locked."""
+        self._cur.execute(
+            'INSERT INTO processed (consumer, topic, partition, "offset") '
+            "VALUES (%s, %s, %s, -1) ON CONFLICT DO NOTHING",
+            (consumer, topic, partition),
+        )
+        self._cur.execute(
+            'SELECT "offset" FROM processed WHERE consumer = %s AND topic = %s '
+            "AND partition = %s FOR UPDATE",
+            (consumer, topic, partition),
+        )
+        row = self._cur.fetchone()
+        return -1 if row is None else int(row[0])
+
+    def advance(self, consumer: str, topic: str, partition: int, offset: int) -> None:
+        self._cur.execute(
+            'UPDATE processed SET "offset" = GREATEST("offset", %s), '
+            "updated_at = clock_timestamp() "
+            "WHERE consumer = %s AND topic = %s AND partition = %s",
+            (offset, consumer, topic, partition),
+        )
+
+    # --- the candidate index ---------------------------------------------------------------
+
+    def replace_persons(
+        self,
+        business_id: str,
+        side: str,
+        persons: Sequence[tuple[IndexedPerson, Iterable[str]]],
+    ) -> None:
+        """Drop the indexed persons of one alert/record/notice and index the new ones."""
+        self.remove_persons(business_id, side)
+        for person, keys in persons:
+            ref = _ref(person.facts)
+            self._cur.execute(
+                "INSERT INTO match_persons (person_ref, side, business_id, child_index, "
+                "event_id, publisher_id, area_code, facts) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    ref,
+                    side,
+                    business_id,
+                    person.facts.ref.child_index,
+                    person.facts.ref.event_id,
+                    person.publisher_id,
+                    person.area_code,
+                    Jsonb(facts_to_json(person.facts)),
+                ),
+            )
+            self._cur.executemany(
+                "INSERT INTO match_keys (block_key, side, person_ref) VALUES (%s, %s, %s) "
+                "ON CONFLICT DO NOTHING",
+                [(key, side, ref) for key in sorted(set(keys))],
+            )
+
+    def remove_persons(self, business_id: str, side: str) -> int:
+        self._cur.execute(
+            "DELETE FROM match_persons WHERE business_id = %s AND side = %s", (business_id, side)
+        )
+        return self._cur.rowcount
+
+    def candidates(self, keys: Iterable[str], side: str) -> list[IndexedPerson]:
+        """Every person of `side` indexed under at least one of the keys."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return []
+        self._cur.execute(
+            "SELECT p.facts, p.publisher_id, p.area_code FROM match_persons p "
+            "WHERE p.person_ref IN (SELECT k.person_ref FROM match_keys k "
+            "WHERE k.side = %s AND k.block_key = ANY(%s)) ORDER BY p.person_ref",
+            (side, wanted),
+        )
+        return [IndexedPerson(facts_from_json(r[0]), r[1], r[2]) for r in self._cur.fetchall()]
+
+    # --- alerts ----------------------------------------------------------------------------
+
+    def alert(self, alert_id: str) -> AlertState | None:
+        self._cur.execute(
+            "SELECT alert_id, alert_event_id, publisher_id, body, updates, parents_dna, status "
+            "FROM match_alerts WHERE alert_id = %s FOR UPDATE",
+            (alert_id,),
+        )
+        row = self._cur.fetchone()
+        if row is None:
+            return None
+        return AlertState(row[0], row[1], row[2], row[3], list(row[4] or []), row[5], row[6])
+
+    def save_alert(self, state: AlertState, reason: str | None = None) -> None:
+        self._cur.execute(
+            "INSERT INTO match_alerts (alert_id, alert_event_id, publisher_id, body, updates, "
+            "parents_dna, status, status_reason) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (alert_id) DO UPDATE SET alert_event_id = EXCLUDED.alert_event_id, "
+            "publisher_id = EXCLUDED.publisher_id, body = EXCLUDED.body, "
+            "updates = EXCLUDED.updates, parents_dna = EXCLUDED.parents_dna, "
+            "status = EXCLUDED.status, "
+            "status_reason = COALESCE(EXCLUDED.status_reason, match_alerts.status_reason), "
+            "updated_at = clock_timestamp()",
+            (
+                state.alert_id,
+                state.alert_event_id,
+                state.publisher_id,
+                _json(state.body),
+                Jsonb(to_jsonable(state.updates)),
+                _json(state.parents_dna),
+                state.status,
+                reason,
+            ),
+        )
+
+    # --- pairs and decisions ---------------------------------------------------------------
+
+    def pair(self, match_id: str) -> tuple[str, str | None, list[str]] | None:
+        """(status, evidence last notified, recipients) of a pair, row-locked; None if new."""
+        self._cur.execute(
+            "SELECT status, evidence, recipients FROM match_pairs WHERE match_id = %s FOR UPDATE",
+            (match_id,),
+        )
+        row = self._cur.fetchone()
+        return None if row is None else (str(row[0]), row[1], list(row[2] or []))
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction: work for one event is undone alone when it fails."""
+        with self._cur.connection.transaction():
+            yield
+
+    def save_pair(self, match_id: str, values: dict[str, Any], notified: bool) -> None:
+        """Insert or refresh a pair; a decided pair keeps its decision."""
+        cols = list(values)
+        params = [match_id, *(_json(values[c]) if c in _JSON_COLS else values[c] for c in cols)]
+        sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c != "status")
+        self._cur.execute(
+            f"INSERT INTO match_pairs (match_id, {', '.join(cols)}, notifications) "
+            f"VALUES (%s, {', '.join(['%s'] * len(cols))}, %s) "
+            f"ON CONFLICT (match_id) DO UPDATE SET {sets}, "
+            "status = CASE WHEN match_pairs.status IN ('CONFIRMED', 'REJECTED', 'NEED_INFO') "
+            "THEN match_pairs.status ELSE EXCLUDED.status END, "
+            "notifications = match_pairs.notifications + EXCLUDED.notifications, "
+            "updated_at = clock_timestamp()",
+            [*params, 1 if notified else 0],
+        )
+
+    def decide(self, match_id: str, alert_id: str | None, decision: str, by: str, at: Any) -> None:
+        """Record a police decision (a decision may arrive before its match is known here)."""
+        self._cur.execute(
+            "INSERT INTO match_pairs (match_id, alert_id, status, decided_by, decided_at) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (match_id) DO UPDATE SET "
+            "status = CASE WHEN match_pairs.decided_at IS NULL OR EXCLUDED.decided_at IS NULL "
+            "OR EXCLUDED.decided_at >= match_pairs.decided_at THEN EXCLUDED.status "
+            "ELSE match_pairs.status END, "
+            "decided_by = EXCLUDED.decided_by, "
+            "decided_at = GREATEST(match_pairs.decided_at, EXCLUDED.decided_at), "
+            "alert_id = COALESCE(match_pairs.alert_id, EXCLUDED.alert_id), "
+            "updated_at = clock_timestamp()",
+            (match_id, alert_id, decision, by, at),
+        )
+
+    # --- participants, outbox, sequence, failures ----------------------------------------
+
+    def registered(self) -> dict[str, str | None]:
+        """Registered participants and their jurisdictions (from the registry projection)."""
+        self._cur.execute("SELECT participant_id, jurisdiction FROM proj_participants")
+        return {r[0]: r[1] for r in self._cur.fetchall()}
+
+    def outbox(self, topic: str, key: bytes | None, value: bytes) -> None:
+        self._cur.execute(
+            "INSERT INTO match_outbox (topic, msg_key, msg_value) VALUES (%s, %s, %s)",
+            (topic, key, value),
+        )
+
+    def next_sequence(self) -> int:
+        self._cur.execute("SELECT nextval('match_found_sequence')")
+        row = self._cur.fetchone()
+        assert row is not None  # nextval always returns a row
+        return int(row[0])
+
+    def fail(self, event_id: str, event_type: str, reason: str) -> None:
+        self._cur.execute(
+            "INSERT INTO match_failures (event_id, event_type, reason) VALUES (%s, %s, %s) "
+            "ON CONFLICT (event_id) DO UPDATE SET reason = EXCLUDED.reason",
+            (event_id, event_type, reason),
+        )
+
+
+_JSON_COLS = frozenset(("explanation", "recipients", "routing_notes"))
+
+
+def _json(value: Any) -> Jsonb | None:
+    return None if value is None else Jsonb(to_jsonable(value))
+
+
+class PgMatchStore:
+    """Transactions over the matcher's tables, the outbox and the review list."""
+
+    def __init__(self, dsn: str) -> None:
+        self.db = PgConnection(dsn)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[PgMatchTxn]:
+        with self.db.transaction() as cur:
+            yield PgMatchTxn(cur)
+
+    def claim_outbox(self, limit: int = 1000) -> list[OutboxMessage]:
+        """Unsent messages not being sent by another worker (or abandoned), oldest first."""
+        with self.db.transaction() as cur:
+            cur.execute(
+                "UPDATE match_outbox SET claimed_at = clock_timestamp() WHERE id IN ("
+                "SELECT id FROM match_outbox WHERE sent_at IS NULL "
+                "AND (claimed_at IS NULL OR claimed_at < clock_timestamp() - %s) "
+                "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) "
+                "RETURNING id, topic, msg_key, msg_value",
+                (_RECLAIM_AFTER, limit),
+            )
+            rows = sorted(cur.fetchall())
+        return [
+            OutboxMessage(r[0], r[1], None if r[2] is None else bytes(r[2]), bytes(r[3]))
+            for r in rows
+        ]
+
+    def mark_sent(self, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        with self.db.transaction() as cur:
+            cur.execute(
+                "UPDATE match_outbox SET sent_at = clock_timestamp() WHERE id = ANY(%s)",
+                (list(ids),),
+            )
+
+    def review_list(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Undecided pairs between the thresholds, best score first."""
+        with self.db.transaction() as cur:
+            cur.execute(
+                "SELECT match_id, alert_id, counterpart_kind, counterpart_id, child_index, score, "
+                "explanation, first_found_at FROM match_review "
+                "ORDER BY score DESC, first_found_at LIMIT %s",
+                (limit,),
+            )
+            names = [d.name for d in cur.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def failures(self) -> list[tuple[str, str, str]]:
+        with self.db.cursor() as cur:
+            cur.execute("SELECT event_id, event_type, reason FROM match_failures ORDER BY event_id")
+            return [(r[0], r[1], r[2]) for r in cur.fetchall()]
