@@ -9,6 +9,7 @@ than a query uses, so ages that are a year off still meet.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
@@ -115,7 +116,8 @@ class CandidateIndex:
         ref = person.facts.ref
         if ref in self._people:
             self.remove(ref)
-        keys = frozenset(blocking_keys(person, stored=True))
+        # Interned so that the index and each person's key set share one string per key.
+        keys = frozenset(sys.intern(k) for k in blocking_keys(person, stored=True))
         self._people[ref] = (person, keys)
         for key in keys:
             self._by_key.setdefault(key, set()).add(ref)

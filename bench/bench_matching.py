@@ -1,0 +1,162 @@
+"""Matching throughput, search latency and memory, with a bare-lookup baseline from the same run.
+
+1. Records per second matched against N open alerts (default 100,000), and the same probes
+   through the blocking-key lookups alone (a dict lookup per key): the ratio says how much the
+   scoring costs on top of finding candidates.
+2. Time to search a new alert against M stored records and rescue notices (default 1,000,000):
+   p50 and p99 over a sample of alerts, against the key lookups alone.
+3. Memory: resident set size before and after building each index, bytes per indexed person.
+
+    .venv/bin/python bench/bench_matching.py --alerts 100000 --records 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import time
+from collections.abc import Iterator
+
+from hub.matching.blocking import CandidateIndex, blocking_keys
+from hub.matching.evaluation import facts_of
+from hub.matching.facts import PersonFacts
+from hub.matching.features import Features, prepare
+from hub.matching.matcher import Matcher
+from hub.matching.synthetic import generate
+
+
+def rss_mib() -> float:
+    """Resident set size of this process in MiB (Linux)."""
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _people(total: int, seed: int, want_alerts: bool) -> Iterator[PersonFacts]:
+    """Persons of generated data in chunks (so a million never sit twice in memory)."""
+    chunk = 40_000
+    produced = 0
+    batch = 0
+    while produced < total:
+        data = generate(chunk, seed * 1000 + batch)
+        batch += 1
+        for kind, people in facts_of(data, []):
+            if (kind == "alert") != want_alerts:
+                continue
+            for person in people:
+                yield person
+                produced += 1
+                if produced >= total:
+                    return
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def build(total: int, seed: int, alerts: bool) -> tuple[CandidateIndex, float, float]:
+    """An index of `total` persons; returns it, the build seconds and the RSS growth in MiB."""
+    gc.collect()
+    before = rss_mib()
+    started = time.perf_counter()
+    index = CandidateIndex()
+    for person in _people(total, seed, want_alerts=alerts):
+        index.add(prepare(person))
+    seconds = time.perf_counter() - started
+    gc.collect()
+    return index, seconds, rss_mib() - before
+
+
+def bench_records(matcher: Matcher, n_alerts: int, n_probes: int, seed: int) -> None:
+    index, seconds, grown = build(n_alerts, seed, alerts=True)
+    print(
+        f"alert index: {len(index):,} open alerts built in {seconds:.1f} s "
+        f"({len(index) / seconds:,.0f}/s), RSS +{grown:,.0f} MiB "
+        f"({grown * 2**20 / max(len(index), 1):,.0f} bytes per alert)"
+    )
+    probes = [prepare(p) for p in _people(n_probes, seed + 7, want_alerts=False)]
+    started = time.perf_counter()
+    lookups = 0
+    for probe in probes:
+        lookups += len(index.query_keys(blocking_keys(probe, stored=False)))
+    bare = time.perf_counter() - started
+    started = time.perf_counter()
+    hits = 0
+    for probe in probes:
+        hits += len(matcher.match_new_record(probe.facts, index))
+    full = time.perf_counter() - started
+    rate = len(probes) / full
+    print(
+        f"records matched against {len(index):,} alerts: {rate:,.0f} persons/s "
+        f"({len(probes):,} probes, {lookups / len(probes):.0f} candidates each, {hits} hits)"
+    )
+    print(
+        f"  limit measured in this run, key lookups alone: {len(probes) / bare:,.0f} persons/s; "
+        f"ratio full/lookup-only = {bare / full:.3f}"
+    )
+
+
+def bench_alerts(matcher: Matcher, n_records: int, n_probes: int, seed: int) -> None:
+    index, seconds, grown = build(n_records, seed + 1, alerts=False)
+    print(
+        f"record index: {len(index):,} persons built in {seconds:.1f} s "
+        f"({len(index) / seconds:,.0f}/s), RSS +{grown:,.0f} MiB "
+        f"({grown * 2**20 / max(len(index), 1):,.0f} bytes per person); "
+        f"total RSS {rss_mib():,.0f} MiB"
+    )
+    probes: list[Features] = [prepare(p) for p in _people(n_probes, seed + 9, want_alerts=True)]
+    full_ms: list[float] = []
+    bare_ms: list[float] = []
+    candidates = 0
+    for probe in probes:
+        started = time.perf_counter()
+        found = index.query_keys(blocking_keys(probe, stored=False))
+        bare_ms.append((time.perf_counter() - started) * 1000)
+        candidates += len(found)
+        started = time.perf_counter()
+        matcher.match_new_alert(probe.facts, index)
+        full_ms.append((time.perf_counter() - started) * 1000)
+    print(
+        f"alert search against {len(index):,} persons: p50 {_percentile(full_ms, 0.5):.2f} ms, "
+        f"p99 {_percentile(full_ms, 0.99):.2f} ms, mean {statistics.fmean(full_ms):.2f} ms "
+        f"({len(probes)} alerts, {candidates / len(probes):.0f} candidates each)"
+    )
+    print(
+        f"  limit measured in this run, key lookups alone: p50 {_percentile(bare_ms, 0.5):.3f} ms, "
+        f"p99 {_percentile(bare_ms, 0.99):.3f} ms; ratio p50 full/lookup = "
+        f"{_percentile(full_ms, 0.5) / max(_percentile(bare_ms, 0.5), 1e-9):.0f}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--alerts", type=int, default=100_000, help="open alerts in the index (100,000)"
+    )
+    parser.add_argument("--records", type=int, default=1_000_000, help="stored persons (1,000,000)")
+    parser.add_argument(
+        "--record-probes", type=int, default=5_000, help="record persons to match (5,000)"
+    )
+    parser.add_argument("--alert-probes", type=int, default=1_000, help="alerts to search (1,000)")
+    parser.add_argument("--seed", type=int, default=1, help="generator seed (1)")
+    parser.add_argument("--skip-records", action="store_true", help="skip part 1")
+    parser.add_argument("--skip-alerts", action="store_true", help="skip part 2")
+    args = parser.parse_args()
+    matcher = Matcher()
+    print(f"start RSS {rss_mib():,.0f} MiB")
+    if not args.skip_records:
+        bench_records(matcher, args.alerts, args.record_probes, args.seed)
+        gc.collect()
+    if not args.skip_alerts:
+        bench_alerts(matcher, args.records, args.alert_probes, args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
