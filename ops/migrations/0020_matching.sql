@@ -55,7 +55,6 @@ CREATE TABLE match_pairs (
     routing_notes     jsonb,
     alert_event_id    text,
     counterpart_event_id text,
-    evidence          text,                  -- alert version + counterpart event last notified
     notifications     integer NOT NULL DEFAULT 0,
     decided_by        text,
     decided_at        timestamptz,
