@@ -78,6 +78,7 @@ class PayloadBuilder:
         self.schema = schema
         self.names = named_types(schema)
         self.today = today or dt.date.today()
+        self._plans: dict[int, list[tuple[str, Any, bool, Any]]] = {}
 
     def resolve(self, schema: Schema) -> Schema:
         if isinstance(schema, str) and schema in self.names:
@@ -145,38 +146,48 @@ class PayloadBuilder:
             return self.resolve(branches[0]) if len(branches) == 1 else branches
         return schema
 
+    def _plan(self, schema: dict[str, Any]) -> list[tuple[str, Any, bool, Any]]:
+        """Per field: (name, type, has a value when empty, that value); cached per record."""
+        key = id(schema)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = []
+            for field in schema["fields"]:
+                ftype = self._non_null(self.resolve(field["type"]))
+                if _is_birth(ftype):
+                    # No birth date or age in the row: the schema's way to say so is UNKNOWN.
+                    plan.append((field["name"], field["type"], True, _UNKNOWN_BIRTH))
+                elif "default" in field:
+                    plan.append((field["name"], field["type"], True, field["default"]))
+                elif self._nullable(field["type"]):
+                    plan.append((field["name"], field["type"], True, None))
+                else:
+                    plan.append((field["name"], field["type"], False, None))
+            self._plans[key] = plan
+        return plan
+
     def _record(
         self, schema: dict[str, Any], tree: Mapping[str, Any], prefix: str,
         problems: list[RowProblem],
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for field in schema["fields"]:
-            name = field["name"]
-            path = f"{prefix}{name}"
+        for name, ftype, has_empty, empty in self._plan(schema):
             raw = tree.get(name)
-            if raw == "" and self.resolve(field["type"]) == "string":
+            if raw == "" and self.resolve(ftype) == "string":
                 # Only the converter itself puts "" in a tree (a place's empty text);
                 # empty cells never reach it.
                 out[name] = ""
                 continue
             if _is_empty(raw):
-                ftype = self._non_null(self.resolve(field["type"]))
-                if _is_birth(ftype):
-                    # No birth date or age in the row: the schema's way to say so is UNKNOWN.
-                    out[name] = {"precision": "UNKNOWN", "date": None, "age_min": None,
-                                 "age_max": None, "age_assessed_on": None}
-                    continue
-                if "default" in field:
-                    out[name] = _copy_default(field["default"])
-                elif self._nullable(field["type"]):
-                    out[name] = None
+                if has_empty:
+                    out[name] = _copy_default(empty)
                 else:
-                    problems.append(RowProblem(path, "required but empty or missing"))
+                    problems.append(RowProblem(f"{prefix}{name}", "required but empty or missing"))
                 continue
             try:
-                out[name] = self._value(field["type"], raw, path, problems)
+                out[name] = self._value(ftype, raw, f"{prefix}{name}", problems)
             except ConversionError as err:
-                problems.append(RowProblem(path, str(err)))
+                problems.append(RowProblem(f"{prefix}{name}", str(err)))
         return out
 
     def _value(self, schema: Schema, raw: Any, path: str, problems: list[RowProblem]) -> Any:
@@ -271,7 +282,13 @@ def _is_birth(schema: Schema) -> bool:
     return {"precision", "date", "age_min", "age_max"} <= {f["name"] for f in schema["fields"]}
 
 
+_UNKNOWN_BIRTH = {"precision": "UNKNOWN", "date": None, "age_min": None, "age_max": None,
+                  "age_assessed_on": None}
+
+
 def _copy_default(value: Any) -> Any:
+    if isinstance(value, dict):
+        return dict(value)
     return list(value) if isinstance(value, list) else value
 
 
