@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,7 +171,15 @@ def drop_database(settings: Settings, name: str) -> None:
     if name == settings.pg_database:
         # Connect through the maintenance database: one cannot drop the database one is in.
         settings = settings.with_overrides(pg_database="postgres")
-    with psycopg.connect(settings.pg_dsn, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    last: psycopg.Error | None = None
+    # A session may connect between FORCE's termination and the drop; a retry then succeeds.
+    for attempt in range(5):
+        try:
+            with psycopg.connect(settings.pg_dsn, autocommit=True) as conn:
+                conn.execute(statement)
+            return
+        except (psycopg.errors.ObjectInUse, psycopg.errors.InsufficientPrivilege) as err:
+            last = err
+            time.sleep(0.2 * (attempt + 1))
+    raise ServiceError(f"cannot drop database {name!r}: {last}") from last

@@ -184,6 +184,9 @@ def ensure_role_and_database(settings: Settings) -> None:
                 verb, role, sql.Literal(settings.pg_password)
             )
         )
+        # DROP DATABASE ... WITH (FORCE) must end every session in the database, autovacuum
+        # workers included; without this role the hub cannot drop its own test databases.
+        conn.execute(sql.SQL("GRANT pg_signal_backend TO {}").format(role))
         has_db = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (settings.pg_database,)
         ).fetchone()

@@ -121,3 +121,25 @@ class TestFreshDatabases:
             conn.execute("CREATE TABLE only_here (id int)")
         assert "only_here" in _tables(fresh_db_settings.pg_dsn)
         assert "only_here" not in _tables(hub_settings.pg_dsn)
+
+    def test_drop_ends_sessions_of_other_roles(self, hub_settings: Settings) -> None:
+        """The hub role drops its database even while another role's session is inside it."""
+        from ops.services import postgres
+
+        role, password = f"reader_{secrets.token_hex(3)}", secrets.token_hex(8)
+        name = f"{hub_settings.pg_database}_{secrets.token_hex(3)}"
+        with psycopg.connect(postgres.admin_dsn(hub_settings), autocommit=True) as admin:
+            admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        try:
+            other = db.create_database(hub_settings, name).with_overrides(
+                pg_user=role, pg_password=password
+            )
+            with psycopg.connect(other.pg_dsn, autocommit=True) as intruder:
+                intruder.execute("SELECT 1")
+                db.drop_database(hub_settings, name)
+            with psycopg.connect(hub_settings.pg_dsn) as conn:
+                gone = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+                assert gone.fetchone() is None
+        finally:
+            with psycopg.connect(postgres.admin_dsn(hub_settings), autocommit=True) as admin:
+                admin.execute(f"DROP ROLE IF EXISTS {role}")
