@@ -10,7 +10,16 @@ from collections.abc import Sequence
 from hub.errors import HubError
 
 # Each module registers its own sub-commands with `register(subparsers)`.
-COMMAND_MODULES: tuple[str, ...] = ("services", "topics", "db", "schemas", "registry", "pipeline", "match")
+COMMAND_MODULES: tuple[str, ...] = (
+    "services",
+    "topics",
+    "db",
+    "schemas",
+    "registry",
+    "pipeline",
+    "match",
+    "demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,181 @@
+"""The demo's data: the labelled generator's documents, split by the participant that owns them.
+
+Police units publish the alerts (and parents' DNA profiles) of their province, migrant registries
+the records of people living in theirs, civil affairs the rescue notices of children placed in
+theirs. A few deliberately bad rows are added (with ids starting `DEMO-BAD-`, outside the
+labels) so that the connector's per-row rejections show up in the demo.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hub.identity import check_resident_id
+from hub.matching.synthetic import Dataset, Label, Payload, generate
+from hub.matching.synthetic.files import write_jsonl
+
+# GB/T 2260 province codes of the demo's partner provinces, with their names.
+PROVINCES: dict[str, str] = {
+    "510000": "Sichuan 四川",
+    "520000": "Guizhou 贵州",
+    "530000": "Yunnan 云南",
+    "450000": "Guangxi 广西",
+    "410000": "Henan 河南",
+    "340000": "Anhui 安徽",
+    "320000": "Jiangsu 江苏",
+}
+DEPARTMENTS = ("police", "migrant-registry", "civil-affairs")
+SIZES = {"small": 150, "medium": 600, "large": 3000}
+
+# (file stem, event type, department that publishes it)
+KINDS: tuple[tuple[str, str, str], ...] = (
+    ("alerts", "missing-person-alert", "police"),
+    ("dna", "parents-dna-profile", "police"),
+    ("records", "migrant-record", "migrant-registry"),
+    ("rescues", "rescue-notice", "civil-affairs"),
+)
+
+
+def participants() -> list[str]:
+    """Every demo participant id, province by province."""
+    return [f"{code}-{dept}" for code in PROVINCES for dept in DEPARTMENTS]
+
+
+def parse_size(text: str) -> int:
+    """`small`, `medium`, `large` or a number of generated persons (at least 40)."""
+    if text in SIZES:
+        return SIZES[text]
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"size must be {', '.join(SIZES)} or a number, got {text!r}") from None
+    if value < 40:
+        raise ValueError(f"size must be at least 40 persons, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """A row planted on purpose: who publishes it, what is wrong, and what should happen."""
+
+    participant_id: str
+    kind: str
+    row_id: str
+    defect: str
+    expected: str  # "rejected" by the connector, or "flagged" (published with a status)
+
+
+@dataclass
+class DemoData:
+    """Files per participant, the truth labels and the bad rows planted."""
+
+    files: dict[str, list[tuple[str, Path]]] = field(default_factory=dict)
+    rows: dict[tuple[str, str], int] = field(default_factory=dict)  # (participant, type) -> rows
+    labels: list[Label] = field(default_factory=list)
+    bad_rows: list[BadRow] = field(default_factory=list)
+    tamper_template: Payload = field(default_factory=dict)
+
+
+def _province(code: str) -> str:
+    return code[:2] + "0000"
+
+
+def _owners(data: Dataset) -> dict[str, list[tuple[str, Payload]]]:
+    by_kind: dict[str, list[tuple[str, Payload]]] = {k: [] for k, _, _ in KINDS}
+    by_kind["alerts"] = [(_province(a["issuing_unit"]), a) for a in data.alerts]
+    by_kind["dna"] = [(_province(d["issuing_unit"]), d) for d in data.parents_dna]
+    by_kind["records"] = [(_province(r["current_address"]["area_code"]), r) for r in data.records]
+    by_kind["rescues"] = [(_province(s["placement"]["area_code"]), s) for s in data.rescues]
+    return by_kind
+
+
+def _bad_rows(data: Dataset) -> list[tuple[BadRow, Payload]]:
+    """Copies of real documents with one defect each (new ids, so labels stay true)."""
+
+    def bad(kind: str, source: Payload, participant: str, n: int, defect: str, expected: str,
+            change: Callable[[Payload], None]) -> tuple[BadRow, Payload]:
+        row = copy.deepcopy(source)
+        id_field = {"alerts": "alert_id", "records": "record_id"}[kind]
+        row[id_field] = f"DEMO-BAD-{n}"
+        if "issuing_unit" in row:
+            row["issuing_unit"] = participant
+        change(row)
+        return BadRow(participant, kind, f"DEMO-BAD-{n}", defect, expected), row
+
+    def no_alert_id(row: Payload) -> None:
+        row["alert_id"] = ""
+
+    def impossible_day(row: Payload) -> None:
+        row["moved_in_on"] = "2024-02-30"
+
+    def bad_time(row: Payload) -> None:
+        row["last_seen_at"] = "2023-13-01 10:00"
+
+    def bad_check_digit(row: Payload) -> None:
+        number = "51010419900101123"
+        wrong = "0" if check_resident_id(number + "0").valid else "1"
+        row["person"]["id_number"] = number + wrong
+        row["person"]["id_number_status"] = "VALID"  # the connector must re-derive it
+
+    alert, record = data.alerts[0], data.records[0]
+    return [
+        bad("alerts", alert, "510000-police", 1, "required value missing (alert_id empty)",
+            "rejected", no_alert_id),
+        bad("alerts", alert, "530000-police", 2, "impossible time (month 13)", "rejected",
+            bad_time),
+        bad("records", record, "320000-migrant-registry", 3, "impossible date (30 February)",
+            "rejected", impossible_day),
+        bad("records", record, "450000-migrant-registry", 4,
+            "identity number with a wrong check digit", "flagged", bad_check_digit),
+    ]
+
+
+def build(directory: Path, size: int, seed: int) -> DemoData:
+    """Generate the data set and write one JSON Lines file per participant and kind."""
+    data = generate(size, seed)
+    out = DemoData(labels=list(data.labels))
+    by_kind = _owners(data)
+    planted = _bad_rows(data)
+    known = set(PROVINCES)
+    kept_ids: set[str] = set()
+    for stem, event_type, dept in KINDS:
+        per_participant: dict[str, list[Payload]] = {}
+        for province, doc in by_kind[stem]:
+            if province not in known:
+                continue
+            participant = f"{province}-{dept}"
+            if "issuing_unit" in doc:
+                # The issuing unit is the publisher: notifications go back to it.
+                doc = {**doc, "issuing_unit": participant}
+            per_participant.setdefault(participant, []).append(doc)
+            kept_ids.add(str(doc.get("alert_id") or doc.get("record_id") or doc.get("rescue_id")))
+        for row_info, row in planted:
+            if row_info.kind == stem:
+                per_participant.setdefault(row_info.participant_id, []).append(row)
+        for participant, docs in sorted(per_participant.items()):
+            path = directory / participant / "data" / f"{stem}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_jsonl(path, docs)
+            out.files.setdefault(participant, []).append((event_type, path))
+            out.rows[(participant, event_type)] = len(docs)
+    out.bad_rows = [info for info, _ in planted]
+    # Labels whose documents belong to no demo province cannot be found by anyone.
+    out.labels = [lab for lab in data.labels if lab[0] in kept_ids and lab[1] in kept_ids]
+    template = dict(data.alerts[-1])
+    template.update(alert_id="DEMO-TAMPERED-1", issuing_unit="320000-police")
+    out.tamper_template = template
+    _write_labels(directory / "labels.json", out)
+    return out
+
+
+def _write_labels(path: Path, data: DemoData) -> None:
+    body: dict[str, Any] = {
+        "labels": [list(lab) for lab in data.labels],
+        "bad_rows": [info.__dict__ for info in data.bad_rows],
+    }
+    path.write_text(json.dumps(body, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

@@ -1,0 +1,316 @@
+"""`hubctl demo`: the whole exchange, from nothing to hits in police inboxes, in one command.
+
+Every step uses the project's real commands or functions: `hubctl services up` (in-process),
+`hub-connector init`, `hubctl registry import`/`publish`, the pipeline workers, several
+`hub-connector publish` processes at once and each unit's `hub-connector inbox`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.live import Live
+
+from hub.config import Settings
+from hub.errors import DemoError
+from hub.keys import SigningKey
+from hub.registry import operator_key_paths
+from ops.demo import dataset, figures, namespace
+from ops.demo.figures import Figures, Quality
+from ops.demo.jobs import Job, run_all
+from ops.demo.namespace import DemoRun, environment, tool
+from ops.demo.tamper import send_tampered, tampered_wire
+from ops.demo.view import render
+
+PARALLEL = 3
+
+
+@dataclass
+class Outcome:
+    """What a finished demo run saw (also what the test checks)."""
+
+    run: DemoRun
+    data: dataset.DemoData
+    figures: Figures
+    quality: Quality
+    seconds: float
+    failed_jobs: list[str] = field(default_factory=list)
+
+
+class Demo:
+    """One run of the demo; `run()` does everything and returns the outcome."""
+
+    def __init__(self, base: Settings, root: Path, size: int, seed: int, *,
+                 keep_going: bool = False, console: Console | None = None,
+                 timeout_s: float = 600.0) -> None:
+        self.base = base
+        self.root = root
+        self.size = size
+        self.seed = seed
+        self.keep_going = keep_going
+        self.console = console or Console()
+        self.timeout_s = timeout_s
+        self.ids = dataset.participants()
+        self.stage = "starting"
+        self.fig = figures.Figures()
+        self.data = dataset.DemoData()
+        self.failed: list[str] = []
+        self._live: Live | None = None
+        self._last_read = 0.0
+
+    # -- display ------------------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        self.stage = text
+        self.console.log(text)
+        self.refresh(force=True)
+
+    def refresh(self, force: bool = False) -> None:
+        """Re-read the figures (at most once a second) and redraw the live summary."""
+        if not force and time.monotonic() - self._last_read < 1.0:
+            return
+        self._last_read = time.monotonic()
+        if hasattr(self, "run_info"):
+            figures.read_database(self.settings.pg_dsn, self.fig)
+        self.fig.rejected_rows = figures.read_rejects(self.root, self.ids)
+        self.fig.notifications = figures.read_inboxes(self.root, self.ids)
+        if self._live is not None:
+            self._live.update(self.view())
+
+    def view(self) -> Group:
+        return render(self.stage, self.fig, self.data.rows, self.data.bad_rows, self.data.labels)
+
+    # -- steps --------------------------------------------------------------------------
+
+    def run(self) -> Outcome:
+        began = time.monotonic()
+        from ops import services
+
+        self.say("starting Kafka and PostgreSQL (no-op when running)")
+        report = services.status(self.base)
+        if not all(entry.healthy for entry in report):
+            report = services.up(self.base)
+        for entry in report:
+            self.console.log(entry.line())
+        for line in namespace.retire(self.base, self.root):
+            self.console.log(line)
+        namespace.clear_folder(self.root)
+        self.run_info = namespace.new_run(self.root)
+        self.settings = self.run_info.settings(self.base)
+        namespace.save_run(self.run_info, self.base)
+        self._create_namespace()
+        self.data = dataset.build(self.root, self.size, self.seed)
+        self.say(f"generated {sum(self.data.rows.values())} rows for {len(self.data.files)} "
+                 f"participants ({len(self.data.labels)} true pairs, seed {self.seed})")
+        with Live(self.view(), console=self.console, refresh_per_second=2) as live:
+            self._live = live
+            self._register()
+            self._start_processors()
+            self._publish()
+            self._tamper()
+            self._wait_stored()
+            self._wait_matches()
+            self._collect_inboxes()
+            self.stage = f"done in {time.monotonic() - began:.0f}s"
+            self.refresh(force=True)
+        self._live = None
+        q = figures.quality(self.fig.notifications, self.data.labels)
+        return Outcome(self.run_info, self.data, self.fig, q, time.monotonic() - began,
+                       self.failed)
+
+    def _create_namespace(self) -> None:
+        from ops import db, topics
+
+        self.say(f"creating topics under {self.run_info.prefix} and database "
+                 f"{self.run_info.database}")
+        db.migrate(db.create_database(self.base, self.run_info.database).pg_dsn)
+        topics.apply(self.settings)
+        specs = [topics.notification_spec(pid) for pid in self.ids]
+        topics.apply(self.settings, specs)
+
+    def _jobs(self, jobs: list[Job], parallel: int) -> None:
+        failed = run_all(jobs, parallel=parallel, tick=self.refresh, keep_going=self.keep_going,
+                         timeout_s=self.timeout_s)
+        for job in failed:
+            self.failed.append(job.failure())
+            self.console.log(f"[red]{job.failure()}[/red]")
+
+    def _registry_env(self) -> dict[str, str]:
+        return environment(self.settings.with_overrides(data_dir=self.run_info.operator_dir))
+
+    def _register(self) -> None:
+        hubctl, connector = tool("hubctl"), tool("hub-connector")
+        self.say("hub operator key (hubctl registry init)")
+        self._jobs([Job("registry init", [hubctl, "registry", "init"],
+                        environment(self.settings), self.run_info.logs / "registry.log")], 1)
+        # This run's registry journal is its own; the operator key is the hub's (linked, not
+        # copied), so the pipeline's trust anchor and the match-found signer stay the same.
+        own = operator_key_paths(self.run_info.operator_dir)
+        for link, target in zip(own, operator_key_paths(self.base.data_dir), strict=True):
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(target.resolve())
+        self.say(f"{len(self.ids)} participants: hub-connector init (key pair, config, request)")
+        inits = []
+        for pid in self.ids:
+            folder = self.run_info.participant_dir(pid)
+            folder.mkdir(parents=True, exist_ok=True)
+            inits.append(Job(f"init {pid}", [
+                connector, "init", "--participant-id", pid, "--display-name",
+                f"{dataset.PROVINCES[pid[:6]]} {pid[7:]}", "--hub", self.base.kafka_bootstrap,
+                "--topic-prefix", self.run_info.prefix, "--config",
+                str(self.run_info.config_path(pid))], environment(self.settings),
+                self.run_info.logs / f"{pid}.log"))
+        self._jobs(inits, PARALLEL)
+        self.say("hubctl registry import of every registration request, then publish")
+        events = self.run_info.operator_dir / "registrations.b64"
+        imports = [Job(f"import {pid}", [
+            hubctl, "registry", "import", "--out", str(events),
+            str(self.run_info.participant_dir(pid) / f"{pid}.registration.json")],
+            self._registry_env(), self.run_info.logs / "registry.log") for pid in self.ids]
+        self._jobs(imports, 1)  # one journal, one sequence: strictly one after the other
+        self._jobs([Job("registry publish", [hubctl, "registry", "publish", str(events)],
+                        self._registry_env(), self.run_info.logs / "registry.log")], 1)
+
+    def _start_processors(self) -> None:
+        from processors.supervisor import start_workers, stop_workers
+
+        self.say("starting the pipeline workers (hubctl processors start)")
+        for attempt in (1, 2, 3):
+            started = start_workers(self.settings, 1)
+            if self._worker_assigned(started[0].log_file, 60):
+                break
+            # A worker that joined its group before the broker's metadata listed the new
+            # topics sits with no partitions until its next metadata refresh (minutes).
+            self.console.log(f"worker got no partitions (attempt {attempt}); restarting it")
+            stop_workers(self.settings, timeout=20)
+        self._wait("the hub to project the registrations",
+                   lambda: self.fig.participants >= len(self.ids), 180)
+
+    def _worker_assigned(self, log_file: Path, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.refresh()
+            try:
+                text = log_file.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                text = ""
+            if "Ignoring missing topic" in text:
+                return False
+            if "Worker]: Ready" in text or self.fig.participants >= len(self.ids):
+                return True
+            time.sleep(0.5)
+        return False
+
+    def _publish(self) -> None:
+        connector = tool("hub-connector")
+        order = {t: n for n, (_, t, _) in enumerate(dataset.KINDS)}
+        work = sorted(((event_type, pid, path) for pid, files in self.data.files.items()
+                       for event_type, path in files), key=lambda w: (order[w[0]], w[1]))
+        self.say(f"publishing {len(work)} files through hub-connector publish, "
+                 f"{PARALLEL} at a time")
+        jobs = [Job(f"publish {pid} {event_type}", [
+            connector, "publish", "--config", str(self.run_info.config_path(pid)), "--type",
+            event_type, "--quiet", str(path)], environment(self.settings),
+            self.run_info.logs / f"{pid}.log", ok_codes=(0, 1)) for event_type, pid, path in work]
+        # Exit code 1 means "some rows rejected", which the demo plants on purpose; a file
+        # that could not be read or events left unsent are checked below, from the log.
+        self._jobs(jobs, PARALLEL)
+        for job in jobs:
+            if job.returncode == 1 and ("NOT PUBLISHED" in job.output()
+                                        or "pending events" in job.output()):
+                problem = job.failure()
+                if not self.keep_going:
+                    raise DemoError(problem)
+                self.failed.append(problem)
+
+    def _tamper(self) -> None:
+        publisher = "320000-police"
+        key = SigningKey.load(self.run_info.participant_dir(publisher) / "keys" /
+                              f"{publisher}.pem")
+        wire = tampered_wire(self.data.tamper_template, publisher, key)
+        send_tampered(self.settings, wire, publisher)
+        self.say("sent one tampered event (signed, then one payload byte flipped) to ingest")
+
+    def _expected_events(self) -> int:
+        rows = sum(self.data.rows.values())
+        return rows - len(self.fig.rejected_rows)
+
+    def _wait_stored(self) -> None:
+        expected = self._expected_events()
+        self.say(f"waiting for the hub to verify and store {expected} events")
+        self._wait("every published event to be stored or quarantined",
+                   lambda: self.fig.partner_events >= expected
+                   and any(q[0] == "BAD_SIGNATURE" for q in self.fig.quarantined), 300)
+
+    def _wait_matches(self, quiet_s: float = 10.0) -> None:
+        self.say("matching: waiting until no new match has been found for "
+                 f"{quiet_s:.0f}s")
+        last, since = -1, time.monotonic()
+
+        def settled() -> bool:
+            nonlocal last, since
+            now = self.fig.stored_of("match-found")
+            if now != last:
+                last, since = now, time.monotonic()
+            return time.monotonic() - since >= quiet_s
+
+        self._wait("matching to settle", settled, 300)
+
+    def _collect_inboxes(self) -> None:
+        connector = tool("hub-connector")
+        for round_number in (1, 2, 3):
+            before = sum(len(v) for v in self.fig.notifications.values())
+            self.say(f"reading every participant's inbox (hub-connector inbox), round "
+                     f"{round_number}")
+            self._jobs([Job(f"inbox {pid}", [
+                connector, "inbox", "--config", str(self.run_info.config_path(pid)), "--jsonl",
+                str(figures.inbox_file(self.root, pid)), "--idle", "2"],
+                environment(self.settings), self.run_info.logs / f"{pid}.log")
+                for pid in self.ids], PARALLEL + 1)
+            self.refresh(force=True)
+            if sum(len(v) for v in self.fig.notifications.values()) == before:
+                return
+
+    def _wait(self, what: str, done: Callable[[], bool], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.refresh(force=True)
+            if done():
+                return
+            if time.monotonic() > deadline:
+                problem = f"gave up waiting for {what} after {timeout_s:.0f}s"
+                if not self.keep_going:
+                    raise DemoError(problem + "; see hubctl status and the worker log under "
+                                    f"{self.base.data_dir / 'processors'}")
+                self.failed.append(problem)
+                return
+            time.sleep(1.0)
+
+
+def where_next(run: DemoRun, cwd: Path | None = None) -> list[str]:
+    """The closing lines: which commands show what the demo left running."""
+    here = cwd or Path.cwd()
+
+    def rel(path: Path) -> str:
+        try:
+            return os.path.relpath(path, here)
+        except ValueError:
+            return str(path)
+
+    env = rel(run.root / namespace.ENV_FILE)
+    police = rel(run.config_path("510000-police"))
+    return [
+        "Where to look next (the services and the demo's pipeline worker keep running):",
+        f"  . {env} && hubctl status                      # rates, lag, publishers, quarantine",
+        f"  . {env} && hubctl quarantine list              # the tampered event, BAD_SIGNATURE",
+        f"  hub-connector inbox --config {police}   # new hits only",
+        f"  {rel(run.participant_dir('510000-police') / 'inbox.jsonl')}"
+        "      # hits the demo already received",
+        f"  rejected rows: {rel(run.root)}/<participant>/data/*.rejects.csv",
+        f"Stop: . {env} && hubctl processors stop && hubctl services down",
+    ]
