@@ -121,6 +121,7 @@ class MatchStage:
         self.router = router
         self.matcher = matcher or Matcher()
         self.consumer = consumer
+        self._registered: dict[str, str | None] | None = None
         self._handlers: dict[str, Callable[[PgMatchTxn, EventRecord, MatchResult], None]] = {
             "missing-person-alert": self._alert,
             "alert-update": self._alert_update,
@@ -136,6 +137,7 @@ class MatchStage:
         ids = [_event_id(m) for m in messages]
         stored = self.events.get_many([i for i in ids if i is not None])
         result = MatchResult()
+        self._registered = None  # read once per batch, when the first hit needs it
         with self.store.transaction() as txn:
             txn.lock()
             done: dict[tuple[str, int], int] = {}
@@ -304,7 +306,9 @@ class MatchStage:
         if known is not None and status == "NOTIFIED" and known[1] == evidence:
             return  # the same evidence was notified already (e.g. an alert re-searched)
         assert state.publisher_id is not None and state.alert_event_id is not None
-        routing = route(state.publisher_id, other.area_code, txn.registered())
+        if self._registered is None:
+            self._registered = txn.registered()
+        routing = route(state.publisher_id, other.area_code, self._registered)
         body = merged_alert(state)
         summary = MatchSummary(
             match_id=match_id,

@@ -318,9 +318,17 @@ class PgMatchTxn:
     # --- participants, outbox, sequence, failures ----------------------------------------
 
     def registered(self) -> dict[str, str | None]:
-        """Registered participants and their jurisdictions (from the registry projection)."""
-        self._cur.execute("SELECT participant_id, jurisdiction FROM proj_participants")
-        return {r[0]: r[1] for r in self._cur.fetchall()}
+        """Registered participants and their jurisdictions.
+
+        Read from the event store, not the registry projection: the verify stage stores a
+        registration before anything after it reaches the verified topic, while the projection
+        agent may still be behind the matcher.
+        """
+        self._cur.execute(
+            "SELECT body->>'participant_id', body->>'jurisdiction' FROM event_store "
+            "WHERE event_type = 'participant-registered' ORDER BY position"
+        )
+        return {r[0]: r[1] for r in self._cur.fetchall() if r[0]}
 
     def outbox(self, topic: str, key: bytes | None, value: bytes) -> None:
         self._cur.execute(

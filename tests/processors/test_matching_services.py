@@ -1,0 +1,225 @@
+"""Matching on the live streams: real Kafka, PostgreSQL and detached Faust worker processes."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaConsumer
+from pipeline_support import Lane, make_lane
+
+from hub.config import Settings
+from hub.envelope import decode_envelope
+from hub.identity import check_character
+from hub.registry import operator_key_paths
+from ops.topics import NOTIFICATIONS
+from processors.testing import payload_for
+
+pytestmark = [pytest.mark.services, pytest.mark.slow]
+
+SICHUAN_POLICE = "510000-police"
+JIANGSU_POLICE = "320000-police"
+JIANGSU_REGISTRY = "320000-migrant-registry"
+BYSTANDERS = ("530000-police", "450000-police", "530000-civil-affairs")
+
+
+def _child(name: str, born: date, id_number: str, mark: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "sex": "FEMALE",
+        "birth": {"precision": "DAY", "date": born},
+        "id_number": id_number + check_character(id_number),
+        "marks": [mark],
+    }
+
+
+HONG = _child("李小红", date(2016, 3, 5), "51010420160305122", "左耳后有痣")
+MEI = _child("王美", date(2013, 7, 21), "51010520130721242", "右手背有疤")
+
+
+@pytest.fixture
+def lane(hub_settings: Settings, tmp_path: Path) -> Iterator[Lane]:
+    with make_lane(hub_settings, tmp_path) as made:
+        # The matcher signs match-found events with the operator key found in the data dir.
+        made.world.operator.save(operator_key_paths(made.settings.data_dir)[0])
+        made.register(SICHUAN_POLICE, JIANGSU_POLICE, JIANGSU_REGISTRY, *BYSTANDERS)
+        yield made
+
+
+def alert(lane: Lane, n: int, person: dict[str, Any]) -> bytes:
+    at = lane.world.epoch
+    payload = payload_for(
+        "missing-person-alert",
+        n,
+        at,
+        SICHUAN_POLICE,
+        person=person,
+        last_seen_place={"area_code": "510104", "text": "成都市锦江区某小区"},
+        jurisdiction="510000",
+    )
+    return lane.world.event(SICHUAN_POLICE, "missing-person-alert", payload=payload)
+
+
+def record(lane: Lane, n: int, children: list[dict[str, Any]], moved_in: date) -> bytes:
+    payload = payload_for("migrant-record", n, lane.world.epoch, JIANGSU_REGISTRY)
+    payload["children"] = [{"child": c, "guardian_relation": "NON_RELATIVE"} for c in children]
+    payload["moved_in_on"] = moved_in
+    return lane.world.event(JIANGSU_REGISTRY, "migrant-record", payload=payload)
+
+
+def inboxes(lane: Lane) -> dict[str, list[dict[str, Any]]]:
+    """Every notification topic under the lane's prefix and what it holds, by participant."""
+    prefix = lane.settings.topic_prefix + NOTIFICATIONS
+    consumer = KafkaConsumer(
+        bootstrap_servers=lane.settings.kafka_bootstrap,
+        group_id=f"inbox-check-{secrets.token_hex(4)}",
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,
+    )
+    try:
+        names = sorted(t for t in consumer.topics() if t.startswith(prefix))
+        out: dict[str, list[dict[str, Any]]] = {n[len(prefix) :]: [] for n in names}
+        if names:
+            consumer.subscribe(names)
+            for message in consumer:
+                out[message.topic[len(prefix) :]].append(json.loads(message.value))
+        return out
+    finally:
+        consumer.close()
+
+
+def counts(lane: Lane) -> dict[str, int]:
+    return {pid: len(notes) for pid, notes in inboxes(lane).items()}
+
+
+def processed(lane: Lane, wire: bytes) -> bool:
+    """Whether the matcher has indexed the persons of this exact event."""
+    event_id = str(decode_envelope(wire).event_id)
+    found = lane.scalar("SELECT count(*) FROM match_persons WHERE event_id = %s", event_id)
+    return bool(found)
+
+
+def test_hit_notifies_issuing_and_local_police_only(lane: Lane) -> None:
+    """A Sichuan alert and a Jiangsu registration reach both police inboxes and no other topic."""
+    lane.start(1)
+    lane.publish([alert(lane, 1, HONG)])
+    lane.publish([record(lane, 1, [dict(HONG, name="李晓红")], date(2026, 1, 10))])
+    lane.wait_for(
+        "a notification in both police inboxes",
+        lambda: counts(lane) == {SICHUAN_POLICE: 1, JIANGSU_POLICE: 1},
+        timeout=180,
+    )
+    boxes = inboxes(lane)
+    assert set(boxes) == {SICHUAN_POLICE, JIANGSU_POLICE}
+    issuer, local = boxes[SICHUAN_POLICE][0], boxes[JIANGSU_POLICE][0]
+    assert issuer["match_id"] == local["match_id"]
+    assert (issuer["role"], local["role"]) == ("ISSUING_UNIT", "LOCAL_POLICE")
+    assert issuer["counterpart"]["id"] == "M-320000-1"
+    assert issuer["counterpart"]["child_index"] == 0
+    assert issuer["urgency"] == "URGENT"
+    # Minimum data: no name and no identity number of the child travel in a notification.
+    for note in (issuer, local):
+        text = json.dumps(note, ensure_ascii=False)
+        assert "李" not in text and HONG["id_number"] not in text
+    # The match-found event went through verification into the store and the projection.
+    lane.wait_for(
+        "match-found stored and projected",
+        lambda: (
+            lane.scalar(
+                "SELECT recipients::text FROM proj_matches WHERE match_id = %s", issuer["match_id"]
+            )
+            == json.dumps([SICHUAN_POLICE, JIANGSU_POLICE])
+        ),
+    )
+    assert (
+        lane.scalar("SELECT publisher_id FROM event_store WHERE event_type = 'match-found'")
+        == "000000-hub-operator"
+    )
+    assert lane.scalar("SELECT count(*) FROM quarantine") == 0
+
+
+def test_rejected_pair_is_not_notified_again(lane: Lane) -> None:
+    """New evidence re-notifies an undecided pair; after a rejection an update notifies no one."""
+    lane.start(1)
+    lane.publish([alert(lane, 2, HONG), record(lane, 2, [HONG], date(2026, 1, 10))])
+    lane.wait_for("first notifications", lambda: counts(lane).get(SICHUAN_POLICE) == 1)
+    second = record(lane, 2, [HONG], date(2026, 2, 1))
+    lane.publish([second])
+    lane.wait_for("re-notification on new evidence", lambda: counts(lane).get(SICHUAN_POLICE) == 2)
+    match_id = inboxes(lane)[SICHUAN_POLICE][0]["match_id"]
+    decision = payload_for(
+        "match-decision",
+        2,
+        lane.world.epoch,
+        SICHUAN_POLICE,
+        match_id=match_id,
+        alert_id="A-510000-2",
+        decision="REJECTED",
+    )
+    lane.publish([lane.world.event(SICHUAN_POLICE, "match-decision", payload=decision)])
+    lane.wait_for(
+        "rejection recorded",
+        lambda: (
+            lane.scalar("SELECT status FROM match_pairs WHERE match_id = %s", match_id)
+            == "REJECTED"
+        ),
+    )
+    outbox_before = lane.scalar("SELECT count(*) FROM match_outbox")
+    third = record(lane, 2, [HONG], date(2026, 3, 1))
+    lane.publish([third])
+    lane.wait_for("updated record indexed", lambda: processed(lane, third))
+    assert lane.scalar("SELECT count(*) FROM match_outbox") == outbox_before
+    assert counts(lane) == {SICHUAN_POLICE: 2, JIANGSU_POLICE: 2}
+    assert lane.scalar("SELECT notifications FROM match_pairs WHERE match_id = %s", match_id) == 2
+
+
+def test_closed_alert_stops_matching_and_confirmation_closes_it(lane: Lane) -> None:
+    """A closed alert finds nothing; the open one is notified, and once confirmed stops too."""
+    lane.start(1)
+    closed = payload_for("alert-closed", 3, lane.world.epoch, SICHUAN_POLICE)
+    lane.publish(
+        [
+            alert(lane, 3, HONG),
+            alert(lane, 4, MEI),
+            lane.world.event(SICHUAN_POLICE, "alert-closed", payload=closed),
+        ]
+    )
+    lane.wait_for(
+        "alert A-510000-3 closed for matching",
+        lambda: (
+            lane.scalar("SELECT status FROM match_alerts WHERE alert_id = 'A-510000-3'") == "closed"
+        ),
+    )
+    first = record(lane, 5, [HONG, MEI], date(2026, 1, 10))
+    lane.publish([first])
+    lane.wait_for("the open alert notified", lambda: counts(lane).get(SICHUAN_POLICE) == 1)
+    note = inboxes(lane)[SICHUAN_POLICE][0]
+    assert (note["alert_id"], note["counterpart"]["child_index"]) == ("A-510000-4", 1)
+    assert lane.scalar("SELECT count(*) FROM match_pairs WHERE alert_id = 'A-510000-3'") == 0
+    confirm = payload_for(
+        "match-decision",
+        4,
+        lane.world.epoch,
+        SICHUAN_POLICE,
+        match_id=note["match_id"],
+        alert_id="A-510000-4",
+        decision="CONFIRMED",
+    )
+    lane.publish([lane.world.event(SICHUAN_POLICE, "match-decision", payload=confirm)])
+    lane.wait_for(
+        "confirmed alert out of matching",
+        lambda: (
+            lane.scalar("SELECT status FROM match_alerts WHERE alert_id = 'A-510000-4'")
+            == "confirmed"
+        ),
+    )
+    again = record(lane, 6, [MEI], date(2026, 4, 1))
+    lane.publish([again])
+    lane.wait_for("second record indexed", lambda: processed(lane, again))
+    assert lane.scalar("SELECT count(*) FROM match_pairs") == 1
+    assert counts(lane) == {SICHUAN_POLICE: 1, JIANGSU_POLICE: 1}
