@@ -13,8 +13,9 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-from hub.matching.facts import PersonRef, Sex, SourceKind
+from hub.matching.facts import PersonRef, Sex
 from hub.matching.features import Features
+from hub.matching.names import fuzzy_pinyin
 
 # Loci whose alleles make the DNA keys: highly polymorphic, in every kit of the 20-locus set.
 _DNA_LOCUS_GROUPS: tuple[tuple[str, ...], ...] = (
@@ -26,7 +27,6 @@ _LATIN_FILLER = frozenset(("thi", "van", "thj", "ma", "daw", "u", "mg"))
 # Widest birth window that still makes year keys; wider than that and only coarse keys are made.
 _MAX_YEARS = 12
 _CHILD_YEARS = 18
-_YOUNG_CHILD_YEARS = 12
 
 
 def _years(f: Features, widen: int) -> list[int]:
@@ -37,6 +37,11 @@ def _years(f: Features, widen: int) -> list[int]:
     if hi - lo > _MAX_YEARS:
         return []
     return list(range(lo, hi + 1))
+
+
+def _nickname_like(text: str) -> bool:
+    """丫丫, 小军, 阿强: doubled characters or the 小/阿 prefixes of pet names."""
+    return len(text) == 2 and (text[0] == text[1] or text[0] in "小阿")
 
 
 def _sex(f: Features) -> str:
@@ -60,8 +65,9 @@ def blocking_keys(f: Features, stored: bool) -> set[str]:
                     keys.add(f"gn:{name.given_fuzzy}:{y}")
             for decade in {y // 10 for y in years}:
                 keys.add(f"sn:{name.surname_py}{name.given_py[:1]}:{decade}:{_sex(f)}")
-            if len(name.text) <= 3 and name.given:
-                keys.add(f"nick:{name.given_fuzzy}:{_sex(f)}")
+            if name is not f.name or _nickname_like(name.text):
+                # Nicknames (丫丫, 小军) survive renaming; keyed whole, without birth year.
+                keys.add(f"nick:{fuzzy_pinyin(name.text)}:{_sex(f)}")
         else:
             for token in name.given.split():
                 if token not in _LATIN_FILLER and len(token) > 1:
@@ -72,11 +78,8 @@ def blocking_keys(f: Features, stored: bool) -> set[str]:
             # A renamed child without number still meets its alert by place, sex and age.
             for province in f.provinces:
                 keys.update(f"pv:{province[:2]}:{_sex(f)}:{y}" for y in years)
-            if f.facts.source is not SourceKind.RECORD and age_now < _YOUNG_CHILD_YEARS:
-                # Rescued young children are often renamed beyond recognition and carry no
-                # number; alerts and rescue notices (few, compared with migrant records) meet by
-                # sex and birth year alone.
-                keys.update(f"ch:{_sex(f)}:{y}" for y in years)
+            # (A key on sex and birth year alone was tried: it found 3 % more true pairs on
+            # generated data, none of which then scored as a hit, at 10x the candidates.)
             for token in f.marks:
                 if ":" in token:
                     keys.add(f"mk:{token}:{_sex(f)}")
