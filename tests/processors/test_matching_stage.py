@@ -1,0 +1,177 @@
+"""The match stage against a real PostgreSQL, without Kafka: idempotence, review, bad input."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import psycopg
+import pytest
+
+from hub.config import Settings
+from hub.envelope import decode_envelope, decode_payload
+from hub.schema_catalog import SchemaCatalog
+from hub.store import record_of
+from processors.match_stage import MatchStage
+from processors.pg_matching import PgMatchStore, facts_from_json, facts_to_json
+from processors.pg_store import PgEventStore
+from processors.route_stage import Router
+from processors.testing import SignedWorld, payload_for
+from processors.verify_stage import InMessage
+
+pytestmark = pytest.mark.services
+
+CATALOG = SchemaCatalog.load()
+POLICE = "510000-police"
+OTHER_POLICE = "320000-police"
+REGISTRY = "320000-migrant-registry"
+CHILD = {"name": "周佳怡", "sex": "FEMALE", "birth": {"precision": "DAY", "date": date(2015, 6, 1)}}
+
+
+class Harness:
+    """A stage over a fresh database; events are stored as verify would, then fed in order."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.world = SignedWorld(CATALOG)
+        self.events = PgEventStore(settings.pg_dsn)
+        self.store = PgMatchStore(settings.pg_dsn)
+        router = Router(CATALOG, self.world.operator, "t.ingest", lambda p: f"t.notifications.{p}")
+        self.stage = MatchStage(self.events, self.store, router)
+        self.offset = 0
+        for pid in (POLICE, OTHER_POLICE, REGISTRY):
+            self.store_wires(self.world.register(pid))
+
+    def store_wires(
+        self, wires: list[bytes], body: dict[str, Any] | None = None
+    ) -> list[InMessage]:
+        messages = []
+        with self.events.transaction() as txn:
+            for wire in wires:
+                env = decode_envelope(wire)
+                txn.append(record_of(env, wire, body or decode_payload(CATALOG, env)))
+                messages.append(InMessage("t.verified", 0, self.offset, wire))
+                self.offset += 1
+        return messages
+
+    def feed(self, *wires: bytes) -> list[InMessage]:
+        messages = self.store_wires(list(wires))
+        self.stage.process(messages)
+        return messages
+
+    def alert(self, n: int, person: dict[str, Any]) -> bytes:
+        payload = payload_for("missing-person-alert", n, self.world.epoch, POLICE, person=person)
+        return self.world.event(POLICE, "missing-person-alert", payload=payload)
+
+    def record(self, n: int, child: dict[str, Any]) -> bytes:
+        payload = payload_for("migrant-record", n, self.world.epoch, REGISTRY)
+        payload["children"] = [{"child": child, "guardian_relation": "FATHER"}]
+        return self.world.event(REGISTRY, "migrant-record", payload=payload)
+
+    def scalar(self, query: str, *params: Any) -> Any:
+        with psycopg.connect(self.settings.pg_dsn) as conn:
+            row = conn.execute(query, params).fetchone()
+        return None if row is None else row[0]
+
+    def outbox_topics(self) -> list[str]:
+        with psycopg.connect(self.settings.pg_dsn) as conn:
+            return [r[0] for r in conn.execute("SELECT topic FROM match_outbox ORDER BY id")]
+
+
+@pytest.fixture
+def harness(fresh_db_settings: Settings) -> Iterator[Harness]:
+    made = Harness(fresh_db_settings)
+    yield made
+    made.events.close()
+    made.store.close()
+
+
+def test_redelivered_batch_has_no_second_effect(harness: Harness) -> None:
+    """Processing the same messages again writes no second match, event or notification."""
+    messages = harness.feed(harness.alert(1, CHILD), harness.record(1, CHILD))
+    first = harness.outbox_topics()
+    assert first == ["t.ingest", f"t.notifications.{POLICE}", f"t.notifications.{OTHER_POLICE}"]
+    again = harness.stage.process(messages)
+    assert (again.events, again.skipped) == (0, 2)
+    assert harness.outbox_topics() == first
+    assert harness.scalar("SELECT count(*) FROM match_pairs") == 1
+
+
+def test_same_evidence_seen_by_a_new_consumer_is_not_notified_twice(harness: Harness) -> None:
+    """An alert re-searched with nothing new (e.g. a replay) finds its pair already notified."""
+    wires = [harness.alert(1, CHILD), harness.record(1, CHILD)]
+    harness.feed(*wires)
+    harness.stage.consumer = "match-replay"
+    harness.stage.process([InMessage("t.verified", 0, i, w) for i, w in enumerate(wires)])
+    assert len(harness.outbox_topics()) == 3
+
+
+def test_between_thresholds_goes_to_the_review_list(harness: Harness) -> None:
+    """A pair scoring between review and notify is listed for operators, and notifies no one."""
+    harness.feed(harness.alert(1, CHILD), harness.record(1, dict(CHILD, name="陈小雨")))
+    assert harness.outbox_topics() == []
+    review = harness.store.review_list()
+    assert [(r["alert_id"], r["counterpart_id"], r["child_index"]) for r in review] == [
+        (f"A-{POLICE[:6]}-1", f"M-{REGISTRY[:6]}-1", 0)
+    ]
+    assert review[0]["explanation"][-1].endswith("-> REVIEW")
+
+
+def test_bad_facts_are_kept_with_the_reason_and_the_batch_goes_on(harness: Harness) -> None:
+    """An age range the matcher cannot use is recorded as a failure; later events still match."""
+    bad = harness.record(9, CHILD)
+    # Stored by an older verifier that did not check ranges: the body says 9 to 4 years.
+    body = decode_payload(CATALOG, decode_envelope(bad))
+    body["children"][0]["child"]["birth"] = {"precision": "AGE_RANGE", "age_min": 9, "age_max": 4}
+    messages = harness.store_wires([bad], body)
+    messages += harness.store_wires([harness.alert(1, CHILD), harness.record(1, CHILD)])
+    result = harness.stage.process(messages)
+    assert (result.events, result.failed, result.notified) == (3, 1, 1)
+    failures = harness.store.failures()
+    assert [(f[0], f[1]) for f in failures] == [
+        (str(decode_envelope(bad).event_id), "migrant-record")
+    ]
+    assert "children[0].child.birth" in failures[0][2]
+    assert harness.scalar("SELECT count(*) FROM match_pairs WHERE status = 'NOTIFIED'") == 1
+
+
+def test_decision_from_a_unit_not_notified_is_not_applied(harness: Harness) -> None:
+    """Only a recipient of the match can reject it; another unit's decision is kept as failure."""
+    harness.store_wires(harness.world.register("450000-police"))
+    harness.feed(harness.alert(1, CHILD), harness.record(1, CHILD))
+    match_id = harness.scalar("SELECT match_id FROM match_pairs")
+    decision = payload_for(
+        "match-decision",
+        1,
+        harness.world.epoch,
+        "450000-police",
+        match_id=match_id,
+        alert_id="A-510000-1",
+        decision="REJECTED",
+    )
+    harness.feed(harness.world.event("450000-police", "match-decision", payload=decision))
+    assert harness.scalar("SELECT status FROM match_pairs") == "NOTIFIED"
+    assert "was not notified" in harness.store.failures()[0][2]
+
+
+def test_notification_body_is_minimised(harness: Harness) -> None:
+    """The outbox notification names no person; the match-found event masks identity numbers."""
+    harness.feed(harness.alert(1, CHILD), harness.record(1, CHILD))
+    with psycopg.connect(harness.settings.pg_dsn) as conn:
+        rows = conn.execute("SELECT topic, msg_value FROM match_outbox ORDER BY id").fetchall()
+    note = json.loads(bytes(rows[1][1]))
+    assert "周" not in json.dumps(note, ensure_ascii=False)
+    assert note["counterpart"]["held_by"] == REGISTRY
+    event = decode_payload(CATALOG, decode_envelope(bytes(rows[0][1])))
+    assert event["recipients"] == [POLICE, OTHER_POLICE]
+
+
+def test_facts_survive_the_json_round_trip() -> None:
+    """What the index stores gives back the same person facts."""
+    from hub.matching import facts_from_migrant_record
+
+    payload = payload_for("migrant-record", 3, SignedWorld(CATALOG).epoch, REGISTRY)
+    for facts in facts_from_migrant_record(payload, "e-1"):
+        assert facts_from_json(json.loads(json.dumps(facts_to_json(facts)))) == facts
