@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "registry",
     "pipeline",
     "match",
+    "matches",
     "demo",
 )
 
