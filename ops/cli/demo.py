@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -42,7 +43,8 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise SystemExit(f"hubctl demo: {err}") from None
     settings = load_settings()
-    console = Console()
+    # Log files and pipes get a fixed width: rich would fold the tables to 80 columns.
+    console = Console() if sys.stdout.isatty() else Console(width=120)
     outcome = Demo(settings, args.root or default_root(settings), size, args.seed,
                    keep_going=args.keep_going, console=console).run()
     for line in where_next(outcome.run):

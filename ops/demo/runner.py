@@ -7,7 +7,6 @@ Every step uses the project's real commands or functions: `hubctl services up` (
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -294,23 +293,25 @@ class Demo:
 
 def where_next(run: DemoRun, cwd: Path | None = None) -> list[str]:
     """The closing lines: which commands show what the demo left running."""
-    here = cwd or Path.cwd()
+    here = (cwd or Path.cwd()).resolve()
 
-    def rel(path: Path) -> str:
+    def rel(path: Path | str) -> str:
+        # Short paths when the demo lives below the current folder, full ones otherwise.
+        full = Path(path).resolve() if Path(path).is_absolute() else Path(path)
         try:
-            return os.path.relpath(path, here)
+            return str(full.relative_to(here))
         except ValueError:
             return str(path)
 
+    hubctl, connector = rel(tool("hubctl")), rel(tool("hub-connector"))
     env = rel(run.root / namespace.ENV_FILE)
-    police = rel(run.config_path("510000-police"))
+    unit = "510000-police"
     return [
-        "Where to look next (the services and the demo's pipeline worker keep running):",
-        f"  . {env} && hubctl status                      # rates, lag, publishers, quarantine",
-        f"  . {env} && hubctl quarantine list              # the tampered event, BAD_SIGNATURE",
-        f"  hub-connector inbox --config {police}   # new hits only",
-        f"  {rel(run.participant_dir('510000-police') / 'inbox.jsonl')}"
-        "      # hits the demo already received",
-        f"  rejected rows: {rel(run.root)}/<participant>/data/*.rejects.csv",
-        f"Stop: . {env} && hubctl processors stop && hubctl services down",
+        "Where to look next (the services and this demo's pipeline worker keep running):",
+        f"  . {env} && {hubctl} status            # rates, lag, publishers, quarantine",
+        f"  . {env} && {hubctl} quarantine list   # the tampered event: BAD_SIGNATURE",
+        f"  {connector} inbox --config {rel(run.config_path(unit))}   # new hits only",
+        f"  {rel(run.participant_dir(unit) / 'inbox.jsonl')}   # the hits the demo received",
+        f"  {rel(run.root)}/<participant>/data/*.rejects.csv   # rejected rows and why",
+        f"Stop: . {env} && {hubctl} processors stop && {hubctl} services down",
     ]
