@@ -74,15 +74,22 @@ def _message(event: Any) -> InMessage:
 
 
 async def _until_stored(what: str, work: Callable[[], T]) -> T:
-    """Run blocking store work in a thread; wait out database outages, retrying the same work."""
+    """Run blocking store work in a thread until it succeeds, retrying the same batch.
+
+    An unreachable database is waited out. Any other failure is logged with its traceback and
+    retried too: acknowledging the batch instead would lose events, and an exception escaping
+    the agent would stop it for good.
+    """
     delay = 0.2
     while True:
         try:
             return await asyncio.to_thread(work)
         except StoreUnavailable as err:
             log.warning("%s waits for PostgreSQL (retry in %.1fs): %s", what, delay, err)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+        except Exception:
+            log.exception("%s failed; the same batch is retried in %.1fs", what, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 10.0)
 
 
 class PipelineApp:
@@ -142,6 +149,23 @@ class PipelineApp:
             self.app.agent(self.verified, name="match")(self._match_agent)
 
     async def _send_all(self, outgoing: Sequence[Outgoing]) -> None:
+        """Send every output and wait for the broker's acknowledgements, retrying on failure.
+
+        A retry may send some outputs twice; their consumers absorb repeats by event id.
+        """
+        delay = 0.5
+        while True:
+            try:
+                await self._send_once(outgoing)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("sending %d outputs failed; retry in %.1fs", len(outgoing), delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def _send_once(self, outgoing: Sequence[Outgoing]) -> None:
         futures: list[Awaitable[Any]] = []
         for out in outgoing:
             topic = self.verified if out.stream == "verified" else self.quarantine

@@ -45,9 +45,11 @@ def payload_for(
     event_type: str, n: int, at: datetime, unit: str = "320000-police", **extra: Any
 ) -> dict[str, Any]:
     """A valid payload of this type, distinct per n, issued by unit; ``extra`` overrides."""
+    # Ids are unique per issuing unit, as real case numbers are: two units never share a row.
+    u = unit.split("-", 1)[0]
     payloads: dict[str, dict[str, Any]] = {
         "tip-report": {
-            "tip_id": f"TIP-{n}",
+            "tip_id": f"TIP-{u}-{n}",
             "received_at": at,
             "channel": "PHONE",
             "text": f"群众来电第{n}条, 车站附近有可疑人员带着小孩",
@@ -55,7 +57,7 @@ def payload_for(
             "issuing_unit": unit,
         },
         "missing-person-alert": {
-            "alert_id": f"A-{n}",
+            "alert_id": f"A-{u}-{n}",
             "case_type": "ABDUCTION",
             "person": _person(n),
             "last_seen_place": _place("320106", "南京市鼓楼区某小学门口"),
@@ -69,21 +71,21 @@ def payload_for(
             "reported_at": at - timedelta(hours=1),
         },
         "alert-update": {
-            "alert_id": f"A-{n}",
-            "update_id": f"U-{n}",
+            "alert_id": f"A-{u}-{n}",
+            "update_id": f"U-{u}-{n}",
             "urgency": "IMMEDIATE",
             "note": "监控显示向南",
             "issuing_unit": unit,
         },
         "alert-closed": {
-            "alert_id": f"A-{n}",
+            "alert_id": f"A-{u}-{n}",
             "outcome": "FOUND_ALIVE",
             "found_at": at,
             "note": "已找到",
             "issuing_unit": unit,
         },
         "migrant-record": {
-            "record_id": f"M-{n}",
+            "record_id": f"M-{u}-{n}",
             "person": _person(n, name="赵", sex="MALE", year=1988),
             "household_registration": _place("510104", "成都市锦江区"),
             "current_address": _place("320505", "苏州市虎丘区某小区"),
@@ -97,7 +99,7 @@ def payload_for(
             "registering_station": "虎丘派出所",
         },
         "rescue-notice": {
-            "rescue_id": f"R-{n}",
+            "rescue_id": f"R-{u}-{n}",
             "person": _person(n, name="无名"),
             "rescued_at": at,
             "rescue_place": _place("530102", "昆明市五华区火车站"),
@@ -109,8 +111,8 @@ def payload_for(
             "issuing_unit": unit,
         },
         "case-follow-up": {
-            "rescue_id": f"R-{n}",
-            "follow_up_id": f"F-{n}",
+            "rescue_id": f"R-{u}-{n}",
+            "follow_up_id": f"F-{u}-{n}",
             "followed_up_on": at.date(),
             "assistance": ["MEDICAL"],
             "family_reunion": "SEARCHING",
@@ -120,10 +122,10 @@ def payload_for(
         },
         "match-found": {
             "match_id": uuid.uuid5(uuid.NAMESPACE_OID, f"match-{n}"),
-            "alert_id": f"A-{n}",
+            "alert_id": f"A-{u}-{n}",
             "alert_event_id": uuid.uuid5(uuid.NAMESPACE_OID, f"alert-{n}"),
             "counterpart_kind": "RESCUE_NOTICE",
-            "counterpart_id": f"R-{n}",
+            "counterpart_id": f"R-{u}-{n}",
             "counterpart_event_id": uuid.uuid5(uuid.NAMESPACE_OID, f"rescue-{n}"),
             "score": 11.5,
             "explanation": ["sex agrees", "birth date within a year"],
@@ -131,7 +133,7 @@ def payload_for(
         },
         "match-decision": {
             "match_id": uuid.uuid5(uuid.NAMESPACE_OID, f"match-{n}"),
-            "alert_id": f"A-{n}",
+            "alert_id": f"A-{u}-{n}",
             "decision": "CONFIRMED",
             "note": "",
             "deciding_unit": unit,

@@ -71,11 +71,11 @@ def test_events_reach_store_and_projections(lane: Lane) -> None:
         "all events projected",
         lambda: lane.scalar("SELECT count(DISTINCT event_id) FROM proj_applied") == total,
     )
-    assert lane.scalar("SELECT status FROM proj_alerts WHERE alert_id = 'A-1'") == "open"
-    assert lane.scalar("SELECT updates FROM proj_alerts WHERE alert_id = 'A-1'") == 1
-    assert lane.scalar("SELECT status FROM proj_alerts WHERE alert_id = 'A-2'") == "closed"
-    assert lane.scalar("SELECT count(*) FROM proj_migrant_children WHERE record_id = 'M-7'") == 2
-    assert lane.scalar("SELECT follow_ups FROM proj_rescue_cases WHERE rescue_id = 'R-9'") == 1
+    assert lane.scalar("SELECT status FROM proj_alerts WHERE alert_id = 'A-320000-1'") == "open"
+    assert lane.scalar("SELECT updates FROM proj_alerts WHERE alert_id = 'A-320000-1'") == 1
+    assert lane.scalar("SELECT status FROM proj_alerts WHERE alert_id = 'A-320000-2'") == "closed"
+    assert lane.scalar("SELECT count(*) FROM proj_migrant_children WHERE record_id = 'M-320500-7'") == 2
+    assert lane.scalar("SELECT follow_ups FROM proj_rescue_cases WHERE rescue_id = 'R-530000-9'") == 1
     assert lane.scalar("SELECT decision FROM proj_matches") == "CONFIRMED"
     assert lane.scalar("SELECT count(*) FROM proj_participant_keys") == 3
     assert lane.scalar("SELECT count(*) FROM quarantine") == 0
@@ -149,7 +149,7 @@ def test_rejections_are_quarantined_and_retry_succeeds(lane: Lane) -> None:
     lane.wait_for(
         "record projected",
         lambda: (
-            lane.scalar("SELECT count(*) FROM proj_migrant_children WHERE record_id = 'M-4'") == 2
+            lane.scalar("SELECT count(*) FROM proj_migrant_children WHERE record_id = 'M-320500-4'") == 2
         ),
     )
     store.close()
