@@ -70,7 +70,8 @@ def convert_only(path: Path, catalog: SchemaCatalog) -> float:
     return time.perf_counter() - start
 
 
-def run(rows: int) -> None:
+def run(rows: int) -> dict[str, float]:
+    """Run the benchmark, print it, and return its rates (per second) and ratio."""
     settings = load_settings()
     bench = settings.with_overrides(topic_prefix=f"bench{secrets.token_hex(3)}.")
     ingest = topics.TopicSpec("ingest", 6)
@@ -105,6 +106,8 @@ def run(rows: int) -> None:
     print(f"connector publish:       {rows / connector_s:10,.0f} rows/s ({connector_s:.2f} s)")
     print(f"raw kafka-python:        {rows / raw_s:10,.0f} msgs/s ({raw_s:.2f} s)")
     print(f"ratio connector / raw:   {raw_s / connector_s:.3f}")
+    return {"convert": rows / conversion_s, "connector": rows / connector_s, "raw": rows / raw_s,
+            "ratio": raw_s / connector_s}
 
 
 if __name__ == "__main__":

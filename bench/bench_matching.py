@@ -71,7 +71,10 @@ def build(total: int, seed: int, alerts: bool) -> tuple[CandidateIndex, float, f
     return index, seconds, rss_mib() - before
 
 
-def bench_records(matcher: Matcher, n_alerts: int, n_probes: int, seed: int) -> None:
+def bench_records(
+    matcher: Matcher, n_alerts: int, n_probes: int, seed: int
+) -> dict[str, float]:
+    """Print and return persons/s matched, key-lookup-only persons/s and bytes per alert."""
     index, seconds, grown = build(n_alerts, seed, alerts=True)
     print(
         f"alert index: {len(index):,} open alerts built in {seconds:.1f} s "
@@ -98,9 +101,14 @@ def bench_records(matcher: Matcher, n_alerts: int, n_probes: int, seed: int) -> 
         f"  limit measured in this run, key lookups alone: {len(probes) / bare:,.0f} persons/s; "
         f"ratio full/lookup-only = {bare / full:.3f}"
     )
+    return {"rate": rate, "lookup_rate": len(probes) / bare,
+            "bytes_per_alert": grown * 2**20 / max(len(index), 1)}
 
 
-def bench_alerts(matcher: Matcher, n_records: int, n_probes: int, seed: int) -> None:
+def bench_alerts(
+    matcher: Matcher, n_records: int, n_probes: int, seed: int
+) -> dict[str, float]:
+    """Print and return alert-search p50/p99 in ms and the key-lookup-only p50."""
     index, seconds, grown = build(n_records, seed + 1, alerts=False)
     print(
         f"record index: {len(index):,} persons built in {seconds:.1f} s "
@@ -130,6 +138,8 @@ def bench_alerts(matcher: Matcher, n_records: int, n_probes: int, seed: int) -> 
         f"p99 {_percentile(bare_ms, 0.99):.3f} ms; ratio p50 full/lookup = "
         f"{_percentile(full_ms, 0.5) / max(_percentile(bare_ms, 0.5), 1e-9):.0f}"
     )
+    return {"p50_ms": _percentile(full_ms, 0.5), "p99_ms": _percentile(full_ms, 0.99),
+            "lookup_p50_ms": _percentile(bare_ms, 0.5), "persons": float(len(index))}
 
 
 def main() -> int:

@@ -145,23 +145,28 @@ def main() -> int:
         "--splink-threshold", type=float, default=0.5, help="Splink match probability cut (0.5)"
     )
     args = parser.parse_args()
+    compare(args.size, args.seed, args.splink_threshold)
+    return 0
 
-    data = generate(args.size, args.seed)
+
+def compare(size: int, seed: int, threshold: float) -> dict[str, float]:
+    """Print the comparison and return precision, recall and F1 of ours and of Splink."""
+    data = generate(size, seed)
     print(
-        f"data: {args.size} persons, {len(data.alerts)} alerts, "
-        f"{len(data.labels)} true pairs, seed {args.seed}"
+        f"data: {size} persons, {len(data.alerts)} alerts, "
+        f"{len(data.labels)} true pairs, seed {seed}"
     )
 
     started = time.perf_counter()
-    ours = evaluate(data, Matcher(), seed=args.seed)
+    ours = evaluate(data, Matcher(), seed=seed)
     ours_time = time.perf_counter() - started
     ours_scored = [
         (h.score, (h.alert_ref.business_id, h.record_ref.business_id, h.record_ref.child_index))
         for h in ours.hits
     ]
 
-    splink_scored, splink_time = run_splink(data, 0.001, args.seed)
-    splink = score_pairs([p for s, p in splink_scored if s >= args.splink_threshold], data.labels)
+    splink_scored, splink_time = run_splink(data, 0.001, seed)
+    splink = score_pairs([p for s, p in splink_scored if s >= threshold], data.labels)
     splink_cut, splink_best = _best(splink_scored, data.labels)
     ours_cut, ours_best = _best(ours_scored, data.labels)
 
@@ -170,16 +175,19 @@ def main() -> int:
         ("ours, NOTIFY (incremental)", ours.notify, ours_time),
         ("ours, NOTIFY+REVIEW", ours.notify_or_review, ours_time),
         (f"ours, best cut in hindsight {ours_cut:g}", ours_best, ours_time),
-        (f"Splink, p >= {args.splink_threshold:g} (batch)", splink, splink_time),
+        (f"Splink, p >= {threshold:g} (batch)", splink, splink_time),
         (f"Splink, best cut in hindsight {splink_cut:g}", splink_best, splink_time),
     ]
     for title, s, seconds in rows:
         print(f"{title:34} {s.precision:9.3f} {s.recall:7.3f} {s.f1:6.3f} {seconds:7.1f}")
     print(
-        f"F1 ratio ours NOTIFY / Splink p>={args.splink_threshold:g}: "
+        f"F1 ratio ours NOTIFY / Splink p>={threshold:g}: "
         f"{ours.notify.f1 / max(splink.f1, 1e-9):.2f}"
     )
-    return 0
+    return {"precision": ours.notify.precision, "recall": ours.notify.recall,
+            "f1": ours.notify.f1, "splink_precision": splink.precision,
+            "splink_recall": splink.recall, "splink_f1": splink.f1,
+            "seconds": ours_time, "splink_seconds": splink_time}
 
 
 if __name__ == "__main__":

@@ -1,0 +1,175 @@
+"""Every benchmark of bench/ behind one command, and one table of their figures.
+
+Each benchmark module keeps its own printing (sent to a log file here); this runner calls the
+function that returns the figures and sets each beside the limit or peer measured in the same
+run. A benchmark that fails or cannot run (no broker, Splink not installed) becomes a row that
+says why; the others still run.
+
+    .venv/bin/hubctl bench [--quick] [--only NAME]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import io
+import platform
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure beside its limit or peer from the same run."""
+
+    bench: str
+    name: str
+    value: float | None
+    unit: str
+    peer: str = ""
+    peer_value: float | None = None
+    ratio: float | None = None
+    limit: float | None = None  # the ratio must stay at or under this
+    note: str = ""
+
+    @property
+    def verdict(self) -> str:
+        if self.ratio is None or self.limit is None:
+            return ""
+        return "within" if self.ratio <= self.limit else "OVER"
+
+
+def _envelope(quick: bool) -> list[Figure]:
+    module: Any = importlib.import_module("bench.bench_envelope")
+    r = module.measure(2000 if quick else 5000, 3 if quick else 5)
+    name = "envelope"
+    return [
+        Figure(name, "events sealed", r["sealed"], "/s", "bare Ed25519 verify", r["bare"],
+               r["sealed"] / r["bare"]),
+        Figure(name, "envelope path (cost / bare verify)", r["envelope"], "/s",
+               "bare Ed25519 verify", r["bare"], r["envelope_ratio"], module.LIMIT),
+        Figure(name, "full hub.verify (cost / bare verify)", r["verify"], "/s",
+               "bare Ed25519 verify", r["bare"], r["verify_ratio"]),
+    ]
+
+
+def _connector(quick: bool) -> list[Figure]:
+    module: Any = importlib.import_module("bench.bench_connector")
+    r = module.run(5000 if quick else 50_000)
+    return [
+        Figure("connector", "hub-connector publish rows", r["connector"], "/s",
+               "raw kafka-python, same size", r["raw"], r["ratio"]),
+        Figure("connector", "read+map+validate rows", r["convert"], "/s",
+               "raw kafka-python, same size", r["raw"], r["convert"] / r["raw"]),
+    ]
+
+
+def _matching(quick: bool) -> list[Figure]:
+    module: Any = importlib.import_module("bench.bench_matching")
+    matcher = importlib.import_module("hub.matching.matcher").Matcher()
+    alerts, records = (10_000, 100_000) if quick else (100_000, 1_000_000)
+    rec = module.bench_records(matcher, alerts, 1000 if quick else 5000, 1)
+    ale = module.bench_alerts(matcher, records, 200 if quick else 1000, 1)
+    return [
+        Figure("matching", f"records matched vs {alerts:,} alerts", rec["rate"], "persons/s",
+               "key lookups alone", rec["lookup_rate"], rec["rate"] / rec["lookup_rate"]),
+        Figure("matching", f"alert search in {records:,} persons, p50", ale["p50_ms"], "ms",
+               "key lookups alone, p50", ale["lookup_p50_ms"],
+               ale["p50_ms"] / max(ale["lookup_p50_ms"], 1e-9)),
+        Figure("matching", "alert search p99", ale["p99_ms"], "ms"),
+        Figure("matching", "memory per open alert", rec["bytes_per_alert"], "bytes"),
+    ]
+
+
+def _splink(quick: bool) -> list[Figure]:
+    if importlib.util.find_spec("splink") is None:
+        return [Figure("splink", "comparison with Splink", None, "", note="Splink not "
+                       "installed: .venv/bin/pip install -e '.[bench]'")]
+    module: Any = importlib.import_module("bench.compare_splink")
+    r = module.compare(1000 if quick else 4000, 11, 0.5)
+    return [
+        Figure("splink", "F1, ours (NOTIFY)", r["f1"], "", "Splink F1 (p >= 0.5)",
+               r["splink_f1"], r["f1"] / max(r["splink_f1"], 1e-9)),
+        Figure("splink", "precision, ours", r["precision"], "", "Splink precision",
+               r["splink_precision"], r["precision"] / max(r["splink_precision"], 1e-9)),
+        Figure("splink", "recall, ours", r["recall"], "", "Splink recall",
+               r["splink_recall"], r["recall"] / max(r["splink_recall"], 1e-9)),
+        Figure("splink", "time, ours (incremental)", r["seconds"], "s", "Splink (batch)",
+               r["splink_seconds"], r["seconds"] / max(r["splink_seconds"], 1e-9)),
+    ]
+
+
+BENCHES: dict[str, Callable[[bool], list[Figure]]] = {
+    "envelope": _envelope,
+    "connector": _connector,
+    "matching": _matching,
+    "splink": _splink,
+}
+
+
+def run(names: list[str], quick: bool, log_dir: Path) -> list[Figure]:
+    """Run the named benchmarks in order; their own output goes to <log_dir>/<name>.log."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    out: list[Figure] = []
+    for name in names:
+        buffer = io.StringIO()
+        began = time.monotonic()
+        try:
+            with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+                figures = BENCHES[name](quick)
+        except Exception as err:  # one broken benchmark must not hide the others' figures
+            buffer.write(traceback.format_exc())
+            figures = [Figure(name, "did not run", None, "",
+                              note=f"{type(err).__name__}: {err}"[:160])]
+        took = time.monotonic() - began
+        (log_dir / f"{name}.log").write_text(buffer.getvalue(), encoding="utf-8")
+        out.extend(figures)
+        out.append(Figure(name, "benchmark wall time", took, "s"))
+    return out
+
+
+def machine() -> str:
+    """The machine the figures were measured on, for the table's caption."""
+    cores = _cpu_count()
+    memory = _memory_gib()
+    return (f"{platform.node() or 'host'}: {cores} cores, {memory:.0f} GiB, "
+            f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _memory_gib() -> float:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return 0.0
+
+
+def stamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """Figures as a reader wants them: rates without decimals, small numbers with three."""
+    if value is None:
+        return "-"
+    if abs(value) >= 100:
+        text = f"{value:,.0f}"
+    elif abs(value) >= 1:
+        text = f"{value:.2f}"
+    else:
+        text = f"{value:.3f}"
+    return f"{text} {unit}".strip()
