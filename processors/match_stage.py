@@ -16,6 +16,7 @@ on the review list.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,7 @@ _UPDATABLE = (
     "action_on_hit",
 )
 _DECIDED = ("CONFIRMED", "REJECTED")
+_FEATURE_CACHE = 50_000
 
 
 @dataclass
@@ -122,6 +124,9 @@ class MatchStage:
         self.matcher = matcher or Matcher()
         self.consumer = consumer
         self._registered: dict[str, str | None] | None = None
+        # Prepared features of indexed persons by (reference, event id): derived from immutable
+        # events, so a cache only; the index itself stays in PostgreSQL.
+        self._features: OrderedDict[tuple[str, str], Features] = OrderedDict()
         self._handlers: dict[str, Callable[[PgMatchTxn, EventRecord, MatchResult], None]] = {
             "missing-person-alert": self._alert,
             "alert-update": self._alert_update,
@@ -172,6 +177,17 @@ class MatchStage:
                 txn.advance(self.consumer, topic, partition, last)
         return result
 
+    def _prepared(self, facts: PersonFacts) -> Features:
+        key = (facts.ref.label(), facts.ref.event_id)
+        found = self._features.get(key)
+        if found is None or found.facts != facts:
+            found = self._features[key] = prepare(facts)
+            if len(self._features) > _FEATURE_CACHE:
+                self._features.popitem(last=False)
+        else:
+            self._features.move_to_end(key)
+        return found
+
     # --- alerts ----------------------------------------------------------------------------
 
     def _state(self, txn: PgMatchTxn, alert_id: str) -> AlertState:
@@ -217,7 +233,9 @@ class MatchStage:
             [(IndexedPerson(facts, state.publisher_id, None), blocking_keys(alert, stored=True))],
         )
         for other in txn.candidates(blocking_keys(alert, stored=False), "OTHER"):
-            self._score(txn, state, alert, prepare(other.facts), other, trigger, result)
+            hit = self.matcher.to_hit(self.matcher.score_pair(alert, self._prepared(other.facts)))
+            if hit is not None:
+                self._hit(txn, state, hit, other, trigger, result)
 
     # --- records and rescue notices ----------------------------------------------------------
 
@@ -238,34 +256,19 @@ class MatchStage:
                 for p, f in prepared
             ],
         )
-        states: dict[str, AlertState | None] = {}
         for person, features in prepared:
             indexed = IndexedPerson(person, event.publisher_id, area)
             for candidate in txn.candidates(blocking_keys(features, stored=False), "ALERT"):
-                alert_id = candidate.facts.ref.business_id
-                if alert_id not in states:
-                    states[alert_id] = txn.alert(alert_id)
-                state = states[alert_id]
-                if state is None or state.status != "open":
-                    continue
-                alert = prepare(candidate.facts)
-                self._score(txn, state, alert, features, indexed, event.event_id, result)
+                # Only indexed alerts are open ones (closing removes them); the alert's state
+                # is read for hits only, which are few next to the candidates scored.
+                hit = self.matcher.to_hit(
+                    self.matcher.score_pair(self._prepared(candidate.facts), features)
+                )
+                state = txn.alert(candidate.facts.ref.business_id) if hit else None
+                if hit is not None and state is not None and state.status == "open":
+                    self._hit(txn, state, hit, indexed, event.event_id, result)
 
     # --- scoring, hits, decisions --------------------------------------------------------------
-
-    def _score(
-        self,
-        txn: PgMatchTxn,
-        state: AlertState,
-        alert: Features,
-        other: Features,
-        indexed: IndexedPerson,
-        trigger: str,
-        result: MatchResult,
-    ) -> None:
-        hit = self.matcher.to_hit(self.matcher.score_pair(alert, other))
-        if hit is not None:
-            self._hit(txn, state, hit, indexed, trigger, result)
 
     def _hit(
         self,
