@@ -21,6 +21,7 @@ from hub.store import QuarantineStatus, checksum_rows
 from ops.services import postgres
 from processors.operations import rebuild_projections, replay, retry_quarantined
 from processors.pg_store import PgEventStore, PgProjectionStore
+from processors.supervisor import workers
 from processors.testing import SignedWorld
 
 CATALOG_SCHEMAS = SchemaCatalog.load()
@@ -74,8 +75,12 @@ def test_events_reach_store_and_projections(lane: Lane) -> None:
     assert lane.scalar("SELECT status FROM proj_alerts WHERE alert_id = 'A-320000-1'") == "open"
     assert lane.scalar("SELECT updates FROM proj_alerts WHERE alert_id = 'A-320000-1'") == 1
     assert lane.scalar("SELECT status FROM proj_alerts WHERE alert_id = 'A-320000-2'") == "closed"
-    assert lane.scalar("SELECT count(*) FROM proj_migrant_children WHERE record_id = 'M-320500-7'") == 2
-    assert lane.scalar("SELECT follow_ups FROM proj_rescue_cases WHERE rescue_id = 'R-530000-9'") == 1
+    children = "SELECT count(*) FROM proj_migrant_children WHERE record_id = %s"
+    assert lane.scalar(children, "M-320500-7") == 2
+    assert (
+        lane.scalar("SELECT follow_ups FROM proj_rescue_cases WHERE rescue_id = %s", "R-530000-9")
+        == 1
+    )
     assert lane.scalar("SELECT decision FROM proj_matches") == "CONFIRMED"
     assert lane.scalar("SELECT count(*) FROM proj_participant_keys") == 3
     assert lane.scalar("SELECT count(*) FROM quarantine") == 0
@@ -149,7 +154,10 @@ def test_rejections_are_quarantined_and_retry_succeeds(lane: Lane) -> None:
     lane.wait_for(
         "record projected",
         lambda: (
-            lane.scalar("SELECT count(*) FROM proj_migrant_children WHERE record_id = 'M-320500-4'") == 2
+            lane.scalar(
+                "SELECT count(*) FROM proj_migrant_children WHERE record_id = %s", "M-320500-4"
+            )
+            == 2
         ),
     )
     store.close()
@@ -248,3 +256,5 @@ def test_postgres_outage_under_load_loses_nothing(lane: Lane, hub_settings: Sett
     assert lane.scalar("SELECT count(*) FROM quarantine") == 0
     assert lane.scalar("SELECT count(*) FROM proj_tips") == 1500
     assert lane.scalar("SELECT count(*) FROM proj_rescue_cases") == 1500
+    logs = "".join(w.log_file.read_text(errors="replace") for w in workers(lane.settings))
+    assert "waits for PostgreSQL" in logs  # the outage was really met, and waited out
