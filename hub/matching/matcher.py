@@ -105,6 +105,13 @@ class Matcher:
         if comparison.kinship is not None:
             bits = comparison.kinship.log2_lr
             contributions["dna"] = max(_DNA_MIN_BITS, min(_DNA_MAX_BITS, bits))
+        if population is not None and len(population) > self.model.reference_population:
+            # The prior odds of a true match fall as 1/N: among ten times as many people, a
+            # coincidence as good as this one is ten times likelier, so the same evidence
+            # counts log2(10) bits less and false hits per search stay level as data grows.
+            contributions["population"] = -math.log2(
+                len(population) / self.model.reference_population
+            )
         return ScoredPair(alert, other, comparison, contributions, sum(contributions.values()))
 
     def _tf_adjustment(
@@ -163,6 +170,13 @@ def explain(
         lines.append(f"{field}: {level}{shown} {scored.contributions[field]:+.1f}")
     if comparison.kinship is not None:
         lines.append(f"{comparison.kinship.describe()} {scored.contributions['dna']:+.1f}")
+    if "population" in scored.contributions:
+        bits = scored.contributions["population"]
+        searched = 2**-bits * model.reference_population
+        lines.append(
+            f"searched among {searched:,.0f} persons "
+            f"(thresholds set for {model.reference_population:,}) {bits:+.1f}"
+        )
     lines.extend(comparison.notes)
     verdict = decision.value if decision else "no hit"
     lines.append(

@@ -38,6 +38,8 @@ class FellegiSunterModel:
     prior: float
     thresholds: Thresholds
     tf_fields: tuple[str, ...] = ("surname", "given_name")
+    # Thresholds hold for searches among this many persons; larger populations pay log2(N/ref).
+    reference_population: int = 1000
     doc: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -81,6 +83,7 @@ class FellegiSunterModel:
                     float(raw["thresholds"]["notify"]), float(raw["thresholds"]["review"])
                 ),
                 tf_fields=tuple(raw.get("tf_fields", ())),
+                reference_population=int(raw.get("reference_population", 1000)),
                 doc=raw.get("doc", {}),
             )
         except (OSError, ValueError, KeyError, TypeError) as err:
@@ -92,6 +95,7 @@ class FellegiSunterModel:
             "prior": self.prior,
             "thresholds": {"notify": self.thresholds.notify, "review": self.thresholds.review},
             "tf_fields": list(self.tf_fields),
+            "reference_population": self.reference_population,
             "fields": {
                 f: {
                     "levels": list(FIELDS[f]),
