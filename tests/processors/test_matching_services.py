@@ -223,3 +223,53 @@ def test_closed_alert_stops_matching_and_confirmation_closes_it(lane: Lane) -> N
     lane.wait_for("second record indexed", lambda: processed(lane, again))
     assert lane.scalar("SELECT count(*) FROM match_pairs") == 1
     assert counts(lane) == {SICHUAN_POLICE: 1, JIANGSU_POLICE: 1}
+
+
+def test_rescue_hit_reaches_rescue_province_and_confirmation_updates_the_case(
+    lane: Lane,
+) -> None:
+    """A Yunnan rescue notice is routed to Yunnan police; a confirmation marks the case found."""
+    lane.start(1)
+    civil = "530000-civil-affairs"
+    rescued = {k: v for k, v in HONG.items() if k != "id_number"}
+    rescued["birth"] = {"precision": "YEAR", "date": date(2016, 1, 1)}
+    notice = payload_for("rescue-notice", 7, lane.world.epoch, civil, person=rescued)
+    lane.publish([alert(lane, 7, HONG)])
+    lane.publish([lane.world.event(civil, "rescue-notice", payload=notice)])
+    lane.wait_for(
+        "notifications to Sichuan and Yunnan police",
+        lambda: counts(lane) == {SICHUAN_POLICE: 1, "530000-police": 1},
+    )
+    note = inboxes(lane)["530000-police"][0]
+    assert note["counterpart"] == {
+        "kind": "RESCUE",
+        "id": "R-530000-7",
+        "child_index": None,
+        "held_by": civil,
+        "area_code": "530102",
+    }
+    confirm = payload_for(
+        "match-decision",
+        7,
+        lane.world.epoch,
+        SICHUAN_POLICE,
+        match_id=note["match_id"],
+        alert_id="A-510000-7",
+        decision="CONFIRMED",
+    )
+    lane.publish([lane.world.event(SICHUAN_POLICE, "match-decision", payload=confirm)])
+    lane.wait_for(
+        "rescue case marked family found",
+        lambda: (
+            lane.scalar(
+                "SELECT family_reunion_now FROM rescue_case_matches WHERE rescue_id = 'R-530000-7'"
+            )
+            == "FAMILY_FOUND"
+        ),
+    )
+    assert (
+        lane.scalar(
+            "SELECT confirmed_alert_id FROM rescue_case_matches WHERE rescue_id = 'R-530000-7'"
+        )
+        == "A-510000-7"
+    )
