@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from hub.matching import idnumber
-from hub.matching.facts import Sex
+from hub.matching.facts import Sex, SourceKind
 from hub.matching.features import Features, NameForms
 from hub.matching.kinship import AlleleTable, KinshipResult, identity, parentage
 from hub.matching.names import jaro_winkler
@@ -163,7 +163,7 @@ def _marks(a: Features, b: Features) -> tuple[int | None, str]:
 
 def _is_child(f: Features) -> bool:
     """Young when last seen (alerts) - the person whose name may since have been changed."""
-    if f.facts.source.value != "ALERT" or f.birth_hi is None or f.facts.observed_at is None:
+    if f.facts.source is not SourceKind.ALERT or f.birth_hi is None or f.facts.observed_at is None:
         return False
     return (f.facts.observed_at.toordinal() - f.birth_hi) < CHILD_AGE * 365.25
 

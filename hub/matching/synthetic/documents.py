@@ -13,7 +13,7 @@ from hub.matching.synthetic.generator import (
     Generator,
     Payload,
     Person,
-    _birth_record,
+    birth_record,
     random_date,
     today,
 )
@@ -54,7 +54,7 @@ def _alert_with_fate(gen: Generator, data: Dataset) -> None:
     lost = dt.date.fromordinal(rng.randint(_EARLIEST_LOSS.toordinal(), today().toordinal() - 30))
     age = rng.randint(0, 12) if child else rng.randint(14, 38)
     birth = lost - dt.timedelta(days=age * 365 + rng.randint(0, 364))
-    home = gen._weighted(pools.SOURCE_WEIGHTS)
+    home = gen.weighted(pools.SOURCE_WEIGHTS)
     person = gen.person(sex, birth, home)
     alert = _alert(gen, person, lost, child, data)
     data.alerts.append(alert)
@@ -121,7 +121,7 @@ def person_payload(
         "former_names": former or [],
         "aliases": aliases or [],
         "sex": _sex_symbol(sex),
-        "birth": birth or _birth_record("UNKNOWN", None),
+        "birth": birth or birth_record("UNKNOWN", None),
         "ethnicity": None,
         "id_number": id_number,
         "id_number_status": _id_status(id_number),
@@ -156,7 +156,7 @@ def _alert(
     gen: Generator, p: Person, lost: dt.date, child: bool, data: Dataset | None = None
 ) -> Payload:
     rng = gen.rng
-    alert_id = gen._next("A")
+    alert_id = gen.next_id("A")
     father = mother = None
     if child and rng.random() < 0.65:
         father, mother = gen.profile(), gen.profile()
@@ -169,7 +169,7 @@ def _alert(
         if data is not None:
             data.parents_dna.append(
                 {
-                    "profile_id": gen._next("D"),
+                    "profile_id": gen.next_id("D"),
                     "alert_id": alert_id,
                     "mother": str_payload(mother),
                     "father": str_payload(father),
@@ -178,11 +178,11 @@ def _alert(
                 }
             )
     has_id = not p.latin and (not child or _age(p, lost) >= 3) and rng.random() < 0.85
-    birth = _birth_record("DAY", p.birth)
+    birth = birth_record("DAY", p.birth)
     if p.latin:
         birth = gen.birth_fields(p.birth, lost, 0.0, 0)
     province = p.area[:2] + "0000"
-    seen = p.area if rng.random() < 0.7 else gen._area(province)
+    seen = p.area if rng.random() < 0.7 else gen.area(province)
     return {
         "alert_id": alert_id,
         "case_number": None,
@@ -225,7 +225,7 @@ def _written_id(gen: Generator, p: Person, keep: float) -> str | None:
 
 def _record_of_woman(gen: Generator, p: Person, found: dt.date) -> Payload:
     rng = gen.rng
-    destination = gen._weighted(pools.DESTINATION_WEIGHTS)
+    destination = gen.weighted(pools.DESTINATION_WEIGHTS)
     if p.latin:
         name = gen.latin_variant(p.name)
     else:
@@ -242,8 +242,8 @@ def _record_of_woman(gen: Generator, p: Person, found: dt.date) -> Payload:
         sex=p.sex,
         birth=gen.birth_fields(p.birth, found, 0.75 if real_id else 0.3, 1),
         id_number=_written_id(gen, p, 1.0) if real_id else None,
-        household=p.area if real_id else gen._area(destination),
-        registered=gen._area(destination),
+        household=p.area if real_id else gen.area(destination),
+        registered=gen.area(destination),
         when=found,
         marks=p.marks if rng.random() < 0.4 else None,
         former=[p.name] if name != p.name and rng.random() < 0.2 else [],
@@ -252,7 +252,7 @@ def _record_of_woman(gen: Generator, p: Person, found: dt.date) -> Payload:
 
 def _record(gen: Generator, **f: Any) -> Payload:
     return {
-        "record_id": gen._next("R"),
+        "record_id": gen.next_id("R"),
         "person": person_payload(
             f["name"],
             f["sex"],
@@ -300,12 +300,14 @@ def _child_entry(
 def _record_with_child(gen: Generator, p: Person, found: dt.date) -> tuple[Payload, int]:
     """A buyer family registers the child as its own: new surname, often a new given name."""
     rng = gen.rng
-    destination = gen._weighted(pools.DESTINATION_WEIGHTS)
+    destination = gen.weighted(pools.DESTINATION_WEIGHTS)
     guardian_birth = p.birth - dt.timedelta(days=365 * rng.randint(24, 45))
     guardian = gen.person(rng.choice("MF"), guardian_birth, destination)
     record = _background_record(gen, guardian=guardian, when=found, with_children=False)
     roll = rng.random()
-    given = p.given if roll < 0.35 else gen.homophone(p.given) if roll < 0.5 else gen._given(p.sex)
+    given = (
+        p.given if roll < 0.35 else gen.homophone(p.given) if roll < 0.5 else gen.given_name(p.sex)
+    )
     surname = guardian.surname if rng.random() < 0.75 else p.surname
     name = None if p.latin else surname + given
     fake = gen.id_number(guardian.area, p.birth + dt.timedelta(days=rng.randint(-400, 400)), p.sex)
@@ -328,7 +330,7 @@ def _record_with_child(gen: Generator, p: Person, found: dt.date) -> tuple[Paylo
 
 def _rescue_of(gen: Generator, p: Person, found: dt.date, home: str) -> Payload:
     rng = gen.rng
-    destination = gen._weighted(pools.DESTINATION_WEIGHTS)
+    destination = gen.weighted(pools.DESTINATION_WEIGHTS)
     roll = rng.random()
     if p.latin:
         name: str | None = gen.latin_variant(p.name)
@@ -337,7 +339,7 @@ def _rescue_of(gen: Generator, p: Person, found: dt.date, home: str) -> Payload:
     elif roll < 0.55:
         name = p.surname + gen.homophone(p.given) if rng.random() < 0.4 else p.name
     elif roll < 0.85:
-        name = gen.surname() + gen._given(p.sex)
+        name = gen.surname() + gen.given_name(p.sex)
     else:
         name = None
     birth = gen.birth_fields(p.birth, found, 0.0, 1)
@@ -347,7 +349,7 @@ def _rescue_of(gen: Generator, p: Person, found: dt.date, home: str) -> Payload:
         sex=p.sex,
         birth=birth,
         found=found,
-        area=gen._area(destination),
+        area=gen.area(destination),
         from_area=p.area if rng.random() < 0.3 else None,
         marks=p.marks if p.marks and rng.random() < 0.7 else None,
         profile=p.profile if p.profile and _age(p, found) < 18 and rng.random() < 0.85 else None,
@@ -357,7 +359,7 @@ def _rescue_of(gen: Generator, p: Person, found: dt.date, home: str) -> Payload:
 def _rescue(gen: Generator, **f: Any) -> Payload:
     area = f["area"]
     return {
-        "rescue_id": gen._next("S"),
+        "rescue_id": gen.next_id("S"),
         "person": person_payload(f["name"], f["sex"], f["birth"], None, f["marks"]),
         "rescued_at": _moment(f["found"], gen),
         "rescue_place": _place(area),
@@ -388,7 +390,7 @@ def _random_child(gen: Generator, guardian: Person, when: dt.date) -> Payload:
         when,
         nickname=kid.nickname if rng.random() < 0.2 else None,
         id_number=gen.id_number(guardian.area, birth, kid.sex) if has_id else None,
-        birth=_birth_record("DAY", birth) if has_id else gen.birth_fields(birth, when, 0.5, 0),
+        birth=birth_record("DAY", birth) if has_id else gen.birth_fields(birth, when, 0.5, 0),
         marks=kid.marks if rng.random() < 0.3 else None,
     )
 
@@ -403,8 +405,8 @@ def _background_record(
     when = when or random_date(rng, dt.date(2010, 1, 1), today())
     if guardian is None:
         birth = when - dt.timedelta(days=rng.randint(16 * 365, 60 * 365))
-        guardian = gen.person(rng.choice("MF"), birth, gen._weighted(pools.SOURCE_WEIGHTS))
-    destination = gen._weighted(pools.DESTINATION_WEIGHTS)
+        guardian = gen.person(rng.choice("MF"), birth, gen.weighted(pools.SOURCE_WEIGHTS))
+    destination = gen.weighted(pools.DESTINATION_WEIGHTS)
     record = _record(
         gen,
         name=gen.latin_variant(guardian.name) if guardian.latin else guardian.name,
@@ -414,7 +416,7 @@ def _background_record(
         else gen.birth_fields(guardian.birth, when, 0.0, 1),
         id_number=guardian.id_number or None if rng.random() < 0.9 else None,
         household=guardian.area,
-        registered=gen._area(destination),
+        registered=gen.area(destination),
         when=when,
         marks=guardian.marks if rng.random() < 0.2 else None,
     )
@@ -430,14 +432,14 @@ def _background_rescue(gen: Generator) -> Payload:
     child = rng.random() < 0.7
     age_days = rng.randint(0, 13 * 365) if child else rng.randint(14 * 365, 35 * 365)
     sex = "F" if not child or rng.random() < 0.5 else "M"
-    p = gen.person(sex, when - dt.timedelta(days=age_days), gen._weighted(pools.SOURCE_WEIGHTS))
+    p = gen.person(sex, when - dt.timedelta(days=age_days), gen.weighted(pools.SOURCE_WEIGHTS))
     return _rescue(
         gen,
         name=p.nickname if rng.random() < 0.4 else p.name if rng.random() < 0.7 else None,
         sex=sex,
         birth=gen.birth_fields(p.birth, when, 0.0, 1),
         found=when,
-        area=gen._area(gen._weighted(pools.DESTINATION_WEIGHTS)),
+        area=gen.area(gen.weighted(pools.DESTINATION_WEIGHTS)),
         from_area=None,
         marks=p.marks,
         profile=gen.profile() if child and rng.random() < 0.8 else None,

@@ -64,18 +64,18 @@ class Generator:
 
     # -- primitives ----------------------------------------------------------------------------
 
-    def _next(self, prefix: str) -> str:
+    def next_id(self, prefix: str) -> str:
         self._serial += 1
         return f"{prefix}-{self.seed}-{self._serial:07d}"
 
-    def _weighted(self, options: dict[str, float]) -> str:
+    def weighted(self, options: dict[str, float]) -> str:
         return self.rng.choices(list(options), list(options.values()))[0]
 
-    def _area(self, province: str) -> str:
+    def area(self, province: str) -> str:
         prefecture = self.rng.choice(pools.PREFECTURES[province])
         return prefecture[:4] + f"{self.rng.randint(1, 20):02d}"
 
-    def _given(self, sex: str) -> str:
+    def given_name(self, sex: str) -> str:
         names = pools.FEMALE_GIVEN if sex == "F" else pools.MALE_GIVEN
         # Zipf-like: the first names of the list are far commoner than the last.
         return self.rng.choices(names, [1 / (i + 1) ** 0.9 for i in range(len(names))])[0]
@@ -89,11 +89,11 @@ class Generator:
         return body + check_char(body)
 
     def person(self, sex: str, birth: dt.date, province: str, surname: str | None = None) -> Person:
-        area = self._area(province)
+        area = self.area(province)
         if self.rng.random() < 0.03 and province in ("530000", "450000") and sex == "F":
             return self._foreign(sex, birth, area)
         sur = surname or self.surname()
-        given = self._given(sex)
+        given = self.given_name(sex)
         return Person(
             name=sur + given,
             surname=sur,
@@ -201,16 +201,16 @@ class Generator:
         """A BirthDate record as a clerk writes it: exact, year only, or an estimated age range."""
         roll = self.rng.random()
         if roll < precise:
-            return _birth_record("DAY", birth)
+            return birth_record("DAY", birth)
         if roll < precise + (1 - precise) / 2:
             year = birth.year + self.rng.randint(-fuzz_years, fuzz_years)
-            return _birth_record("YEAR", dt.date(year, 1, 1))
+            return birth_record("YEAR", dt.date(year, 1, 1))
         age = max(0, _age(birth, observed) + self.rng.randint(-fuzz_years, fuzz_years))
         low = max(0, age - self.rng.randint(0, 1))
-        return _birth_record("AGE_RANGE", None, low, low + self.rng.randint(1, 3), observed)
+        return birth_record("AGE_RANGE", None, low, low + self.rng.randint(1, 3), observed)
 
 
-def _birth_record(
+def birth_record(
     precision: str,
     day: dt.date | None,
     low: int | None = None,
