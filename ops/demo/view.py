@@ -75,16 +75,20 @@ def hits_table(fig: Figures, labels: list[Label]) -> Table:
         notes = fig.notifications.get(pid, [])
         true = sum(1 for n in notes if hit_of(n) in truth)
         table.add_row(pid, str(len(notes)), str(true))
+    return table
+
+
+def quality_line(fig: Figures, labels: list[Label]) -> Text:
+    """Matches found and the delivered hits' precision and recall, in two lines."""
     others = sum(len(v) for k, v in fig.notifications.items() if not k.endswith("-police"))
     q = quality(fig.notifications, labels)
-    table.caption = (
+    return Text(
         f"match-found events stored: {fig.stored_of('match-found', OPERATOR)}; "
         f"matches projected: {'-' if fig.matches is None else fig.matches}; "
         f"notifications to non-police participants: {others}\n"
         f"distinct hits delivered {q.hits}: precision {_pct(q.precision)} "
-        f"({q.true_hits}/{q.hits}), recall {_pct(q.recall)} ({q.found}/{q.labelled} true pairs)"
+        f"({q.true_hits}/{q.hits}), recall {_pct(q.recall)} ({q.found}/{q.labelled} true pairs)\n"
     )
-    return table
 
 
 def render(stage: str, fig: Figures, expected: dict[tuple[str, str], int],
@@ -95,5 +99,6 @@ def render(stage: str, fig: Figures, expected: dict[tuple[str, str], int],
         province_table(fig, expected),
         problems_table(fig, bad_rows),
         hits_table(fig, labels),
+        quality_line(fig, labels),
     ]
     return Group(*parts)
