@@ -43,6 +43,7 @@ __all__ = ["BATCH", "PipelineApp", "app_id", "create_app", "load_anchor"]
 
 BATCH = 500
 WITHIN = 0.2
+OUTBOX_EVERY = 5.0
 ANCHOR_ENV = "HUB_OPERATOR_PUBLIC_KEY"
 T = TypeVar("T")
 
@@ -147,6 +148,9 @@ class PipelineApp:
         if matching is not None:
             self.match_stage, self.match_sender = matching
             self.app.agent(self.verified, name="match")(self._match_agent)
+            # Messages left in the outbox by a worker that died after its commit go out even
+            # when no new event arrives.
+            self.app.timer(OUTBOX_EVERY)(self._flush_outbox)
 
     async def _send_all(self, outgoing: Sequence[Outgoing]) -> None:
         """Send every output and wait for the broker's acknowledgements, retrying on failure.
@@ -225,6 +229,11 @@ class PipelineApp:
                 result.failed,
                 sent,
             )
+
+    async def _flush_outbox(self) -> None:
+        sent = await _until_stored("match outbox", self.match_sender.flush)
+        if sent:
+            log.info("match outbox: %d pending messages sent", sent)
 
 
 def create_app(settings: Settings, **kwargs: Any) -> faust.App:

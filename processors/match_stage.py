@@ -15,6 +15,7 @@ on the review list.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -42,7 +43,14 @@ from processors.verify_stage import InMessage
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MATCH_TYPES", "MatchResult", "MatchStage", "create_match_stage", "merged_alert"]
+__all__ = [
+    "MATCH_TYPES",
+    "MatchResult",
+    "MatchStage",
+    "create_match_stage",
+    "ensure_topic",
+    "merged_alert",
+]
 
 MATCH_TYPES = frozenset(
     (
@@ -383,12 +391,13 @@ def create_match_stage(
         topic_name(settings, "ingest"),
         lambda participant: notification_topic(settings, participant),
     )
-    ensure: Callable[[str], None] = lambda topic: _ensure(settings, topic)  # noqa: E731
+    ensure: Callable[[str], None] = functools.partial(ensure_topic, settings)
     stage = MatchStage(PgEventStore(settings.pg_dsn), store, router)
     return stage, OutboxSender(store, settings.kafka_bootstrap, ensure)
 
 
-def _ensure(settings: Settings, topic: str) -> None:
+def ensure_topic(settings: Settings, topic: str) -> None:
+    """Create a notification topic on first use (other topics are declared in ops/topics)."""
     prefix = settings.topic_prefix + NOTIFICATIONS
     if topic.startswith(prefix):
         ensure_notification_topic(settings, topic[len(prefix) :])

@@ -232,7 +232,6 @@ def test_rescue_hit_reaches_rescue_province_and_confirmation_updates_the_case(
     lane.start(1)
     civil = "530000-civil-affairs"
     rescued = {k: v for k, v in HONG.items() if k != "id_number"}
-    rescued["birth"] = {"precision": "YEAR", "date": date(2016, 1, 1)}
     notice = payload_for("rescue-notice", 7, lane.world.epoch, civil, person=rescued)
     lane.publish([alert(lane, 7, HONG)])
     lane.publish([lane.world.event(civil, "rescue-notice", payload=notice)])

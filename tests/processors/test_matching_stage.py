@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import secrets
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -12,6 +14,13 @@ import pytest
 
 from hub.config import Settings
 from hub.envelope import decode_envelope, decode_payload
+from hub.matching import (
+    FellegiSunterModel,
+    Matcher,
+    facts_from_alert,
+    facts_from_migrant_record,
+    prepare,
+)
 from hub.schema_catalog import SchemaCatalog
 from hub.store import record_of
 from processors.match_stage import MatchStage
@@ -80,6 +89,17 @@ class Harness:
             return [r[0] for r in conn.execute("SELECT topic FROM match_outbox ORDER BY id")]
 
 
+def pair_score(alert_wire: bytes, record_wire: bytes) -> float:
+    """The matcher's score of the alert's person against the record's first child."""
+    alert = decode_payload(CATALOG, decode_envelope(alert_wire))
+    record = decode_payload(CATALOG, decode_envelope(record_wire))
+    matcher = Matcher()
+    scored = matcher.score_pair(
+        prepare(facts_from_alert(alert)), prepare(facts_from_migrant_record(record)[1])
+    )
+    return scored.score
+
+
 @pytest.fixture
 def harness(fresh_db_settings: Settings) -> Iterator[Harness]:
     made = Harness(fresh_db_settings)
@@ -110,7 +130,12 @@ def test_same_evidence_seen_by_a_new_consumer_is_not_notified_twice(harness: Har
 
 def test_between_thresholds_goes_to_the_review_list(harness: Harness) -> None:
     """A pair scoring between review and notify is listed for operators, and notifies no one."""
-    harness.feed(harness.alert(1, CHILD), harness.record(1, dict(CHILD, name="陈小雨")))
+    alert, record = harness.alert(1, CHILD), harness.record(1, dict(CHILD, name="陈小雨"))
+    # Thresholds placed around this pair's own score, so weight tuning cannot move it out.
+    score = pair_score(alert, record)
+    model = FellegiSunterModel.default().with_thresholds(score + 1.0, score - 1.0)
+    harness.stage.matcher = Matcher(model)
+    harness.feed(alert, record)
     assert harness.outbox_topics() == []
     review = harness.store.review_list()
     assert [(r["alert_id"], r["counterpart_id"], r["child_index"]) for r in review] == [
@@ -170,8 +195,55 @@ def test_notification_body_is_minimised(harness: Harness) -> None:
 
 def test_facts_survive_the_json_round_trip() -> None:
     """What the index stores gives back the same person facts."""
-    from hub.matching import facts_from_migrant_record
-
     payload = payload_for("migrant-record", 3, SignedWorld(CATALOG).epoch, REGISTRY)
     for facts in facts_from_migrant_record(payload, "e-1"):
         assert facts_from_json(json.loads(json.dumps(facts_to_json(facts)))) == facts
+
+
+def test_outbox_is_sent_once_and_abandoned_claims_are_taken_over(
+    fresh_db_settings: Settings,
+) -> None:
+    """Sent rows are marked; rows a dead worker claimed but never sent go out on a later flush."""
+    from kafka import KafkaConsumer
+
+    from ops.topics import notification_topic, topic_name
+    from processors.match_stage import ensure_topic
+    from processors.route_stage import OutboxSender
+
+    settings = fresh_db_settings.with_overrides(
+        topic_prefix=f"{fresh_db_settings.topic_prefix}ob{secrets.token_hex(2)}."
+    )
+    harness = Harness(settings)
+    harness.stage.router = Router(
+        CATALOG,
+        harness.world.operator,
+        topic_name(fresh_db_settings, "ingest"),
+        lambda p: notification_topic(settings, p),
+    )
+    sender = OutboxSender(
+        harness.store, settings.kafka_bootstrap, functools.partial(ensure_topic, settings)
+    )
+    try:
+        harness.feed(harness.alert(1, CHILD), harness.record(1, CHILD))
+        assert sender.flush() == 3
+        assert sender.flush() == 0
+        harness.feed(harness.record(2, dict(CHILD, name="周佳")))
+        # A worker claimed the new rows and died before sending them.
+        assert len(harness.store.claim_outbox()) == 3
+        assert sender.flush() == 0
+        with psycopg.connect(settings.pg_dsn) as conn:
+            conn.execute("UPDATE match_outbox SET claimed_at = claimed_at - interval '1 minute'")
+        assert sender.flush() == 3
+        consumer = KafkaConsumer(
+            notification_topic(settings, POLICE),
+            bootstrap_servers=settings.kafka_bootstrap,
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=5000,
+        )
+        notes = [json.loads(m.value) for m in consumer]
+        consumer.close()
+        assert [n["counterpart"]["id"] for n in notes] == ["M-320000-1", "M-320000-2"]
+    finally:
+        sender.close()
+        harness.events.close()
+        harness.store.close()
