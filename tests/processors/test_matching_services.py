@@ -272,3 +272,34 @@ def test_rescue_hit_reaches_rescue_province_and_confirmation_updates_the_case(
         )
         == "A-510000-7"
     )
+
+
+def test_two_workers_share_the_index_and_miss_no_pair(lane: Lane) -> None:
+    """Alerts and records arriving together on two workers still meet: every pair notified."""
+    lane.register("320500-migrant-registry")
+    lane.start(2)
+    pairs = 12
+    people = [
+        _child(
+            f"{'李王张刘陈杨黄赵吴周徐孙'[i]}{'红梅丽娟'[i % 4]}",
+            date(2012 + i % 5, 1 + i, 9),
+            f"510104{2012 + i % 5:04d}{1 + i:02d}09{i * 2:03d}",
+            "左耳后有痣",
+        )
+        for i in range(pairs)
+    ]
+    wires = []
+    for i, person in enumerate(people):
+        wires.append(alert(lane, 100 + i, person))
+        registry = JIANGSU_REGISTRY if i % 2 else "320500-migrant-registry"
+        payload = payload_for("migrant-record", 100 + i, lane.world.epoch, registry)
+        payload["children"] = [{"child": person, "guardian_relation": "NON_RELATIVE"}]
+        wires.append(lane.world.event(registry, "migrant-record", payload=payload))
+    lane.publish(wires)
+    lane.wait_for(
+        "every pair notified",
+        lambda: lane.scalar("SELECT count(*) FROM match_pairs WHERE status = 'NOTIFIED'") == pairs,
+        timeout=180,
+    )
+    assert lane.scalar("SELECT count(DISTINCT alert_id) FROM match_pairs") == pairs
+    lane.wait_for("issuer inbox complete", lambda: counts(lane).get(SICHUAN_POLICE) == pairs)
