@@ -227,26 +227,34 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workers", type=int, default=1, help="pipeline workers (default 1)")
     args = parser.parse_args(argv)
+    figures = measure(args.alerts, args.records, args.rate, args.hit_share, args.workers)
+    return 0 if figures and figures["timed"] == figures["expected"] else (2 if figures else 1)
+
+
+def measure(
+    alerts: int, records: int, rate: float, hit_share: float = 0.5, workers: int = 1
+) -> dict[str, float] | None:
+    """Run the benchmark, print it, and return its latencies in seconds (None: none measured)."""
     base = load_settings()
     with tempfile.TemporaryDirectory(prefix="bench-match-") as tmp:
-        lane = Lane(base, Path(tmp), args.workers)
+        lane = Lane(base, Path(tmp), workers)
         try:
             latencies, expected, received = run_pipeline(
-                lane, args.alerts, args.records, args.rate, args.hit_share
+                lane, alerts, records, rate, hit_share
             )
             size = len(lane.world.event(REGISTRY, "migrant-record", 1))
-            bare = bare_kafka(lane.settings, args.records, args.rate, size)
+            bare = bare_kafka(lane.settings, records, rate, size)
         finally:
             lane.close()
     if not latencies or not bare:
         print(f"no latencies measured (hits {len(latencies)}/{expected}, bare {len(bare)})")
-        return 1
+        return None
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
     b50, b99 = percentile(bare, 0.5), percentile(bare, 0.99)
     print(
-        f"open alerts {args.alerts}, records {args.records} at {args.rate:g}/s, "
+        f"open alerts {alerts}, records {records} at {rate:g}/s, "
         f"hits expected {expected}, hit notifications timed {len(latencies)}, "
-        f"notifications received {received}, workers {args.workers}"
+        f"notifications received {received}, workers {workers}"
     )
     print(
         f"record -> notification  p50 {p50 * 1000:8.1f} ms  p99 {p99 * 1000:8.1f} ms  "
@@ -257,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         f"({len(bare)} messages of {size} bytes at the same rate)"
     )
     print(f"ratio hub/bare          p50 {p50 / b50:8.1f} x     p99 {p99 / b99:8.1f} x")
-    return 0 if len(latencies) == expected else 2
+    return {"p50": p50, "p99": p99, "bare_p50": b50, "bare_p99": b99,
+            "expected": float(expected), "timed": float(len(latencies))}
 
 
 if __name__ == "__main__":

@@ -106,10 +106,28 @@ def _splink(quick: bool) -> list[Figure]:
     ]
 
 
+def _match_latency(quick: bool) -> list[Figure]:
+    module: Any = importlib.import_module("bench.bench_match_latency")
+    alerts, records = (100, 100) if quick else (300, 300)
+    r = module.measure(alerts, records, 20.0)
+    if r is None:
+        return [Figure("match latency", "record -> notification", None, "",
+                       note="no latencies measured; see the log")]
+    note = "" if r["timed"] == r["expected"] else f"only {r['timed']:.0f}/{r['expected']:.0f} hits"
+    return [
+        Figure("match latency", "record -> police notification, p50", r["p50"] * 1000, "ms",
+               "bare Kafka round trip, p50", r["bare_p50"] * 1000, r["p50"] / r["bare_p50"],
+               note=note),
+        Figure("match latency", "record -> police notification, p99", r["p99"] * 1000, "ms",
+               "bare Kafka round trip, p99", r["bare_p99"] * 1000, r["p99"] / r["bare_p99"]),
+    ]
+
+
 BENCHES: dict[str, Callable[[bool], list[Figure]]] = {
     "envelope": _envelope,
     "connector": _connector,
     "matching": _matching,
+    "match-latency": _match_latency,
     "splink": _splink,
 }
 
