@@ -175,6 +175,9 @@ class EventStoreTxn(Protocol):
     def append(self, record: EventRecord) -> bool:
         """Store the event; False (and no effect at all) if its id is already stored."""
 
+    def append_many(self, records: Sequence[EventRecord]) -> None:
+        """Store events in this order; ids already stored have no effect (one round trip)."""
+
     def sequences(self, publishers: Iterable[str]) -> dict[str, PublisherSequence]:
         """The current sequence state of the given publishers (absent when never seen)."""
 
@@ -266,6 +269,10 @@ class _InMemoryEventTxn:
         self._s.events[record.event_id] = StoredEvent(position, frozen)
         self._s.order.append(record.event_id)
         return True
+
+    def append_many(self, records: Sequence[EventRecord]) -> None:
+        for record in records:
+            self.append(record)
 
     def sequences(self, publishers: Iterable[str]) -> dict[str, PublisherSequence]:
         seq = self._s.sequences

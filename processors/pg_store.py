@@ -88,6 +88,31 @@ class PgConnection:
             yield cur
 
 
+_INSERT_EVENT = (
+    f"INSERT INTO event_store ({_EVENT_COLUMNS}) VALUES "
+    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (event_id) DO NOTHING"
+)
+
+
+def _event_params(record: EventRecord) -> tuple[Any, ...]:
+    return (
+        record.event_id,
+        record.event_type,
+        record.schema_version,
+        record.schema_fingerprint,
+        record.publisher_id,
+        record.key_id,
+        record.sequence,
+        record.occurred_at,
+        record.published_at,
+        record.payload,
+        record.signature,
+        record.wire,
+        Jsonb(to_jsonable(record.body)),
+    )
+
+
 class _PgEventTxn:
     def __init__(self, cur: psycopg.Cursor[Any]) -> None:
         self._cur = cur
@@ -106,27 +131,13 @@ class _PgEventTxn:
         return {row[0]: bytes(row[1]) for row in self._cur.fetchall()}
 
     def append(self, record: EventRecord) -> bool:
-        self._cur.execute(
-            f"INSERT INTO event_store ({_EVENT_COLUMNS}) VALUES "
-            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (event_id) DO NOTHING",
-            (
-                record.event_id,
-                record.event_type,
-                record.schema_version,
-                record.schema_fingerprint,
-                record.publisher_id,
-                record.key_id,
-                record.sequence,
-                record.occurred_at,
-                record.published_at,
-                record.payload,
-                record.signature,
-                record.wire,
-                Jsonb(to_jsonable(record.body)),
-            ),
-        )
+        self._cur.execute(_INSERT_EVENT, _event_params(record))
         return self._cur.rowcount == 1
+
+    def append_many(self, records: Sequence[EventRecord]) -> None:
+        if records:
+            # executemany pipelines the inserts: one round trip for the batch, not one per row.
+            self._cur.executemany(_INSERT_EVENT, [_event_params(r) for r in records])
 
     def sequences(self, publishers: Iterable[str]) -> dict[str, PublisherSequence]:
         ids = list(publishers)
@@ -426,17 +437,31 @@ def projection_ddl(catalog: ProjectionCatalog = CATALOG) -> str:
 
 
 class _PgProjectionTxn:
+    """Writes are buffered and sent in one pipeline before the next read and before commit."""
+
     def __init__(self, cur: psycopg.Cursor[Any], store: PgProjectionStore) -> None:
         self._cur = cur
         self._store = store
+        self._pending: list[tuple[Any, Sequence[Any]]] = []
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        with self._cur.connection.pipeline():
+            for statement, params in pending:
+                self._cur.execute(statement, params)
 
     def claim(self, consumer: str, topic: str, partition: int) -> int:
+        self.flush()
         return _claim(self._cur, consumer, topic, partition)
 
     def advance(self, consumer: str, topic: str, partition: int, offset: int) -> None:
+        self.flush()
         _advance(self._cur, consumer, topic, partition, offset)
 
     def applied(self, projection: str, event_ids: Iterable[str]) -> set[str]:
+        self.flush()
         ids = list(event_ids)
         if not ids:
             return set()
@@ -447,13 +472,14 @@ class _PgProjectionTxn:
         return {r[0] for r in self._cur.fetchall()}
 
     def apply(self, projection: str, event_id: str, changes: Sequence[Any]) -> None:
-        self._cur.execute(
-            "INSERT INTO proj_applied (projection, event_id) VALUES (%s, %s) "
-            "ON CONFLICT DO NOTHING",
-            (projection, event_id),
+        # No ON CONFLICT: callers check applied() first under the partition lock, so a second
+        # application can only be a bug, and it must abort the batch rather than double a count.
+        self._pending.append(
+            (
+                "INSERT INTO proj_applied (projection, event_id) VALUES (%s, %s)",
+                (projection, event_id),
+            )
         )
-        if self._cur.rowcount != 1:
-            return  # applied before: a second application would double counters
         for change in changes:
             spec = self._store.catalog.table(change.table)
             values = spec.normalize(change.values)
@@ -462,16 +488,19 @@ class _PgProjectionTxn:
             for n in names:
                 v = values[n]
                 params.append(Jsonb(to_jsonable(v)) if spec.column(n).sql_type == "jsonb" else v)
-            self._cur.execute(self._store.upsert(spec, names), params)
+            self._pending.append((self._store.upsert(spec, names), params))
 
     def fail(self, projection: str, event_id: str, detail: str) -> None:
-        self._cur.execute(
-            "INSERT INTO proj_applied (projection, event_id, failure) VALUES (%s, %s, %s) "
-            "ON CONFLICT DO NOTHING",
-            (projection, event_id, detail),
+        self._pending.append(
+            (
+                "INSERT INTO proj_applied (projection, event_id, failure) VALUES (%s, %s, %s) "
+                "ON CONFLICT DO NOTHING",
+                (projection, event_id, detail),
+            )
         )
 
     def reset(self, projection: str) -> None:
+        self.flush()
         tables = [t.name for t in self._store.catalog.projection(projection).tables]
         idents = sql.SQL(", ").join(map(sql.Identifier, tables))
         # Live projection writers wait until the rebuild commits, then find their events applied.
@@ -501,7 +530,9 @@ class PgProjectionStore:
     @contextmanager
     def transaction(self) -> Iterator[_PgProjectionTxn]:
         with self.db.transaction() as cur:
-            yield _PgProjectionTxn(cur, self)
+            txn = _PgProjectionTxn(cur, self)
+            yield txn
+            txn.flush()
 
     def rows(self, table: str) -> list[dict[str, Any]]:
         spec = self.catalog.table(table)

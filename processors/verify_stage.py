@@ -22,6 +22,7 @@ from hub.keys import VerifyKey
 from hub.registry import REGISTRY_EVENT_TYPES, Registry
 from hub.schema_catalog import SchemaCatalog
 from hub.store import (
+    EventRecord,
     EventStore,
     EventStoreTxn,
     PublisherSequence,
@@ -76,6 +77,7 @@ class BatchResult:
     quarantined: int = 0
     duplicates: int = 0
     resent: int = 0
+    records: list[EventRecord] = field(default_factory=list)
 
 
 class BatchSeen:
@@ -247,6 +249,7 @@ class VerifyStage:
                     result.resent += 1
                 continue
             self._one(txn, msg, ids.get(index), seen, sequences, now, result)
+        txn.append_many(result.records)
         sequences.flush(txn)
         for (topic, partition), _ in done.items():
             last = max(m.offset for m in messages if (m.topic, m.partition) == (topic, partition))
@@ -297,7 +300,7 @@ class VerifyStage:
     ) -> None:
         env = outcome.envelope
         record = record_of(env, msg.value, outcome.payload)
-        txn.append(record)
+        result.records.append(record)  # written in one go at the end of the batch
         seen.wire[record.event_id] = msg.value
         for warning in outcome.warnings:
             sequences.note(warning, record.event_id)
