@@ -6,7 +6,9 @@ A level of None means "cannot be compared" (a fact is missing on one side) and w
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from hub.matching import idnumber
 from hub.matching.facts import Sex, SourceKind
@@ -39,39 +41,59 @@ _NARROW_DAYS = 400
 _NEAR_DAYS = 2 * 366
 
 
+Detail = Callable[[], str]
+
+
+def _none() -> str:
+    return ""
+
+
+_NONE: Detail = _none
+
+
 @dataclass(frozen=True)
 class PairComparison:
-    """Levels per field, human-readable details per field, and the DNA result if any."""
+    """Levels per field, human-readable details per field, and the DNA result if any.
+
+    Details are formatted only when asked for: most compared pairs are never explained.
+    """
 
     levels: dict[str, int | None]
-    details: dict[str, str]
+    detail_makers: dict[str, Detail]
     kinship: KinshipResult | None
     notes: tuple[str, ...]
+
+    @property
+    def details(self) -> dict[str, str]:
+        return {field: make() for field, make in self.detail_makers.items()}
 
     def level_name(self, field: str) -> str | None:
         level = self.levels.get(field)
         return None if level is None else FIELDS[field][level]
 
 
-def _id(a: Features, b: Features) -> tuple[int | None, str]:
+def _id(a: Features, b: Features) -> tuple[int | None, Detail]:
     if not a.id_number or not b.id_number:
-        return None, ""
+        return None, _NONE
     level = idnumber.compare(a.id_number, b.id_number)
-    return FIELDS["id_number"].index(level.value), f"{a.id_number} / {b.id_number}"
+    return FIELDS["id_number"].index(level.value), lambda: f"{a.id_number} / {b.id_number}"
 
 
-def _names(a: NameForms | None, b: NameForms | None) -> dict[str, tuple[int | None, str]]:
-    out: dict[str, tuple[int | None, str]] = {}
+def _names(a: NameForms | None, b: NameForms | None) -> dict[str, tuple[int | None, Detail]]:
+    out: dict[str, tuple[int | None, Detail]] = {}
     if a is None or b is None:
         return out
-    detail = f"{a.text} / {b.text}"
+
+    def detail() -> str:
+        return f"{a.text} / {b.text}"
+
     if a.han and b.han:
         if a.surname == b.surname:
-            out["surname"] = (0, f"{a.surname} = {b.surname}")
+            out["surname"] = (0, lambda: f"{a.surname} = {b.surname}")
         elif a.surname_py == b.surname_py:
-            out["surname"] = (1, f"{a.surname} ~ {b.surname} ({a.surname_py})")
+            out["surname"] = (1, lambda: f"{a.surname} ~ {b.surname} ({a.surname_py})")
         else:
-            out["surname"] = (2, f"{a.surname} / {b.surname}")
+            out["surname"] = (2, lambda: f"{a.surname} / {b.surname}")
         if a.given and b.given:
             if a.given == b.given:
                 lvl = 0
@@ -81,7 +103,10 @@ def _names(a: NameForms | None, b: NameForms | None) -> dict[str, tuple[int | No
                 lvl = 2
             else:
                 lvl = 3
-            out["given_name"] = (lvl, f"{a.given} / {b.given} ({a.given_py} / {b.given_py})")
+            out["given_name"] = (
+                lvl,
+                lambda: f"{a.given} / {b.given} ({a.given_py} / {b.given_py})",
+            )
         return out
     # Latin script on at least one side: compare sound-alike ASCII forms of the full names.
     ka, kb = (a.full_py if a.han else a.given), (b.full_py if b.han else b.given)
@@ -90,27 +115,27 @@ def _names(a: NameForms | None, b: NameForms | None) -> dict[str, tuple[int | No
         return out
     score = jaro_winkler(ka.replace(" ", ""), kb.replace(" ", ""))
     lvl = 1 if score >= 0.94 else 2 if score >= 0.86 else 3
-    out["latin_name"] = (lvl, f"{detail} (Jaro-Winkler {score:.2f})")
+    out["latin_name"] = (lvl, lambda: f"{detail()} (Jaro-Winkler {score:.2f})")
     return out
 
 
-def _aliases(a: Features, b: Features) -> tuple[int | None, str]:
+def _aliases(a: Features, b: Features) -> tuple[int | None, Detail]:
     if not a.aliases and not b.aliases:
-        return None, ""
+        return None, _NONE
     # Each side's aliases are tried against every name the other side is known by.
     pairs = [(x, y) for x in a.aliases for y in _all_names(b)]
     pairs += [(y, x) for x in _all_names(a) for y in b.aliases]  # alias first in every pair
     if not pairs:
-        return None, ""
+        return None, _NONE
     best = 2
-    detail = ""
+    detail: Detail = _NONE
     for x, y in pairs:
         # Nicknames are compared whole ("强强" is not surname 强 + given 强); a two-character
         # alias may also be the other side's given name (former name 丽娟, name 王丽娟).
         if x.text == y.text or (len(x.text) >= 2 and x.text == y.given):
-            return 0, f"{x.text} = {y.text}"
+            return 0, partial("{} = {}".format, x.text, y.text)
         if x.full_py == y.full_py or (len(x.text) >= 2 and x.full_py == y.given_py):
-            best, detail = 1, f"{x.text} ~ {y.text} ({x.full_py})"
+            best, detail = 1, partial("{} ~ {} ({})".format, x.text, y.text, x.full_py)
     return best, detail
 
 
@@ -118,10 +143,14 @@ def _all_names(f: Features) -> list[NameForms]:
     return ([f.name] if f.name else []) + list(f.aliases)
 
 
-def _birth(a: Features, b: Features) -> tuple[int | None, str]:
+def _birth(a: Features, b: Features) -> tuple[int | None, Detail]:
     if a.birth_lo is None or b.birth_lo is None or a.birth_hi is None or b.birth_hi is None:
-        return None, ""
-    detail = f"{_span(a.birth_lo, a.birth_hi)} / {_span(b.birth_lo, b.birth_hi)}"
+        return None, _NONE
+    alo, ahi, blo, bhi = a.birth_lo, a.birth_hi, b.birth_lo, b.birth_hi
+
+    def detail() -> str:
+        return f"{_span(alo, ahi)} / {_span(blo, bhi)}"
+
     if a.birth_lo == a.birth_hi == b.birth_lo == b.birth_hi:
         return 0, detail
     gap = max(a.birth_lo - b.birth_hi, b.birth_lo - a.birth_hi, 0)
@@ -129,8 +158,8 @@ def _birth(a: Features, b: Features) -> tuple[int | None, str]:
         wide = max(a.birth_hi - a.birth_lo, b.birth_hi - b.birth_lo)
         return (1 if wide <= _NARROW_DAYS else 2), detail
     if gap <= _NEAR_DAYS:
-        return 3, f"{detail}, {gap} days apart"
-    return 4, f"{detail}, {gap} days apart"
+        return 3, lambda: f"{detail()}, {gap} days apart"
+    return 4, lambda: f"{detail()}, {gap} days apart"
 
 
 def _span(lo: int, hi: int) -> str:
@@ -138,27 +167,27 @@ def _span(lo: int, hi: int) -> str:
     return a.isoformat() if lo == hi else f"{a.isoformat()}..{b.isoformat()}"
 
 
-def _province(a: Features, b: Features) -> tuple[int | None, str]:
+def _province(a: Features, b: Features) -> tuple[int | None, Detail]:
     if not a.provinces or not b.provinces:
-        return None, ""
+        return None, _NONE
     if a.home_province and a.home_province == b.home_province:
-        return 0, f"home {a.home_province}"
+        return 0, lambda: f"home {a.home_province}"
     common = a.provinces & b.provinces
     if common:
-        return 1, "shared " + ",".join(sorted(common))
-    return 2, f"{','.join(sorted(a.provinces))} / {','.join(sorted(b.provinces))}"
+        return 1, lambda: "shared " + ",".join(sorted(common))
+    return 2, lambda: f"{','.join(sorted(a.provinces))} / {','.join(sorted(b.provinces))}"
 
 
-def _marks(a: Features, b: Features) -> tuple[int | None, str]:
+def _marks(a: Features, b: Features) -> tuple[int | None, Detail]:
     if not a.marks or not b.marks:
-        return None, ""
+        return None, _NONE
     common = a.marks & b.marks
     located = [t for t in common if ":" in t or "-" in t]
     if located or len(common) >= 2:
-        return 0, "shared " + ",".join(sorted(common))
+        return 0, lambda: "shared " + ",".join(sorted(common))
     if common:
-        return 1, "shared " + ",".join(sorted(common))
-    return 2, ""
+        return 1, lambda: "shared " + ",".join(sorted(common))
+    return 2, lambda: ""
 
 
 def _is_child(f: Features) -> bool:
@@ -186,7 +215,7 @@ def compare(a: Features, b: Features, table: AlleleTable) -> PairComparison:
         names = {
             ("child_" + k if k in ("surname", "given_name") else k): v for k, v in names.items()
         }
-    results: dict[str, tuple[int | None, str]] = {
+    results: dict[str, tuple[int | None, Detail]] = {
         "id_number": _id(a, b),
         **names,
         "other_names": _aliases(a, b),
@@ -195,14 +224,14 @@ def compare(a: Features, b: Features, table: AlleleTable) -> PairComparison:
         "marks": _marks(a, b),
     }
     if a.sex is not Sex.UNKNOWN and b.sex is not Sex.UNKNOWN:
-        results["sex"] = (0 if a.sex is b.sex else 1, f"{a.sex.value} / {b.sex.value}")
-    levels: dict[str, int | None] = {f: None for f in FIELDS}
-    details: dict[str, str] = {}
+        results["sex"] = (0 if a.sex is b.sex else 1, lambda: f"{a.sex.value} / {b.sex.value}")
+    levels: dict[str, int | None] = dict.fromkeys(FIELDS)
+    details: dict[str, Detail] = {}
     for field, (level, detail) in results.items():
         levels[field] = level
         if level is not None:
             details[field] = detail
-    notes = []
+    notes: list[str] = []
     for side in (a, b):
         if side.id_birth_conflict:
             notes.append(

@@ -165,7 +165,8 @@ def explain(
         if field not in scored.contributions:
             continue
         level = comparison.level_name(field)
-        detail = comparison.details.get(field, "")
+        make = comparison.detail_makers.get(field)
+        detail = make() if make else ""
         shown = f" ({detail})" if detail else ""
         lines.append(f"{field}: {level}{shown} {scored.contributions[field]:+.1f}")
     if comparison.kinship is not None:

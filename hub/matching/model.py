@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -53,9 +54,16 @@ class FellegiSunterModel:
                 if any(not 0.0 < p <= 1.0 for p in probs):
                     raise MatchingModelError(f"weights: field {name} {label} values outside (0, 1]")
 
+    @cached_property
+    def _weights(self) -> dict[str, tuple[float, ...]]:
+        return {
+            f: tuple(math.log2(m / u) for m, u in zip(self.m[f], self.u[f], strict=True))
+            for f in FIELDS
+        }
+
     def weight(self, field_name: str, level: int) -> float:
         """log2(m/u): how many bits of evidence this level gives for a match."""
-        return math.log2(self.m[field_name][level] / self.u[field_name][level])
+        return self._weights[field_name][level]
 
     def score(self, levels: Levels) -> float:
         """Sum of the weights of the compared fields (missing fields count zero)."""
