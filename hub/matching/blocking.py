@@ -27,6 +27,9 @@ _LATIN_FILLER = frozenset(("thi", "van", "thj", "ma", "daw", "u", "mg"))
 # Widest birth window that still makes year keys; wider than that and only coarse keys are made.
 _MAX_YEARS = 12
 _CHILD_YEARS = 18
+# Blocks of weak keys larger than this are skipped at query time (see CandidateIndex).
+DEFAULT_MAX_BLOCK = 1500
+_WEAK_KEYS = frozenset(("gn", "sn", "pv", "lt"))
 
 
 def _years(f: Features, widen: int) -> list[int]:
@@ -102,7 +105,8 @@ def _dna_keys(f: Features) -> Iterator[str]:
 class CandidateIndex:
     """Persons by blocking key, in memory; add, remove (e.g. a closed alert) and query."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_block: int | None = DEFAULT_MAX_BLOCK) -> None:
+        self.max_block = max_block
         self._by_key: dict[str, set[PersonRef]] = {}
         self._people: dict[PersonRef, tuple[Features, frozenset[str]]] = {}
         self.given_counts: Counter[str] = Counter()
@@ -157,12 +161,21 @@ class CandidateIndex:
         return entry[0] if entry else None
 
     def query_keys(self, keys: Iterable[str]) -> set[PersonRef]:
-        """Everyone indexed under at least one of the keys."""
+        """Everyone indexed under at least one of the keys.
+
+        A weak key (a common given name, a province and birth year) whose block has grown past
+        `max_block` persons is skipped: agreement on it is worth little and scoring thousands of
+        candidates per search is not. Number, nickname, mark and DNA keys are never skipped.
+        """
         found: set[PersonRef] = set()
+        limit = self.max_block
         for key in keys:
             bucket = self._by_key.get(key)
-            if bucket:
-                found |= bucket
+            if not bucket:
+                continue
+            if limit is not None and len(bucket) > limit and key.split(":", 1)[0] in _WEAK_KEYS:
+                continue
+            found |= bucket
         return found
 
     def candidates(self, person: Features) -> list[Features]:
