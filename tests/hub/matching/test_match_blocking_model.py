@@ -69,6 +69,24 @@ class TestBlocking:
         assert index.remove_business_id(alert.facts.ref.business_id) == 1
         assert not index.candidates(probe) and len(index) == 0
 
+    def test_oversized_weak_block_is_skipped_but_number_key_is_not(self) -> None:
+        """Past max_block a common-name block stops producing candidates; a number still does."""
+        index = CandidateIndex(max_block=3)
+        for _ in range(4):
+            index.add(prepare(person(name="王丽", born=dt.date(1990, 1, 1))))
+        numbered = prepare(
+            person(name="王丽", born=dt.date(1990, 1, 1), id_number="11010519491231002X")
+        )
+        index.add(numbered)
+        probe = prepare(
+            person(name="王丽", born=dt.date(1990, 1, 1), id_number="11010519491231002X")
+        )
+        assert [c.facts.ref for c in index.candidates(probe)] == [numbered.facts.ref]
+        unlimited = CandidateIndex(max_block=None)
+        for _ in range(4):
+            unlimited.add(prepare(person(name="王丽", born=dt.date(1990, 1, 1))))
+        assert len(unlimited.candidates(probe)) == 4
+
     def test_blocking_recall_on_generated_data(self) -> None:
         """Most true pairs share a key; every pair with the same number or name+birthday does."""
         data = generate(2000, seed=21)
