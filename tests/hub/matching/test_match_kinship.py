@@ -9,7 +9,14 @@ import pytest
 
 from hub.errors import MatchingModelError
 from hub.matching.facts import StrProfile
-from hub.matching.kinship import AlleleTable, Conclusion, KinshipKind, normalise_profile, parentage
+from hub.matching.kinship import (
+    AlleleTable,
+    Conclusion,
+    KinshipKind,
+    identity,
+    normalise_profile,
+    parentage,
+)
 
 TABLE = AlleleTable.load()
 
@@ -115,3 +122,15 @@ class TestKinship:
         )
         with pytest.raises(MatchingModelError, match="row 2 field frequency"):
             AlleleTable.load(tmp_path)
+
+
+class TestIdentity:
+    def test_same_profile_twice_is_identity(self) -> None:
+        """Two samples of one child give a large same-person ratio; another child is excluded."""
+        _, _, child = _family(8)
+        _, _, other = _family(9)
+        same = identity(TABLE, child, dict(child))
+        different = identity(TABLE, child, other)
+        assert same is not None and same.kind is KinshipKind.IDENTITY
+        assert same.conclusion is Conclusion.SUPPORTED and same.cpi > 1e10
+        assert different is not None and different.conclusion is Conclusion.EXCLUDED
