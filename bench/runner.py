@@ -70,6 +70,17 @@ def _connector(quick: bool) -> list[Figure]:
     ]
 
 
+def _pipeline(quick: bool) -> list[Figure]:
+    module: Any = importlib.import_module("bench.bench_pipeline")
+    r = module.run(5000 if quick else 20_000, 1, 200.0, 8.0 if quick else 15.0)
+    return [
+        Figure("pipeline", "ingest -> stored events, 1 worker", r["e2e"], "/s",
+               "bare Ed25519 verify", r["bare"], r["ratio"]),
+        Figure("pipeline", "ingest -> projection at 200/s, p50", r["p50_ms"], "ms"),
+        Figure("pipeline", "ingest -> projection at 200/s, p99", r["p99_ms"], "ms"),
+    ]
+
+
 def _matching(quick: bool) -> list[Figure]:
     module: Any = importlib.import_module("bench.bench_matching")
     matcher = importlib.import_module("hub.matching.matcher").Matcher()
@@ -126,6 +137,7 @@ def _match_latency(quick: bool) -> list[Figure]:
 BENCHES: dict[str, Callable[[bool], list[Figure]]] = {
     "envelope": _envelope,
     "connector": _connector,
+    "pipeline": _pipeline,
     "matching": _matching,
     "match-latency": _match_latency,
     "splink": _splink,
