@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import random
 import secrets
 from collections.abc import Iterator
 from datetime import date
@@ -21,6 +22,7 @@ from hub.matching import (
     facts_from_migrant_record,
     prepare,
 )
+from hub.matching.kinship import AlleleTable
 from hub.schema_catalog import SchemaCatalog
 from hub.store import record_of
 from processors.match_stage import MatchStage
@@ -247,3 +249,57 @@ def test_outbox_is_sent_once_and_abandoned_claims_are_taken_over(
         sender.close()
         harness.events.close()
         harness.store.close()
+
+
+def _profiles(seed: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Father, mother and their child (one allele from each parent), as StrProfile records."""
+    rng = random.Random(seed)
+    table = AlleleTable.load()
+    father, mother, child = [], [], []
+    for locus in list(table.frequencies)[:20]:
+        alleles = list(table.frequencies[locus])
+        f, m = rng.sample(alleles, 2), rng.sample(alleles, 2)
+        father.append({"locus": locus, "alleles": f})
+        mother.append({"locus": locus, "alleles": m})
+        child.append({"locus": locus, "alleles": [rng.choice(f), rng.choice(m)]})
+    return tuple({"kit": "Goldeneye 20A", "lab": None, "loci": x} for x in (father, mother, child))  # type: ignore[return-value]  # three profiles by construction
+
+
+def test_parents_dna_re_searches_the_alert_and_notifies_with_kinship(harness: Harness) -> None:
+    """A renamed rescued child is not a hit on facts alone; the parents' DNA makes it one."""
+    father, mother, own = _profiles(7)
+    civil = "530000-civil-affairs"
+    harness.world.register(civil)
+    rescued = {
+        "name": "无名氏",
+        "sex": "FEMALE",
+        "birth": {
+            "precision": "AGE_RANGE",
+            "age_min": 8,
+            "age_max": 12,
+            "age_assessed_on": date(2026, 1, 5),
+        },
+    }
+    notice = payload_for(
+        "rescue-notice", 5, harness.world.epoch, civil, person=rescued, str_profile=own
+    )
+    harness.feed(
+        harness.alert(5, CHILD), harness.world.event(civil, "rescue-notice", payload=notice)
+    )
+    assert harness.scalar("SELECT count(*) FROM match_pairs WHERE status = 'NOTIFIED'") == 0
+    dna = {
+        "profile_id": "DNA-5",
+        "alert_id": "A-510000-5",
+        "father": father,
+        "mother": mother,
+        "sampled_on": date(2026, 1, 2),
+        "issuing_unit": POLICE,
+    }
+    harness.feed(harness.world.event(POLICE, "parents-dna-profile", payload=dna))
+    assert harness.scalar("SELECT status FROM match_pairs") == "NOTIFIED"
+    with psycopg.connect(harness.settings.pg_dsn) as conn:
+        rows = conn.execute("SELECT msg_value FROM match_outbox ORDER BY id").fetchall()
+    note = json.loads(bytes(rows[1][0]))
+    assert (note["dna"]["kind"], note["dna"]["conclusion"]) == ("TRIO", "SUPPORTED")
+    assert note["counterpart"]["kind"] == "RESCUE"
+    assert "no registered police covers 530102" in note["notes"][0]
