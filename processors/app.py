@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 __all__ = ["BATCH", "PipelineApp", "app_id", "create_app", "load_anchor"]
 
 BATCH = 500
-WITHIN = 0.2
+WITHIN = 0.2  # how long a partial batch waits: bounds latency at low load, no cost at high load
 OUTBOX_EVERY = 5.0
 ANCHOR_ENV = "HUB_OPERATOR_PUBLIC_KEY"
 T = TypeVar("T")
