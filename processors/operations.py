@@ -27,6 +27,7 @@ from hub.store import QuarantineEntry, QuarantineStatus, checksum_rows
 from ops.topics import TOPICS, topic_name
 from processors.app import app_id
 from processors.pg_store import PgEventStore, PgProjectionStore
+from processors.supervisor import workers
 from processors.verify_stage import RETRY_HEADER
 
 __all__ = [
@@ -225,12 +226,17 @@ class StatusSnapshot:
     quarantine: dict[tuple[str, str], int] = field(default_factory=dict)
     projections: dict[str, int] = field(default_factory=dict)
     stored_events: int = 0
+    projection_failures: int = 0
+    workers: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
 def snapshot(settings: Settings, previous: StatusSnapshot | None = None) -> StatusSnapshot:
     """Take the figures; a service that cannot be reached is reported, not raised."""
     snap = StatusSnapshot(time.monotonic())
+    for info in workers(settings):
+        state = f"running (pid {info.pid})" if info.running else "not running"
+        snap.workers.append(f"worker {info.number}: {state}")
     try:
         snap.topics = _topic_figures(settings)
     except (KafkaError, HubError) as err:
@@ -249,6 +255,7 @@ def snapshot(settings: Settings, previous: StatusSnapshot | None = None) -> Stat
             cur.execute("SELECT reason, status, count(*) FROM quarantine GROUP BY 1, 2")
             snap.quarantine = {(r[0], r[1]): int(r[2]) for r in cur.fetchall()}
         snap.projections = {t.name: projections.count(t.name) for t in CATALOG.tables()}
+        snap.projection_failures = len(projections.failures())
     except HubError as err:
         snap.problems.append(f"postgres: {err}")
     finally:

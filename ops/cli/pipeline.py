@@ -249,6 +249,12 @@ def render(snap: Any) -> Group:
     for name, count in snap.projections.items():
         rows.add_row(name, str(count))
     parts: list[Any] = [topics, pubs, quarantine, rows]
+    if snap.projection_failures:
+        parts.append(
+            f"[yellow]{snap.projection_failures} events a projection could not apply "
+            "(proj_applied.failure)[/yellow]"
+        )
+    parts += snap.workers or ["no pipeline workers started from this data directory"]
     parts += [f"[red]{p}[/red]" for p in snap.problems]
     return Group(*parts)
 

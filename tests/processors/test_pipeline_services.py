@@ -12,14 +12,16 @@ from pathlib import Path
 
 import pytest
 from pipeline_support import Lane, make_lane
+from rich.console import Console
 
 from hub.config import Settings
 from hub.keys import generate_keypair
 from hub.projections import CATALOG
 from hub.schema_catalog import SchemaCatalog
 from hub.store import QuarantineStatus, checksum_rows
+from ops.cli.pipeline import render
 from ops.services import postgres
-from processors.operations import rebuild_projections, replay, retry_quarantined
+from processors.operations import rebuild_projections, replay, retry_quarantined, snapshot
 from processors.pg_store import PgEventStore, PgProjectionStore
 from processors.supervisor import workers
 from processors.testing import SignedWorld
@@ -87,6 +89,18 @@ def test_events_reach_store_and_projections(lane: Lane) -> None:
     # Anyone can re-verify later: the stored wire bytes are the published bytes.
     stored = PgEventStore(lane.settings.pg_dsn)
     assert {s.record.wire for s in stored.read(limit=100)} >= set(wires)
+    # What `hubctl status` shows: sizes, lag (drained once Faust commits), publishers, rows.
+    lane.wait_for(
+        "lag drained", lambda: all((t.lag or 0) == 0 for t in snapshot(lane.settings).topics)
+    )
+    snap = snapshot(lane.settings)
+    sizes = {t.name: t.end_offset for t in snap.topics}
+    assert sizes[lane.topic("ingest")] == len(wires) and snap.stored_events == total
+    assert {p.publisher_id: p.last_sequence for p in snap.publishers}[POLICE] == 5
+    assert snap.projections["proj_migrant_children"] == 2 and snap.quarantine == {}
+    console = Console(record=True, width=120)
+    console.print(render(snap))
+    assert lane.topic("verified") in console.export_text()
     # Replaying the whole ingest log re-feeds every event; the store absorbs them all.
     assert sum(replay(lane.settings, from_offset=0).values()) == len(wires)
     lane.wait_for(
