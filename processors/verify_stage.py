@@ -271,6 +271,10 @@ class VerifyStage:
             env = decode_envelope(msg.value)
             sequences.duplicate(env.publisher_id)
             result.duplicates += 1
+            retry_of = _retry_of(msg)
+            if retry_of is not None:
+                # Re-driven after it got stored some other way (e.g. retried twice): done.
+                _mark(txn, retry_of, QuarantineStatus.RESOLVED, now)
             return
         outcome = verify(
             msg.value,
