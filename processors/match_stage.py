@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +27,7 @@ from hub.envelope import decode_envelope
 from hub.errors import EnvelopeError, MatchingInputError, RoutingError
 from hub.keys import SigningKey
 from hub.matching.adapters import facts_from_alert, facts_from_migrant_record, facts_from_rescue
-from hub.matching.blocking import blocking_keys
+from hub.matching.blocking import CandidateIndex, blocking_keys
 from hub.matching.facts import PersonFacts
 from hub.matching.features import Features, prepare
 from hub.matching.matcher import Decision, Hit, Matcher
@@ -74,6 +74,7 @@ _UPDATABLE = (
 )
 _DECIDED = ("CONFIRMED", "REJECTED")
 _FEATURE_CACHE = 50_000
+_REST = "\x00rest"
 
 
 @dataclass
@@ -132,6 +133,7 @@ class MatchStage:
         self.matcher = matcher or Matcher()
         self.consumer = consumer
         self._registered: dict[str, str | None] | None = None
+        self._populations: dict[tuple[str, str], CandidateIndex] = {}
         # Prepared features of indexed persons by (reference, event id): derived from immutable
         # events, so a cache only; the index itself stays in PostgreSQL.
         self._features: OrderedDict[tuple[str, str], Features] = OrderedDict()
@@ -169,6 +171,8 @@ class MatchStage:
                     continue
                 result.events += 1
                 record = found.record
+                # Name counts change as each event indexes its persons.
+                self._populations.clear()
                 try:
                     with txn.savepoint():
                         handler(txn, record, result)
@@ -195,6 +199,22 @@ class MatchStage:
         else:
             self._features.move_to_end(key)
         return found
+
+    def _population(self, txn: PgMatchTxn, alert: Features) -> CandidateIndex | None:
+        """Name frequencies for the alert's name, in the shape the matcher reads them."""
+        name = alert.name
+        if name is None or not name.han:
+            return None
+        key = (name.surname_py, name.given_py)
+        if key not in self._populations:
+            surname, given, total = txn.name_counts(*key)
+            population = CandidateIndex()
+            # The matcher reads counts[value] and counts.total(): the rest of the population is
+            # one remainder entry, so no full frequency table has to be loaded.
+            population.surname_counts = Counter({key[0]: surname, _REST: total - surname})
+            population.given_counts = Counter({key[1]: given, _REST: total - given})
+            self._populations[key] = population
+        return self._populations[key]
 
     # --- alerts ----------------------------------------------------------------------------
 
@@ -238,10 +258,18 @@ class MatchStage:
         txn.replace_persons(
             state.alert_id,
             "ALERT",
-            [(IndexedPerson(facts, state.publisher_id, None), blocking_keys(alert, stored=True))],
+            [
+                (
+                    IndexedPerson(facts, state.publisher_id, None),
+                    blocking_keys(alert, stored=True),
+                    _pinyin(alert),
+                )
+            ],
         )
+        population = self._population(txn, alert)
         for other in txn.candidates(blocking_keys(alert, stored=False), "OTHER"):
-            hit = self.matcher.to_hit(self.matcher.score_pair(alert, self._prepared(other.facts)))
+            scored = self.matcher.score_pair(alert, self._prepared(other.facts), population)
+            hit = self.matcher.to_hit(scored)
             if hit is not None:
                 self._hit(txn, state, hit, other, trigger, result)
 
@@ -260,7 +288,11 @@ class MatchStage:
             persons[0].ref.business_id,
             "OTHER",
             [
-                (IndexedPerson(p, event.publisher_id, area), blocking_keys(f, stored=True))
+                (
+                    IndexedPerson(p, event.publisher_id, area),
+                    blocking_keys(f, stored=True),
+                    _pinyin(f),
+                )
                 for p, f in prepared
             ],
         )
@@ -269,9 +301,9 @@ class MatchStage:
             for candidate in txn.candidates(blocking_keys(features, stored=False), "ALERT"):
                 # Only indexed alerts are open ones (closing removes them); the alert's state
                 # is read for hits only, which are few next to the candidates scored.
-                hit = self.matcher.to_hit(
-                    self.matcher.score_pair(self._prepared(candidate.facts), features)
-                )
+                alert = self._prepared(candidate.facts)
+                scored = self.matcher.score_pair(alert, features, self._population(txn, alert))
+                hit = self.matcher.to_hit(scored)
                 state = txn.alert(candidate.facts.ref.business_id) if hit else None
                 if hit is not None and state is not None and state.status == "open":
                     self._hit(txn, state, hit, indexed, event.event_id, result)
@@ -364,6 +396,11 @@ class MatchStage:
             state.status = "confirmed"
             txn.save_alert(state, f"match {match_id} confirmed by {event.publisher_id}")
             txn.remove_persons(state.alert_id, "ALERT")
+
+
+def _pinyin(person: Features) -> tuple[str, str] | None:
+    name = person.name
+    return (name.surname_py, name.given_py) if name is not None and name.han else None
 
 
 def _required(event: EventRecord, field: str) -> str:

@@ -187,15 +187,20 @@ class PgMatchTxn:
         self,
         business_id: str,
         side: str,
-        persons: Sequence[tuple[IndexedPerson, Iterable[str]]],
+        persons: Sequence[tuple[IndexedPerson, Iterable[str], tuple[str, str] | None]],
     ) -> None:
-        """Drop the indexed persons of one alert/record/notice and index the new ones."""
+        """Drop the indexed persons of one alert/record/notice and index the new ones.
+
+        Each person comes with its blocking keys and its (surname, given name) pinyin when the
+        name is Chinese, which feed the name-frequency counts.
+        """
         self.remove_persons(business_id, side)
-        for person, keys in persons:
+        for person, keys, pinyin in persons:
             ref = _ref(person.facts)
             self._cur.execute(
                 "INSERT INTO match_persons (person_ref, side, business_id, child_index, "
-                "event_id, publisher_id, area_code, facts) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                "event_id, publisher_id, area_code, facts, surname_py, given_py) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     ref,
                     side,
@@ -205,8 +210,12 @@ class PgMatchTxn:
                     person.publisher_id,
                     person.area_code,
                     Jsonb(facts_to_json(person.facts)),
+                    pinyin[0] if pinyin else None,
+                    pinyin[1] if pinyin else None,
                 ),
             )
+            if pinyin is not None:
+                self._count_names(pinyin, +1)
             self._cur.executemany(
                 "INSERT INTO match_keys (block_key, side, person_ref) VALUES (%s, %s, %s) "
                 "ON CONFLICT DO NOTHING",
@@ -215,9 +224,32 @@ class PgMatchTxn:
 
     def remove_persons(self, business_id: str, side: str) -> int:
         self._cur.execute(
-            "DELETE FROM match_persons WHERE business_id = %s AND side = %s", (business_id, side)
+            "DELETE FROM match_persons WHERE business_id = %s AND side = %s "
+            "RETURNING surname_py, given_py",
+            (business_id, side),
         )
-        return self._cur.rowcount
+        removed = self._cur.fetchall()
+        for surname, given in removed:
+            if surname is not None:
+                self._count_names((surname, given or ""), -1)
+        return len(removed)
+
+    def _count_names(self, pinyin: tuple[str, str], delta: int) -> None:
+        self._cur.executemany(
+            "INSERT INTO match_name_counts (part, value, n) VALUES (%s, %s, %s) "
+            "ON CONFLICT (part, value) DO UPDATE SET n = match_name_counts.n + EXCLUDED.n",
+            [("surname", pinyin[0], delta), ("given", pinyin[1], delta), ("total", "*", delta)],
+        )
+
+    def name_counts(self, surname: str, given: str) -> tuple[int, int, int]:
+        """(persons with this surname, persons with this given name, Han-named persons)."""
+        self._cur.execute(
+            "SELECT part, n FROM match_name_counts WHERE (part = 'surname' AND value = %s) "
+            "OR (part = 'given' AND value = %s) OR part = 'total'",
+            (surname, given),
+        )
+        found = {r[0]: int(r[1]) for r in self._cur.fetchall()}
+        return found.get("surname", 0), found.get("given", 0), found.get("total", 0)
 
     def candidates(self, keys: Iterable[str], side: str) -> list[IndexedPerson]:
         """Every person of `side` indexed under at least one of the keys."""

@@ -16,6 +16,7 @@ import pytest
 from hub.config import Settings
 from hub.envelope import decode_envelope, decode_payload
 from hub.matching import (
+    CandidateIndex,
     FellegiSunterModel,
     Matcher,
     facts_from_alert,
@@ -244,7 +245,7 @@ def test_outbox_is_sent_once_and_abandoned_claims_are_taken_over(
         )
         notes = [json.loads(m.value) for m in consumer]
         consumer.close()
-        assert [n["counterpart"]["id"] for n in notes] == ["M-320000-1", "M-320000-2"]
+        assert sorted(n["counterpart"]["id"] for n in notes) == ["M-320000-1", "M-320000-2"]
     finally:
         sender.close()
         harness.events.close()
@@ -303,3 +304,34 @@ def test_parents_dna_re_searches_the_alert_and_notifies_with_kinship(harness: Ha
     assert (note["dna"]["kind"], note["dna"]["conclusion"]) == ("TRIO", "SUPPORTED")
     assert note["counterpart"]["kind"] == "RESCUE"
     assert "no registered police covers 530102" in note["notes"][0]
+
+
+def test_scores_weigh_name_frequency_like_the_in_memory_index(harness: Harness) -> None:
+    """With enough persons indexed, a hit's score equals the batch matcher's over the same index."""
+    wires = [harness.alert(1, CHILD)]
+    wires += [
+        harness.world.event(REGISTRY, "migrant-record", n)
+        for n in range(200, 400)  # three Han-named persons each: well above the 500 needed
+    ]
+    target = harness.record(1, dict(CHILD, name="周家怡"))
+    harness.feed(*wires, target)
+    index = CandidateIndex()
+    for wire in [*wires, target]:
+        env = decode_envelope(wire)
+        body = decode_payload(CATALOG, env)
+        if env.event_type == "missing-person-alert":
+            alert = prepare(facts_from_alert(body, None, str(env.event_id)))
+            index.add(alert)
+        else:
+            for person in facts_from_migrant_record(body, str(env.event_id)):
+                index.add(prepare(person))
+    child = index.get(
+        facts_from_migrant_record(
+            decode_payload(CATALOG, decode_envelope(target)), str(decode_envelope(target).event_id)
+        )[1].ref
+    )
+    assert child is not None
+    expected = Matcher().score_pair(alert, child, index).score
+    assert expected != Matcher().score_pair(alert, child).score  # the frequencies do matter
+    assert harness.scalar("SELECT score FROM match_pairs") == round(expected, 3)
+    assert harness.scalar("SELECT n FROM match_name_counts WHERE part = 'total'") == len(index)
