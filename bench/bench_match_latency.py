@@ -52,7 +52,7 @@ def child(n: int) -> dict[str, Any]:
     born = date(2012, 1, 1) + timedelta(days=(n * 37) % 2500)
     first17 = f"510104{born:%Y%m%d}{(n % 499) * 2:03d}"
     return {
-        "name": SURNAMES[n % 20] + GIVEN[(n // 20) % 20] + GIVEN[(n // 400) % 20],
+        "name": SURNAMES[n % 20] + GIVEN[(n // 20) % len(GIVEN)] + GIVEN[(n // 400) % len(GIVEN)],
         "sex": "FEMALE",
         "birth": {"precision": "DAY", "date": born},
         "id_number": first17 + check_character(first17),
@@ -239,9 +239,7 @@ def measure(
     with tempfile.TemporaryDirectory(prefix="bench-match-") as tmp:
         lane = Lane(base, Path(tmp), workers)
         try:
-            latencies, expected, received = run_pipeline(
-                lane, alerts, records, rate, hit_share
-            )
+            latencies, expected, received = run_pipeline(lane, alerts, records, rate, hit_share)
             size = len(lane.world.event(REGISTRY, "migrant-record", 1))
             bare = bare_kafka(lane.settings, records, rate, size)
         finally:
@@ -265,8 +263,14 @@ def measure(
         f"({len(bare)} messages of {size} bytes at the same rate)"
     )
     print(f"ratio hub/bare          p50 {p50 / b50:8.1f} x     p99 {p99 / b99:8.1f} x")
-    return {"p50": p50, "p99": p99, "bare_p50": b50, "bare_p99": b99,
-            "expected": float(expected), "timed": float(len(latencies))}
+    return {
+        "p50": p50,
+        "p99": p99,
+        "bare_p50": b50,
+        "bare_p99": b99,
+        "expected": float(expected),
+        "timed": float(len(latencies)),
+    }
 
 
 if __name__ == "__main__":

@@ -200,20 +200,28 @@ class MatchStage:
             self._features.move_to_end(key)
         return found
 
-    def _population(self, txn: PgMatchTxn, alert: Features) -> CandidateIndex | None:
-        """Name frequencies for the alert's name, in the shape the matcher reads them."""
-        name = alert.name
-        if name is None or not name.han:
-            return None
-        key = (name.surname_py, name.given_py)
-        if key not in self._populations:
-            surname, given, total = txn.name_counts(*key)
+    def _load_populations(self, txn: PgMatchTxn, alerts: Sequence[Features]) -> None:
+        """Name frequencies of these alerts' names, read in one query."""
+        keys = {k for k in map(_pinyin, alerts) if k is not None and k not in self._populations}
+        if not keys:
+            return
+        surnames, given, total = txn.name_counts(keys)
+        for surname, given_name in keys:
             population = CandidateIndex()
             # The matcher reads counts[value] and counts.total(): the rest of the population is
             # one remainder entry, so no full frequency table has to be loaded.
-            population.surname_counts = Counter({key[0]: surname, _REST: total - surname})
-            population.given_counts = Counter({key[1]: given, _REST: total - given})
-            self._populations[key] = population
+            n = surnames.get(surname, 0)
+            population.surname_counts = Counter({surname: n, _REST: total - n})
+            n = given.get(given_name, 0)
+            population.given_counts = Counter({given_name: n, _REST: total - n})
+            self._populations[(surname, given_name)] = population
+
+    def _population(self, txn: PgMatchTxn, alert: Features) -> CandidateIndex | None:
+        """Name frequencies for the alert's name, in the shape the matcher reads them."""
+        key = _pinyin(alert)
+        if key is None:
+            return None
+        self._load_populations(txn, [alert])
         return self._populations[key]
 
     # --- alerts ----------------------------------------------------------------------------
@@ -298,13 +306,15 @@ class MatchStage:
         )
         for person, features in prepared:
             indexed = IndexedPerson(person, event.publisher_id, area)
-            for candidate in txn.candidates(blocking_keys(features, stored=False), "ALERT"):
+            candidates = txn.candidates(blocking_keys(features, stored=False), "ALERT")
+            alerts = [self._prepared(c.facts) for c in candidates]
+            self._load_populations(txn, alerts)
+            for alert in alerts:
                 # Only indexed alerts are open ones (closing removes them); the alert's state
                 # is read for hits only, which are few next to the candidates scored.
-                alert = self._prepared(candidate.facts)
                 scored = self.matcher.score_pair(alert, features, self._population(txn, alert))
                 hit = self.matcher.to_hit(scored)
-                state = txn.alert(candidate.facts.ref.business_id) if hit else None
+                state = txn.alert(alert.facts.ref.business_id) if hit else None
                 if hit is not None and state is not None and state.status == "open":
                     self._hit(txn, state, hit, indexed, event.event_id, result)
 

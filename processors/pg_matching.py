@@ -241,15 +241,26 @@ class PgMatchTxn:
             [("surname", pinyin[0], delta), ("given", pinyin[1], delta), ("total", "*", delta)],
         )
 
-    def name_counts(self, surname: str, given: str) -> tuple[int, int, int]:
-        """(persons with this surname, persons with this given name, Han-named persons)."""
+    def name_counts(
+        self, names: Iterable[tuple[str, str]]
+    ) -> tuple[dict[str, int], dict[str, int], int]:
+        """Persons per surname and per given name (for these names), and Han-named persons."""
+        wanted = list(names)
         self._cur.execute(
-            "SELECT part, n FROM match_name_counts WHERE (part = 'surname' AND value = %s) "
-            "OR (part = 'given' AND value = %s) OR part = 'total'",
-            (surname, given),
+            "SELECT part, value, n FROM match_name_counts "
+            "WHERE (part = 'surname' AND value = ANY(%s)) "
+            "OR (part = 'given' AND value = ANY(%s)) OR part = 'total'",
+            (sorted({n[0] for n in wanted}), sorted({n[1] for n in wanted})),
         )
-        found = {r[0]: int(r[1]) for r in self._cur.fetchall()}
-        return found.get("surname", 0), found.get("given", 0), found.get("total", 0)
+        surnames: dict[str, int] = {}
+        given: dict[str, int] = {}
+        total = 0
+        for part, value, n in self._cur.fetchall():
+            if part == "total":
+                total = int(n)
+            else:
+                (surnames if part == "surname" else given)[value] = int(n)
+        return surnames, given, total
 
     def candidates(self, keys: Iterable[str], side: str) -> list[IndexedPerson]:
         """Every person of `side` indexed under at least one of the keys."""
