@@ -14,7 +14,10 @@ import pytest
 from pipeline_support import Lane, make_lane
 from rich.console import Console
 
+from connectors.outbox import PendingEvent
+from connectors.transport import KafkaSender
 from hub.config import Settings
+from hub.envelope import decode_envelope
 from hub.keys import generate_keypair
 from hub.projections import CATALOG
 from hub.schema_catalog import SchemaCatalog
@@ -64,7 +67,14 @@ def test_events_reach_store_and_projections(lane: Lane) -> None:
         w.event("000000-hub-operator", "match-found", 1),
         w.event(POLICE, "match-decision", 1),
     ]
-    lane.publish(wires)
+    # The migrant registry's record goes through the connector's own sender, the others
+    # through a bare producer keyed the same way.
+    sender = KafkaSender(lane.settings.kafka_bootstrap, lane.topic("ingest"), MIGRANTS)
+    record = wires[4]
+    sender.send([PendingEvent(1, str(decode_envelope(record).event_id), "migrant-record", record)])
+    sender.flush(30)
+    sender.close()
+    lane.publish(w for w in wires if w is not record)
     lane.start(1)
     total = len(wires) + 6  # three participants, each registered with one key
     lane.wait_for(
