@@ -122,14 +122,14 @@ def _match_latency(quick: bool) -> list[Figure]:
     alerts, records = (100, 100) if quick else (300, 300)
     r = module.measure(alerts, records, 20.0)
     if r is None:
-        return [Figure("match latency", "record -> notification", None, "",
+        return [Figure("match-latency", "record -> notification", None, "",
                        note="no latencies measured; see the log")]
     note = "" if r["timed"] == r["expected"] else f"only {r['timed']:.0f}/{r['expected']:.0f} hits"
     return [
-        Figure("match latency", "record -> police notification, p50", r["p50"] * 1000, "ms",
+        Figure("match-latency", "record -> police notification, p50", r["p50"] * 1000, "ms",
                "bare Kafka round trip, p50", r["bare_p50"] * 1000, r["p50"] / r["bare_p50"],
                note=note),
-        Figure("match latency", "record -> police notification, p99", r["p99"] * 1000, "ms",
+        Figure("match-latency", "record -> police notification, p99", r["p99"] * 1000, "ms",
                "bare Kafka round trip, p99", r["bare_p99"] * 1000, r["p99"] / r["bare_p99"]),
     ]
 
