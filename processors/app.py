@@ -32,7 +32,8 @@ from hub.registry import load_operator_key
 from hub.schema_catalog import SchemaCatalog
 from ops.topics import topic_name
 from processors.match_stage import create_match_stage
-from processors.pg_store import PgEventStore, PgProjectionStore
+from processors.pg_projections import PgProjectionStore
+from processors.pg_store import PgEventStore
 from processors.project_stage import ProjectStage
 from processors.verify_stage import InMessage, Outgoing, VerifyStage
 

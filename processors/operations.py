@@ -26,7 +26,8 @@ from hub.registry import REGISTRY_EVENT_TYPES
 from hub.store import QuarantineEntry, QuarantineStatus, checksum_rows
 from ops.topics import TOPICS, topic_name
 from processors.app import app_id
-from processors.pg_store import PgEventStore, PgProjectionStore
+from processors.pg_projections import PgProjectionStore
+from processors.pg_store import PgEventStore
 from processors.supervisor import workers
 from processors.verify_stage import RETRY_HEADER
 

@@ -70,7 +70,8 @@ def stores(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any]]:
         yield InMemoryEventStore(), InMemoryProjectionStore()
         return
     from ops import db
-    from processors.pg_store import PgEventStore, PgProjectionStore
+    from processors.pg_projections import PgProjectionStore
+    from processors.pg_store import PgEventStore
 
     template = request.getfixturevalue("pg_template")
     name = f"{template.pg_database[:-4]}_{uuid.uuid4().hex[:8]}"

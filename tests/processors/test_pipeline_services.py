@@ -25,7 +25,8 @@ from hub.store import QuarantineStatus, checksum_rows
 from ops.cli.pipeline import render
 from ops.services import postgres
 from processors.operations import rebuild_projections, replay, retry_quarantined, snapshot
-from processors.pg_store import PgEventStore, PgProjectionStore
+from processors.pg_projections import PgProjectionStore
+from processors.pg_store import PgEventStore
 from processors.supervisor import workers
 from processors.testing import SignedWorld
 
