@@ -91,13 +91,18 @@ def save_run(run: DemoRun, base: Settings) -> None:
 def retire(base: Settings, root: Path) -> list[str]:
     """Stop the workers of the run recorded in `root`, delete its topics and database."""
     from ops import db, topics
-    from processors.supervisor import stop_workers
+    from processors.app import app_id
+    from processors.supervisor import stop_workers, worker_dir
 
     previous = load_run(root)
     if previous is None:
         return []
     settings = previous.settings(base)
     lines = [f"previous demo run {previous.prefix}: " + "; ".join(stop_workers(settings))]
+    # The retired run's worker logs and Faust scratch folders would only pile up.
+    shutil.rmtree(worker_dir(settings), ignore_errors=True)
+    for scratch in (base.data_dir / "faust").glob(f"{app_id(settings)}-*"):
+        shutil.rmtree(scratch, ignore_errors=True)
     try:
         deleted = topics.delete_prefixed(settings)
         lines.append(f"deleted {len(deleted)} topics under {previous.prefix}")
