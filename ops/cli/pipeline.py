@@ -85,8 +85,15 @@ def _start(args: argparse.Namespace) -> int:
     from processors.app import load_anchor
     from processors.supervisor import start_workers
 
+    from ops.topics import list_topics, topic_name
+
     settings = load_settings()
     load_anchor(settings)  # fail here, not in a detached process nobody watches
+    present = {t.name for t in list_topics(settings)}
+    needed = [topic_name(settings, s) for s in ("ingest", "registry", "verified", "quarantine")]
+    missing = [n for n in needed if n not in present]
+    if missing:
+        raise HubError(f"topics missing: {', '.join(missing)}; run `hubctl topics apply` first")
     for info in start_workers(settings, args.workers, batch=args.batch):
         state = f"pid {info.pid}" if info.running else "not running"
         console.print(f"worker {info.number}: {state}, log {info.log_file}")
