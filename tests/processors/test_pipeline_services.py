@@ -22,9 +22,10 @@ from hub.keys import generate_keypair
 from hub.projections import CATALOG
 from hub.schema_catalog import SchemaCatalog
 from hub.store import QuarantineStatus, checksum_rows
+from ops.cli import main as hubctl
 from ops.cli.pipeline import render
 from ops.services import postgres
-from processors.operations import rebuild_projections, replay, retry_quarantined, snapshot
+from processors.operations import rebuild_projections, replay, snapshot
 from processors.pg_projections import PgProjectionStore
 from processors.pg_store import PgEventStore
 from processors.supervisor import workers
@@ -123,7 +124,9 @@ def test_events_reach_store_and_projections(lane: Lane) -> None:
     stored.close()
 
 
-def test_rejections_are_quarantined_and_retry_succeeds(lane: Lane) -> None:
+def test_rejections_are_quarantined_and_retry_succeeds(
+    lane: Lane, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Each rejection reason lands in quarantine; after the missing key is added a retry stores."""
     lane.register(POLICE)
     lane.publish(lane.world.register(MIGRANTS, with_key=False), "registry")
@@ -168,7 +171,14 @@ def test_rejections_are_quarantined_and_retry_succeeds(lane: Lane) -> None:
         lambda: lane.scalar("SELECT count(*) FROM event_store WHERE event_type = 'key-added'") == 2,
     )
     entry = by_reason["UNKNOWN_KEY"]
-    retry_quarantined(lane.settings, entry_id=entry.id, store=store)
+    # Through the operator's command, as the lane's own hub.
+    for name, value in lane.environment().items():
+        monkeypatch.setenv(name, value)
+    assert hubctl(["quarantine", "list", "--reason", "UNKNOWN_KEY"]) == 0
+    assert hubctl(["quarantine", "show", str(entry.id)]) == 0
+    assert hubctl(["quarantine", "retry", str(entry.id)]) == 0
+    shown = capsys.readouterr().out
+    assert "320500-migrant-registry has no key" in shown and f"re-driven #{entry.id}" in shown
     lane.wait_for(
         "retried event stored",
         lambda: (
