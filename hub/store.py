@@ -77,7 +77,7 @@ class EventRecord:
     payload: bytes
     signature: bytes
     wire: bytes
-    body: Mapping[str, Any]
+    body: Mapping[str, Any]  # JSON types only (see to_jsonable), as stored and projected
 
 
 def record_of(envelope: Any, wire: bytes, body: Mapping[str, Any]) -> EventRecord:

@@ -146,16 +146,18 @@ class PgProjectionStore:
     def __init__(self, dsn: str, catalog: ProjectionCatalog = CATALOG) -> None:
         self.db = PgConnection(dsn)
         self.catalog = catalog
-        self._upserts: dict[tuple[str, tuple[str, ...]], sql.Composed] = {}
+        self._upserts: dict[tuple[str, tuple[str, ...]], str] = {}
 
     def close(self) -> None:
         self.db.close()
 
-    def upsert(self, spec: TableSpec, names: tuple[str, ...]) -> sql.Composed:
+    def upsert(self, spec: TableSpec, names: tuple[str, ...]) -> str:
         key = (spec.name, names)
         statement = self._upserts.get(key)
         if statement is None:
-            statement = self._upserts[key] = _upsert_sql(spec, names)
+            # Rendered once: composing the SQL again for every row cost more than the insert.
+            statement = _upsert_sql(spec, names).as_string(self.db.get())
+            self._upserts[key] = statement
         return statement
 
     @contextmanager

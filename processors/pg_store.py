@@ -26,7 +26,6 @@ from hub.store import (
     QuarantineStatus,
     SequenceAnomaly,
     StoredEvent,
-    to_jsonable,
 )
 
 __all__ = ["PgConnection", "PgEventStore", "projection_ddl"]
@@ -107,7 +106,7 @@ def _event_params(record: EventRecord) -> tuple[Any, ...]:
         record.payload,
         record.signature,
         record.wire,
-        Jsonb(to_jsonable(record.body)),
+        Jsonb(record.body),  # JSON-able already: record_of converted the decoded payload
     )
 
 
