@@ -111,6 +111,8 @@ class CandidateIndex:
         self._people: dict[PersonRef, tuple[Features, frozenset[str]]] = {}
         self.given_counts: Counter[str] = Counter()
         self.surname_counts: Counter[str] = Counter()
+        # Persons with a Chinese name, kept as a running total (Counter.total() walks every name).
+        self.named = 0
 
     def __len__(self) -> int:
         return len(self._people)
@@ -131,6 +133,7 @@ class CandidateIndex:
         if person.name and person.name.han:
             self.given_counts[person.name.given_py] += 1
             self.surname_counts[person.name.surname_py] += 1
+            self.named += 1
 
     def remove(self, ref: PersonRef) -> bool:
         """Drop a person; False if it was not there."""
@@ -147,6 +150,7 @@ class CandidateIndex:
         if person.name and person.name.han:
             self.given_counts[person.name.given_py] -= 1
             self.surname_counts[person.name.surname_py] -= 1
+            self.named -= 1
         return True
 
     def remove_business_id(self, business_id: str) -> int:

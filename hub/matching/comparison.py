@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from hub.matching import idnumber
-from hub.matching.facts import Sex, SourceKind
+from hub.matching.facts import Sex
 from hub.matching.features import Features, NameForms
 from hub.matching.kinship import AlleleTable, KinshipResult, identity, parentage
 from hub.matching.names import jaro_winkler
@@ -33,8 +33,6 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "marks": ("strong", "some", "none"),
 }
 
-# Someone missing before this age is compared on the children's name fields.
-CHILD_AGE = 14
 # Birth intervals this narrow (both sides, in days) count as a year-level agreement.
 _NARROW_DAYS = 400
 # An estimated age this far off (in days) is still "near": ages of rescued children are guesses.
@@ -190,13 +188,6 @@ def _marks(a: Features, b: Features) -> tuple[int | None, Detail]:
     return 2, lambda: ""
 
 
-def _is_child(f: Features) -> bool:
-    """Young when last seen (alerts) - the person whose name may since have been changed."""
-    if f.facts.source is not SourceKind.ALERT or f.birth_hi is None or f.facts.observed_at is None:
-        return False
-    return (f.facts.observed_at.toordinal() - f.birth_hi) < CHILD_AGE * 365.25
-
-
 def kinship_of(table: AlleleTable, a: Features, b: Features) -> KinshipResult | None:
     """Parentage when one side has parents' profiles and the other its own; else identity."""
     if b.profile and (a.father or a.mother):
@@ -211,7 +202,7 @@ def kinship_of(table: AlleleTable, a: Features, b: Features) -> KinshipResult | 
 def compare(a: Features, b: Features, table: AlleleTable) -> PairComparison:
     """Compare two persons on every field."""
     names = _names(a.name, b.name)
-    if _is_child(a) or _is_child(b):
+    if a.missing_as_child or b.missing_as_child:
         names = {
             ("child_" + k if k in ("surname", "given_name") else k): v for k, v in names.items()
         }

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from hub.matching import idnumber
-from hub.matching.facts import PersonFacts, Sex, StrProfile
+from hub.matching.facts import PersonFacts, Sex, SourceKind, StrProfile
 from hub.matching.kinship import normalise_profile
 from hub.matching.marks import mark_tokens
 from hub.matching.names import (
@@ -77,6 +77,7 @@ class Features:
     profile: StrProfile
     father: StrProfile
     mother: StrProfile
+    missing_as_child: bool
 
 
 def province_of(area: str | None) -> str | None:
@@ -130,4 +131,16 @@ def prepare(facts: PersonFacts) -> Features:
         profile=normalise_profile(facts.str_profile),
         father=normalise_profile(facts.father_profile),
         mother=normalise_profile(facts.mother_profile),
+        missing_as_child=_missing_as_child(facts, interval),
     )
+
+
+# Someone missing before this age is compared on the children's name fields.
+CHILD_AGE = 14
+
+
+def _missing_as_child(facts: PersonFacts, interval: tuple[dt.date, dt.date] | None) -> bool:
+    """An alert for someone young when last seen: the person whose name may have been changed."""
+    if facts.source is not SourceKind.ALERT or interval is None or facts.observed_at is None:
+        return False
+    return (facts.observed_at - interval[1]).days < CHILD_AGE * 365.25

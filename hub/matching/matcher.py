@@ -121,7 +121,7 @@ class Matcher:
             return 0.0
         given = field.endswith("given_name")
         counts: Counter[str] = population.given_counts if given else population.surname_counts
-        total = counts.total()
+        total = population.named
         if total < _TF_MIN_POPULATION:
             return 0.0
         value = alert.name.given_py if given else alert.name.surname_py
