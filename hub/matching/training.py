@@ -68,7 +68,9 @@ def fit_labelled(
     return model.refine_with_decisions(confirmed, [], strength=strength)
 
 
-def fit_dataset(data: Dataset, matcher: Matcher, seed: int = 0) -> FellegiSunterModel:
+def fit_dataset(
+    data: Dataset, matcher: Matcher, seed: int = 0, random_pairs: int = 50_000
+) -> FellegiSunterModel:
     """Weights from a labelled dataset (generated, or built from confirmed police decisions)."""
     docs = facts_of(data, [])
     alerts = [prepare(f) for kind, people in docs if kind == "alert" for f in people]
@@ -80,4 +82,6 @@ def fit_dataset(data: Dataset, matcher: Matcher, seed: int = 0) -> FellegiSunter
         for a, o, c in data.labels
         if a in by_alert and (o, c) in by_other
     ]
-    return fit_labelled(alerts, others, true_pairs, matcher.model, matcher, seed=seed)
+    return fit_labelled(
+        alerts, others, true_pairs, matcher.model, matcher, random_pairs=random_pairs, seed=seed
+    )

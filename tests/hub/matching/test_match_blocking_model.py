@@ -15,8 +15,10 @@ from hub.matching.comparison import FIELDS
 from hub.matching.evaluation import facts_of
 from hub.matching.facts import Sex, SourceKind
 from hub.matching.features import prepare
+from hub.matching.matcher import Matcher
 from hub.matching.model import FellegiSunterModel
 from hub.matching.synthetic import generate
+from hub.matching.training import fit_dataset
 
 
 class TestBlocking:
@@ -149,6 +151,14 @@ class TestModel:
         for field in ("birth", "surname", "given_name"):
             assert fitted.m[field][0] > 0.5 > fitted.u[field][0], field
         assert fitted.weight("birth", 0) > 3
+
+    def test_weights_fitted_from_labelled_data_are_sane(self) -> None:
+        """Fitting on a generated labelled set gives strong exact-number and exact-birth weights."""
+        fitted = fit_dataset(generate(1000, seed=31), Matcher(), seed=31, random_pairs=5000)
+        assert fitted.weight("id_number", 0) > 8
+        assert fitted.weight("birth", 0) > 5
+        assert fitted.weight("sex", 1) < -3
+        assert fitted.thresholds == FellegiSunterModel.default().thresholds
 
     def test_refine_with_decisions_moves_weights(self) -> None:
         """Rejected pairs agreeing on a given name lower that agreement's weight."""
