@@ -49,9 +49,22 @@ class Lane:
         self.producer.flush(timeout=60)
         return count
 
-    def register(self, *participants: str) -> None:
+    def register(self, *participants: str, with_key: bool = True) -> None:
+        """Publish registrations (participant and key) on the registry topic."""
         for pid in participants:
-            self.publish(self.world.register(pid), "registry")
+            self.publish(self.world.register(pid, with_key=with_key), "registry")
+
+    def register_and_wait(self, *participants: str, with_key: bool = True) -> None:
+        """Register through running workers and wait until the store holds the registrations.
+
+        Waiting matters: registry and ingest partitions may sit with different workers, and an
+        event overtaking its publisher's registration is quarantined (UNKNOWN_PUBLISHER).
+        """
+        query = "SELECT count(*) FROM event_store WHERE publisher_id = '000000-hub-operator'"
+        before = self.scalar(query)
+        wires = [w for pid in participants for w in self.world.register(pid, with_key=with_key)]
+        self.publish(wires, "registry")
+        self.wait_for("registrations stored", lambda: self.scalar(query) == before + len(wires))
 
     def start(self, count: int = 1) -> None:
         env = {ANCHOR_ENV: self.world.operator.verify_key.base64}

@@ -56,7 +56,8 @@ def table_checksums(settings: Settings) -> dict[str, str]:
 
 def test_events_reach_store_and_projections(lane: Lane) -> None:
     """Registry and participant events flow through verify into the store and projections."""
-    lane.register(POLICE, MIGRANTS, CIVIL)
+    lane.start(1)
+    lane.register_and_wait(POLICE, MIGRANTS, CIVIL)
     w = lane.world
     wires = [
         w.event(POLICE, "missing-person-alert", 1),
@@ -77,7 +78,6 @@ def test_events_reach_store_and_projections(lane: Lane) -> None:
     sender.flush(30)
     sender.close()
     lane.publish(w for w in wires if w is not record)
-    lane.start(1)
     total = len(wires) + 6  # three participants, each registered with one key
     lane.wait_for(
         "all events stored", lambda: lane.scalar("SELECT count(*) FROM event_store") == total
@@ -128,8 +128,9 @@ def test_rejections_are_quarantined_and_retry_succeeds(
     lane: Lane, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Each rejection reason lands in quarantine; after the missing key is added a retry stores."""
-    lane.register(POLICE)
-    lane.publish(lane.world.register(MIGRANTS, with_key=False), "registry")
+    lane.start(1)
+    lane.register_and_wait(POLICE)
+    lane.register_and_wait(MIGRANTS, with_key=False)
     w = lane.world
     w.keys["450000-police"] = generate_keypair()  # has a key but was never registered
     dup_id = uuid.uuid4()
@@ -147,7 +148,6 @@ def test_rejections_are_quarantined_and_retry_succeeds(
         "DUPLICATE": w.event(POLICE, "tip-report", 7, event_id=dup_id),
     }
     lane.publish([good, first])
-    lane.start(1)
     lane.wait_for(
         "good events stored",
         lambda: (
@@ -227,9 +227,15 @@ def test_sigkill_mid_stream_then_restart_stores_each_event_once(
 ) -> None:
     """20,000 events, two workers, one SIGKILLed mid-stream: each event once, rebuild = live."""
     lane.world, registry, wires = big_stream
-    lane.publish(registry, "registry")
-    lane.publish(wires)
     lane.start(2)
+    # Participants are registered before they publish: the registry topic and the ingest topic
+    # are read by different workers, so an event overtaking its publisher's registration would
+    # be quarantined (UNKNOWN_PUBLISHER) until re-driven.
+    lane.publish(registry, "registry")
+    lane.wait_for(
+        "registry stored", lambda: lane.scalar("SELECT count(*) FROM event_store") == len(registry)
+    )
+    lane.publish(wires)
     lane.wait_for(
         "a quarter stored",
         lambda: lane.scalar("SELECT count(*) FROM event_store") >= len(wires) // 4,
@@ -262,10 +268,10 @@ def test_sigkill_mid_stream_then_restart_stores_each_event_once(
 
 def test_postgres_outage_under_load_loses_nothing(lane: Lane, hub_settings: Settings) -> None:
     """PostgreSQL stopped for a few seconds under load: the worker waits, then catches up."""
-    lane.register(POLICE, CIVIL)
+    lane.start(1)
+    lane.register_and_wait(POLICE, CIVIL)
     wires = [lane.world.event(POLICE, "tip-report", i) for i in range(1, 1501)]
     wires += [lane.world.event(CIVIL, "rescue-notice", i) for i in range(1, 1501)]
-    lane.start(1)
     lane.publish(wires[:1000])
     lane.wait_for(
         "load under way", lambda: lane.scalar("SELECT count(*) FROM event_store") >= 500, every=0.1
