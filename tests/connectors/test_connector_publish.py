@@ -13,6 +13,7 @@ from connector_samples import migrant_row, participant_of, write_migrant_csv
 from connectors.cli import main
 from connectors.config import load_config
 from connectors.outbox import Outbox
+from hub.config import Settings
 
 pytestmark = pytest.mark.services
 Reader = Callable[[str], list[tuple[str, Any]]]
@@ -94,7 +95,7 @@ class TestBadFiles:
 class TestUnreachableHub:
     def test_events_wait_in_the_outbox_until_the_hub_answers(
         self, connector_factory: Callable[..., Path], read_published: Reader,
-        capsys: pytest.CaptureFixture[str],
+        capsys: pytest.CaptureFixture[str], hub_settings: Settings,
     ) -> None:
         """With no hub, publish stores and reports pending; `send` delivers them later."""
         config = connector_factory(hub="127.0.0.1:9")
@@ -107,7 +108,8 @@ class TestUnreachableHub:
         assert "sent 0, rejected 0, pending 20" in capsys.readouterr().err
         assert main(["status", "--config", str(config), "--timeout", "0.5"]) == 2
         real = load_config(config)
-        config.write_text(text.replace("127.0.0.1:9", "127.0.0.1:29092"), encoding="utf-8")
+        reachable = text.replace("127.0.0.1:9", hub_settings.kafka_bootstrap)
+        config.write_text(reachable, encoding="utf-8")
         assert main(["send", "--config", str(config)]) == 0
         assert "sent 20 of 20 pending, pending 0" in capsys.readouterr().err
         with Outbox(real.outbox_path) as box:
