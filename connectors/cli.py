@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import sys
 from collections.abc import Sequence
 
-from hub.errors import HubError
+from hub import commandline
 
 # Each module registers its own sub-commands with `register(subparsers)`.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -23,23 +21,13 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="hub-connector",
-        description="Publish your events to the exchange hub and receive your notifications.",
+    return commandline.build_parser(
+        "hub-connector",
+        "Publish your events to the exchange hub and receive your notifications.",
+        "connectors.commands",
+        COMMAND_MODULES,
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"connectors.commands.{name}").register(subparsers)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.handler(args) or 0)
-    except HubError as err:
-        print(f"hub-connector: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return commandline.run(build_parser(), argv)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import sys
 from collections.abc import Sequence
 
-from hub.errors import HubError
+from hub import commandline
 
 # Each module registers its own sub-commands with `register(subparsers)`.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -25,23 +23,13 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="hubctl",
-        description="Run and watch the exchange hub: services, topics, registry, pipeline.",
+    return commandline.build_parser(
+        "hubctl",
+        "Run and watch the exchange hub: services, topics, registry, pipeline.",
+        "ops.cli",
+        COMMAND_MODULES,
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"ops.cli.{name}").register(subparsers)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.handler(args) or 0)
-    except HubError as err:
-        print(f"hubctl: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return commandline.run(build_parser(), argv)
