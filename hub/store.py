@@ -193,6 +193,9 @@ class EventStoreTxn(Protocol):
     def mark_quarantine(self, entry_id: int, status: QuarantineStatus, at: datetime) -> None:
         """Move a quarantine entry to a new status (retried entries get retried_at and a count)."""
 
+    def open_quarantine(self, publisher_id: str, reasons: Iterable[str]) -> list[QuarantineEntry]:
+        """Open entries of one publisher kept for one of the reasons, oldest first."""
+
 
 class EventStore(Protocol):
     """The append-only store of verified events, plus quarantine and sequence bookkeeping."""
@@ -299,6 +302,16 @@ class _InMemoryEventTxn:
         else:
             entry = replace(entry, status=status)
         self._s.quarantine[entry_id] = entry
+
+    def open_quarantine(self, publisher_id: str, reasons: Iterable[str]) -> list[QuarantineEntry]:
+        wanted = set(reasons)
+        return [
+            e
+            for _, e in sorted(self._s.quarantine.items())
+            if e.status is QuarantineStatus.OPEN
+            and e.publisher_id == publisher_id
+            and e.reason in wanted
+        ]
 
 
 class InMemoryEventStore:

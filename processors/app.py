@@ -136,6 +136,13 @@ class PipelineApp:
         self.ingest = self.app.topic(names["ingest"], names["registry"], **raw)
         self.verified = self.app.topic(names["verified"], **raw)
         self.quarantine = self.app.topic(names["quarantine"], **raw)
+        # Where each kind of stage output goes (re-drives go back to where events come in).
+        self.outputs = {
+            "verified": self.verified,
+            "quarantine": self.quarantine,
+            "ingest": self.app.topic(names["ingest"], **raw),
+            "registry": self.app.topic(names["registry"], **raw),
+        }
         self.verify_stage = VerifyStage(
             PgEventStore(settings.pg_dsn),
             self.catalog,
@@ -175,7 +182,7 @@ class PipelineApp:
     async def _send_once(self, outgoing: Sequence[Outgoing]) -> None:
         futures: list[Awaitable[Any]] = []
         for out in outgoing:
-            topic = self.verified if out.stream == "verified" else self.quarantine
+            topic = self.outputs[out.stream]
             fut = await topic.send(
                 key=out.key, value=out.value, headers=list(out.headers), force=True
             )
@@ -192,12 +199,14 @@ class PipelineApp:
             )
             await self._send_all(result.outgoing)
             log.info(
-                "verify: %d messages, %d stored, %d quarantined, %d duplicates, %d resent in %.3fs",
+                "verify: %d messages, %d stored, %d quarantined, %d duplicates, %d resent, "
+                "%d re-driven in %.3fs",
                 len(messages),
                 result.stored,
                 result.quarantined,
                 result.duplicates,
                 result.resent,
+                result.redriven,
                 time.monotonic() - started,
             )
 

@@ -216,6 +216,14 @@ class _PgEventTxn:
         if self._cur.rowcount != 1:
             raise StoreError(f"quarantine entry {entry_id} does not exist")
 
+    def open_quarantine(self, publisher_id: str, reasons: Iterable[str]) -> list[QuarantineEntry]:
+        self._cur.execute(
+            f"SELECT {_QUARANTINE_COLUMNS} FROM quarantine "
+            "WHERE publisher_id = %s AND status = %s AND reason = ANY(%s) ORDER BY id FOR UPDATE",
+            (publisher_id, QuarantineStatus.OPEN.value, list(reasons)),
+        )
+        return [_entry(r) for r in self._cur.fetchall()]
+
 
 def _claim(cur: psycopg.Cursor[Any], consumer: str, topic: str, partition: int) -> int:
     cur.execute(

@@ -45,6 +45,13 @@ log = logging.getLogger(__name__)
 
 RETRY_HEADER = "x-hub-retry-of"
 
+# Registry events that can cure an earlier rejection, and the rejections they can cure: events a
+# participant sent before its registration, key or permission reached this worker (registry and
+# ingest partitions may be read by different workers) are re-driven without waiting for an
+# operator.
+CURING_EVENTS = frozenset({"participant-registered", "key-added", "permission-granted"})
+CURABLE_REASONS = ("UNKNOWN_PUBLISHER", "UNKNOWN_KEY", "NOT_PERMITTED")
+
 
 @dataclass(frozen=True)
 class InMessage:
@@ -62,7 +69,7 @@ class InMessage:
 class Outgoing:
     """A message to send after the batch commits: to the verified or the quarantine topic."""
 
-    stream: str  # "verified" or "quarantine"
+    stream: str  # "verified", "quarantine", or "ingest"/"registry" for a re-drive
     key: bytes
     value: bytes
     headers: tuple[tuple[str, bytes], ...]
@@ -77,7 +84,9 @@ class BatchResult:
     quarantined: int = 0
     duplicates: int = 0
     resent: int = 0
+    redriven: int = 0
     records: list[EventRecord] = field(default_factory=list)
+    cured: set[str] = field(default_factory=set)
 
 
 class BatchSeen:
@@ -251,6 +260,7 @@ class VerifyStage:
             self._one(txn, msg, ids.get(index), seen, sequences, now, result)
         txn.append_many(result.records)
         sequences.flush(txn)
+        self._redrive(txn, result, now)
         for (topic, partition), _ in done.items():
             last = max(m.offset for m in messages if (m.topic, m.partition) == (topic, partition))
             txn.advance(self.consumer, topic, partition, last)
@@ -311,8 +321,22 @@ class VerifyStage:
         retry_of = _retry_of(msg)
         if retry_of is not None:
             _mark(txn, retry_of, QuarantineStatus.RESOLVED, sequences.now)
+        if env.event_type in CURING_EVENTS:
+            result.cured.add(str(outcome.payload["participant_id"]))
         result.stored += 1
         result.outgoing.append(_verified_out(msg.value, env))
+
+    def _redrive(self, txn: EventStoreTxn, result: BatchResult, now: datetime) -> None:
+        """Send back for verification what this batch's registry events may now accept."""
+        for participant in sorted(result.cured):
+            for entry in txn.open_quarantine(participant, CURABLE_REASONS):
+                txn.mark_quarantine(entry.id, QuarantineStatus.RETRIED, now)
+                stream = "registry" if entry.event_type in REGISTRY_EVENT_TYPES else "ingest"
+                headers = ((RETRY_HEADER, str(entry.id).encode()),)
+                result.outgoing.append(
+                    Outgoing(stream, participant.encode("utf-8"), entry.wire, headers)
+                )
+                result.redriven += 1
 
     def _quarantine(
         self,

@@ -187,6 +187,25 @@ class TestEventStore:
             txn.mark_quarantine(9999, QuarantineStatus.RESOLVED, T0)
 
 
+    def test_open_quarantine_of_one_publisher(self, stores: tuple[Any, Any]) -> None:
+        """Open entries are found by publisher and reason; retried or other ones are not."""
+        events, _ = stores
+        police, registry = "320000-police", "320000-migrant-registry"
+
+        def kept(reason: str, publisher: str) -> QuarantineEntry:
+            return QuarantineEntry(reason, "d", b"w", T0, publisher_id=publisher)
+
+        with events.transaction() as txn:
+            wanted = txn.quarantine(kept("UNKNOWN_KEY", police))
+            retried = txn.quarantine(kept("UNKNOWN_KEY", police))
+            txn.quarantine(kept("BAD_SIGNATURE", police))
+            txn.quarantine(kept("UNKNOWN_KEY", registry))
+            txn.mark_quarantine(retried, QuarantineStatus.RETRIED, T0)
+        with events.transaction() as txn:
+            found = txn.open_quarantine(police, ["UNKNOWN_KEY", "UNKNOWN_PUBLISHER"])
+        assert [e.id for e in found] == [wanted]
+
+
 def alert(alert_id: str, seq: int) -> EventRecord:
     body = {
         "alert_id": alert_id,

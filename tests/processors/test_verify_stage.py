@@ -170,6 +170,35 @@ class TestVerifyStage:
         resolved = stage.store.quarantine_entry(entry.id)
         assert resolved is not None and resolved.status is QuarantineStatus.RESOLVED
 
+    def test_registration_re_drives_what_came_before_it(
+        self, stage: VerifyStage, world: SignedWorld, feed: Feed
+    ) -> None:
+        """Events quarantined before their publisher's registration go back by themselves."""
+        world.keys[POLICE] = generate_keypair()
+        early = world.stream(POLICE, ["tip-report"], 2)
+        stage.process([feed(w) for w in early])
+        assert {e.reason for e in stage.store.quarantined()} == {"UNKNOWN_PUBLISHER"}
+        result = stage.process([feed(m, "registry") for m in world.register(POLICE)])
+        redriven = [o for o in result.outgoing if o.stream == "ingest"]
+        assert result.redriven == 2 and [o.value for o in redriven] == early
+        assert {e.status for e in stage.store.quarantined()} == {QuarantineStatus.RETRIED}
+        again = stage.process([feed(o.value, headers=dict(o.headers)) for o in redriven])
+        assert again.stored == 2
+        assert {e.status for e in stage.store.quarantined()} == {QuarantineStatus.RESOLVED}
+
+    def test_bad_signature_is_not_re_driven_by_a_registration(
+        self, stage: VerifyStage, world: SignedWorld, feed: Feed
+    ) -> None:
+        """Only rejections a registration can cure are re-driven; a forged event stays put."""
+        register(stage, world, feed)
+        wire = bytearray(world.event(POLICE, "tip-report"))
+        wire[-1] ^= 1
+        stage.process([feed(bytes(wire))])
+        result = stage.process([feed(world.add_key(POLICE), "registry")])
+        assert result.redriven == 0
+        [forged] = stage.store.quarantined(reason="BAD_SIGNATURE")
+        assert forged.status is QuarantineStatus.OPEN
+
     def test_registry_survives_a_new_stage(
         self, stage: VerifyStage, world: SignedWorld, feed: Feed
     ) -> None:
