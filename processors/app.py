@@ -123,6 +123,9 @@ class PipelineApp:
             producer_acks=-1,
             broker_commit_interval=1.0,
             stream_wait_empty=False,
+            # A worker whose first assignment saw a topic without partitions (metadata not yet
+            # loaded) only rejoins at the next metadata refresh: make that seconds, not minutes.
+            consumer_metadata_max_age_ms=10_000,
         )
         names = {
             s: topic_name(settings, s) for s in ("ingest", "registry", "verified", "quarantine")
