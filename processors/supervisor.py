@@ -18,7 +18,14 @@ from hub.config import Settings
 from hub.errors import HubError
 from ops.services._proc import pid_alive, read_pid, spawn_detached, stop_process_group
 
-__all__ = ["WorkerInfo", "start_workers", "stop_workers", "worker_dir", "workers"]
+__all__ = [
+    "WorkerInfo",
+    "start_workers",
+    "stop_all_workers",
+    "stop_workers",
+    "worker_dir",
+    "workers",
+]
 
 
 @dataclass(frozen=True)
@@ -98,18 +105,27 @@ def start_workers(
 
 
 def stop_workers(settings: Settings, *, timeout: float = 30.0) -> list[str]:
-    """Stop every running worker (SIGTERM, then SIGKILL after timeout); one line each."""
+    """Stop every running worker of this prefix (SIGTERM, then SIGKILL after timeout)."""
+    return _stop(sorted(worker_dir(settings).glob("worker-*.pid")), timeout)
+
+
+def stop_all_workers(data_dir: Path, *, timeout: float = 30.0) -> list[str]:
+    """Stop the workers of every prefix kept under a data directory (the demo's included),
+    so that stopping the services never leaves workers retrying against nothing."""
+    return _stop(sorted(data_dir.rglob("processors/*/worker-*.pid")), timeout)
+
+
+def _stop(pid_files: list[Path], timeout: float) -> list[str]:
     lines = []
-    for info in workers(settings):
-        pid_file = _pid_file(settings, info.number)
-        if info.pid is None:
+    for pid_file in pid_files:
+        pid = read_pid(pid_file)
+        if pid is None:
             pid_file.unlink(missing_ok=True)
             continue
-        stopped = stop_process_group(info.pid, timeout)
-        lines.append(
-            f"worker {info.number} (pid {info.pid}) " + ("stopped" if stopped else "did not stop")
-        )
-        if stopped or not pid_alive(info.pid):
+        stopped = stop_process_group(pid, timeout)
+        name = f"{pid_file.parent.name} {pid_file.stem}"
+        lines.append(f"{name} (pid {pid}) " + ("stopped" if stopped else "did not stop"))
+        if stopped or not pid_alive(pid):
             pid_file.unlink(missing_ok=True)
     return lines or ["no worker was running"]
 

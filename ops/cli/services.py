@@ -7,6 +7,7 @@ import time
 
 from hub.config import load_settings
 from ops import services
+from processors.supervisor import stop_all_workers
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,7 +18,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     actions.add_parser(
         "up", help="start both (no-op when running), wait until they answer, migrate"
     ).set_defaults(handler=_up)
-    actions.add_parser("down", help="stop both cleanly").set_defaults(handler=_down)
+    actions.add_parser(
+        "down", help="stop the pipeline workers, then both services, cleanly"
+    ).set_defaults(handler=_down)
     actions.add_parser(
         "status", help="report health; exit code 1 when either is unhealthy"
     ).set_defaults(handler=_status)
@@ -34,7 +37,10 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    for sentence in services.down(load_settings()):
+    settings = load_settings()
+    for sentence in stop_all_workers(settings.data_dir):
+        print(sentence)
+    for sentence in services.down(settings):
         print(sentence)
     return 0
 

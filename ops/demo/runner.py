@@ -313,5 +313,5 @@ def where_next(run: DemoRun, cwd: Path | None = None) -> list[str]:
         f"  {connector} inbox --config {rel(run.config_path(unit))}   # new hits only",
         f"  {rel(run.participant_dir(unit) / 'inbox.jsonl')}   # the hits the demo received",
         f"  {rel(run.root)}/<participant>/data/*.rejects.csv   # rejected rows and why",
-        f"Stop: . {env} && {hubctl} processors stop && {hubctl} services down",
+        f"Stop: {hubctl} services down   # the pipeline workers first, then Kafka and PostgreSQL",
     ]
