@@ -20,10 +20,11 @@ from kafka.errors import KafkaError
 from hub.config import Settings
 from hub.envelope import decode_envelope
 from hub.errors import EnvelopeError, HubError, StoreError
+from hub.projection_store import checksum_rows
 from hub.projections import CATALOG
 from hub.projections.apply import rebuild
 from hub.registry import REGISTRY_EVENT_TYPES
-from hub.store import QuarantineEntry, QuarantineStatus, checksum_rows
+from hub.store import QuarantineEntry, QuarantineStatus
 from ops.topics import TOPICS, topic_name
 from processors.app import app_id
 from processors.pg_projections import PgProjectionStore

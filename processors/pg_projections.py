@@ -1,6 +1,6 @@
 """PostgreSQL implementation of the projection store: upserts with per-column merge rules.
 
-Same contract as ``hub.store.InMemoryProjectionStore``; each column's merge rule
+Same contract as ``hub.projection_store.InMemoryProjectionStore``; each column's merge rule
 (``hub.projections.model.Column``) becomes an ``ON CONFLICT DO UPDATE`` expression, so the
 database merges exactly as the in-memory store does.
 """
@@ -141,7 +141,7 @@ class _PgProjectionTxn:
 
 
 class PgProjectionStore:
-    """The :class:`hub.store.ProjectionStore` in PostgreSQL (tables from migration 0011)."""
+    """The :class:`hub.projection_store.ProjectionStore` in PostgreSQL (migration 0011 tables)."""
 
     def __init__(self, dsn: str, catalog: ProjectionCatalog = CATALOG) -> None:
         self.db = PgConnection(dsn)

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from hub.envelope import decode_envelope
 from hub.errors import EnvelopeError
+from hub.projection_store import ProjectionStore
 from hub.projections.apply import apply_events
-from hub.store import EventRecord, EventStore, ProjectionStore
+from hub.store import EventRecord, EventStore
 from processors.verify_stage import InMessage
 
 log = logging.getLogger(__name__)

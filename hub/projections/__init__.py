@@ -1,7 +1,7 @@
 """Pure projection logic: each verified event becomes a list of row upserts.
 
-Nothing here touches a database; ``hub.store`` keeps rows in memory and
-``processors.pg_store`` applies the same upserts to PostgreSQL.
+Nothing here touches a database; ``hub.projection_store`` keeps rows in memory and
+``processors.pg_projections`` applies the same upserts to PostgreSQL.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Applying events to projections through a :class:`hub.store.ProjectionTxn`.
+"""Applying events to projections through a :class:`hub.projection_store.ProjectionTxn`.
 
 The live projection agent and ``hubctl rebuild`` both go through :func:`apply_events`, so a
 rebuild from the store and the live projection cannot drift apart by code.
@@ -10,9 +10,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from hub.errors import ProjectionError
+from hub.projection_store import ProjectionStore
 from hub.projections import CATALOG
 from hub.projections.model import ProjectionCatalog
-from hub.store import EventRecord, EventStore, ProjectionStore
+from hub.store import EventRecord, EventStore
 
 __all__ = ["apply_events", "rebuild"]
 

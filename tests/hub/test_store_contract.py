@@ -10,16 +10,15 @@ from typing import Any
 import pytest
 
 from hub.errors import StoreError
+from hub.projection_store import InMemoryProjectionStore, checksum_rows
 from hub.projections.apply import apply_events, rebuild
 from hub.store import (
     EventRecord,
     InMemoryEventStore,
-    InMemoryProjectionStore,
     PublisherSequence,
     QuarantineEntry,
     QuarantineStatus,
     SequenceAnomaly,
-    checksum_rows,
 )
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)

@@ -19,9 +19,10 @@ from connectors.transport import KafkaSender
 from hub.config import Settings
 from hub.envelope import decode_envelope
 from hub.keys import generate_keypair
+from hub.projection_store import checksum_rows
 from hub.projections import CATALOG
 from hub.schema_catalog import SchemaCatalog
-from hub.store import QuarantineStatus, checksum_rows
+from hub.store import QuarantineStatus
 from ops.cli import main as hubctl
 from ops.cli.pipeline import render
 from ops.services import postgres

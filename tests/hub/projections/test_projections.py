@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.errors import ProjectionError
+from hub.projection_store import InMemoryProjectionStore, checksum_rows
 from hub.projections import CATALOG, Column, Projection, TableSpec, Upsert
 from hub.projections.apply import apply_events
-from hub.store import EventRecord, InMemoryProjectionStore, checksum_rows
+from hub.store import EventRecord
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
