@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +27,7 @@ from hub.envelope import decode_envelope
 from hub.errors import EnvelopeError, MatchingInputError, RoutingError
 from hub.keys import SigningKey
 from hub.matching.adapters import facts_from_alert, facts_from_migrant_record, facts_from_rescue
-from hub.matching.blocking import CandidateIndex, blocking_keys
+from hub.matching.blocking import blocking_keys
 from hub.matching.facts import PersonFacts
 from hub.matching.features import Features, prepare
 from hub.matching.matcher import Decision, Hit, Matcher
@@ -74,7 +74,20 @@ _UPDATABLE = (
 )
 _DECIDED = ("CONFIRMED", "REJECTED")
 _FEATURE_CACHE = 50_000
-_REST = "\x00rest"
+
+
+@dataclass(frozen=True)
+class _Population:
+    """The matcher's view of the indexed persons for one alert's name (a NamePopulation): the
+    counts of that surname and given name only, so no full frequency table is loaded."""
+
+    surname_counts: Mapping[str, int]
+    given_counts: Mapping[str, int]
+    named: int
+    persons: int
+
+    def __len__(self) -> int:
+        return self.persons
 
 
 @dataclass
@@ -133,7 +146,7 @@ class MatchStage:
         self.matcher = matcher or Matcher()
         self.consumer = consumer
         self._registered: dict[str, str | None] | None = None
-        self._populations: dict[tuple[str, str], CandidateIndex] = {}
+        self._populations: dict[tuple[str, str], _Population] = {}
         # Prepared features of indexed persons by (reference, event id): derived from immutable
         # events, so a cache only; the index itself stays in PostgreSQL.
         self._features: OrderedDict[tuple[str, str], Features] = OrderedDict()
@@ -205,18 +218,16 @@ class MatchStage:
         keys = {k for k in map(_pinyin, alerts) if k is not None and k not in self._populations}
         if not keys:
             return
-        surnames, given, total = txn.name_counts(keys)
+        counts = txn.name_counts(keys)
         for surname, given_name in keys:
-            population = CandidateIndex()
-            # The matcher reads counts[value] and counts.total(): the rest of the population is
-            # one remainder entry, so no full frequency table has to be loaded.
-            n = surnames.get(surname, 0)
-            population.surname_counts = Counter({surname: n, _REST: total - n})
-            n = given.get(given_name, 0)
-            population.given_counts = Counter({given_name: n, _REST: total - n})
-            self._populations[(surname, given_name)] = population
+            self._populations[(surname, given_name)] = _Population(
+                surname_counts={surname: counts.surnames.get(surname, 0)},
+                given_counts={given_name: counts.given.get(given_name, 0)},
+                named=counts.named,
+                persons=counts.persons,
+            )
 
-    def _population(self, txn: PgMatchTxn, alert: Features) -> CandidateIndex | None:
+    def _population(self, txn: PgMatchTxn, alert: Features) -> _Population | None:
         """Name frequencies for the alert's name, in the shape the matcher reads them."""
         key = _pinyin(alert)
         if key is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -149,6 +149,16 @@ def _ref(facts: PersonFacts) -> str:
     return facts.ref.label()
 
 
+@dataclass
+class NameCounts:
+    """How often names occur among the indexed persons, and how many persons there are."""
+
+    surnames: dict[str, int] = field(default_factory=dict)
+    given: dict[str, int] = field(default_factory=dict)
+    named: int = 0
+    persons: int = 0
+
+
 class PgMatchTxn:
     """The matcher's reads and writes inside one transaction."""
 
@@ -216,6 +226,7 @@ class PgMatchTxn:
             )
             if pinyin is not None:
                 self._count_names(pinyin, +1)
+            self._count_persons(+1)
             self._cur.executemany(
                 "INSERT INTO match_keys (block_key, side, person_ref) VALUES (%s, %s, %s) "
                 "ON CONFLICT DO NOTHING",
@@ -232,7 +243,16 @@ class PgMatchTxn:
         for surname, given in removed:
             if surname is not None:
                 self._count_names((surname, given or ""), -1)
+        if removed:
+            self._count_persons(-len(removed))
         return len(removed)
+
+    def _count_persons(self, delta: int) -> None:
+        self._cur.execute(
+            "INSERT INTO match_name_counts (part, value, n) VALUES ('persons', '*', %s) "
+            "ON CONFLICT (part, value) DO UPDATE SET n = match_name_counts.n + EXCLUDED.n",
+            (delta,),
+        )
 
     def _count_names(self, pinyin: tuple[str, str], delta: int) -> None:
         self._cur.executemany(
@@ -241,26 +261,25 @@ class PgMatchTxn:
             [("surname", pinyin[0], delta), ("given", pinyin[1], delta), ("total", "*", delta)],
         )
 
-    def name_counts(
-        self, names: Iterable[tuple[str, str]]
-    ) -> tuple[dict[str, int], dict[str, int], int]:
-        """Persons per surname and per given name (for these names), and Han-named persons."""
+    def name_counts(self, names: Iterable[tuple[str, str]]) -> NameCounts:
+        """Persons per surname and per given name (for these names), Han-named persons, and
+        every indexed person."""
         wanted = list(names)
         self._cur.execute(
             "SELECT part, value, n FROM match_name_counts "
             "WHERE (part = 'surname' AND value = ANY(%s)) "
-            "OR (part = 'given' AND value = ANY(%s)) OR part = 'total'",
+            "OR (part = 'given' AND value = ANY(%s)) OR part IN ('total', 'persons')",
             (sorted({n[0] for n in wanted}), sorted({n[1] for n in wanted})),
         )
-        surnames: dict[str, int] = {}
-        given: dict[str, int] = {}
-        total = 0
+        counts = NameCounts()
         for part, value, n in self._cur.fetchall():
             if part == "total":
-                total = int(n)
+                counts.named = int(n)
+            elif part == "persons":
+                counts.persons = int(n)
             else:
-                (surnames if part == "surname" else given)[value] = int(n)
-        return surnames, given, total
+                (counts.surnames if part == "surname" else counts.given)[value] = int(n)
+        return counts
 
     def candidates(self, keys: Iterable[str], side: str) -> list[IndexedPerson]:
         """Every person of `side` indexed under at least one of the keys."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from hub.matching.blocking import CandidateIndex
 from hub.matching.comparison import FIELDS, PairComparison, compare
@@ -21,6 +22,24 @@ _DNA_MIN_BITS = -30.0
 # Name-frequency adjustment needs a population large enough to say what is common.
 _TF_MIN_POPULATION = 500
 _TF_MAX_BITS = 6.0
+
+
+class NamePopulation(Protocol):
+    """What weighing a pair reads of the persons searched; a CandidateIndex is one, and the
+    streaming matcher passes counts kept in its database."""
+
+    @property
+    def given_counts(self) -> Mapping[str, int]: ...
+
+    @property
+    def surname_counts(self) -> Mapping[str, int]: ...
+
+    @property
+    def named(self) -> int:
+        """Persons with a Chinese name."""
+
+    def __len__(self) -> int:
+        """Every person searched."""
 
 
 class Decision(StrEnum):
@@ -90,7 +109,7 @@ class Matcher:
         return hits
 
     def score_pair(
-        self, alert: Features, other: Features, population: CandidateIndex | None = None
+        self, alert: Features, other: Features, population: NamePopulation | None = None
     ) -> ScoredPair:
         """Compare and weigh one pair; `population` supplies name frequencies if given."""
         comparison = compare(alert, other, self.table)
@@ -115,17 +134,17 @@ class Matcher:
         return ScoredPair(alert, other, comparison, contributions, sum(contributions.values()))
 
     def _tf_adjustment(
-        self, field: str, level: int, alert: Features, population: CandidateIndex
+        self, field: str, level: int, alert: Features, population: NamePopulation
     ) -> float:
         if alert.name is None or not alert.name.han:
             return 0.0
         given = field.endswith("given_name")
-        counts: Counter[str] = population.given_counts if given else population.surname_counts
+        counts = population.given_counts if given else population.surname_counts
         total = population.named
         if total < _TF_MIN_POPULATION:
             return 0.0
         value = alert.name.given_py if given else alert.name.surname_py
-        freq = (counts[value] + 1) / (total + 1)
+        freq = (counts.get(value, 0) + 1) / (total + 1)
         # A common name agreeing says less than the average agreement; a rare one says more.
         adjust = math.log2(self.model.u[field][level] / freq)
         return max(-_TF_MAX_BITS, min(_TF_MAX_BITS, adjust))

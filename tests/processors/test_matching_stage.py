@@ -335,3 +335,4 @@ def test_scores_weigh_name_frequency_like_the_in_memory_index(harness: Harness) 
     assert expected != Matcher().score_pair(alert, child).score  # the frequencies do matter
     assert harness.scalar("SELECT score FROM match_pairs") == round(expected, 3)
     assert harness.scalar("SELECT n FROM match_name_counts WHERE part = 'total'") == len(index)
+    assert harness.scalar("SELECT n FROM match_name_counts WHERE part = 'persons'") == len(index)
