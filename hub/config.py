@@ -51,6 +51,21 @@ class Settings:
         """A copy with some settings replaced (for command-line arguments and tests)."""
         return replace(self, **changes)  # type: ignore[arg-type]
 
+    def as_environment(self) -> dict[str, str]:
+        """The HUB_* variables that make another process load exactly these settings."""
+        return {
+            "HUB_DATA_DIR": str(self.data_dir),
+            "HUB_KAFKA_HOST": self.kafka_host,
+            "HUB_KAFKA_PORT": str(self.kafka_port),
+            "HUB_KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
+            "HUB_PG_HOST": self.pg_host,
+            "HUB_PG_PORT": str(self.pg_port),
+            "HUB_PG_USER": self.pg_user,
+            "HUB_PG_DATABASE": self.pg_database,
+            "HUB_PG_PASSWORD": self.pg_password,
+            "HUB_TOPIC_PREFIX": self.topic_prefix,
+        }
+
     def __str__(self) -> str:
         return (
             f"kafka={self.kafka_bootstrap} postgres={self.pg_host}:{self.pg_port}/"

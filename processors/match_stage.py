@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.config import Settings
-from hub.envelope import decode_envelope
-from hub.errors import EnvelopeError, MatchingInputError, RoutingError
+from hub.errors import MatchingInputError, RoutingError
 from hub.keys import SigningKey
 from hub.matching.adapters import facts_from_alert, facts_from_migrant_record, facts_from_rescue
 from hub.matching.blocking import blocking_keys
@@ -39,7 +38,7 @@ from ops.topics import NOTIFICATIONS, ensure_notification_topic, notification_to
 from processors.pg_matching import AlertState, IndexedPerson, PgMatchStore, PgMatchTxn
 from processors.pg_store import PgEventStore
 from processors.route_stage import OutboxSender, Router, kinship_json
-from processors.verify_stage import InMessage
+from processors.verify_stage import InMessage, event_id_of
 
 log = logging.getLogger(__name__)
 
@@ -102,16 +101,6 @@ class MatchResult:
     failed: int = 0
 
 
-def _event_id(msg: InMessage) -> str | None:
-    raw = msg.headers.get("event-id")
-    if raw is not None:
-        return raw.decode("ascii", "replace")
-    try:
-        return str(decode_envelope(msg.value).event_id)
-    except EnvelopeError:
-        return None
-
-
 def _area(body: Mapping[str, Any] | None, field: str) -> str | None:
     place = body.get(field) if body else None
     code = place.get("area_code") if isinstance(place, Mapping) else None
@@ -162,7 +151,7 @@ class MatchStage:
 
     def process(self, messages: Sequence[InMessage]) -> MatchResult:
         """One batch, one transaction; raises StoreUnavailable to be retried as a whole."""
-        ids = [_event_id(m) for m in messages]
+        ids = [event_id_of(m) for m in messages]
         stored = self.events.get_many([i for i in ids if i is not None])
         result = MatchResult()
         self._registered = None  # read once per batch, when the first hit needs it

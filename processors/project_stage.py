@@ -12,12 +12,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hub.envelope import decode_envelope
-from hub.errors import EnvelopeError
 from hub.projection_store import ProjectionStore
 from hub.projections.apply import apply_events
 from hub.store import EventRecord, EventStore
-from processors.verify_stage import InMessage
+from processors.verify_stage import InMessage, event_id_of
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +31,6 @@ class ProjectionResult:
     unknown: int = 0
 
 
-def _event_id(msg: InMessage) -> str | None:
-    raw = msg.headers.get("event-id")
-    if raw is not None:
-        return raw.decode("ascii", "replace")
-    try:
-        return str(decode_envelope(msg.value).event_id)
-    except EnvelopeError:
-        return None
-
-
 class ProjectStage:
     """Apply verified events to every projection (see the module docstring)."""
 
@@ -55,7 +43,7 @@ class ProjectStage:
 
     def process(self, messages: Sequence[InMessage]) -> ProjectionResult:
         """Run one batch in one transaction; raises StoreUnavailable to be retried as a whole."""
-        ids = [_event_id(m) for m in messages]
+        ids = [event_id_of(m) for m in messages]
         stored = self.events.get_many([i for i in ids if i is not None])
         result = ProjectionResult()
         with self.projections.transaction() as txn:

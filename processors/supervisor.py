@@ -64,19 +64,7 @@ def workers(settings: Settings) -> list[WorkerInfo]:
 def _environment(settings: Settings, extra: Mapping[str, str] | None) -> dict[str, str]:
     env = dict(os.environ)
     # The worker reads the same settings the caller holds, overrides included.
-    env.update(
-        {
-            "HUB_DATA_DIR": str(settings.data_dir),
-            "HUB_KAFKA_HOST": settings.kafka_host,
-            "HUB_KAFKA_PORT": str(settings.kafka_port),
-            "HUB_PG_HOST": settings.pg_host,
-            "HUB_PG_PORT": str(settings.pg_port),
-            "HUB_PG_USER": settings.pg_user,
-            "HUB_PG_DATABASE": settings.pg_database,
-            "HUB_PG_PASSWORD": settings.pg_password,
-            "HUB_TOPIC_PREFIX": settings.topic_prefix,
-        }
-    )
+    env.update(settings.as_environment())
     env.update(extra or {})
     return env
 

@@ -380,6 +380,17 @@ def _verified_out(wire: bytes, env: Envelope) -> Outgoing:
     return Outgoing("verified", env.publisher_id.encode("utf-8"), wire, headers)
 
 
+def event_id_of(msg: InMessage) -> str | None:
+    """The event id of a verified-topic message: from its header, else from the envelope."""
+    raw = msg.headers.get("event-id")
+    if raw is not None:
+        return raw.decode("ascii", "replace")
+    try:
+        return str(decode_envelope(msg.value).event_id)
+    except EnvelopeError:
+        return None
+
+
 def _retry_of(msg: InMessage) -> int | None:
     raw = msg.headers.get(RETRY_HEADER)
     if raw is None:
@@ -410,5 +421,6 @@ __all__ = [
     "Outgoing",
     "RegistryView",
     "VerifyStage",
+    "event_id_of",
     "reason_names",
 ]

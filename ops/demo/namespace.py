@@ -145,15 +145,7 @@ def environment(settings: Settings, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
-            "HUB_DATA_DIR": str(settings.data_dir),
-            "HUB_KAFKA_HOST": settings.kafka_host,
-            "HUB_KAFKA_PORT": str(settings.kafka_port),
-            "HUB_PG_HOST": settings.pg_host,
-            "HUB_PG_PORT": str(settings.pg_port),
-            "HUB_PG_USER": settings.pg_user,
-            "HUB_PG_DATABASE": settings.pg_database,
-            "HUB_PG_PASSWORD": settings.pg_password,
-            "HUB_TOPIC_PREFIX": settings.topic_prefix,
+            **settings.as_environment(),
             # Subprocess output goes to log files; rich must not draw progress bars there.
             "TERM": "dumb",
         }

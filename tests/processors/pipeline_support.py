@@ -72,16 +72,7 @@ class Lane:
 
     def environment(self) -> dict[str, str]:
         """HUB_* variables that make hubctl talk to this lane."""
-        s = self.settings
-        return {
-            "HUB_DATA_DIR": str(s.data_dir),
-            "HUB_TOPIC_PREFIX": s.topic_prefix,
-            "HUB_PG_DATABASE": s.pg_database,
-            "HUB_PG_HOST": s.pg_host,
-            "HUB_PG_PORT": str(s.pg_port),
-            "HUB_KAFKA_HOST": s.kafka_host,
-            "HUB_KAFKA_PORT": str(s.kafka_port),
-        }
+        return self.settings.as_environment()
 
     def pids(self) -> list[int]:
         return [w.pid for w in workers(self.settings) if w.pid is not None]
