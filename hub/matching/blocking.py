@@ -186,10 +186,3 @@ class CandidateIndex:
         """Everyone sharing a blocking key with the person."""
         refs = self.query_keys(blocking_keys(person, stored=False))
         return [self._people[r][0] for r in refs]
-
-    def block_sizes(self) -> Counter[str]:
-        """Number of persons per key prefix (for tuning and the benchmark)."""
-        sizes: Counter[str] = Counter()
-        for key, bucket in self._by_key.items():
-            sizes[key.split(":", 1)[0]] += len(bucket)
-        return sizes

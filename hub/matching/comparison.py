@@ -46,9 +46,6 @@ def _none() -> str:
     return ""
 
 
-_NONE: Detail = _none
-
-
 @dataclass(frozen=True)
 class PairComparison:
     """Levels per field, human-readable details per field, and the DNA result if any.
@@ -61,10 +58,6 @@ class PairComparison:
     kinship: KinshipResult | None
     notes: tuple[str, ...]
 
-    @property
-    def details(self) -> dict[str, str]:
-        return {field: make() for field, make in self.detail_makers.items()}
-
     def level_name(self, field: str) -> str | None:
         level = self.levels.get(field)
         return None if level is None else FIELDS[field][level]
@@ -72,7 +65,7 @@ class PairComparison:
 
 def _id(a: Features, b: Features) -> tuple[int | None, Detail]:
     if not a.id_number or not b.id_number:
-        return None, _NONE
+        return None, _none
     level = idnumber.compare(a.id_number, b.id_number)
     return FIELDS["id_number"].index(level.value), lambda: f"{a.id_number} / {b.id_number}"
 
@@ -119,14 +112,14 @@ def _names(a: NameForms | None, b: NameForms | None) -> dict[str, tuple[int | No
 
 def _aliases(a: Features, b: Features) -> tuple[int | None, Detail]:
     if not a.aliases and not b.aliases:
-        return None, _NONE
+        return None, _none
     # Each side's aliases are tried against every name the other side is known by.
     pairs = [(x, y) for x in a.aliases for y in _all_names(b)]
     pairs += [(y, x) for x in _all_names(a) for y in b.aliases]  # alias first in every pair
     if not pairs:
-        return None, _NONE
+        return None, _none
     best = 2
-    detail: Detail = _NONE
+    detail: Detail = _none
     for x, y in pairs:
         # Nicknames are compared whole ("强强" is not surname 强 + given 强); a two-character
         # alias may also be the other side's given name (former name 丽娟, name 王丽娟).
@@ -143,7 +136,7 @@ def _all_names(f: Features) -> list[NameForms]:
 
 def _birth(a: Features, b: Features) -> tuple[int | None, Detail]:
     if a.birth_lo is None or b.birth_lo is None or a.birth_hi is None or b.birth_hi is None:
-        return None, _NONE
+        return None, _none
     alo, ahi, blo, bhi = a.birth_lo, a.birth_hi, b.birth_lo, b.birth_hi
 
     def detail() -> str:
@@ -167,7 +160,7 @@ def _span(lo: int, hi: int) -> str:
 
 def _province(a: Features, b: Features) -> tuple[int | None, Detail]:
     if not a.provinces or not b.provinces:
-        return None, _NONE
+        return None, _none
     if a.home_province and a.home_province == b.home_province:
         return 0, lambda: f"home {a.home_province}"
     common = a.provinces & b.provinces
@@ -178,7 +171,7 @@ def _province(a: Features, b: Features) -> tuple[int | None, Detail]:
 
 def _marks(a: Features, b: Features) -> tuple[int | None, Detail]:
     if not a.marks or not b.marks:
-        return None, _NONE
+        return None, _none
     common = a.marks & b.marks
     located = [t for t in common if ":" in t or "-" in t]
     if located or len(common) >= 2:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from hub.errors import MatchingInputError
@@ -117,7 +117,6 @@ class PersonFacts:
     str_profile: StrProfile | None = None
     father_profile: StrProfile | None = None
     mother_profile: StrProfile | None = None
-    extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def source(self) -> SourceKind:

@@ -69,7 +69,6 @@ class Features:
     sex: Sex
     birth_lo: int | None
     birth_hi: int | None
-    birth_from_id: bool
     id_birth_conflict: bool
     home_province: str | None
     provinces: frozenset[str]
@@ -99,10 +98,8 @@ def prepare(facts: PersonFacts) -> Features:
     interval = facts.birth.interval(facts.observed_at) if facts.birth else None
     id_birth = parsed.birth if parsed else None
     conflict = False
-    birth_from_id = False
     if interval is None and id_birth is not None:
         interval = (id_birth, id_birth)
-        birth_from_id = True
     elif interval is not None and id_birth is not None:
         conflict = (
             not interval[0] - dt.timedelta(days=1) <= id_birth <= interval[1] + dt.timedelta(days=1)
@@ -123,7 +120,6 @@ def prepare(facts: PersonFacts) -> Features:
         sex=sex,
         birth_lo=interval[0].toordinal() if interval else None,
         birth_hi=interval[1].toordinal() if interval else None,
-        birth_from_id=birth_from_id,
         id_birth_conflict=conflict,
         home_province=home,
         provinces=frozenset(provinces),

@@ -6,16 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
+from hub.identity import check_character
 from hub.matching.facts import Sex
-
-_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
-_CHECK_CHARS = "10X98765432"
-
-
-def check_char(first17: str) -> str:
-    """ISO 7064 MOD 11-2 check character for the first 17 digits."""
-    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
-    return _CHECK_CHARS[total % 11]
 
 
 def normalise(raw: str | None) -> str | None:
@@ -49,7 +41,7 @@ def parse(number: str) -> ParsedId | None:
     except ValueError:
         birth = None  # a mistyped date digit; the rest of the number still counts
     sex = Sex.MALE if int(number[16]) % 2 == 1 else Sex.FEMALE
-    return ParsedId(number, check_char(number[:17]) == number[17], birth, sex)
+    return ParsedId(number, check_character(number[:17]) == number[17], birth, sex)
 
 
 class IdLevel(StrEnum):

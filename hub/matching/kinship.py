@@ -247,13 +247,9 @@ def parentage(
         # Excluded whatever the index: skip the arithmetic (most candidate pairs end here).
         return KinshipResult(kind, 0.0, len(loci), tuple(inconsistent), Conclusion.EXCLUDED)
     log_cpi = 0.0
-    compared = 0
     for locus in loci:
         genotype = child[locus]
-        if locus not in table.frequencies or any(locus not in p for p in parent_profiles):
-            continue
         parents = [p[locus] for p in parent_profiles]
-        compared += 1
         rate = table.mutation_rates[locus]
         pi = _numerator(table, locus, genotype, parents, rate) / _random_genotype(
             table, locus, genotype
@@ -261,7 +257,7 @@ def parentage(
         log_cpi += math.log10(pi)
     cpi = 10.0**log_cpi
     return KinshipResult(
-        kind, cpi, compared, tuple(inconsistent), _conclude(cpi, len(inconsistent))
+        kind, cpi, len(loci), tuple(inconsistent), _conclude(cpi, len(inconsistent))
     )
 
 

@@ -91,10 +91,6 @@ class Matcher:
         person = prepare(record_facts)
         return self._hits(person, index, alert_side=False)
 
-    def match_new_persons(self, persons: list[PersonFacts], index: CandidateIndex) -> list[Hit]:
-        """A migrant record with its accompanying children: every person searched."""
-        return [hit for p in persons for hit in self.match_new_record(p, index)]
-
     def _hits(self, probe: Features, index: CandidateIndex, alert_side: bool) -> list[Hit]:
         hits = []
         for candidate in index.candidates(probe):

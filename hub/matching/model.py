@@ -65,10 +65,6 @@ class FellegiSunterModel:
         """log2(m/u): how many bits of evidence this level gives for a match."""
         return self._weights[field_name][level]
 
-    def score(self, levels: Levels) -> float:
-        """Sum of the weights of the compared fields (missing fields count zero)."""
-        return sum(self.weight(f, lvl) for f, lvl in levels.items() if lvl is not None)
-
     # -- persistence ---------------------------------------------------------------------------
 
     @classmethod

@@ -1,11 +1,10 @@
-"""Estimating the Fellegi-Sunter weights from unlabelled data: u from random pairs, m by EM."""
+"""Estimating the Fellegi-Sunter weights: u from random pairs, m from known true pairs."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Mapping
 
-from hub.matching.blocking import CandidateIndex
 from hub.matching.comparison import compare
 from hub.matching.evaluation import facts_of
 from hub.matching.features import Features, prepare
@@ -26,29 +25,6 @@ def random_pair_levels(
         a, b = rng.choice(alerts), rng.choice(others)
         out.append(compare(a, b, matcher.table).levels)
     return out
-
-
-def candidate_pair_levels(
-    alerts: list[Features], others: list[Features], matcher: Matcher
-) -> list[Levels]:
-    """Levels of every pair that blocking puts together: the mix EM separates."""
-    index = CandidateIndex()
-    for person in others:
-        index.add(person)
-    return [compare(a, b, matcher.table).levels for a in alerts for b in index.candidates(a)]
-
-
-def fit(
-    alerts: list[Features],
-    others: list[Features],
-    base: FellegiSunterModel,
-    matcher: Matcher,
-    random_pairs: int = 50_000,
-    seed: int = 0,
-) -> FellegiSunterModel:
-    """u from random pairs, then m and the match share by EM on the blocked candidates."""
-    model = base.estimate_u(random_pair_levels(alerts, others, matcher, random_pairs, seed))
-    return model.em(candidate_pair_levels(alerts, others, matcher))
 
 
 def fit_labelled(

@@ -65,7 +65,7 @@ def _alert_with_fate(gen: Generator, data: Dataset) -> None:
     )
     if child:
         if person.profile is None:
-            person.profile = gen.child_profile(*_parents_of(gen, alert))
+            person.profile = gen.child_profile(*_parents_of(gen))
         if rng.random() < 0.5:
             rescue = _rescue_of(gen, person, found, home)
             data.rescues.append(rescue)
@@ -84,9 +84,7 @@ def _alert_with_fate(gen: Generator, data: Dataset) -> None:
         data.labels.append((alert["alert_id"], rescue["rescue_id"], None))
 
 
-def _parents_of(
-    gen: Generator, alert: Payload
-) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+def _parents_of(gen: Generator) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     # Parents who gave no blood still have genes: draw them so the child's profile is real.
     return gen.profile(), gen.profile()
 

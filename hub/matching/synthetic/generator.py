@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.matching.idnumber import check_char
+from hub.identity import check_character
 from hub.matching.kinship import AlleleTable
 from hub.matching.synthetic import pools
 
@@ -86,7 +86,7 @@ class Generator:
     def id_number(self, area: str, birth: dt.date, sex: str) -> str:
         order = self.rng.randrange(0, 500) * 2 + (1 if sex == "M" else 0)
         body = f"{area}{birth:%Y%m%d}{order:03d}"
-        return body + check_char(body)
+        return body + check_character(body)
 
     def person(self, sex: str, birth: dt.date, province: str, surname: str | None = None) -> Person:
         area = self.area(province)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from hub.identity import check_character
 from hub.matching import idnumber
 from hub.matching.facts import Sex
 from hub.matching.names import (
@@ -51,7 +52,7 @@ class TestNames:
 class TestIdNumbers:
     def test_check_character_of_the_standard_example(self) -> None:
         """11010519491231002X: the published example's check character is X."""
-        assert idnumber.check_char("11010519491231002") == "X"
+        assert check_character("11010519491231002") == "X"
 
     def test_parse_reads_birth_and_sex(self) -> None:
         """The birth date and sex (odd order code: male) come out of the number."""
