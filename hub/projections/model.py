@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import cached_property
 from typing import Any
 
 from hub.errors import ProjectionError
@@ -116,10 +117,19 @@ class TableSpec:
     def columns(self) -> tuple[str, ...]:
         return self.key + tuple(c.name for c in self.value_columns)
 
-    def column(self, name: str) -> Column:
+    @cached_property
+    def _by_name(self) -> dict[str, Column]:
+        # Built once (cached_property writes the instance __dict__, which a frozen dataclass
+        # allows); the first column of a name wins, as a scan from the front would find it.
+        by_name: dict[str, Column] = {}
         for col in self.value_columns:
-            if col.name == name:
-                return col
+            by_name.setdefault(col.name, col)
+        return by_name
+
+    def column(self, name: str) -> Column:
+        col = self._by_name.get(name)
+        if col is not None:
+            return col
         raise ProjectionError(f"table {self.name} has no value column {name!r}")
 
     def normalize(self, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -206,7 +216,3 @@ class ProjectionCatalog:
 
     def tables(self) -> tuple[TableSpec, ...]:
         return tuple(self._tables.values())
-
-    def interested(self, event_type: str) -> list[Projection]:
-        """The projections that read this event type."""
-        return [p for p in self._projections.values() if event_type in p.handlers]
