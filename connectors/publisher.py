@@ -20,7 +20,7 @@ from connectors.readers import SourceRow, read_rows
 from connectors.rows import RowConverter
 from connectors.transport import KafkaSender
 from hub.avro import encode_datum, validate_payload
-from hub.envelope import Envelope, encode_envelope, seal, sign
+from hub.envelope import encode_envelope, seal, seal_encoded
 from hub.errors import HubError, InputFileError, OutboxError
 from hub.keys import SigningKey
 from hub.schema_catalog import SchemaCatalog
@@ -44,10 +44,6 @@ class PublishReport:
     header_notes: list[str] = field(default_factory=list)
     unused_columns: list[str] = field(default_factory=list)
     rejects_path: Path | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.file_error is None and self.rejected == 0
 
 
 @dataclass
@@ -88,14 +84,11 @@ class Publisher:
             # The row was validated (and its identity numbers flagged) by the row converter
             # already; seal() would validate it a second time, which halves throughput.
             schema = self.catalog.latest(event_type)
-            unsigned = Envelope(
-                event_id=uuid.uuid4(), event_type=event_type, schema_version=schema.version,
-                schema_fingerprint=schema.fingerprint, publisher_id=self.config.participant_id,
-                key_id=self.key.key_id, sequence=sequence, occurred_at=self.occurred_at(payload),
-                published_at=dt.datetime.now(dt.UTC),
-                payload=encode_datum(schema.parsed, payload),
+            envelope = seal_encoded(
+                schema, encode_datum(schema.parsed, payload),
+                publisher_id=self.config.participant_id, key=self.key, sequence=sequence,
+                occurred_at=self.occurred_at(payload), event_id=uuid.uuid4(),
             )
-            envelope = sign(unsigned, self.key)
             return Sealed(str(envelope.event_id), encode_envelope(envelope))
 
         return seal_with

@@ -1,7 +1,8 @@
 """The signed envelope every event travels in, and its wire bytes (see schemas/ENVELOPE.md).
 
 Encoding the payload, signing and encoding the envelope are separate steps so that each
-side can do only what it needs: `encode_payload` -> `sign` -> `encode_envelope`, or `seal`.
+side can do only what it needs: `encode_payload` -> `sign` -> `encode_envelope`, or `seal`
+(= `encode_payload` + `seal_encoded`).
 """
 
 from __future__ import annotations
@@ -207,14 +208,13 @@ def sign(unsigned: Envelope, key: SigningKey) -> Envelope:
     return replace(unsigned, signature=key.sign(signing_bytes(unsigned)))
 
 
-def seal(catalog: SchemaCatalog, event_type: str, payload: Mapping[str, Any], *,
-         publisher_id: str, key: SigningKey, sequence: int, occurred_at: datetime,
-         event_id: uuid.UUID | None = None, published_at: datetime | None = None) -> Envelope:
-    """Encode, wrap and sign a payload in one step."""
-    sv, body = encode_payload(catalog, event_type, payload)
+def seal_encoded(sv: SchemaVersion, body: bytes, *, publisher_id: str, key: SigningKey,
+                 sequence: int, occurred_at: datetime, event_id: uuid.UUID | None = None,
+                 published_at: datetime | None = None) -> Envelope:
+    """Wrap and sign a payload already Avro-encoded with `sv` (no validation here)."""
     unsigned = Envelope(
         event_id=event_id or uuid.uuid4(),
-        event_type=event_type,
+        event_type=sv.event_type,
         schema_version=sv.version,
         schema_fingerprint=sv.fingerprint,
         publisher_id=publisher_id,
@@ -225,3 +225,12 @@ def seal(catalog: SchemaCatalog, event_type: str, payload: Mapping[str, Any], *,
         payload=body,
     )
     return sign(unsigned, key)
+
+
+def seal(catalog: SchemaCatalog, event_type: str, payload: Mapping[str, Any], *,
+         publisher_id: str, key: SigningKey, sequence: int, occurred_at: datetime,
+         event_id: uuid.UUID | None = None, published_at: datetime | None = None) -> Envelope:
+    """Validate, encode, wrap and sign a payload in one step."""
+    sv, body = encode_payload(catalog, event_type, payload)
+    return seal_encoded(sv, body, publisher_id=publisher_id, key=key, sequence=sequence,
+                        occurred_at=occurred_at, event_id=event_id, published_at=published_at)
