@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from hub.errors import ConfigError
+from hub.identity import DEPARTMENTS
 
 DEFAULT_CONFIG = Path("hub-connector.toml")
-DEPARTMENTS = ("police", "civil-affairs", "migrant-registry", "womens-federation", "hub-operator")
 _PARTICIPANT = re.compile(r"^(\d{6})-([a-z-]+)$")
 
 
@@ -47,10 +47,6 @@ class ConnectorConfig:
     @property
     def area_code(self) -> str:
         return self.participant_id.split("-", 1)[0]
-
-    @property
-    def department(self) -> str:
-        return self.participant_id.split("-", 1)[1]
 
     @property
     def outbox_path(self) -> Path:

@@ -139,9 +139,6 @@ class DeliveredStore:
                                " AND alert_id IS NOT NULL", (match_id,)).fetchone()
         return str(row[0]) if row else None
 
-    def count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM delivered").fetchone()[0])
-
     def close(self) -> None:
         self._db.close()
 

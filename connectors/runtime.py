@@ -64,10 +64,8 @@ def start_sending(publisher: Publisher) -> int:
     """Queue every event already pending in the outbox (earlier runs); returns how many."""
     if publisher.sender is None:
         return 0
-    queued = 0
-    for event in publisher.outbox.iter_pending():
-        queued += publisher.sender.send([event])
-    return queued
+    # send() stops at the first refusal (sender.blocked); the rest stays pending.
+    return publisher.sender.send(publisher.outbox.iter_pending())
 
 
 def finish_sending(publisher: Publisher) -> tuple[int, int]:

@@ -40,7 +40,6 @@ class KafkaSender:
         self.topic = topic
         self.key = publisher_id.encode("utf-8")
         self._acks = _Acks()
-        self.in_flight = 0
         self.total_acked = 0
         self.blocked: str | None = None
         request_timeout_ms = min(30000, int(delivery_timeout_s * 1000) // 2)
@@ -85,7 +84,6 @@ class KafkaSender:
             future.add_callback(self._on_ack, event.sequence)
             future.add_errback(self._on_error, event.sequence)
             count += 1
-        self.in_flight += count
         return count
 
     def _on_ack(self, sequence: int, metadata: object) -> None:
@@ -104,7 +102,6 @@ class KafkaSender:
             done, self._acks.done = self._acks.done, []
             failed = list(self._acks.failed)
         outbox.mark_sent(done)
-        self.in_flight -= len(done)
         self.total_acked += len(done)
         return len(done), failed
 
@@ -117,20 +114,3 @@ class KafkaSender:
     def close(self, timeout_s: float = 5.0) -> None:
         self._producer.close(timeout=timeout_s)
 
-
-def send_pending(
-    outbox: Outbox, sender: KafkaSender, *, flush_timeout_s: float
-) -> tuple[int, list[tuple[int, str]]]:
-    """Send everything pending in the outbox, wait for acknowledgements, record them."""
-    acknowledged = 0
-    batch: list[PendingEvent] = []
-    for event in outbox.iter_pending():
-        batch.append(event)
-        if len(batch) >= 1000:
-            sender.send(batch)
-            batch = []
-            acknowledged += sender.collect(outbox)[0]
-    sender.send(batch)
-    sender.flush(flush_timeout_s)
-    done, failed = sender.collect(outbox)
-    return acknowledged + done, failed

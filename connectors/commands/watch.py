@@ -13,6 +13,7 @@ from connectors.readers import SUPPORTED_SUFFIXES
 from connectors.runtime import (
     add_config_argument,
     config_from,
+    connect,
     finish_sending,
     open_publisher,
     say,
@@ -82,8 +83,6 @@ def run(args: argparse.Namespace) -> int:
         known = publisher.catalog.event_types()
         while True:
             if publisher.sender is None:
-                from connectors.runtime import connect
-
                 publisher.sender = connect(config)
             start_sending(publisher)
             for path, kind in _candidates(root, args.event_type, known):
