@@ -6,6 +6,7 @@ import base64
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import time
 import uuid
@@ -70,7 +71,7 @@ def fetch_jars(settings: Settings, maven_repo: Path | None = None) -> bool:
     mvn = require_tool("mvn", "fetching the Kafka broker jars from Maven Central")
     staging = paths.root / "libs.new"
     if staging.exists():
-        _remove_tree(staging)
+        shutil.rmtree(staging)
     argv = [
         mvn,
         "-q",
@@ -87,16 +88,10 @@ def fetch_jars(settings: Settings, maven_repo: Path | None = None) -> bool:
         raise ServiceError(f"Maven ran but put no kafka_2.13 jar in {staging}")
     # Swap in whole so that a broker never starts from a half-copied directory.
     if paths.libs.exists():
-        _remove_tree(paths.libs)
+        shutil.rmtree(paths.libs)
     staging.rename(paths.libs)
     paths.libs_stamp.write_text(digest + "\n")
     return True
-
-
-def _remove_tree(path: Path) -> None:
-    for child in sorted(path.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        child.rmdir() if child.is_dir() and not child.is_symlink() else child.unlink()
-    path.rmdir()
 
 
 def render_config(settings: Settings) -> Path:
