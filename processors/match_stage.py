@@ -35,10 +35,16 @@ from hub.routing import MatchSummary, match_id_for, route
 from hub.schema_catalog import SchemaCatalog
 from hub.store import EventRecord, EventStore
 from ops.topics import NOTIFICATIONS, ensure_notification_topic, notification_topic, topic_name
-from processors.pg_matching import AlertState, IndexedPerson, PgMatchStore, PgMatchTxn
+from processors.pg_matching import (
+    AlertState,
+    IndexedPerson,
+    NameCounts,
+    PgMatchStore,
+    PgMatchTxn,
+)
 from processors.pg_store import PgEventStore
 from processors.route_stage import OutboxSender, Router, kinship_json
-from processors.verify_stage import InMessage, event_id_of
+from processors.verify_stage import InMessage, advance_partitions, claim_partitions, event_id_of
 
 log = logging.getLogger(__name__)
 
@@ -73,20 +79,6 @@ _UPDATABLE = (
 )
 _DECIDED = ("CONFIRMED", "REJECTED")
 _FEATURE_CACHE = 50_000
-
-
-@dataclass(frozen=True)
-class _Population:
-    """The matcher's view of the indexed persons for one alert's name (a NamePopulation): the
-    counts of that surname and given name only, so no full frequency table is loaded."""
-
-    surname_counts: Mapping[str, int]
-    given_counts: Mapping[str, int]
-    named: int
-    persons: int
-
-    def __len__(self) -> int:
-        return self.persons
 
 
 @dataclass
@@ -135,7 +127,7 @@ class MatchStage:
         self.matcher = matcher or Matcher()
         self.consumer = consumer
         self._registered: dict[str, str | None] | None = None
-        self._populations: dict[tuple[str, str], _Population] = {}
+        self._populations: dict[tuple[str, str], NameCounts] = {}
         # Prepared features of indexed persons by (reference, event id): derived from immutable
         # events, so a cache only; the index itself stays in PostgreSQL.
         self._features: OrderedDict[tuple[str, str], Features] = OrderedDict()
@@ -157,11 +149,7 @@ class MatchStage:
         self._registered = None  # read once per batch, when the first hit needs it
         with self.store.transaction() as txn:
             txn.lock()
-            done: dict[tuple[str, int], int] = {}
-            for msg in messages:
-                part = (msg.topic, msg.partition)
-                if part not in done:
-                    done[part] = txn.claim(self.consumer, msg.topic, msg.partition)
+            done = claim_partitions(txn, self.consumer, messages)
             for msg, event_id in zip(messages, ids, strict=True):
                 found = stored.get(event_id) if event_id else None
                 if msg.offset <= done[(msg.topic, msg.partition)] or found is None:
@@ -184,11 +172,7 @@ class MatchStage:
                     log.warning(
                         "match: %s %s kept as failed: %s", record.event_type, record.event_id, err
                     )
-            for topic, partition in done:
-                last = max(
-                    m.offset for m in messages if (m.topic, m.partition) == (topic, partition)
-                )
-                txn.advance(self.consumer, topic, partition, last)
+            advance_partitions(txn, self.consumer, messages)
         return result
 
     def _prepared(self, facts: PersonFacts) -> Features:
@@ -207,16 +191,12 @@ class MatchStage:
         keys = {k for k in map(_pinyin, alerts) if k is not None and k not in self._populations}
         if not keys:
             return
+        # The counts of these names only (a NamePopulation), so no full frequency table is loaded.
         counts = txn.name_counts(keys)
-        for surname, given_name in keys:
-            self._populations[(surname, given_name)] = _Population(
-                surname_counts={surname: counts.surnames.get(surname, 0)},
-                given_counts={given_name: counts.given.get(given_name, 0)},
-                named=counts.named,
-                persons=counts.persons,
-            )
+        for key in keys:
+            self._populations[key] = counts
 
-    def _population(self, txn: PgMatchTxn, alert: Features) -> _Population | None:
+    def _population(self, txn: PgMatchTxn, alert: Features) -> NameCounts | None:
         """Name frequencies for the alert's name, in the shape the matcher reads them."""
         key = _pinyin(alert)
         if key is None:

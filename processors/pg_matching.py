@@ -19,11 +19,12 @@ from psycopg.types.json import Jsonb
 
 from hub.matching.facts import BirthInfo, DatePrecision, PersonFacts, PersonRef, Sex, SourceKind
 from hub.store import to_jsonable
-from processors.pg_store import PgConnection
+from processors.pg_store import PgConnection, _advance, _claim
 
 __all__ = [
     "AlertState",
     "IndexedPerson",
+    "NameCounts",
     "OutboxMessage",
     "PgMatchStore",
     "PgMatchTxn",
@@ -151,12 +152,17 @@ def _ref(facts: PersonFacts) -> str:
 
 @dataclass
 class NameCounts:
-    """How often names occur among the indexed persons, and how many persons there are."""
+    """How often names occur among the indexed persons, and how many persons there are: the
+    matcher's NamePopulation (hub.matching.matcher), for the names asked about."""
 
-    surnames: dict[str, int] = field(default_factory=dict)
-    given: dict[str, int] = field(default_factory=dict)
+    surname_counts: dict[str, int] = field(default_factory=dict)
+    given_counts: dict[str, int] = field(default_factory=dict)
     named: int = 0
     persons: int = 0
+
+    def __len__(self) -> int:
+        """Every indexed person."""
+        return self.persons
 
 
 class PgMatchTxn:
@@ -170,26 +176,10 @@ class PgMatchTxn:
 
     def claim(self, consumer: str, topic: str, partition: int) -> int:
         """The last offset this consumer processed on a partition (-1 if none); row-locked."""
-        self._cur.execute(
-            'INSERT INTO processed (consumer, topic, partition, "offset") '
-            "VALUES (%s, %s, %s, -1) ON CONFLICT DO NOTHING",
-            (consumer, topic, partition),
-        )
-        self._cur.execute(
-            'SELECT "offset" FROM processed WHERE consumer = %s AND topic = %s '
-            "AND partition = %s FOR UPDATE",
-            (consumer, topic, partition),
-        )
-        row = self._cur.fetchone()
-        return -1 if row is None else int(row[0])
+        return _claim(self._cur, consumer, topic, partition)
 
     def advance(self, consumer: str, topic: str, partition: int, offset: int) -> None:
-        self._cur.execute(
-            'UPDATE processed SET "offset" = GREATEST("offset", %s), '
-            "updated_at = clock_timestamp() "
-            "WHERE consumer = %s AND topic = %s AND partition = %s",
-            (offset, consumer, topic, partition),
-        )
+        _advance(self._cur, consumer, topic, partition, offset)
 
     # --- the candidate index ---------------------------------------------------------------
 
@@ -278,7 +268,8 @@ class PgMatchTxn:
             elif part == "persons":
                 counts.persons = int(n)
             else:
-                (counts.surnames if part == "surname" else counts.given)[value] = int(n)
+                table = counts.surname_counts if part == "surname" else counts.given_counts
+                table[value] = int(n)
         return counts
 
     def candidates(self, keys: Iterable[str], side: str) -> list[IndexedPerson]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from hub.projection_store import ProjectionStore
 from hub.projections.apply import apply_events
 from hub.store import EventRecord, EventStore
-from processors.verify_stage import InMessage, event_id_of
+from processors.verify_stage import InMessage, advance_partitions, claim_partitions, event_id_of
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +47,7 @@ class ProjectStage:
         stored = self.events.get_many([i for i in ids if i is not None])
         result = ProjectionResult()
         with self.projections.transaction() as txn:
-            done: dict[tuple[str, int], int] = {}
-            for msg in messages:
-                part = (msg.topic, msg.partition)
-                if part not in done:
-                    done[part] = txn.claim(self.consumer, msg.topic, msg.partition)
+            done = claim_partitions(txn, self.consumer, messages)
             records: list[EventRecord] = []
             for msg, event_id in zip(messages, ids, strict=True):
                 if msg.offset <= done[(msg.topic, msg.partition)]:
@@ -71,9 +67,5 @@ class ProjectStage:
                     continue
                 records.append(found.record)
             result.applied = apply_events(txn, records)
-            for (topic, partition), _ in done.items():
-                last = max(
-                    m.offset for m in messages if (m.topic, m.partition) == (topic, partition)
-                )
-                txn.advance(self.consumer, topic, partition, last)
+            advance_partitions(txn, self.consumer, messages)
         return result

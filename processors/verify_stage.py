@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 from hub.envelope import Envelope, decode_envelope, decode_payload
 from hub.errors import EnvelopeError, HubError
@@ -33,7 +34,6 @@ from hub.store import (
 )
 from hub.verify import (
     Rejected,
-    RejectReason,
     SequenceIssue,
     SequenceWarning,
     Verified,
@@ -63,6 +63,40 @@ class InMessage:
     value: bytes
     key: bytes | None = None
     headers: Mapping[str, bytes] = field(default_factory=dict)
+
+
+class PartitionPositions(Protocol):
+    """A transaction that records a consumer's input positions (every stage's store has one)."""
+
+    def claim(self, consumer: str, topic: str, partition: int) -> int: ...
+
+    def advance(self, consumer: str, topic: str, partition: int, offset: int) -> None: ...
+
+
+def claim_partitions(
+    txn: PartitionPositions, consumer: str, messages: Iterable[InMessage]
+) -> dict[tuple[str, int], int]:
+    """Claim each partition of the batch once, in order of first appearance: the last offset
+    the consumer processed on it (-1 if none), by (topic, partition)."""
+    done: dict[tuple[str, int], int] = {}
+    for msg in messages:
+        part = (msg.topic, msg.partition)
+        if part not in done:
+            done[part] = txn.claim(consumer, msg.topic, msg.partition)
+    return done
+
+
+def advance_partitions(
+    txn: PartitionPositions, consumer: str, messages: Iterable[InMessage]
+) -> None:
+    """Advance each partition of the batch to its highest offset in the batch, in order of first
+    appearance."""
+    last: dict[tuple[str, int], int] = {}
+    for msg in messages:
+        part = (msg.topic, msg.partition)
+        last[part] = max(last.get(part, msg.offset), msg.offset)
+    for (topic, partition), offset in last.items():
+        txn.advance(consumer, topic, partition, offset)
 
 
 @dataclass(frozen=True)
@@ -240,11 +274,7 @@ class VerifyStage:
     def _process(self, txn: EventStoreTxn, messages: Sequence[InMessage]) -> BatchResult:
         result = BatchResult()
         now = self.clock()
-        done: dict[tuple[str, int], int] = {}
-        for msg in messages:
-            part = (msg.topic, msg.partition)
-            if part not in done:
-                done[part] = txn.claim(self.consumer, msg.topic, msg.partition)
+        done = claim_partitions(txn, self.consumer, messages)
         ids = _ids(messages)
         seen = BatchSeen(txn.known(str(i) for i in ids.values()))
         publishers = {m.key.decode("utf-8", "replace") for m in messages if m.key}
@@ -261,9 +291,7 @@ class VerifyStage:
         txn.append_many(result.records)
         sequences.flush(txn)
         self._redrive(txn, result, now)
-        for (topic, partition), _ in done.items():
-            last = max(m.offset for m in messages if (m.topic, m.partition) == (topic, partition))
-            txn.advance(self.consumer, topic, partition, last)
+        advance_partitions(txn, self.consumer, messages)
         return result
 
     def _one(
@@ -409,11 +437,6 @@ def _mark(txn: EventStoreTxn, entry_id: int, status: QuarantineStatus, at: datet
         log.warning("retry header names quarantine #%s: %s", entry_id, err)
 
 
-def reason_names() -> list[str]:
-    """Every rejection reason, for command-line choices."""
-    return [str(r) for r in RejectReason]
-
-
 __all__ = [
     "RETRY_HEADER",
     "BatchResult",
@@ -421,6 +444,7 @@ __all__ = [
     "Outgoing",
     "RegistryView",
     "VerifyStage",
+    "advance_partitions",
+    "claim_partitions",
     "event_id_of",
-    "reason_names",
 ]
