@@ -17,8 +17,6 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from hub.errors import StoreError, StoreUnavailable
-from hub.projections import CATALOG
-from hub.projections.model import ProjectionCatalog
 from hub.store import (
     EventRecord,
     PublisherSequence,
@@ -28,7 +26,7 @@ from hub.store import (
     StoredEvent,
 )
 
-__all__ = ["PgConnection", "PgEventStore", "projection_ddl"]
+__all__ = ["PgConnection", "PgEventStore"]
 
 _EVENT_COLUMNS = (
     "event_id, event_type, schema_version, schema_fingerprint, publisher_id, key_id, sequence, "
@@ -382,14 +380,3 @@ class PgEventStore:
                 "duplicates FROM publisher_sequences ORDER BY publisher_id"
             )
             return [PublisherSequence(*r) for r in cur.fetchall()]
-
-
-def projection_ddl(catalog: ProjectionCatalog = CATALOG) -> str:
-    """CREATE TABLE statements for every projection table (the text of migration 0011)."""
-    out = []
-    for spec in catalog.tables():
-        cols = [f"    {k} text NOT NULL" for k in spec.key]
-        cols += [f"    {c.name} {c.sql_type}" for c in spec.value_columns]
-        cols.append(f"    PRIMARY KEY ({', '.join(spec.key)})")
-        out.append(f"CREATE TABLE {spec.name} (\n" + ",\n".join(cols) + "\n);\n")
-    return "\n".join(out)

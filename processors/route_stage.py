@@ -53,12 +53,10 @@ def _dna_field(kin: KinshipResult | None) -> dict[str, Any] | None:
     # The event schema knows parentage (trio/duo) only; an identity comparison stays in the text.
     if kin is None or kin.kind is KinshipKind.IDENTITY:
         return None
-    return {
-        "kind": kin.kind.value,
-        "cpi": kin.cpi,
-        "loci_compared": kin.loci_compared,
-        "inconsistent_loci": list(kin.inconsistent_loci),
-    }
+    dna = kinship_json(kin)
+    assert dna is not None  # kin is not None
+    del dna["conclusion"]
+    return dna
 
 
 class Router:

@@ -17,6 +17,8 @@ from hub.projections import CATALOG
 from hub.verify import RejectReason
 
 console = Console()
+# Every rejection reason, for the --reason choices.
+REJECT_REASONS = [str(r) for r in RejectReason]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     quarantine = subparsers.add_parser("quarantine", help="rejected events: list, show, retry")
     q = quarantine.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = q.add_parser("list", help="quarantine entries, oldest first")
-    listing.add_argument("--reason", choices=[str(r) for r in RejectReason])
+    listing.add_argument("--reason", choices=REJECT_REASONS)
     listing.add_argument("--status", choices=["open", "retried", "resolved"])
     listing.add_argument("--limit", type=int, default=50)
     listing.set_defaults(handler=_q_list)
@@ -62,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     retry = q.add_parser("retry", help="re-drive an entry, or every open entry of a reason")
     which = retry.add_mutually_exclusive_group(required=True)
     which.add_argument("id", type=int, nargs="?")
-    which.add_argument("--reason", choices=[str(r) for r in RejectReason])
+    which.add_argument("--reason", choices=REJECT_REASONS)
     retry.set_defaults(handler=_q_retry)
 
     status = subparsers.add_parser("status", help="rates, lag, publishers, quarantine, rows")
