@@ -50,36 +50,20 @@ def make_record(
     )
 
 
-@pytest.fixture(scope="module")
-def pg_template(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A migrated database to copy for each test (copying is much faster than migrating)."""
-    from ops import db
-
-    base = request.getfixturevalue("hub_settings")
-    name = f"{base.pg_database}_tpl"
-    settings = db.create_database(base, name, exist_ok=False)
-    db.migrate(settings.pg_dsn)
-    yield settings
-    db.drop_database(base, name)
-
-
 @pytest.fixture(params=BACKENDS)
 def stores(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any]]:
     if request.param == "memory":
         yield InMemoryEventStore(), InMemoryProjectionStore()
         return
-    from ops import db
     from processors.pg_projections import PgProjectionStore
     from processors.pg_store import PgEventStore
 
-    template = request.getfixturevalue("pg_template")
-    name = f"{template.pg_database[:-4]}_{uuid.uuid4().hex[:8]}"
-    settings = db.create_database(template, name, exist_ok=False, template=template.pg_database)
+    # A brand-new migrated database per test, from the run's shared template (tests/conftest.py).
+    settings = request.getfixturevalue("fresh_db_settings")
     events, projections = PgEventStore(settings.pg_dsn), PgProjectionStore(settings.pg_dsn)
     yield events, projections
     events.close()
     projections.close()
-    db.drop_database(settings, name)
 
 
 class TestEventStore:
