@@ -31,6 +31,7 @@ from kafka import KafkaProducer
 
 from hub.config import Settings, load_settings
 from hub.envelope import decode_envelope, signed_region
+from hub.identity import HUB_OPERATOR_ID
 from hub.keys import SIGNATURE_SIZE
 from hub.schema_catalog import SchemaCatalog
 from ops import db, topics
@@ -167,7 +168,7 @@ def run(
         producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
         for wire in registry:
             producer.send(
-                topics.topic_name(settings, "registry"), key=b"000000-hub-operator", value=wire
+                topics.topic_name(settings, "registry"), key=HUB_OPERATOR_ID.encode(), value=wire
             )
         producer.flush()
         producer.close()

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from hub.envelope import encode_envelope, seal
+from hub.identity import HUB_OPERATOR_ID
 from hub.keys import SigningKey, generate_keypair
 from hub.registry import (
     add_key_event,
@@ -167,7 +168,7 @@ class SignedWorld:
         self, participant_id: str, *, with_key: bool = True, key: SigningKey | None = None
     ) -> list[bytes]:
         """Operator events registering a participant (and its key): wire bytes, in order."""
-        op = "000000-hub-operator"
+        op = HUB_OPERATOR_ID
         since = self.epoch - _DAY
         out = [
             register_participant_event(
@@ -189,7 +190,7 @@ class SignedWorld:
         return add_key_event(
             self.catalog,
             self.operator,
-            sequence=self.next_sequence("000000-hub-operator"),
+            sequence=self.next_sequence(HUB_OPERATOR_ID),
             participant_id=participant_id,
             public_key=self.keys[participant_id].verify_key,
             valid_from=since,
@@ -204,7 +205,7 @@ class SignedWorld:
         env = revoke_key_event(
             self.catalog,
             self.operator,
-            sequence=self.next_sequence("000000-hub-operator"),
+            sequence=self.next_sequence(HUB_OPERATOR_ID),
             participant_id=participant_id,
             key_id=self.keys[participant_id].key_id,
             effective_at=effective_at,
@@ -217,7 +218,7 @@ class SignedWorld:
         env = permission_event(
             self.catalog,
             self.operator,
-            sequence=self.next_sequence("000000-hub-operator"),
+            sequence=self.next_sequence(HUB_OPERATOR_ID),
             participant_id=participant_id,
             event_type=event_type,
             granted=False,
@@ -241,7 +242,7 @@ class SignedWorld:
         """Wire bytes of one signed event from a participant."""
         at = self.epoch
         signer = key or (
-            self.operator if publisher_id == "000000-hub-operator" else self.keys[publisher_id]
+            self.operator if publisher_id == HUB_OPERATOR_ID else self.keys[publisher_id]
         )
         env = seal(
             self.catalog,

@@ -20,6 +20,7 @@ from typing import Any
 from hub.config import Settings, load_settings
 from hub.envelope import Envelope, decode_envelope, encode_envelope
 from hub.errors import EnvelopeError, KeyFileError, RegistryError, ServiceError
+from hub.identity import HUB_OPERATOR_ID
 from hub.keys import SigningKey, VerifyKey, generate_keypair
 from hub.registry import (
     RegistrationRequest,
@@ -292,7 +293,7 @@ def _publish(settings: Settings, wires: list[bytes]) -> None:
         raise ServiceError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {err}") from err
     try:
         for data in wires:
-            producer.send(topic, key=b"000000-hub-operator", value=data).get(
+            producer.send(topic, key=HUB_OPERATOR_ID.encode(), value=data).get(
                 timeout=KAFKA_TIMEOUT_MS / 1000)
     except Exception as err:
         raise ServiceError(f"publishing to {topic} failed: {err}") from err

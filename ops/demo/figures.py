@@ -12,9 +12,10 @@ from typing import Any
 
 import psycopg
 
+from hub.identity import HUB_OPERATOR_ID
 from hub.matching.synthetic import Label
 
-OPERATOR = "000000-hub-operator"
+OPERATOR = HUB_OPERATOR_ID
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,6 @@ class Quality:
     hits: int
     true_hits: int
     labelled: int
-    found: int
 
     @property
     def precision(self) -> float | None:
@@ -43,7 +43,7 @@ class Quality:
 
     @property
     def recall(self) -> float | None:
-        return self.found / self.labelled if self.labelled else None
+        return self.true_hits / self.labelled if self.labelled else None
 
 
 @dataclass
@@ -153,4 +153,4 @@ def quality(notifications: dict[str, list[dict[str, Any]]], labels: list[Label])
                 hits.add(hit)
     truth = {(a, o, c) for a, o, c in labels}
     true_hits = hits & truth
-    return Quality(len(hits), len(true_hits), len(truth), len(true_hits))
+    return Quality(len(hits), len(true_hits), len(truth))
