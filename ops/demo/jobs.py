@@ -22,8 +22,6 @@ class Job:
     ok_codes: tuple[int, ...] = (0,)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     returncode: int | None = None
-    started: float = 0.0
-    finished: float = 0.0
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
@@ -34,7 +32,6 @@ class Job:
                 self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-        self.started = time.monotonic()
 
     def poll(self) -> bool:
         """True once the process has exited (its code is then in `returncode`)."""
@@ -42,7 +39,6 @@ class Job:
             return False
         if self.returncode is None and self.process.poll() is not None:
             self.returncode = self.process.returncode
-            self.finished = time.monotonic()
         return self.returncode is not None
 
     @property

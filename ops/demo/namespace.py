@@ -140,7 +140,7 @@ def tool(name: str) -> str:
     return found
 
 
-def environment(settings: Settings, **extra: str) -> dict[str, str]:
+def environment(settings: Settings) -> dict[str, str]:
     """The environment of a subprocess that must see exactly these settings."""
     env = dict(os.environ)
     env.update(
@@ -150,5 +150,4 @@ def environment(settings: Settings, **extra: str) -> dict[str, str]:
             "TERM": "dumb",
         }
     )
-    env.update(extra)
     return env

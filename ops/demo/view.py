@@ -87,7 +87,8 @@ def quality_line(fig: Figures, labels: list[Label]) -> Text:
         f"matches projected: {'-' if fig.matches is None else fig.matches}; "
         f"notifications to non-police participants: {others}\n"
         f"distinct hits delivered {q.hits}: precision {_pct(q.precision)} "
-        f"({q.true_hits}/{q.hits}), recall {_pct(q.recall)} ({q.found}/{q.labelled} true pairs)\n"
+        f"({q.true_hits}/{q.hits}), recall {_pct(q.recall)} "
+        f"({q.true_hits}/{q.labelled} true pairs)\n"
     )
 
 
