@@ -52,8 +52,8 @@ class IdCheck:
 
 def check_character(first17: str) -> str:
     """The ISO 7064 MOD 11-2 check character for the first 17 digits."""
-    if len(first17) != 17 or not first17.isdigit():
-        raise ValueError("the check character is computed over exactly 17 digits")
+    if len(first17) != 17 or not (first17.isascii() and first17.isdigit()):
+        raise ValueError("the check character is computed over exactly 17 digits 0-9")
     # Summing the ASCII codes and removing 48 * sum(weights) avoids 17 int() calls: the
     # hub re-checks every identity number of every event it verifies.
     total = sum(map(mul, first17.encode("ascii"), _WEIGHTS)) - _ZERO_OFFSET

@@ -34,7 +34,13 @@ class ParsedId:
 
 def parse(number: str) -> ParsedId | None:
     """Parse an 18-character number; None when it has not that shape at all."""
-    if len(number) != 18 or not number[:17].isdigit() or number[17] not in "0123456789X":
+    # ASCII digits only, as the hub's own shape check (hub.identity): str.isdigit() would also
+    # take other scripts' digits, which no identity number carries.
+    if (
+        len(number) != 18
+        or not (number.isascii() and number[:17].isdigit())
+        or number[17] not in "0123456789X"
+    ):
         return None
     try:
         birth: dt.date | None = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))

@@ -67,6 +67,11 @@ class TestIdNumbers:
         parsed = idnumber.parse("110105194912310021")
         assert parsed is not None and not parsed.check_ok
 
+    def test_digits_of_other_scripts_are_not_an_identity_number(self) -> None:
+        """Arabic-Indic digits pass str.isdigit() but make no number: None, never a crash."""
+        arabic = "".join(chr(0x0660 + int(c)) for c in "11010519491231002") + "X"
+        assert idnumber.parse(arabic) is None
+
     def test_comparison_levels(self) -> None:
         """Exact, one mistyped digit, two adjacent digits swapped, or different."""
         a = "11010519491231002X"
