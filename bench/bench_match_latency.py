@@ -79,12 +79,12 @@ def bare_kafka(settings: Settings, count: int, rate: float, size: int) -> list[f
     """Produce -> consume latencies (seconds) of bare kafka-python at the same rate."""
     topic = settings.topic_prefix + "bench.roundtrip"
     topics.apply(settings, [topics.TopicSpec("bench.roundtrip", 1)])
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, fetch_max_wait_ms=100)
+    consumer = KafkaConsumer(**settings.kafka_config(), fetch_max_wait_ms=100)
     part = TopicPartition(topic, 0)
     consumer.assign([part])
     consumer.seek_to_end(part)
     consumer.position(part)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=2)
+    producer = KafkaProducer(**settings.kafka_config(), acks="all", linger_ms=2)
     sent: dict[bytes, float] = {}
     filler = secrets.token_bytes(size)
 
@@ -117,12 +117,12 @@ class Lane:
         self.settings = db.create_database(base, self.db_name, exist_ok=False).with_overrides(
             topic_prefix=f"bench{rid}.", data_dir=data_dir
         )
-        db.migrate(self.settings.pg_dsn)
+        db.migrate(self.settings.pg_owner_dsn)
         topics.apply(self.settings)
         self.world = SignedWorld(SchemaCatalog.load())
         self.world.operator.save(operator_key_paths(data_dir)[0])
         self.producer = KafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap, acks="all", linger_ms=2
+            **self.settings.kafka_config(), acks="all", linger_ms=2
         )
         self.workers = workers
 
@@ -162,7 +162,7 @@ def run_pipeline(
             raise SystemExit("alerts were not indexed within 300 s; see the worker logs")
         time.sleep(0.5)
     topic = topics.ensure_notification_topic(lane.settings, POLICE)
-    consumer = KafkaConsumer(bootstrap_servers=lane.settings.kafka_bootstrap, fetch_max_wait_ms=100)
+    consumer = KafkaConsumer(**lane.settings.kafka_config(), fetch_max_wait_ms=100)
     parts = [TopicPartition(topic, p) for p in range(3)]
     consumer.assign(parts)
     consumer.seek_to_end(*parts)

@@ -55,7 +55,7 @@ def lane(workers: int, world: SignedWorld) -> Iterator[Settings]:
             topic_prefix=f"bench{rid}.", data_dir=Path(tmp)
         )
         try:
-            db.migrate(settings.pg_dsn)
+            db.migrate(settings.pg_owner_dsn)
             topics.apply(settings)
             start_workers(settings, workers, env={ANCHOR_ENV: world.operator.verify_key.base64})
             yield settings
@@ -98,7 +98,7 @@ def bare_verify_rate(wires: list[bytes], world: SignedWorld) -> float:
 def throughput(settings: Settings, world: SignedWorld, wires: list[bytes]) -> float:
     """Events per second from the first send to the last committed store row."""
     producer = KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=20, batch_size=256 * 1024
+        **settings.kafka_config(), acks="all", linger_ms=20, batch_size=256 * 1024
     )
     ingest = topics.topic_name(settings, "ingest")
     before = _count(settings, "SELECT count(*) FROM event_store")
@@ -116,7 +116,7 @@ def latency(
     settings: Settings, world: SignedWorld, rate: float, seconds: float
 ) -> tuple[list[float], list[float]]:
     """Send-to-store and send-to-projection latencies (seconds) of events sent at `rate`/s."""
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks=1, linger_ms=0)
+    producer = KafkaProducer(**settings.kafka_config(), acks=1, linger_ms=0)
     ingest = topics.topic_name(settings, "ingest")
     sent: dict[str, datetime] = {}
     total = int(rate * seconds)
@@ -165,7 +165,7 @@ def run(
     bare = bare_verify_rate(wires, world)
     print(f"bare Ed25519 verify (cryptography)      {bare:10.0f} /s")
     with lane(workers, world) as settings:
-        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+        producer = KafkaProducer(**settings.kafka_config(), acks="all")
         for wire in registry:
             producer.send(
                 topics.topic_name(settings, "registry"), key=HUB_OPERATOR_ID.encode(), value=wire

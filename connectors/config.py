@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hub.config import KafkaAccess
 from hub.errors import ConfigError
 from hub.identity import DEPARTMENTS
+from hub.keys import VerifyKey
 
 DEFAULT_CONFIG = Path("hub-connector.toml")
 _PARTICIPANT = re.compile(r"^(\d{6})-([a-z-]+)$")
@@ -43,6 +45,44 @@ class ConnectorConfig:
     state_dir: Path
     connect_timeout_s: float = 5.0
     delivery_timeout_s: float = 120.0
+    # From the hub's bundle (`hub-connector join`): broker login and the key notifications
+    # must be signed with.
+    principal: str | None = None
+    secret_file: Path | None = None
+    ca_file: Path | None = None
+    hub_operator_key: str | None = None
+
+    @property
+    def joined(self) -> bool:
+        return None not in (self.principal, self.secret_file, self.ca_file, self.hub_operator_key)
+
+    def _require_join(self) -> None:
+        if not self.joined:
+            raise ConfigError(
+                f"{self.path}: this connector has not joined the hub yet; run "
+                f"`hub-connector join BUNDLE --config {self.path}` with the bundle the hub "
+                "operator sent you after registering you"
+            )
+
+    @property
+    def kafka(self) -> KafkaAccess:
+        """The broker login from the bundle (TLS with the hub CA, SCRAM as this participant)."""
+        self._require_join()
+        assert self.principal and self.secret_file and self.ca_file  # checked above
+        return KafkaAccess(self.hub_bootstrap, self.ca_file, self.principal, self.secret_file)
+
+    @property
+    def operator_key(self) -> VerifyKey:
+        """The hub operator's public key, pinned at join: notifications must carry its signature."""
+        self._require_join()
+        assert self.hub_operator_key is not None
+        return VerifyKey.from_base64(self.hub_operator_key)
+
+    @property
+    def inbox_group(self) -> str:
+        """The consumer group of the inbox: its name starts with this participant's principal."""
+        self._require_join()
+        return f"{self.principal}.inbox"
 
     @property
     def area_code(self) -> str:
@@ -55,6 +95,11 @@ class ConnectorConfig:
     @property
     def inbox_path(self) -> Path:
         return self.state_dir / "inbox.sqlite3"
+
+    @property
+    def refused_path(self) -> Path:
+        """Messages on the notification topic that were refused, with the reason."""
+        return self.state_dir / "refused.jsonl"
 
     @property
     def ingest_topic(self) -> str:
@@ -101,7 +146,20 @@ def load_config(path: Path) -> ConnectorConfig:
         state_dir=base / _get(data, "state_dir", str, path),
         connect_timeout_s=float(data.get("connect_timeout_s", 5.0)),
         delivery_timeout_s=float(data.get("delivery_timeout_s", 120.0)),
+        principal=_optional(data, "principal", path),
+        secret_file=_optional_path(data, "secret_file", path, base),
+        ca_file=_optional_path(data, "ca_file", path, base),
+        hub_operator_key=_optional(data, "hub_operator_public_key", path),
     )
+
+
+def _optional(data: dict[str, Any], name: str, where: Path) -> str | None:
+    return None if name not in data else str(_get(data, name, str, where))
+
+
+def _optional_path(data: dict[str, Any], name: str, where: Path, base: Path) -> Path | None:
+    value = _optional(data, name, where)
+    return None if value is None else base / value
 
 
 def _toml_string(value: str) -> str:
@@ -109,12 +167,22 @@ def _toml_string(value: str) -> str:
     return f'"{escaped}"'
 
 
+@dataclass(frozen=True)
+class JoinSettings:
+    """What `hub-connector join` adds to the file: paths relative to the file's folder."""
+
+    principal: str
+    secret_file: str
+    ca_file: str
+    hub_operator_public_key: str
+
+
 def write_config(
     path: Path, *, participant_id: str, display_name: str, hub: str, topic_prefix: str,
-    key_file: str, state_dir: str,
+    key_file: str, state_dir: str, join: JoinSettings | None = None, replace: bool = False,
 ) -> None:
-    """Write a new configuration file (refuses to overwrite one)."""
-    text = "\n".join([
+    """Write the configuration file; refuses to overwrite one unless `replace`."""
+    lines = [
         "# hub-connector configuration. Paths are relative to this file's folder.",
         f"participant_id = {_toml_string(participant_id)}",
         f"display_name = {_toml_string(display_name)}",
@@ -128,8 +196,23 @@ def write_config(
         "# Seconds to wait for the hub when connecting, and for a send to be acknowledged.",
         "connect_timeout_s = 5.0",
         "delivery_timeout_s = 120.0",
-        "",
-    ])
+    ]
+    if join is not None:
+        lines += [
+            "# From the hub's bundle (hub-connector join): broker login and trust.",
+            f"principal = {_toml_string(join.principal)}",
+            "# Broker password: readable by its owner only, never give it to anyone.",
+            f"secret_file = {_toml_string(join.secret_file)}",
+            f"ca_file = {_toml_string(join.ca_file)}",
+            "# Notifications must be signed with this key, or they are refused.",
+            f"hub_operator_public_key = {_toml_string(join.hub_operator_public_key)}",
+        ]
+    text = "\n".join([*lines, ""])
+    if replace:
+        staging = path.with_name(path.name + ".new")
+        staging.write_text(text, encoding="utf-8")
+        staging.replace(path)
+        return
     try:
         with path.open("x", encoding="utf-8") as handle:
             handle.write(text)

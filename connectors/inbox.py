@@ -1,5 +1,10 @@
 """Receiving this participant's notifications from `<prefix>notifications.<participant-id>`.
 
+Only notices signed by the hub operator's key pinned at join, and addressed to this participant,
+are shown (hub.notice). Anything else on the topic (unsigned, wrongly signed, altered, meant for
+another participant, or a notice already delivered coming again) is refused: kept with its
+reason in `refused.jsonl` beside the inbox database and counted, never shown as a hit.
+
 Delivery is remembered twice: the consumer group's committed offsets say where to resume, and a
 local table of delivered notification ids makes sure a re-read (offsets reset, group lost, the
 topic replayed) never shows a notification a second time.
@@ -8,13 +13,13 @@ topic replayed) never shows a notification a second time.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
+import os
 import sqlite3
 import time
-import uuid
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +27,10 @@ from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
 from connectors.config import ConnectorConfig
-from hub.envelope import decode_envelope, decode_payload
-from hub.errors import ConnectorError, HubError
-from hub.schema_catalog import SchemaCatalog
+from hub.errors import ConnectorError
+from hub.keys import VerifyKey
+from hub.notice import NoticeRefusal, NoticeRefused, open_notice
+from hub.secrets import private_dir
 
 _TABLE = """
 CREATE TABLE IF NOT EXISTS delivered (
@@ -36,44 +42,28 @@ CREATE INDEX IF NOT EXISTS delivered_match ON delivered (match_id);
 """
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    return value
-
-
 @dataclass(frozen=True)
 class Notification:
-    """One notification as shown to the participant."""
+    """One checked notification as shown to the participant."""
 
     notification_id: str
     body: dict[str, Any]
 
     @property
     def match_id(self) -> str | None:
-        payload = self.body.get("payload")
-        value = payload.get("match_id") if isinstance(payload, dict) else None
+        value = self.body["payload"].get("match_id")
         return str(value) if value else None
 
     @property
     def alert_id(self) -> str | None:
-        payload = self.body.get("payload")
-        value = payload.get("alert_id") if isinstance(payload, dict) else None
+        value = self.body["payload"].get("alert_id")
         return str(value) if value else None
 
     def line(self) -> str:
         """A one-line summary for the terminal."""
-        payload = self.body.get("payload")
+        payload = self.body["payload"]
         kind = self.body.get("event_type", "notification")
-        if isinstance(payload, dict) and "match_id" in payload:
+        if "match_id" in payload:
             explanation = "; ".join(str(x) for x in payload.get("explanation") or [])[:200]
             urgency = f" [{payload['urgency']}]" if payload.get("urgency") else ""
             return (f"{kind}{urgency} match {payload['match_id']} alert "
@@ -81,42 +71,57 @@ class Notification:
         return f"{kind} {self.notification_id}"
 
 
-def parse_message(catalog: SchemaCatalog, topic: str, partition: int, offset: int,
-                  value: bytes) -> Notification:
-    """A Notification from a record: a signed envelope, a JSON object, or opaque bytes."""
+@dataclass(frozen=True)
+class Refusal:
+    """A message on this participant's topic that is not shown: where it was, and why."""
+
+    reason: NoticeRefusal
+    detail: str
+    where: dict[str, Any]
+    raw: bytes
+
+    def record(self) -> dict[str, Any]:
+        return {"reason": self.reason.value, "detail": self.detail, **self.where,
+                "refused_at": time.time(), "raw": base64.b64encode(self.raw).decode("ascii")}
+
+
+def parse_message(operator: VerifyKey, recipient: str, topic: str, partition: int, offset: int,
+                  value: bytes) -> Notification | Refusal:
+    """A Notification if the hub operator signed `value` for `recipient`, else a Refusal."""
     where = {"topic": topic, "partition": partition, "offset": offset}
     try:
-        env = decode_envelope(value)
-    except (HubError, ValueError):
-        env = None
-    if env is not None:
-        try:
-            payload: Any = _json_safe(decode_payload(catalog, env))
-        except HubError as err:
-            payload = {"undecodable": str(err)}
-        body = {"event_id": str(env.event_id), "event_type": env.event_type,
-                "publisher_id": env.publisher_id, "sequence": env.sequence,
-                "published_at": env.published_at.isoformat(), "payload": payload, **where}
-        return Notification(str(env.event_id), body)
-    try:
-        obj = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        obj = None
-    if isinstance(obj, dict):
-        ident = obj.get("notification_id") or obj.get("event_id") or obj.get("id")
-        ident = str(ident) if ident else f"{topic}:{partition}:{offset}"
-        kind = str(obj.get("kind") or obj.get("event_type") or "notification")
-        return Notification(ident, {"notification_id": ident, "event_type": kind,
-                                    "payload": obj, **where})
-    return Notification(f"{topic}:{partition}:{offset}",
-                        {"raw": base64.b64encode(value).decode("ascii"), **where})
+        notice = open_notice(value, operator, recipient)
+    except NoticeRefused as refused:
+        return Refusal(refused.reason, refused.detail, where, value)
+    kind = str(notice.body.get("kind") or "notification")
+    body = {"notification_id": notice.notification_id, "event_type": kind,
+            "payload": notice.body, "signed_by": operator.key_id, **where}
+    return Notification(notice.notification_id, body)
+
+
+class RefusedLog:
+    """Refused messages, one JSON line each, in a file only this participant can read."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append(self, refusal: Refusal) -> None:
+        private_dir(self.path.parent)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as out:
+            out.write(json.dumps(refusal.record(), ensure_ascii=False) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
 
 
 class DeliveredStore:
     """The local table of notifications already delivered to this participant."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        if not path.exists():
+            # Created readable by this participant only: it holds what the hub told it.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         self._db = sqlite3.connect(path, timeout=30.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_TABLE)
@@ -143,29 +148,41 @@ class DeliveredStore:
         self._db.close()
 
 
-def receive(
-    config: ConnectorConfig, catalog: SchemaCatalog, store: DeliveredStore,
-    deliver: Callable[[Notification], None], *, follow: bool, idle_s: float = 3.0,
-    should_stop: Callable[[], bool] = lambda: False,
-) -> tuple[int, int]:
-    """Deliver new notifications: (delivered, skipped as already delivered).
+@dataclass
+class InboxSummary:
+    """What one inbox run did."""
 
-    Without `follow`, stops once nothing arrived for `idle_s` seconds.
-    """
+    delivered: int = 0
+    refused: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def refused_total(self) -> int:
+        return sum(self.refused.values())
+
+
+def receive(
+    config: ConnectorConfig, store: DeliveredStore, deliver: Callable[[Notification], None], *,
+    follow: bool, idle_s: float = 3.0, should_stop: Callable[[], bool] = lambda: False,
+) -> InboxSummary:
+    """Deliver new notifications and refuse the rest; without `follow`, stop once nothing
+    arrived for `idle_s` seconds."""
+    access, operator = config.kafka, config.operator_key
     try:
         consumer = KafkaConsumer(
             config.notification_topic,
-            bootstrap_servers=config.hub_bootstrap,
-            group_id=f"{config.participant_id}.inbox",
+            **access.kafka_python(),
+            group_id=config.inbox_group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             bootstrap_timeout_ms=int(config.connect_timeout_s * 1000),
         )
     except (KafkaError, OSError) as err:
         raise ConnectorError(
-            f"the hub at {config.hub_bootstrap} is not reachable ({type(err).__name__})"
+            f"the hub at {access.bootstrap} is not reachable or refused the login of "
+            f"{access.username} ({type(err).__name__}: {err})"
         ) from err
-    delivered = skipped = 0
+    summary = InboxSummary()
+    refused_log = RefusedLog(config.refused_path)
     quiet_since = time.monotonic()
     try:
         while not should_stop():
@@ -177,15 +194,21 @@ def receive(
             quiet_since = time.monotonic()
             for tp, records in batches.items():
                 for record in records:
-                    note = parse_message(catalog, tp.topic, tp.partition, record.offset,
-                                         record.value or b"")
-                    if store.seen(note.notification_id):
-                        skipped += 1
+                    got = parse_message(operator, config.participant_id, tp.topic,
+                                        tp.partition, record.offset, record.value or b"")
+                    if isinstance(got, Notification) and store.seen(got.notification_id):
+                        got = Refusal(NoticeRefusal.REPLAYED,
+                                      f"notification {got.notification_id} was delivered before",
+                                      {k: got.body[k] for k in ("topic", "partition", "offset")},
+                                      record.value or b"")
+                    if isinstance(got, Refusal):
+                        refused_log.append(got)
+                        summary.refused[got.reason.value] += 1
                         continue
-                    deliver(note)
-                    store.remember(note)
-                    delivered += 1
+                    deliver(got)
+                    store.remember(got)
+                    summary.delivered += 1
             consumer.commit()
     finally:
         consumer.close()
-    return delivered, skipped
+    return summary

@@ -12,6 +12,7 @@ from connectors.config import DEFAULT_CONFIG, ConnectorConfig, load_config
 from connectors.outbox import Outbox
 from connectors.publisher import Publisher
 from connectors.transport import HubUnreachableError, KafkaSender
+from hub.errors import ConfigError
 from hub.keys import SigningKey
 from hub.schema_catalog import SchemaCatalog
 
@@ -36,11 +37,12 @@ def connect(config: ConnectorConfig) -> KafkaSender | None:
     """A sender, or None (with a plain message) when the hub cannot be reached now."""
     try:
         return KafkaSender(
-            config.hub_bootstrap, config.ingest_topic, config.participant_id,
+            config.kafka, config.ingest_topic, config.participant_id,
             connect_timeout_s=config.connect_timeout_s,
             delivery_timeout_s=config.delivery_timeout_s,
         )
-    except HubUnreachableError as err:
+    except (HubUnreachableError, ConfigError) as err:
+        # Not reachable or not joined yet: events stay in the outbox for a later send.
         say(f"hub-connector: {err}")
         return None
 

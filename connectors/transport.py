@@ -16,6 +16,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from connectors.outbox import Outbox, PendingEvent
+from hub.config import KafkaAccess
 from hub.errors import ConnectorError
 
 
@@ -34,7 +35,7 @@ class KafkaSender:
     """Sends envelopes keyed by publisher id, collecting acknowledgements for the outbox."""
 
     def __init__(
-        self, bootstrap: str, topic: str, publisher_id: str, *,
+        self, access: KafkaAccess, topic: str, publisher_id: str, *,
         connect_timeout_s: float = 5.0, delivery_timeout_s: float = 120.0,
     ) -> None:
         self.topic = topic
@@ -45,7 +46,7 @@ class KafkaSender:
         request_timeout_ms = min(30000, int(delivery_timeout_s * 1000) // 2)
         try:
             self._producer = KafkaProducer(
-                bootstrap_servers=bootstrap,
+                **access.kafka_python(),
                 acks="all",
                 enable_idempotence=True,
                 linger_ms=5,
@@ -59,7 +60,7 @@ class KafkaSender:
             )
         except (KafkaError, OSError) as err:
             raise HubUnreachableError(
-                f"the hub at {bootstrap} is not reachable ({type(err).__name__}); "
+                f"the hub at {access.bootstrap} is not reachable ({type(err).__name__}); "
                 "events stay in the outbox and are sent later"
             ) from err
 

@@ -1,14 +1,80 @@
-"""Typed, frozen settings read from the environment in one place."""
+"""Typed, frozen settings read from the environment in one place.
+
+Secrets are not settings: passwords live in files of mode 0600 under `secrets_dir` (created by
+the first `hubctl services up`) and are read when a connection is made, so printing or handing
+settings to another process never carries them.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+import ssl
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from hub.errors import ConfigError
+from hub.secrets import read_secret
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# PostgreSQL roles: the owner runs migrations; the pipeline may only append to the event store;
+# the reader (reports, console) may only read.
+PG_OWNER = "hub_owner"
+PG_PIPELINE = "hub"
+PG_READER = "hub_reader"
+PG_ROLES = (PG_OWNER, PG_PIPELINE, PG_READER)
+
+# Kafka principals of the hub itself (super users); participants get their own at registration.
+KAFKA_ADMIN = "hub-admin"
+KAFKA_PIPELINE = "hub-pipeline"
+KAFKA_BROKER = "hub-broker"
+KAFKA_SUPER_USERS = (KAFKA_ADMIN, KAFKA_PIPELINE, KAFKA_BROKER)
+SASL_MECHANISM = "SCRAM-SHA-512"
+
+_SERVICES_HINT = "run `hubctl services up` first (it creates the hub's secrets)"
+
+
+@dataclass(frozen=True)
+class KafkaAccess:
+    """How one client reaches the broker: TLS against the hub's CA, SCRAM as one principal."""
+
+    bootstrap: str
+    ca_file: Path
+    username: str
+    password_file: Path
+
+    @property
+    def password(self) -> str:
+        return read_secret(self.password_file, _SERVICES_HINT)
+
+    def kafka_python(self) -> dict[str, Any]:
+        """Keyword arguments for any kafka-python client (producer, consumer, admin)."""
+        return {
+            "bootstrap_servers": self.bootstrap,
+            "security_protocol": "SASL_SSL",
+            "ssl_cafile": str(self.ca_file),
+            "sasl_mechanism": SASL_MECHANISM,
+            "sasl_plain_username": self.username,
+            "sasl_plain_password": self.password,
+        }
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client TLS context trusting only the hub's CA (for aiokafka and Faust)."""
+        if not self.ca_file.exists():
+            raise ConfigError(f"no CA certificate at {self.ca_file}; {_SERVICES_HINT}")
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def aiokafka(self) -> dict[str, Any]:
+        """Keyword arguments for aiokafka clients."""
+        return {
+            "bootstrap_servers": self.bootstrap,
+            "security_protocol": "SASL_SSL",
+            "ssl_context": self.ssl_context(),
+            "sasl_mechanism": SASL_MECHANISM,
+            "sasl_plain_username": self.username,
+            "sasl_plain_password": self.password,
+        }
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
@@ -26,14 +92,15 @@ class Settings:
     """Where the hub's services live and how its names are prefixed."""
 
     data_dir: Path
+    secrets_dir: Path
     kafka_host: str = "127.0.0.1"
     kafka_port: int = 29092
     kafka_controller_port: int = 29093
+    kafka_user: str = KAFKA_ADMIN
     pg_host: str = "127.0.0.1"
     pg_port: int = 25432
-    pg_user: str = "hub"
+    pg_user: str = PG_PIPELINE
     pg_database: str = "hub"
-    pg_password: str = field(default="hub", repr=False)
     topic_prefix: str = "hub."
 
     @property
@@ -41,11 +108,50 @@ class Settings:
         return f"{self.kafka_host}:{self.kafka_port}"
 
     @property
-    def pg_dsn(self) -> str:
+    def ca_file(self) -> Path:
+        """The hub CA's certificate (PEM), which every Kafka client trusts."""
+        return self.secrets_dir / "tls" / "ca.pem"
+
+    def kafka_secret_file(self, username: str) -> Path:
+        return self.secrets_dir / f"kafka-{username}.secret"
+
+    def pg_secret_file(self, role: str) -> Path:
+        return self.secrets_dir / f"pg-{role}.secret"
+
+    @property
+    def kafka(self) -> KafkaAccess:
+        """This process's access to the broker, as `kafka_user`."""
+        return KafkaAccess(
+            self.kafka_bootstrap, self.ca_file, self.kafka_user,
+            self.kafka_secret_file(self.kafka_user),
+        )
+
+    def kafka_config(self) -> dict[str, Any]:
+        """kafka-python keyword arguments (address, TLS, SCRAM) for this process's principal."""
+        return self.kafka.kafka_python()
+
+    def dsn_as(self, role: str) -> str:
+        """A libpq connection string for this database as `role` (password from its file)."""
+        password = read_secret(self.pg_secret_file(role), _SERVICES_HINT)
         return (
             f"host={self.pg_host} port={self.pg_port} dbname={self.pg_database} "
-            f"user={self.pg_user} password={self.pg_password}"
+            f"user={role} password={password}"
         )
+
+    @property
+    def pg_dsn(self) -> str:
+        """The connection string of `pg_user` (the pipeline role unless overridden)."""
+        return self.dsn_as(self.pg_user)
+
+    @property
+    def pg_owner_dsn(self) -> str:
+        """The owner role's connection string: migrations and database administration."""
+        return self.dsn_as(PG_OWNER)
+
+    @property
+    def pg_reader_dsn(self) -> str:
+        """The read-only role's connection string: reports and the console."""
+        return self.dsn_as(PG_READER)
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some settings replaced (for command-line arguments and tests)."""
@@ -55,37 +161,44 @@ class Settings:
         """The HUB_* variables that make another process load exactly these settings."""
         return {
             "HUB_DATA_DIR": str(self.data_dir),
+            "HUB_SECRETS_DIR": str(self.secrets_dir),
             "HUB_KAFKA_HOST": self.kafka_host,
             "HUB_KAFKA_PORT": str(self.kafka_port),
             "HUB_KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
+            "HUB_KAFKA_USER": self.kafka_user,
             "HUB_PG_HOST": self.pg_host,
             "HUB_PG_PORT": str(self.pg_port),
             "HUB_PG_USER": self.pg_user,
             "HUB_PG_DATABASE": self.pg_database,
-            "HUB_PG_PASSWORD": self.pg_password,
             "HUB_TOPIC_PREFIX": self.topic_prefix,
         }
 
     def __str__(self) -> str:
         return (
-            f"kafka={self.kafka_bootstrap} postgres={self.pg_host}:{self.pg_port}/"
-            f"{self.pg_database} user={self.pg_user} password=*** prefix={self.topic_prefix!r}"
+            f"kafka={self.kafka_bootstrap} as {self.kafka_user} (TLS, SCRAM) "
+            f"postgres={self.pg_host}:{self.pg_port}/{self.pg_database} user={self.pg_user} "
+            f"prefix={self.topic_prefix!r} secrets in {self.secrets_dir}"
         )
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
-    """Settings from HUB_* environment variables, with loopback defaults."""
+    """Settings from HUB_* environment variables, with loopback defaults.
+
+    The secrets folder does not follow HUB_DATA_DIR: commands that keep their own data dir (a
+    demo's registry journal, a benchmark's broker) still talk to the same services.
+    """
     env = dict(os.environ) if env is None else env
     data_dir = Path(env.get("HUB_DATA_DIR") or PROJECT_ROOT / ".data")
     return Settings(
         data_dir=data_dir,
+        secrets_dir=Path(env.get("HUB_SECRETS_DIR") or PROJECT_ROOT / ".data" / "secrets"),
         kafka_host=env.get("HUB_KAFKA_HOST", "127.0.0.1"),
         kafka_port=_int(env, "HUB_KAFKA_PORT", 29092),
         kafka_controller_port=_int(env, "HUB_KAFKA_CONTROLLER_PORT", 29093),
+        kafka_user=env.get("HUB_KAFKA_USER", KAFKA_ADMIN),
         pg_host=env.get("HUB_PG_HOST", "127.0.0.1"),
         pg_port=_int(env, "HUB_PG_PORT", 25432),
-        pg_user=env.get("HUB_PG_USER", "hub"),
+        pg_user=env.get("HUB_PG_USER", PG_PIPELINE),
         pg_database=env.get("HUB_PG_DATABASE", "hub"),
-        pg_password=env.get("HUB_PG_PASSWORD", "hub"),
         topic_prefix=env.get("HUB_TOPIC_PREFIX", "hub."),
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from hub.config import Settings
+from hub.config import PG_PIPELINE, PG_READER, Settings
 from hub.errors import MigrationError, ServiceError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -33,6 +33,10 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at  timestamptz NOT NULL DEFAULT now()
 )
 """
+
+
+# Tables that only grow: the pipeline may add rows and read them, never change or remove them.
+APPEND_ONLY = ("event_store",)
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,11 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
 
 
 def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
-    """Apply the migrations not yet applied to the database at `dsn`; their file names."""
+    """Apply the migrations not yet applied to the database at `dsn`; their file names.
+
+    `dsn` is the owner role's (Settings.pg_owner_dsn). Afterwards the pipeline and reader roles
+    get exactly their privileges on whatever the migrations made (grant_privileges).
+    """
     migrations = discover(directory)
     applied_now: list[str] = []
     try:
@@ -92,11 +100,38 @@ def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
                         continue
                     _apply(conn, migration)
                     applied_now.append(migration.label)
+                grant_privileges(conn)
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     except psycopg.OperationalError as err:
         raise ServiceError(f"cannot reach PostgreSQL to migrate: {err}") from err
     return applied_now
+
+
+def grant_privileges(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Give the pipeline role read and write on every table but the append-only ones, where it
+    may only insert and read, and the reader role read access alone; idempotent.
+
+    Neither role owns anything, so neither can alter a table or disable its triggers.
+    """
+    pipeline, reader = sql.Identifier(PG_PIPELINE), sql.Identifier(PG_READER)
+    with conn.transaction():
+        conn.execute(sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}, {}").format(pipeline, reader))
+        conn.execute(sql.SQL(
+            "GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public TO {}"
+        ).format(pipeline))
+        conn.execute(sql.SQL(
+            "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {}"
+        ).format(pipeline))
+        conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(reader))
+        conn.execute(sql.SQL("REVOKE ALL ON schema_migrations FROM {}").format(pipeline))
+        conn.execute(sql.SQL("GRANT SELECT ON schema_migrations TO {}").format(pipeline))
+        for table in APPEND_ONLY:
+            if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone() == (None,):
+                continue
+            conn.execute(sql.SQL("REVOKE UPDATE, DELETE, TRUNCATE ON {} FROM {}").format(
+                sql.Identifier(table), pipeline))
 
 
 def _check_unchanged(migration: Migration, name: str, checksum: str) -> None:
@@ -142,7 +177,7 @@ def _check_name(name: str) -> None:
 def create_database(
     settings: Settings, name: str, *, exist_ok: bool = True, template: str | None = None
 ) -> Settings:
-    """Create database `name` owned by the hub role; the settings that point at it.
+    """Create database `name` owned by the owner role; the settings that point at it.
 
     With `template`, the new database is a copy of that one (which must have no open sessions):
     much faster than migrating a new database when tests need many.
@@ -150,7 +185,7 @@ def create_database(
     _check_name(name)
     if template is not None:
         _check_name(template)
-    with psycopg.connect(settings.pg_dsn, autocommit=True) as conn:
+    with psycopg.connect(settings.pg_owner_dsn, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if exists and not exist_ok:
             raise ServiceError(f"database {name!r} already exists")
@@ -176,7 +211,7 @@ def drop_database(settings: Settings, name: str) -> None:
     # A session may connect between FORCE's termination and the drop; a retry then succeeds.
     for attempt in range(5):
         try:
-            with psycopg.connect(settings.pg_dsn, autocommit=True) as conn:
+            with psycopg.connect(settings.pg_owner_dsn, autocommit=True) as conn:
                 conn.execute(statement)
             return
         except (psycopg.errors.ObjectInUse, psycopg.errors.InsufficientPrivilege) as err:

@@ -92,7 +92,7 @@ def admin_client(settings: Settings) -> Iterator[Any]:
     """A kafka-python admin client for the hub's broker, closed on exit."""
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=settings.kafka_bootstrap,
+            **settings.kafka_config(),
             client_id="hubctl-topics",
             request_timeout_ms=30000,
         )

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import faust
 
-from hub.config import Settings
+from hub.config import SASL_MECHANISM, Settings
 from hub.errors import StoreUnavailable
 from hub.keys import VerifyKey
 from hub.registry import load_operator_key
@@ -96,6 +96,17 @@ async def _until_stored(what: str, work: Callable[[], T]) -> T:
         delay = min(delay * 2, 10.0)
 
 
+def _credentials(settings: Settings) -> faust.SASLCredentials:
+    """TLS against the hub CA and a SCRAM login, as for every other client of the broker."""
+    access = settings.kafka
+    return faust.SASLCredentials(
+        username=access.username,
+        password=access.password,
+        mechanism=SASL_MECHANISM,
+        ssl_context=access.ssl_context(),
+    )
+
+
 class PipelineApp:
     """The Faust app with its two agents, built for one Settings."""
 
@@ -112,6 +123,7 @@ class PipelineApp:
         self.app = faust.App(
             app_id(settings),
             broker=f"kafka://{settings.kafka_bootstrap}",
+            broker_credentials=_credentials(settings),
             store="memory://",
             datadir=str(datadir),
             web_enabled=False,

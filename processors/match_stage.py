@@ -420,7 +420,7 @@ def create_match_stage(
     )
     ensure: Callable[[str], None] = functools.partial(ensure_topic, settings)
     stage = MatchStage(PgEventStore(settings.pg_dsn), store, router)
-    return stage, OutboxSender(store, settings.kafka_bootstrap, ensure)
+    return stage, OutboxSender(store, settings.kafka_config(), ensure)
 
 
 def ensure_topic(settings: Settings, topic: str) -> None:

@@ -48,7 +48,7 @@ REPLAY_HEADER = "x-hub-replay-of"
 @contextmanager
 def _producer(settings: Settings) -> Iterator[KafkaProducer]:
     try:
-        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+        producer = KafkaProducer(**settings.kafka_config(), acks="all")
     except KafkaError as err:
         raise HubError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {err!r}") from err
     try:
@@ -62,7 +62,7 @@ def _producer(settings: Settings) -> Iterator[KafkaProducer]:
 def _consumer(settings: Settings) -> Iterator[KafkaConsumer]:
     try:
         consumer = KafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None
+            **settings.kafka_config(), enable_auto_commit=False, group_id=None
         )
     except KafkaError as err:
         raise HubError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {err!r}") from err
@@ -277,7 +277,7 @@ def _topic_figures(settings: Settings) -> list[TopicFigures]:
             for p in sorted(consumer.partitions_for_topic(name) or ()):
                 tps.append(TopicPartition(name, p))
         ends = consumer.end_offsets(tps) if tps else {}
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = KafkaAdminClient(**settings.kafka_config())
     try:
         committed = admin.list_group_offsets({app_id(settings): None}).get(app_id(settings), {})
     finally:

@@ -3,13 +3,13 @@
 A NOTIFY hit becomes (a) a ``match-found`` event signed by the hub operator and published to the
 ingest topic, so it is verified, kept in the event store and projected like every other event
 (the event store stays complete), and (b) one minimised notification per recipient on
-``<prefix>notifications.<participant-id>`` (see :mod:`hub.routing`). Both are written to the
+``<prefix>notifications.<participant-id>`` (see :mod:`hub.routing`), signed by the hub operator
+(see :mod:`hub.notice`). Both are written to the
 outbox in the batch's transaction and sent after the commit by :class:`OutboxSender`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -25,6 +25,7 @@ from hub.identity import HUB_OPERATOR_ID
 from hub.keys import SigningKey
 from hub.matching.kinship import KinshipKind, KinshipResult
 from hub.matching.matcher import Hit
+from hub.notice import seal_notice
 from hub.routing import MatchSummary, Routing, mask_id_numbers, notification
 from hub.schema_catalog import SchemaCatalog
 from processors.pg_matching import PgMatchStore, PgMatchTxn
@@ -117,7 +118,9 @@ class Router:
             txn.outbox(
                 self.notification_topic(recipient),
                 summary.match_id.encode(),
-                json.dumps(body, ensure_ascii=False, sort_keys=True).encode(),
+                # Signed by the hub operator and naming its recipient: the connector refuses
+                # anything else (hub.notice).
+                seal_notice(self.operator, body, issued_at=now),
             )
 
 
@@ -127,13 +130,13 @@ class OutboxSender:
     def __init__(
         self,
         store: PgMatchStore,
-        bootstrap: str,
+        kafka_config: Mapping[str, Any],
         ensure_topic: Callable[[str], None],
         *,
         producer_config: Mapping[str, Any] | None = None,
     ) -> None:
         self.store = store
-        self.bootstrap = bootstrap
+        self.kafka_config = dict(kafka_config)
         self.ensure_topic = ensure_topic
         self._config = dict(producer_config or {})
         self._producer: KafkaProducer | None = None
@@ -142,7 +145,7 @@ class OutboxSender:
     def _get_producer(self) -> KafkaProducer:
         if self._producer is None:
             config: dict[str, Any] = {"acks": "all", "linger_ms": 2, **self._config}
-            self._producer = KafkaProducer(bootstrap_servers=self.bootstrap, **config)
+            self._producer = KafkaProducer(**self.kafka_config, **config)
         return self._producer
 
     def close(self) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub.config import Settings
+from hub.config import KAFKA_PIPELINE, Settings
 from hub.errors import HubError
 from ops.services._proc import pid_alive, read_pid, spawn_detached, stop_process_group
 
@@ -63,8 +63,9 @@ def workers(settings: Settings) -> list[WorkerInfo]:
 
 def _environment(settings: Settings, extra: Mapping[str, str] | None) -> dict[str, str]:
     env = dict(os.environ)
-    # The worker reads the same settings the caller holds, overrides included.
-    env.update(settings.as_environment())
+    # The worker reads the same settings the caller holds, overrides included, and logs in to
+    # the broker as the pipeline's own principal rather than the operator's.
+    env.update(settings.with_overrides(kafka_user=KAFKA_PIPELINE).as_environment())
     env.update(extra or {})
     return env
 

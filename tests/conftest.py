@@ -52,7 +52,7 @@ def hub_settings(services_up: Settings) -> Iterator[Settings]:
     name = f"test_{_RUN_ID}"
     try:
         settings = db.create_database(base, name, exist_ok=False)
-        db.migrate(settings.pg_dsn)
+        db.migrate(settings.pg_owner_dsn)
         topics.apply(settings)
     except HubError as err:
         _unavailable(str(err))
@@ -65,7 +65,7 @@ def hub_settings(services_up: Settings) -> Iterator[Settings]:
 def _migrated_template(hub_settings: Settings) -> Iterator[str]:
     """An empty, fully migrated database that nobody connects to: the source of fresh copies."""
     name = f"{hub_settings.pg_database}_tpl"
-    db.migrate(db.create_database(hub_settings, name, exist_ok=False).pg_dsn)
+    db.migrate(db.create_database(hub_settings, name, exist_ok=False).pg_owner_dsn)
     yield name
     db.drop_database(hub_settings, name)
 
@@ -109,7 +109,7 @@ def kafka_producer_factory(hub_settings: Settings) -> Iterator[Callable[..., Kaf
 
     def make(**config: Any) -> KafkaProducer:
         config.setdefault("acks", "all")
-        producer = KafkaProducer(bootstrap_servers=hub_settings.kafka_bootstrap, **config)
+        producer = KafkaProducer(**hub_settings.kafka_config(), **config)
         made.append(producer)
         return producer
 
@@ -128,7 +128,7 @@ def kafka_consumer_factory(hub_settings: Settings) -> Iterator[Callable[..., Kaf
         config.setdefault("group_id", f"test-{secrets.token_hex(4)}")
         config.setdefault("consumer_timeout_ms", 10000)
         consumer = KafkaConsumer(
-            *topic_names, bootstrap_servers=hub_settings.kafka_bootstrap, **config
+            *topic_names, **hub_settings.kafka_config(), **config
         )
         made.append(consumer)
         return consumer
@@ -188,7 +188,7 @@ def private_postgres_settings(
     )
     try:
         postgres.start(settings)
-        db.migrate(settings.pg_dsn)
+        db.migrate(settings.pg_owner_dsn)
         yield settings
     finally:
         postgres.stop(settings)

@@ -9,14 +9,14 @@ from pathlib import Path
 
 from connectors.inbox import DeliveredStore, Notification, receive
 from connectors.runtime import add_config_argument, config_from, say
-from hub.schema_catalog import SchemaCatalog
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "inbox", help="receive the notifications addressed to you",
-        description="Show new notifications, or append them to a JSON Lines file. "
-                    "Notifications already delivered are never shown again.",
+        description="Show new notifications, or append them to a JSON Lines file. Only "
+                    "notifications signed by the hub and addressed to you are shown, each once; "
+                    "anything else is refused and kept with its reason in refused.jsonl.",
     )
     parser.add_argument("--follow", action="store_true",
                         help="keep waiting for new notifications (Ctrl-C to stop)")
@@ -30,9 +30,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
-    catalog = SchemaCatalog.load()
     store = DeliveredStore(config.inbox_path)
-    out = args.jsonl.open("a", encoding="utf-8") if args.jsonl else None
+    # Hits name alerts and places: the file is readable by this participant only.
+    out = (os.fdopen(os.open(args.jsonl, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a",
+                     encoding="utf-8") if args.jsonl else None)
 
     def deliver(note: Notification) -> None:
         if out is None:
@@ -44,13 +45,16 @@ def run(args: argparse.Namespace) -> int:
         os.fsync(out.fileno())
 
     try:
-        count, skipped = receive(
-            config, catalog, store, deliver, follow=args.follow, idle_s=args.idle
-        )
+        summary = receive(config, store, deliver, follow=args.follow, idle_s=args.idle)
     finally:
         if out is not None:
             out.close()
         store.close()
-    say(f"{count} new notifications" + (f" written to {args.jsonl}" if args.jsonl else "")
-        + (f"; {skipped} already delivered before, not shown again" if skipped else ""))
+    line = f"{summary.delivered} new notifications" + (
+        f" written to {args.jsonl}" if args.jsonl else "")
+    if summary.refused_total:
+        reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(summary.refused.items()))
+        line += (f"; {summary.refused_total} refused, not shown ({reasons}); see "
+                 f"{config.refused_path}")
+    say(line)
     return 0

@@ -30,7 +30,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _migrate(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    applied = db.migrate(settings.pg_dsn)
+    applied = db.migrate(settings.pg_owner_dsn)
     if applied:
         for name in applied:
             print(f"applied {name}")

@@ -285,7 +285,7 @@ def _publish(settings: Settings, wires: list[bytes]) -> None:
 
     topic = topic_name(settings, "registry")
     try:
-        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+        producer = KafkaProducer(**settings.kafka_config(), acks="all",
                                  bootstrap_timeout_ms=KAFKA_TIMEOUT_MS,
                                  max_block_ms=KAFKA_TIMEOUT_MS,
                                  request_timeout_ms=KAFKA_TIMEOUT_MS)

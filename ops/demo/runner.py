@@ -127,7 +127,7 @@ class Demo:
 
         self.say(f"creating topics under {self.run_info.prefix} and database "
                  f"{self.run_info.database}")
-        db.migrate(db.create_database(self.base, self.run_info.database).pg_dsn)
+        db.migrate(db.create_database(self.base, self.run_info.database).pg_owner_dsn)
         topics.apply(self.settings)
         specs = [topics.notification_spec(pid) for pid in self.ids]
         topics.apply(self.settings, specs)

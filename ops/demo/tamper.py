@@ -37,7 +37,7 @@ def send_tampered(settings: Settings, wire: bytes, publisher_id: str) -> None:
     """Produce the tampered bytes to the ingest topic, as a connector would."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**settings.kafka_config(), acks="all")
     try:
         producer.send(topic_name(settings, "ingest"), key=publisher_id.encode(),
                       value=wire).get(timeout=30)

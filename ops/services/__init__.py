@@ -40,7 +40,7 @@ def _up(settings: Settings) -> list[ServiceStatus]:
     from ops import db
 
     pg = postgres.start(settings)
-    applied = db.migrate(settings.pg_dsn)
+    applied = db.migrate(settings.pg_owner_dsn)
     if applied:
         pg = ServiceStatus(
             pg.name,

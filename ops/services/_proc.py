@@ -147,17 +147,23 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def run_checked(argv: Sequence[str], what: str, timeout: float = 600.0) -> str:
-    """Run a command to completion; on failure raise ServiceError with its output's tail."""
+def run_checked(
+    argv: Sequence[str], what: str, timeout: float = 600.0, *, secret_args: bool = False
+) -> str:
+    """Run a command to completion; on failure raise ServiceError with its output's tail.
+
+    With `secret_args` the command line (which holds passwords) is left out of the error.
+    """
+    shown = f"{argv[0]} ..." if secret_args else " ".join(argv)
     try:
         done = subprocess.run(
             list(argv), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
         )
     except subprocess.TimeoutExpired as err:
         raise ServiceError(
-            f"{what} did not finish within {timeout:.0f}s: {' '.join(argv)}"
+            f"{what} did not finish within {timeout:.0f}s: {shown}"
         ) from err
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
-        raise ServiceError(f"{what} failed (exit {done.returncode}): {' '.join(argv)}\n{tail}")
+        raise ServiceError(f"{what} failed (exit {done.returncode}): {shown}\n{tail}")
     return done.stdout

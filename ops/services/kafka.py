@@ -12,10 +12,12 @@ import time
 import uuid
 from pathlib import Path
 
-from hub.config import PROJECT_ROOT, Settings
-from hub.errors import ServiceError, ToolMissingError
+from hub.config import KAFKA_BROKER, KAFKA_SUPER_USERS, PROJECT_ROOT, SASL_MECHANISM, Settings
+from hub.errors import HubError, ServiceError, ToolMissingError
+from hub.secrets import ensure_secret, write_private
 from ops.services._proc import (
     ensure_port_free,
+    pid_alive,
     port_answers,
     read_pid,
     require_tool,
@@ -24,6 +26,7 @@ from ops.services._proc import (
     stop_process_group,
 )
 from ops.services._status import ServiceStatus
+from ops.services.tls import ensure_tls
 
 KAFKA_OPS_DIR = PROJECT_ROOT / "ops" / "kafka"
 POM = KAFKA_OPS_DIR / "pom.xml"
@@ -45,6 +48,8 @@ class KafkaPaths:
         self.pid_file = self.root / "broker.pid"
         self.stdout_log = self.logs / "broker.out"
         self.libs_stamp = self.libs / ".pom-sha256"
+        # Written when the storage was formatted with the hub's SCRAM super users.
+        self.secure_stamp = self.data / ".hub-scram-users"
 
 
 def java_major(java: str) -> int:
@@ -94,18 +99,32 @@ def fetch_jars(settings: Settings, maven_repo: Path | None = None) -> bool:
     return True
 
 
+def super_user_secrets(settings: Settings) -> dict[str, str]:
+    """The SCRAM passwords of the hub's own principals, generated on first use."""
+    return {user: ensure_secret(settings.kafka_secret_file(user)) for user in KAFKA_SUPER_USERS}
+
+
 def render_config(settings: Settings) -> Path:
-    """Write server.properties for this data dir and these ports (always, so port changes apply)."""
+    """Write server.properties for this data dir and these ports (always, so port changes apply).
+
+    The file holds the broker's own SCRAM password, so it is readable by its owner only.
+    """
     paths = KafkaPaths(settings)
+    tls = ensure_tls(settings)
     template = (KAFKA_OPS_DIR / "server.properties.template").read_text()
     text = template.format(
         host=settings.kafka_host,
         port=settings.kafka_port,
         controller_port=settings.kafka_controller_port,
         log_dirs=paths.data,
+        keystore=tls.broker_keystore,
+        truststore=tls.ca_cert,
+        broker_user=KAFKA_BROKER,
+        broker_password=super_user_secrets(settings)[KAFKA_BROKER],
+        super_users=";".join(f"User:{user}" for user in KAFKA_SUPER_USERS),
     )
     paths.root.mkdir(parents=True, exist_ok=True)
-    paths.config.write_text(text)
+    write_private(paths.config, text.encode("utf-8"))
     return paths.config
 
 
@@ -124,16 +143,40 @@ def _java_argv(java: str, paths: KafkaPaths, main_class: str) -> list[str]:
     ]
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id: URL-safe base64 of a random UUID, never starting with '-'.
+
+    The storage tool would read a leading '-' as an option (about one id in 64).
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def format_storage(settings: Settings, java: str) -> bool:
-    """Format the KRaft log dir once (a fresh cluster id); False when it was already formatted."""
+    """Format the KRaft log dir once, with the hub's SCRAM users; False when already formatted.
+
+    In KRaft the first SCRAM credentials can only be written at format time: the broker needs
+    its own to talk to itself, and the operator needs one to create everyone else's.
+    """
     paths = KafkaPaths(settings)
     if (paths.data / "meta.properties").exists():
+        if not paths.secure_stamp.exists():
+            raise ServiceError(
+                f"the Kafka log in {paths.data} was formatted before the broker required TLS "
+                "and SCRAM logins, so it holds no credentials for the hub; stop the broker, "
+                f"remove {paths.data} (its topics are lost; the event store in PostgreSQL is "
+                "kept) and run `hubctl services up` again"
+            )
         return False
     paths.logs.mkdir(parents=True, exist_ok=True)
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     argv = _java_argv(java, paths, "kafka.tools.StorageTool")
-    argv += ["format", "-t", cluster_id, "-c", str(paths.config), "--ignore-formatted"]
-    run_checked(argv, "Kafka storage format", timeout=300)
+    argv += ["format", "-t", new_cluster_id(), "-c", str(paths.config), "--ignore-formatted"]
+    for user, password in super_user_secrets(settings).items():
+        argv += ["--add-scram", f"{SASL_MECHANISM}=[name={user},password={password}]"]
+    run_checked(argv, "Kafka storage format", timeout=300, secret_args=True)
+    paths.secure_stamp.write_text(",".join(KAFKA_SUPER_USERS) + "\n")
     return True
 
 
@@ -168,7 +211,9 @@ def _wait_ready(settings: Settings, pid: int, started: bool, deadline: float) ->
     paths = KafkaPaths(settings)
     last = "no answer yet"
     while time.monotonic() < deadline:
-        if read_pid(paths.pid_file, BROKER_MAIN) is None:
+        # The pid itself, not its command line: right after the fork that is still ours, not
+        # yet the JVM's, and must not be taken for a broker that exited.
+        if not pid_alive(pid):
             raise ServiceError(
                 f"the Kafka broker (pid {pid}) exited during start-up; see "
                 f"{paths.logs / 'server.log'} and {paths.stdout_log}"
@@ -193,12 +238,12 @@ def probe(settings: Settings) -> tuple[bool, str]:
 
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=settings.kafka_bootstrap,
+            **settings.kafka_config(),
             client_id="hubctl-probe",
             request_timeout_ms=5000,
             bootstrap_timeout_ms=5000,
         )
-    except (KafkaError, OSError, ValueError) as err:
+    except (KafkaError, OSError, ValueError, HubError) as err:
         return False, f"no metadata: {err!r}"
     try:
         topics = admin.list_topics()

@@ -11,12 +11,14 @@ import secrets
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from hub.config import Settings
+from hub.config import PG_OWNER, PG_PIPELINE, PG_ROLES, Settings
 from hub.errors import ServiceError
+from hub.secrets import ensure_secret
 from ops.services._pg_cluster import (
     SERVER_USER,
     SUPERUSER,
@@ -172,30 +174,54 @@ def _wait_ready(settings: Settings, deadline: float) -> None:
 
 
 def ensure_role_and_database(settings: Settings) -> None:
-    """Create (or realign the password of) the application role, and its default database."""
+    """Create the hub's three roles (passwords from their 0600 files) and its default database.
+
+    The owner role owns every database and table and runs migrations; the pipeline and reader
+    roles get their privileges from `ops.db.grant_privileges` after each migration.
+    """
     with psycopg.connect(admin_dsn(settings), autocommit=True) as conn:
-        role = sql.Identifier(settings.pg_user)
-        exists = conn.execute(
-            "SELECT 1 FROM pg_roles WHERE rolname = %s", (settings.pg_user,)
-        ).fetchone()
-        verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
-        conn.execute(
-            sql.SQL("{} ROLE {} LOGIN CREATEDB PASSWORD {}").format(
-                verb, role, sql.Literal(settings.pg_password)
+        for role in PG_ROLES:
+            password = ensure_secret(settings.pg_secret_file(role))
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+            verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
+            extra = sql.SQL(" CREATEDB" if role == PG_OWNER else " NOCREATEDB")
+            conn.execute(
+                sql.SQL("{} ROLE {} LOGIN NOSUPERUSER NOCREATEROLE{} PASSWORD {}").format(
+                    verb, sql.Identifier(role), extra, sql.Literal(password)
+                )
             )
-        )
+        owner = sql.Identifier(PG_OWNER)
+        _hand_over_from_pipeline(settings, conn)
         # DROP DATABASE ... WITH (FORCE) must end every session in the database, autovacuum
-        # workers included; without this role the hub cannot drop its own test databases.
-        conn.execute(sql.SQL("GRANT pg_signal_backend TO {}").format(role))
+        # workers included; without this the owner cannot drop its own test databases.
+        conn.execute(sql.SQL("GRANT pg_signal_backend TO {}").format(owner))
         has_db = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (settings.pg_database,)
         ).fetchone()
         if not has_db:
             conn.execute(
                 sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                    sql.Identifier(settings.pg_database), role
+                    sql.Identifier(settings.pg_database), owner
                 )
             )
+        else:
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                    sql.Identifier(settings.pg_database), owner
+                )
+            )
+
+
+def _hand_over_from_pipeline(settings: Settings, conn: psycopg.Connection[Any]) -> None:
+    """Databases made when the pipeline role owned everything pass to the owner role."""
+    rows = conn.execute(
+        "SELECT d.datname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba "
+        "WHERE r.rolname = %s", (PG_PIPELINE,)
+    ).fetchall()
+    for (name,) in rows:
+        with psycopg.connect(admin_dsn(settings, name), autocommit=True) as inside:
+            inside.execute(sql.SQL("REASSIGN OWNED BY {} TO {}").format(
+                sql.Identifier(PG_PIPELINE), sql.Identifier(PG_OWNER)))
 
 
 def probe(settings: Settings) -> tuple[bool, str]:

@@ -42,7 +42,7 @@ def read_published(hub_settings: Settings) -> Iterator[Callable[[str], list[tupl
 
     def read(participant: str) -> list[tuple[str, Any]]:
         consumer = KafkaConsumer(
-            f"{hub_settings.topic_prefix}ingest", bootstrap_servers=hub_settings.kafka_bootstrap,
+            f"{hub_settings.topic_prefix}ingest", **hub_settings.kafka_config(),
             group_id=f"check-{secrets.token_hex(4)}", auto_offset_reset="earliest",
             consumer_timeout_ms=6000,
         )

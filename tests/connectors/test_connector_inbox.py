@@ -46,7 +46,7 @@ def test_inbox_delivers_once_and_decide_publishes(
     police = participant_of(config)
     topic = topics.ensure_notification_topic(hub_settings, police)
     match_id = str(uuid.uuid4())
-    producer = KafkaProducer(bootstrap_servers=hub_settings.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**hub_settings.kafka_config(), acks="all")
     try:
         producer.send(topic, value=match_found(police, generate_keypair(), match_id))
         producer.flush(10)
@@ -61,7 +61,7 @@ def test_inbox_delivers_once_and_decide_publishes(
     assert note["event_type"] == "match-found"
     assert note["payload"]["match_id"] == match_id
     # Lose the committed offsets: the local delivered-ids table still prevents a repeat.
-    admin = KafkaAdminClient(bootstrap_servers=hub_settings.kafka_bootstrap)
+    admin = KafkaAdminClient(**hub_settings.kafka_config())
     try:
         admin.delete_groups([f"{police}.inbox"])
     finally:

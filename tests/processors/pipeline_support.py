@@ -110,9 +110,9 @@ def make_lane(base: Settings, data_dir: Path) -> Iterator[Lane]:
     settings = db.create_database(base, name, exist_ok=False).with_overrides(
         topic_prefix=f"{base.topic_prefix}{rid}.", data_dir=data_dir
     )
-    db.migrate(settings.pg_dsn)
+    db.migrate(settings.pg_owner_dsn)
     topics.apply(settings)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=10)
+    producer = KafkaProducer(**settings.kafka_config(), acks="all", linger_ms=10)
     lane = Lane(settings, SignedWorld(CATALOG), producer)
     try:
         yield lane

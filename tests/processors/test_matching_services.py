@@ -76,7 +76,7 @@ def inboxes(lane: Lane) -> dict[str, list[dict[str, Any]]]:
     """Every notification topic under the lane's prefix and what it holds, by participant."""
     prefix = lane.settings.topic_prefix + NOTIFICATIONS
     consumer = KafkaConsumer(
-        bootstrap_servers=lane.settings.kafka_bootstrap,
+        **lane.settings.kafka_config(),
         group_id=f"inbox-check-{secrets.token_hex(4)}",
         auto_offset_reset="earliest",
         consumer_timeout_ms=3000,

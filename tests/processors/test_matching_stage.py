@@ -224,7 +224,7 @@ def test_outbox_is_sent_once_and_abandoned_claims_are_taken_over(
         lambda p: notification_topic(settings, p),
     )
     sender = OutboxSender(
-        harness.store, settings.kafka_bootstrap, functools.partial(ensure_topic, settings)
+        harness.store, settings.kafka_config(), functools.partial(ensure_topic, settings)
     )
     try:
         harness.feed(harness.alert(1, CHILD), harness.record(1, CHILD))
@@ -239,7 +239,7 @@ def test_outbox_is_sent_once_and_abandoned_claims_are_taken_over(
         assert sender.flush() == 3
         consumer = KafkaConsumer(
             notification_topic(settings, POLICE),
-            bootstrap_servers=settings.kafka_bootstrap,
+            **settings.kafka_config(),
             auto_offset_reset="earliest",
             consumer_timeout_ms=5000,
         )

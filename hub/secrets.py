@@ -1,0 +1,52 @@
+"""Secret files: generated once, kept readable by their owner only, never printed.
+
+A secret is one line of URL-safe text in a file of mode 0600 inside a folder of mode 0700.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from hub.errors import ConfigError
+
+SECRET_BYTES = 32
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and parents) if missing and make it 0700; returns it."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write `data` to a new or existing file that only its owner can read (mode 0600)."""
+    private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def read_secret(path: Path, hint: str) -> str:
+    """The secret in `path`; ConfigError with `hint` (what creates it) when it is missing."""
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        raise ConfigError(f"no secret at {path}; {hint}") from None
+    except (OSError, UnicodeError) as err:
+        raise ConfigError(f"cannot read the secret {path}: {err}") from err
+    if not text:
+        raise ConfigError(f"the secret file {path} is empty; {hint}")
+    return text
+
+
+def ensure_secret(path: Path) -> str:
+    """The secret in `path`, generated first when the file does not exist yet."""
+    if not path.exists():
+        write_private(path, (secrets.token_urlsafe(SECRET_BYTES) + "\n").encode("ascii"))
+    return read_secret(path, "it could not be created")
