@@ -10,6 +10,7 @@ from hub import commandline
 # Each module registers its own sub-commands with `register(subparsers)`.
 COMMAND_MODULES: tuple[str, ...] = (
     "init",
+    "join",
     "publish",
     "send",
     "watch",

@@ -70,7 +70,9 @@ def _signed_part(key_id: bytes, body: bytes) -> bytes:
     return key_id + _LENGTH.pack(len(body)) + body
 
 
-def seal_notice(key: SigningKey, body: dict[str, Any], *, issued_at: datetime | None = None) -> bytes:
+def seal_notice(
+    key: SigningKey, body: dict[str, Any], *, issued_at: datetime | None = None
+) -> bytes:
     """The wire bytes of `body` signed by `key`; `issued_at` is added when the body lacks it."""
     content = dict(body)
     content.setdefault("issued_at", (issued_at or datetime.now(UTC)).isoformat())

@@ -13,11 +13,8 @@ listing other topics.
 
 from __future__ import annotations
 
-import json
 import secrets
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from kafka.admin import (
@@ -35,14 +32,14 @@ from kafka.admin import (
 )
 from kafka.errors import KafkaError
 
+from hub.bundle import Bundle
 from hub.config import Settings
-from hub.errors import ConfigError, ServiceError
+from hub.errors import ServiceError
+from hub.keys import VerifyKey
 from hub.registry import load_operator_key
-from hub.secrets import write_private
 from ops.services.tls import ca_pem
 from ops.topics import admin_client, ensure_notification_topic, notification_spec, topic_name
 
-BUNDLE_FORMAT = "exchange-hub-bundle/1"
 # PBKDF2 rounds the broker stores per credential (Kafka's minimum is 4096).
 SCRAM_ITERATIONS = 8192
 
@@ -51,43 +48,6 @@ def principal_of(settings: Settings, participant_id: str) -> str:
     """The broker login name of a participant in this namespace."""
     notification_spec(participant_id)  # refuses ids that are not <area code>-<department>
     return f"{settings.topic_prefix}{participant_id}"
-
-
-@dataclass(frozen=True)
-class Bundle:
-    """What a participant needs to reach the hub: login, trust anchors and where to connect."""
-
-    participant_id: str
-    principal: str
-    secret: str
-    bootstrap: str
-    topic_prefix: str
-    ca_certificate: str
-    hub_operator_public_key: str
-    issued_at: str
-    format: str = BUNDLE_FORMAT
-
-    def __repr__(self) -> str:
-        return f"Bundle(participant_id={self.participant_id!r}, principal={self.principal!r})"
-
-    def save(self, path: Path) -> None:
-        """Write the bundle as JSON, readable by its owner only (it holds the secret)."""
-        write_private(path, json.dumps(asdict(self), ensure_ascii=False, indent=2).encode())
-
-    @classmethod
-    def load(cls, path: Path) -> Bundle:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"no bundle at {path}") from None
-        except (OSError, UnicodeError, json.JSONDecodeError) as err:
-            raise ConfigError(f"{path} is not a hub bundle: {err}") from err
-        if not isinstance(data, dict) or data.get("format") != BUNDLE_FORMAT:
-            raise ConfigError(f"{path} is not a hub bundle (format {BUNDLE_FORMAT} expected)")
-        try:
-            return cls(**{name: str(data[name]) for name in cls.__dataclass_fields__})
-        except KeyError as err:
-            raise ConfigError(f"{path}: the bundle lacks {err.args[0]!r}") from None
 
 
 def _acls(settings: Settings, participant_id: str, principal: str) -> list[ACL]:
@@ -105,7 +65,8 @@ def _acls(settings: Settings, participant_id: str, principal: str) -> list[ACL]:
         allow(ACLOperation.DESCRIBE, ResourceType.TOPIC, ingest),
         allow(ACLOperation.READ, ResourceType.TOPIC, inbox),
         allow(ACLOperation.DESCRIBE, ResourceType.TOPIC, inbox),
-        allow(ACLOperation.READ, ResourceType.GROUP, f"{principal}.", ACLResourcePatternType.PREFIXED),
+        allow(ACLOperation.READ, ResourceType.GROUP, f"{principal}.",
+              ACLResourcePatternType.PREFIXED),
     ]
 
 
@@ -122,8 +83,13 @@ def _check(results: dict[str, Any], what: str) -> None:
         raise ServiceError(f"{what} refused by the broker: {failed}")
 
 
-def grant_access(settings: Settings, participant_id: str) -> Bundle:
-    """A new login and the ACLs for `participant_id` (replacing any earlier secret)."""
+def grant_access(
+    settings: Settings, participant_id: str, operator: VerifyKey | None = None
+) -> Bundle:
+    """A new login and the ACLs for `participant_id` (replacing any earlier secret).
+
+    The bundle pins `operator` (default: the hub operator key under the data dir).
+    """
     principal = principal_of(settings, participant_id)
     secret = secrets.token_urlsafe(32)
     ensure_notification_topic(settings, participant_id)
@@ -144,7 +110,7 @@ def grant_access(settings: Settings, participant_id: str) -> Bundle:
         bootstrap=settings.kafka_bootstrap,
         topic_prefix=settings.topic_prefix,
         ca_certificate=ca_pem(settings),
-        hub_operator_public_key=load_operator_key(settings.data_dir).base64,
+        hub_operator_public_key=(operator or load_operator_key(settings.data_dir)).base64,
         issued_at=datetime.now(UTC).isoformat(),
     )
 
@@ -157,8 +123,9 @@ def revoke_access(settings: Settings, participant_id: str) -> list[str]:
         with admin_client(settings) as admin:
             known = admin.describe_user_scram_credentials([principal])
             if known.get(principal, {}).get("credential_infos"):
-                _check(admin.alter_user_scram_credentials([UserScramCredentialDeletion(
-                    principal, ScramMechanism.SCRAM_SHA_512)]), f"removing the login of {principal}")
+                deletion = UserScramCredentialDeletion(principal, ScramMechanism.SCRAM_SHA_512)
+                _check(admin.alter_user_scram_credentials([deletion]),
+                       f"removing the login of {principal}")
                 done.append(f"login {principal} deleted")
             deleted = admin.delete_acls([_everything_of(principal)])
             count = sum(len(matches) for _, matches, _ in deleted)

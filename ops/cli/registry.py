@@ -23,6 +23,7 @@ from hub.errors import EnvelopeError, KeyFileError, RegistryError, ServiceError
 from hub.identity import HUB_OPERATOR_ID
 from hub.keys import SigningKey, VerifyKey, generate_keypair
 from hub.registry import (
+    KeyState,
     RegistrationRequest,
     Registry,
     add_key_event,
@@ -66,6 +67,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     reg.add_argument("--jurisdiction", help="GB/T 2260 code (default: the id's area code)")
     reg.add_argument("--permissions", help="comma-separated event types (default: department's)")
     reg.add_argument("--public-key", help="base64 public key to add in the same step")
+    reg.add_argument("--bundle", type=Path,
+                     help="where to write the participant's bundle (default: "
+                          "./<participant>.bundle.json)")
 
     key = _emitter(actions, "add-key", "add a public key", _build_add_key)
     key.add_argument("--public-key", required=True, help="base64 raw Ed25519 public key")
@@ -89,6 +93,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     imp.add_argument("--allow-extra", action="store_true",
                      help="grant requested types beyond the department's defaults")
     imp.add_argument("--out", type=Path, help="write events to FILE instead of publishing")
+    imp.add_argument("--bundle", type=Path,
+                     help="where to write the participant's bundle (broker login, CA, operator "
+                          "key; default: <participant>.bundle.json beside the request)")
     imp.set_defaults(handler=_emit, build=_build_import)
 
 
@@ -254,7 +261,35 @@ def _emit(args: argparse.Namespace) -> int:
                                "absorbs any duplicates)") from err
     for env in envelopes:
         print(f"{env.event_type} seq={env.sequence} event_id={env.event_id}")
+    _broker_access(args, settings, registry, envelopes)
     return 0
+
+
+def _broker_access(args: argparse.Namespace, settings: Settings, registry: Registry,
+                   envelopes: list[Envelope]) -> None:
+    """A registration gets a broker login and its bundle; revoking the last key ends access."""
+    from ops import broker_access  # imported late: it loads the Kafka client
+
+    kinds = {env.event_type for env in envelopes}
+    participant = str(args.participant_id if "participant_id" in args else "")
+    if "participant-registered" in kinds:
+        if not participant:
+            participant = RegistrationRequest.from_json(
+                args.request_file.read_text(encoding="utf-8")).participant_id
+        bundle = broker_access.grant_access(settings, participant)
+        path = args.bundle or (
+            args.request_file.with_name(f"{participant}.bundle.json")
+            if "request_file" in args else Path(f"{participant}.bundle.json"))
+        bundle.save(path)
+        print(f"broker login {bundle.principal} created; bundle for {participant}: {path} "
+              "(mode 0600: hand it over like a key, the participant runs "
+              "`hub-connector join` with it)")
+    if "key-revoked" in kinds:
+        # _check_against applied the new events to `registry` already.
+        now = datetime.now(UTC)
+        if not any(k.state_at(now) is KeyState.VALID for k in registry.keys_of(participant)):
+            for sentence in broker_access.revoke_access(settings, participant):
+                print(f"{participant} has no valid key left: {sentence}")
 
 
 def _check_against(registry: Registry, catalog: SchemaCatalog, wires: list[bytes]) -> None:

@@ -172,6 +172,12 @@ class Demo:
             str(self.run_info.participant_dir(pid) / f"{pid}.registration.json")],
             self._registry_env(), self.run_info.logs / "registry.log") for pid in self.ids]
         self._jobs(imports, 1)  # one journal, one sequence: strictly one after the other
+        self.say("hub-connector join: each participant takes in its bundle (broker login)")
+        joins = [Job(f"join {pid}", [
+            connector, "join", "--config", str(self.run_info.config_path(pid)),
+            str(self.run_info.participant_dir(pid) / f"{pid}.bundle.json")],
+            environment(self.settings), self.run_info.logs / f"{pid}.log") for pid in self.ids]
+        self._jobs(joins, PARALLEL)
         self._jobs([Job("registry publish", [hubctl, "registry", "publish", str(events)],
                         self._registry_env(), self.run_info.logs / "registry.log")], 1)
 

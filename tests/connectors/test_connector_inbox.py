@@ -1,11 +1,11 @@
-"""Notifications reach the police unit's inbox once; its decision goes out as a signed event."""
+"""Notifications reach the police unit's inbox once, only when the hub signed them for it; its
+decision goes out as a signed event."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,61 +15,63 @@ from kafka import KafkaAdminClient, KafkaProducer
 
 from connectors.cli import main
 from hub.config import Settings
-from hub.envelope import encode_envelope, seal
 from hub.keys import SigningKey, generate_keypair
-from hub.schema_catalog import SchemaCatalog
+from hub.notice import seal_notice
 from ops import topics
 
 pytestmark = pytest.mark.services
 Reader = Callable[[str], list[tuple[str, Any]]]
 
 
-def match_found(police: str, operator: SigningKey, match_id: str) -> bytes:
-    """A signed match-found notification for `police`, as the hub's router would send it."""
-    payload = {
-        "match_id": match_id, "alert_id": "A-2024-001", "alert_event_id": str(uuid.uuid4()),
-        "counterpart_kind": "MIGRANT_RECORD", "counterpart_id": "R000001",
-        "counterpart_event_id": str(uuid.uuid4()), "child_index": 0, "score": 14.2,
-        "explanation": ["出生日期一致", "姓名读音相同"], "dna": None, "recipients": [police],
+def hit(police: str, match_id: str) -> dict[str, Any]:
+    """A hit notification's body for `police`, as hub.routing.notification writes it."""
+    return {
+        "notification_id": str(uuid.uuid4()), "kind": "MATCH_HIT", "recipient": police,
+        "match_id": match_id, "alert_id": "A-2024-001", "score": 14.2,
+        "explanation": ["出生日期一致", "姓名读音相同"], "urgency": "HIGH",
     }
-    env = seal(SchemaCatalog.load(), "match-found", payload, publisher_id="000000-hub-operator",
-               key=operator, sequence=1, occurred_at=datetime.now(UTC))
-    return encode_envelope(env)
+
+
+def send(settings: Settings, topic: str, *values: bytes) -> None:
+    """Write raw messages onto a topic as the hub's admin principal would."""
+    producer = KafkaProducer(**settings.kafka_config(), acks="all")
+    try:
+        for value in values:
+            producer.send(topic, value=value)
+        producer.flush(10)
+    finally:
+        producer.close()
 
 
 def test_inbox_delivers_once_and_decide_publishes(
     hub_settings: Settings, connector_factory: Callable[..., Path], read_published: Reader,
-    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    hub_operator_key: SigningKey, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """A notification is written once, not again after offsets are lost; decide signs it."""
+    """A signed notice is written once, not again after offsets are lost; decide signs it."""
     config = connector_factory("police")
     police = participant_of(config)
     topic = topics.ensure_notification_topic(hub_settings, police)
     match_id = str(uuid.uuid4())
-    producer = KafkaProducer(**hub_settings.kafka_config(), acks="all")
-    try:
-        producer.send(topic, value=match_found(police, generate_keypair(), match_id))
-        producer.flush(10)
-    finally:
-        producer.close()
+    send(hub_settings, topic, seal_notice(hub_operator_key, hit(police, match_id)))
     out = tmp_path / "notes.jsonl"
     args = ["inbox", "--jsonl", str(out), "--idle", "3", "--config", str(config)]
     assert main(args) == 0
     lines = out.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1
+    assert out.stat().st_mode & 0o077 == 0
     note = json.loads(lines[0])
-    assert note["event_type"] == "match-found"
+    assert note["event_type"] == "MATCH_HIT"
     assert note["payload"]["match_id"] == match_id
     # Lose the committed offsets: the local delivered-ids table still prevents a repeat.
     admin = KafkaAdminClient(**hub_settings.kafka_config())
     try:
-        admin.delete_groups([f"{police}.inbox"])
+        admin.delete_groups([f"{hub_settings.topic_prefix}{police}.inbox"])
     finally:
         admin.close()
     capsys.readouterr()
     assert main(args) == 0
     err = capsys.readouterr().err
-    assert "0 new notifications" in err and "1 already delivered before" in err
+    assert "0 new notifications" in err and "1 refused" in err and "1 REPLAYED" in err
     assert out.read_text(encoding="utf-8").splitlines() == lines
     assert main(["decide", match_id, "confirm", "--note", "同一人", "--config", str(config)]) == 0
     decisions = [p for _, p in read_published(police) if "decision" in p]
@@ -78,3 +80,31 @@ def test_inbox_delivers_once_and_decide_publishes(
     assert decisions[0]["alert_id"] == "A-2024-001"
     assert decisions[0]["deciding_unit"] == police
     assert str(decisions[0]["match_id"]) == match_id
+
+
+def test_forged_notifications_are_refused_with_their_reason(
+    hub_settings: Settings, connector_factory: Callable[..., Path],
+    hub_operator_key: SigningKey, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Unsigned, participant-signed, altered and misaddressed notices are kept, never shown."""
+    config = connector_factory("police")
+    police = participant_of(config)
+    topic = topics.ensure_notification_topic(hub_settings, police)
+    plain = json.dumps(hit(police, str(uuid.uuid4())) | {"action_on_hit":
+                                                         "PLACE_UNDER_PROTECTION"}).encode()
+    by_participant = seal_notice(generate_keypair(), hit(police, str(uuid.uuid4())))
+    flipped = bytearray(seal_notice(hub_operator_key, hit(police, str(uuid.uuid4()))))
+    flipped[40] ^= 0x01
+    for_other = seal_notice(hub_operator_key, hit("990000-police", str(uuid.uuid4())))
+    genuine = seal_notice(hub_operator_key, hit(police, str(uuid.uuid4())))
+    send(hub_settings, topic, plain, by_participant, bytes(flipped), for_other, genuine)
+    out = tmp_path / "notes.jsonl"
+    capsys.readouterr()
+    assert main(["inbox", "--jsonl", str(out), "--idle", "3", "--config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert "1 new notifications" in err and "4 refused" in err
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 1
+    refused_file = config.parent / "state" / police / "refused.jsonl"
+    assert refused_file.stat().st_mode & 0o077 == 0
+    reasons = [json.loads(line)["reason"] for line in refused_file.read_text().splitlines()]
+    assert sorted(reasons) == ["BAD_SIGNATURE", "UNKNOWN_KEY", "UNSIGNED", "WRONG_RECIPIENT"]
