@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewPartitions, NewTopic
 from kafka.errors import KafkaError
 
@@ -44,10 +44,18 @@ def produce(config: dict[str, Any], topic: str) -> None:
 
 
 def fetch(config: dict[str, Any], topic: str, group: str) -> list[Any]:
-    consumer = KafkaConsumer(topic, **config, group_id=group, auto_offset_reset="earliest",
-                             consumer_timeout_ms=4000, **TIMEOUTS)
+    """Read partition 0 of `topic` as a member of `group`, asking the group for its offset."""
+    consumer = KafkaConsumer(**config, group_id=group, auto_offset_reset="earliest",
+                             enable_auto_commit=False, **TIMEOUTS)
     try:
-        return list(consumer)
+        partition = TopicPartition(topic, 0)
+        consumer.assign([partition])
+        consumer.committed(partition)  # needs the group
+        records: list[Any] = []
+        for _ in range(4):
+            for batch in consumer.poll(timeout_ms=500).values():
+                records += batch
+        return records
     finally:
         consumer.close()
 
