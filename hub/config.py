@@ -32,6 +32,7 @@ KAFKA_BROKER = "hub-broker"
 KAFKA_SUPER_USERS = (KAFKA_ADMIN, KAFKA_PIPELINE, KAFKA_BROKER)
 SASL_MECHANISM = "SCRAM-SHA-512"
 
+DEFAULT_SECRETS_DIR = PROJECT_ROOT / ".data" / "secrets"
 _SERVICES_HINT = "run `hubctl services up` first (it creates the hub's secrets)"
 
 
@@ -92,7 +93,7 @@ class Settings:
     """Where the hub's services live and how its names are prefixed."""
 
     data_dir: Path
-    secrets_dir: Path
+    secrets_dir: Path = DEFAULT_SECRETS_DIR
     kafka_host: str = "127.0.0.1"
     kafka_port: int = 29092
     kafka_controller_port: int = 29093
@@ -191,7 +192,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     data_dir = Path(env.get("HUB_DATA_DIR") or PROJECT_ROOT / ".data")
     return Settings(
         data_dir=data_dir,
-        secrets_dir=Path(env.get("HUB_SECRETS_DIR") or PROJECT_ROOT / ".data" / "secrets"),
+        secrets_dir=Path(env.get("HUB_SECRETS_DIR") or DEFAULT_SECRETS_DIR),
         kafka_host=env.get("HUB_KAFKA_HOST", "127.0.0.1"),
         kafka_port=_int(env, "HUB_KAFKA_PORT", 29092),
         kafka_controller_port=_int(env, "HUB_KAFKA_CONTROLLER_PORT", 29093),

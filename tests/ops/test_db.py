@@ -54,7 +54,7 @@ def scratch_dsn(hub_settings: Settings) -> Iterator[str]:
     """A fresh, empty database for one test, dropped afterwards."""
     name = f"{hub_settings.pg_database}_{secrets.token_hex(3)}"
     settings = db.create_database(hub_settings, name, exist_ok=False)
-    yield settings.pg_dsn
+    yield settings.pg_owner_dsn
     db.drop_database(hub_settings, name)
 
 
@@ -111,19 +111,19 @@ class TestFreshDatabases:
         """A per-test database has every migration recorded and is not the run's database."""
         labels = [f"{v}_{n}.sql" for v, n in db.applied(fresh_db_settings.pg_dsn)]
         assert labels == [m.label for m in db.discover()]
-        assert db.migrate(fresh_db_settings.pg_dsn) == []
+        assert db.migrate(fresh_db_settings.pg_owner_dsn) == []
 
     def test_fresh_databases_do_not_share_rows(
         self, fresh_db_settings: Settings, hub_settings: Settings
     ) -> None:
         """A table written in the per-test database does not exist in the run's database."""
-        with psycopg.connect(fresh_db_settings.pg_dsn) as conn:
+        with psycopg.connect(fresh_db_settings.pg_owner_dsn) as conn:
             conn.execute("CREATE TABLE only_here (id int)")
         assert "only_here" in _tables(fresh_db_settings.pg_dsn)
         assert "only_here" not in _tables(hub_settings.pg_dsn)
 
     def test_drop_ends_sessions_of_other_roles(self, hub_settings: Settings) -> None:
-        """The hub role drops its database even while another role's session is inside it."""
+        """The owner role drops its database even while another role's session is inside it."""
         from ops.services import postgres
 
         role, password = f"reader_{secrets.token_hex(3)}", secrets.token_hex(8)
@@ -131,10 +131,10 @@ class TestFreshDatabases:
         with psycopg.connect(postgres.admin_dsn(hub_settings), autocommit=True) as admin:
             admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
         try:
-            other = db.create_database(hub_settings, name).with_overrides(
-                pg_user=role, pg_password=password
-            )
-            with psycopg.connect(other.pg_dsn, autocommit=True) as intruder:
+            other = db.create_database(hub_settings, name)
+            intruder_dsn = (f"host={other.pg_host} port={other.pg_port} dbname={name} "
+                            f"user={role} password={password}")
+            with psycopg.connect(intruder_dsn, autocommit=True) as intruder:
                 intruder.execute("SELECT 1")
                 db.drop_database(hub_settings, name)
             with psycopg.connect(hub_settings.pg_dsn) as conn:

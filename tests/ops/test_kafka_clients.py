@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -18,8 +19,8 @@ pytestmark = pytest.mark.services
 PAYLOADS = [f"走失儿童 {i} ".encode() + bytes([0, 255, i]) for i in range(20)]
 
 
-async def _aio_produce(bootstrap: str, topic: str, payloads: list[bytes]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+async def _aio_produce(bootstrap: dict[str, Any], topic: str, payloads: list[bytes]) -> None:
+    producer = AIOKafkaProducer(**bootstrap, acks="all")
     await producer.start()
     try:
         for i, value in enumerate(payloads):
@@ -28,10 +29,10 @@ async def _aio_produce(bootstrap: str, topic: str, payloads: list[bytes]) -> Non
         await producer.stop()
 
 
-async def _aio_consume(bootstrap: str, topic: str, expected: int) -> list[bytes]:
+async def _aio_consume(bootstrap: dict[str, Any], topic: str, expected: int) -> list[bytes]:
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **bootstrap,
         group_id=f"aio-{secrets.token_hex(4)}",
         auto_offset_reset="earliest",
     )
@@ -60,7 +61,7 @@ def test_kafka_python_to_aiokafka(
     for i, value in enumerate(PAYLOADS):
         producer.send(topic, value=value, key=f"k{i % 3}".encode())
     producer.flush(timeout=30)
-    got = asyncio.run(_aio_consume(hub_settings.kafka_bootstrap, topic, len(PAYLOADS)))
+    got = asyncio.run(_aio_consume(hub_settings.kafka.aiokafka(), topic, len(PAYLOADS)))
     assert sorted(got) == sorted(PAYLOADS)
 
 
@@ -71,7 +72,7 @@ def test_aiokafka_to_kafka_python(
 ) -> None:
     """Messages produced with aiokafka are consumed intact by kafka-python, keys kept."""
     topic = topic_factory(partitions=3)
-    asyncio.run(_aio_produce(hub_settings.kafka_bootstrap, topic, PAYLOADS))
+    asyncio.run(_aio_produce(hub_settings.kafka.aiokafka(), topic, PAYLOADS))
     consumer = kafka_consumer_factory(topic)
     got = []
     for record in consumer:
@@ -93,7 +94,7 @@ def test_same_key_lands_on_one_partition_for_both_clients(
     producer = kafka_producer_factory()
     producer.send(topic, value=b"from kafka-python", key=b"320000-police")
     producer.flush(timeout=30)
-    asyncio.run(_aio_produce_keyed(hub_settings.kafka_bootstrap, topic, b"320000-police"))
+    asyncio.run(_aio_produce_keyed(hub_settings.kafka.aiokafka(), topic, b"320000-police"))
     consumer = kafka_consumer_factory(topic)
     partitions = []
     for record in consumer:
@@ -104,8 +105,8 @@ def test_same_key_lands_on_one_partition_for_both_clients(
     assert partitions[0] == partitions[1]
 
 
-async def _aio_produce_keyed(bootstrap: str, topic: str, key: bytes) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+async def _aio_produce_keyed(bootstrap: dict[str, Any], topic: str, key: bytes) -> None:
+    producer = AIOKafkaProducer(**bootstrap)
     await producer.start()
     try:
         await producer.send_and_wait(topic, b"from aiokafka, keyed", key=key)

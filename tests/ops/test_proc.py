@@ -101,11 +101,21 @@ class TestProcesses:
 
     def test_broker_config_follows_settings(self, tmp_path: Path) -> None:
         """The rendered broker config uses the configured ports and the data dir."""
-        settings = Settings(data_dir=tmp_path, kafka_port=39111, kafka_controller_port=39112)
-        text = kafka.render_config(settings).read_text()
-        assert "listeners=PLAINTEXT://127.0.0.1:39111,CONTROLLER://127.0.0.1:39112" in text
+        settings = Settings(data_dir=tmp_path, secrets_dir=tmp_path / "secrets",
+                            kafka_port=39111, kafka_controller_port=39112)
+        path = kafka.render_config(settings)
+        text = path.read_text()
+        assert "listeners=CLIENT://127.0.0.1:39111,CONTROLLER://127.0.0.1:39112" in text
+        assert "listener.security.protocol.map=CLIENT:SASL_SSL,CONTROLLER:SSL" in text
+        assert "PLAINTEXT" not in text and "allow.everyone.if.no.acl.found=false" in text
+        # It holds the broker's own SCRAM password.
+        assert path.stat().st_mode & 0o077 == 0
         assert f"log.dirs={tmp_path / 'kafka' / 'data'}" in text
         assert "auto.create.topics.enable=false" in text
+
+    def test_cluster_ids_never_look_like_options(self) -> None:
+        """No generated KRaft cluster id starts with '-', which the storage tool would misread."""
+        assert not any(kafka.new_cluster_id().startswith("-") for _ in range(5000))
 
     def test_pid_of_another_program_is_not_ours(self, tmp_path: Path) -> None:
         """A pid file naming a live process that is not the expected program counts as stale."""
