@@ -16,6 +16,7 @@ from pipeline_support import Lane, make_lane
 from hub.config import Settings
 from hub.envelope import decode_envelope
 from hub.identity import check_character
+from hub.notice import open_notice
 from hub.registry import operator_key_paths
 from ops.topics import NOTIFICATIONS
 from processors.testing import payload_for
@@ -87,7 +88,10 @@ def inboxes(lane: Lane) -> dict[str, list[dict[str, Any]]]:
         if names:
             consumer.subscribe(names)
             for message in consumer:
-                out[message.topic[len(prefix) :]].append(json.loads(message.value))
+                recipient = message.topic[len(prefix) :]
+                # Every notice must open with the operator key, for the topic's own participant.
+                notice = open_notice(message.value, lane.world.operator.verify_key, recipient)
+                out[recipient].append(notice.body)
         return out
     finally:
         consumer.close()

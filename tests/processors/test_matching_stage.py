@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from hub.notice import open_notice
 from hub.config import Settings
 from hub.envelope import decode_envelope, decode_payload
 from hub.matching import (
@@ -189,7 +190,7 @@ def test_notification_body_is_minimised(harness: Harness) -> None:
     harness.feed(harness.alert(1, CHILD), harness.record(1, CHILD))
     with psycopg.connect(harness.settings.pg_dsn) as conn:
         rows = conn.execute("SELECT topic, msg_value FROM match_outbox ORDER BY id").fetchall()
-    note = json.loads(bytes(rows[1][1]))
+    note = open_notice(bytes(rows[1][1]), harness.world.operator.verify_key, POLICE).body
     assert "周" not in json.dumps(note, ensure_ascii=False)
     assert note["counterpart"]["held_by"] == REGISTRY
     event = decode_payload(CATALOG, decode_envelope(bytes(rows[0][1])))
@@ -243,7 +244,8 @@ def test_outbox_is_sent_once_and_abandoned_claims_are_taken_over(
             auto_offset_reset="earliest",
             consumer_timeout_ms=5000,
         )
-        notes = [json.loads(m.value) for m in consumer]
+        notes = [open_notice(m.value, harness.world.operator.verify_key, POLICE).body
+                 for m in consumer]
         consumer.close()
         assert sorted(n["counterpart"]["id"] for n in notes) == ["M-320000-1", "M-320000-2"]
     finally:
@@ -300,7 +302,7 @@ def test_parents_dna_re_searches_the_alert_and_notifies_with_kinship(harness: Ha
     assert harness.scalar("SELECT status FROM match_pairs") == "NOTIFIED"
     with psycopg.connect(harness.settings.pg_dsn) as conn:
         rows = conn.execute("SELECT msg_value FROM match_outbox ORDER BY id").fetchall()
-    note = json.loads(bytes(rows[1][0]))
+    note = open_notice(bytes(rows[1][0]), harness.world.operator.verify_key, POLICE).body
     assert (note["dna"]["kind"], note["dna"]["conclusion"]) == ("TRIO", "SUPPORTED")
     assert note["counterpart"]["kind"] == "RESCUE"
     assert "no registered police covers 530102" in note["notes"][0]

@@ -37,7 +37,8 @@ def make_record() -> EventRecord:
 
 @pytest.fixture
 def dsn(hub_settings: Any) -> str:
-    return str(hub_settings.pg_dsn)
+    # The owner: even the role that owns the table is stopped by the triggers.
+    return str(hub_settings.pg_owner_dsn)
 
 
 @pytest.mark.parametrize(

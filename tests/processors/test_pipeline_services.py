@@ -73,7 +73,7 @@ def test_events_reach_store_and_projections(lane: Lane) -> None:
     ]
     # The migrant registry's record goes through the connector's own sender, the others
     # through a bare producer keyed the same way.
-    sender = KafkaSender(lane.settings.kafka_bootstrap, lane.topic("ingest"), MIGRANTS)
+    sender = KafkaSender(lane.settings.kafka, lane.topic("ingest"), MIGRANTS)
     record = wires[4]
     sender.send([PendingEvent(1, str(decode_envelope(record).event_id), "migrant-record", record)])
     sender.flush(30)
