@@ -143,14 +143,24 @@ class BatchSeen:
 class BatchSequences:
     """The verifier's SequenceTracker over ``publisher_sequences``, written back at commit."""
 
-    def __init__(self, state: Mapping[str, PublisherSequence], now: datetime) -> None:
-        self.state = dict(state)
+    def __init__(
+        self,
+        load: Callable[[Iterable[str]], Mapping[str, PublisherSequence]],
+        now: datetime,
+    ) -> None:
+        self.load = load
+        self.state: dict[str, PublisherSequence] = {}
         self.now = now
         self.changed: set[str] = set()
         self.anomalies: list[SequenceAnomaly] = []
 
     def _get(self, publisher_id: str) -> PublisherSequence:
-        return self.state.get(publisher_id) or PublisherSequence(publisher_id, 0, self.now)
+        # Keyed on the envelope's publisher, read on first use: the Kafka key is the client's to
+        # set, and a keyless or mis-keyed message must not start its publisher again from zero.
+        if publisher_id not in self.state:
+            loaded = self.load([publisher_id]).get(publisher_id)
+            self.state[publisher_id] = loaded or PublisherSequence(publisher_id, 0, self.now)
+        return self.state[publisher_id]
 
     def observe(self, publisher_id: str, sequence: int) -> SequenceWarning | None:
         st = self._get(publisher_id)
@@ -277,8 +287,7 @@ class VerifyStage:
         done = claim_partitions(txn, self.consumer, messages)
         ids = _ids(messages)
         seen = BatchSeen(txn.known(str(i) for i in ids.values()))
-        publishers = {m.key.decode("utf-8", "replace") for m in messages if m.key}
-        sequences = BatchSequences(txn.sequences(publishers), now)
+        sequences = BatchSequences(txn.sequences, now)
         for index, msg in enumerate(messages):
             if msg.offset <= done[(msg.topic, msg.partition)]:
                 event_id = ids.get(index)

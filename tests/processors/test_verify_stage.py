@@ -106,6 +106,20 @@ class TestVerifyStage:
         assert (gap.kind, gap.expected, gap.got) == ("gap", 2, 5)
         assert stage.store.publishers()[-1].gaps == 1
 
+    def test_keyless_resend_keeps_the_publishers_sequence(
+        self, stage: VerifyStage, world: SignedWorld, feed: Feed
+    ) -> None:
+        """Sequence state follows the envelope's publisher: a keyless resend keeps it."""
+        register(stage, world, feed)
+        wires = world.stream(POLICE, ["tip-report"], 4)
+        stage.process([feed(w) for w in wires])
+        keyless = feed(wires[-1])
+        stage.process([InMessage(keyless.topic, 0, keyless.offset, keyless.value, None, {})])
+        [police] = [p for p in stage.store.publishers() if p.publisher_id == POLICE]
+        assert (police.last_sequence, police.events, police.duplicates) == (4, 4, 1)
+        stage.process([feed(world.event(POLICE, "tip-report", 9, sequence=5))])
+        assert stage.store.anomalies(POLICE) == []
+
     @pytest.mark.parametrize(
         "case",
         [
