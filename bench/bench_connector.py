@@ -17,6 +17,7 @@ import secrets
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaProducer
 
@@ -28,13 +29,15 @@ from connectors.readers import read_rows
 from connectors.rows import RowConverter
 from connectors.samples import write_migrant_csv
 from hub.config import load_settings
+from hub.keys import generate_keypair
 from hub.schema_catalog import SchemaCatalog
 from ops import topics
+from ops.broker_access import grant_access, revoke_access
 
 
-def raw_kafka(bootstrap: str, topic: str, count: int, size: int) -> float:
+def raw_kafka(kafka: dict[str, Any], topic: str, count: int, size: int) -> float:
     """Seconds for kafka-python to send `count` messages of `size` bytes and get every ack."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
+    producer = KafkaProducer(**kafka, acks="all", enable_idempotence=True,
                              linger_ms=5, batch_size=256 * 1024)
     payloads = [secrets.token_bytes(size) for _ in range(64)]
     acked = 0
@@ -84,6 +87,10 @@ def run(rows: int) -> dict[str, float]:
             connector_main(["init", "--participant-id", "320000-migrant-registry",
                             "--config", str(config), "--hub", bench.kafka_bootstrap,
                             "--topic-prefix", bench.topic_prefix])
+            # A real login, as a registered participant has (TLS + SCRAM, ACLs).
+            grant_access(bench, "320000-migrant-registry", generate_keypair().verify_key).save(
+                folder / "bundle.json")
+            connector_main(["join", "--config", str(config), str(folder / "bundle.json")])
             source = write_migrant_csv(folder / "bench.csv", rows)
             print(f"input: {rows} rows, {source.stat().st_size / 1e6:.1f} MB CSV")
             catalog = SchemaCatalog.load()
@@ -98,8 +105,9 @@ def run(rows: int) -> dict[str, float]:
                 sizes = box._db.execute("SELECT AVG(LENGTH(envelope)) FROM events").fetchone()
             assert stats.total == rows and stats.pending == 0
             size = round(sizes[0])
-            raw_s = raw_kafka(bench.kafka_bootstrap, raw_spec.name(bench), rows, size)
+            raw_s = raw_kafka(bench.kafka_config(), raw_spec.name(bench), rows, size)
     finally:
+        revoke_access(bench, "320000-migrant-registry")
         topics.delete_prefixed(bench)
     print(f"average signed envelope: {size} bytes")
     print(f"read+map+validate only:  {rows / conversion_s:10,.0f} rows/s ({conversion_s:.2f} s)")

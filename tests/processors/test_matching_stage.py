@@ -13,7 +13,6 @@ from typing import Any
 import psycopg
 import pytest
 
-from hub.notice import open_notice
 from hub.config import Settings
 from hub.envelope import decode_envelope, decode_payload
 from hub.matching import (
@@ -25,6 +24,7 @@ from hub.matching import (
     prepare,
 )
 from hub.matching.kinship import AlleleTable
+from hub.notice import open_notice
 from hub.schema_catalog import SchemaCatalog
 from hub.store import record_of
 from processors.match_stage import MatchStage
