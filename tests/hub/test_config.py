@@ -18,10 +18,22 @@ class TestSettings:
         )
         assert load_settings(settings.as_environment()) == settings
 
-    def test_password_is_masked_when_printed(self) -> None:
-        """Printing settings never shows the database password."""
-        settings = load_settings({"HUB_PG_PASSWORD": "s3cret"})
-        assert "s3cret" not in str(settings) and "s3cret" not in repr(settings)
+    def test_passwords_live_in_files_not_settings(self, tmp_path: Path) -> None:
+        """Passwords are read from the secrets folder when a connection is made, never held,
+        printed or handed to another process by the settings."""
+        settings = load_settings({"HUB_SECRETS_DIR": str(tmp_path)})
+        (tmp_path / "pg-hub.secret").write_text("s3cret\n")
+        (tmp_path / "kafka-hub-admin.secret").write_text("k4fka\n")
+        assert "password=s3cret" in settings.pg_dsn
+        assert settings.kafka_config()["sasl_plain_password"] == "k4fka"
+        shown = str(settings) + repr(settings) + str(settings.as_environment())
+        assert "s3cret" not in shown and "k4fka" not in shown
+
+    def test_missing_secret_says_what_creates_it(self, tmp_path: Path) -> None:
+        """Without the secrets folder a connection string names `hubctl services up`."""
+        settings = load_settings({"HUB_SECRETS_DIR": str(tmp_path / "none")})
+        with pytest.raises(ConfigError, match="hubctl services up"):
+            _ = settings.pg_dsn
 
     def test_bad_port_names_the_variable(self) -> None:
         """A port that is not a number is refused with the variable's name."""
