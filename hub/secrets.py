@@ -22,8 +22,13 @@ def private_dir(path: Path) -> Path:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write `data` to a new or existing file that only its owner can read (mode 0600)."""
-    private_dir(path.parent)
+    """Write `data` to a new or existing file that only its owner can read (mode 0600).
+
+    A missing folder is created 0700; an existing one keeps its mode (it may be a folder
+    others must traverse, such as the one PostgreSQL's data lives under).
+    """
+    if not path.parent.exists():
+        private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, 0o600)

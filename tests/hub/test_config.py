@@ -39,3 +39,18 @@ class TestSettings:
         """A port that is not a number is refused with the variable's name."""
         with pytest.raises(ConfigError, match="HUB_PG_PORT"):
             load_settings({"HUB_PG_PORT": "abc"})
+
+
+class TestSecretFiles:
+    def test_existing_folder_keeps_its_mode(self, tmp_path: Path) -> None:
+        """Writing a private file into a shared folder never closes the folder to others."""
+        from hub.secrets import write_private
+
+        shared = tmp_path / "project"
+        shared.mkdir(mode=0o755)
+        shared.chmod(0o755)
+        write_private(shared / "x.bundle.json", b"{}")
+        assert shared.stat().st_mode & 0o777 == 0o755
+        assert (shared / "x.bundle.json").stat().st_mode & 0o777 == 0o600
+        write_private(tmp_path / "new" / "s.secret", b"s")
+        assert (tmp_path / "new").stat().st_mode & 0o777 == 0o700
