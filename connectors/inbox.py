@@ -30,7 +30,7 @@ from connectors.config import ConnectorConfig
 from hub.errors import ConnectorError
 from hub.keys import VerifyKey
 from hub.notice import NoticeRefusal, NoticeRefused, open_notice
-from hub.secrets import private_dir
+from hub.secrets import open_private_append, private_dir
 
 _TABLE = """
 CREATE TABLE IF NOT EXISTS delivered (
@@ -104,11 +104,10 @@ class RefusedLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        private_dir(path.parent)
 
     def append(self, refusal: Refusal) -> None:
-        private_dir(self.path.parent)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(fd, "a", encoding="utf-8") as out:
+        with open_private_append(self.path) as out:
             out.write(json.dumps(refusal.record(), ensure_ascii=False) + "\n")
             out.flush()
             os.fsync(out.fileno())

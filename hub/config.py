@@ -49,16 +49,19 @@ class KafkaAccess:
     def password(self) -> str:
         return read_secret(self.password_file, _SERVICES_HINT)
 
-    def kafka_python(self) -> dict[str, Any]:
-        """Keyword arguments for any kafka-python client (producer, consumer, admin)."""
+    def _login(self) -> dict[str, Any]:
+        # The same keyword names in kafka-python and aiokafka.
         return {
             "bootstrap_servers": self.bootstrap,
             "security_protocol": "SASL_SSL",
-            "ssl_cafile": str(self.ca_file),
             "sasl_mechanism": SASL_MECHANISM,
             "sasl_plain_username": self.username,
             "sasl_plain_password": self.password,
         }
+
+    def kafka_python(self) -> dict[str, Any]:
+        """Keyword arguments for any kafka-python client (producer, consumer, admin)."""
+        return {**self._login(), "ssl_cafile": str(self.ca_file)}
 
     def ssl_context(self) -> ssl.SSLContext:
         """A client TLS context trusting only the hub's CA (for aiokafka and Faust)."""
@@ -68,14 +71,7 @@ class KafkaAccess:
 
     def aiokafka(self) -> dict[str, Any]:
         """Keyword arguments for aiokafka clients."""
-        return {
-            "bootstrap_servers": self.bootstrap,
-            "security_protocol": "SASL_SSL",
-            "ssl_context": self.ssl_context(),
-            "sasl_mechanism": SASL_MECHANISM,
-            "sasl_plain_username": self.username,
-            "sasl_plain_password": self.password,
-        }
+        return {**self._login(), "ssl_context": self.ssl_context()}
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from connectors.inbox import DeliveredStore, Notification, receive
 from connectors.runtime import add_config_argument, config_from, say
+from hub.secrets import open_private_append
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,8 +33,7 @@ def run(args: argparse.Namespace) -> int:
     config = config_from(args)
     store = DeliveredStore(config.inbox_path)
     # Hits name alerts and places: the file is readable by this participant only.
-    out = (os.fdopen(os.open(args.jsonl, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a",
-                     encoding="utf-8") if args.jsonl else None)
+    out = open_private_append(args.jsonl) if args.jsonl else None
 
     def deliver(note: Notification) -> None:
         if out is None:
