@@ -20,11 +20,12 @@ from hub.avro import decode_datum, encode_datum, validate_against
 from hub.errors import EnvelopeError, PayloadError, SchemaError, UnknownSchemaError
 from hub.identity import annotate_identity_numbers
 from hub.keys import SIGNATURE_SIZE, SigningKey
+from hub.limits import MAX_PAYLOAD_BYTES
 from hub.schema_catalog import SchemaCatalog, SchemaVersion
 
 MAGIC = b"EXH\x01"
 SIGNING_DOMAIN = b"org.exchangehub.envelope.v1\x00"
-MAX_PAYLOAD = 1 << 20
+MAX_PAYLOAD = MAX_PAYLOAD_BYTES
 FINGERPRINT_SIZE = 32
 _NAME = re.compile(rb"^[a-z0-9][a-z0-9-]{0,63}$")
 _NAME_CHARS = b"abcdefghijklmnopqrstuvwxyz0123456789-"
@@ -77,7 +78,9 @@ def _body(env: Envelope) -> bytes:
     if not 0 <= env.sequence < 2**63:
         raise EnvelopeError("sequence must be between 0 and 2**63 - 1")
     if len(env.payload) > MAX_PAYLOAD:
-        raise EnvelopeError(f"payload is larger than {MAX_PAYLOAD} bytes")
+        raise EnvelopeError(
+            f"payload is {len(env.payload)} bytes; an event holds at most {MAX_PAYLOAD} bytes"
+        )
     return b"".join((
         env.event_id.bytes,
         _name_bytes(env.event_type, "event_type"),

@@ -21,10 +21,11 @@ from typing import Any
 
 from hub.errors import HubError
 from hub.keys import SIGNATURE_SIZE, SigningKey, VerifyKey
+from hub.limits import MAX_PAYLOAD_BYTES
 
 MAGIC = b"EXN\x01"
 DOMAIN = b"org.exchangehub.notification.v1\x00"
-MAX_BODY = 1 << 20
+MAX_BODY = MAX_PAYLOAD_BYTES
 _KEY_ID_SIZE = 16
 _LENGTH = struct.Struct(">I")
 _HEADER = len(MAGIC) + _KEY_ID_SIZE + _LENGTH.size
