@@ -191,6 +191,9 @@ class EventStoreTxn(Protocol):
     def open_quarantine(self, publisher_id: str, reasons: Iterable[str]) -> list[QuarantineEntry]:
         """Open entries of one publisher kept for one of the reasons, oldest first."""
 
+    def quarantine_wire(self, entry_id: int) -> bytes | None:
+        """The bytes kept in one quarantine entry (None when there is no such entry)."""
+
 
 class EventStore(Protocol):
     """The append-only store of verified events, plus quarantine and sequence bookkeeping."""
@@ -307,6 +310,10 @@ class _InMemoryEventTxn:
             and e.publisher_id == publisher_id
             and e.reason in wanted
         ]
+
+    def quarantine_wire(self, entry_id: int) -> bytes | None:
+        entry = self._s.quarantine.get(entry_id)
+        return None if entry is None else entry.wire
 
 
 class InMemoryEventStore:

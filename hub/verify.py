@@ -4,7 +4,8 @@
 sequence warnings) or `Rejected` (a machine-readable reason, a detail in plain words, and the
 envelope when the bytes could be parsed). Checks run in this order, first failure wins:
 
-1. MALFORMED            the wire bytes are not an envelope (schemas/ENVELOPE.md)
+1. MALFORMED            the wire bytes are not an envelope (schemas/ENVELOPE.md), or are
+                        longer than hub.limits.MAX_WIRE_BYTES
 2. UNKNOWN_SCHEMA       event type or schema fingerprint unknown to the catalog
 3. INCOMPATIBLE_SCHEMA  the fingerprint belongs to another type/version than the header says
 4. UNKNOWN_PUBLISHER    publisher id not registered
@@ -14,8 +15,9 @@ envelope when the bytes could be parsed). Checks run in this order, first failur
 8. KEY_REVOKED          published_at is at/after the revocation's effective time, or at/after
                         valid_until (an expired key is treated as revoked)
 9. NOT_PERMITTED        the publisher may not publish this event type at published_at
-10. MALFORMED           signed payload does not decode with its schema, or published_at is
-                        more than MAX_CLOCK_SKEW ahead of `now`
+10. MALFORMED           signed payload does not decode with its schema, holds text the hub
+                        cannot store (U+0000), or published_at is more than MAX_CLOCK_SKEW
+                        ahead of `now`
 11. DUPLICATE           the event id has already been accepted
 
 The signature is checked before anything that blames the publisher (key state, permission,
@@ -41,6 +43,7 @@ from hub.envelope import Envelope, decode_envelope, signed_region
 from hub.errors import EnvelopeError, RegistryError
 from hub.identity import check_resident_id
 from hub.keys import SIGNATURE_SIZE, VerifyKey
+from hub.limits import MAX_WIRE_BYTES, text_problem
 from hub.registry import REGISTRY_EVENT_TYPES, KeyState, Registry
 from hub.schema_catalog import SchemaCatalog
 
@@ -60,6 +63,8 @@ class RejectReason(enum.StrEnum):
     NOT_PERMITTED = "NOT_PERMITTED"
     BAD_SIGNATURE = "BAD_SIGNATURE"
     DUPLICATE = "DUPLICATE"
+    # Not from verify(): the verify stage's word for a verified message its store refused.
+    UNSTORABLE = "UNSTORABLE"
 
 
 class SequenceIssue(enum.StrEnum):
@@ -224,6 +229,9 @@ def _collect(value: Any, path: str, found: list[tuple[str, str]]) -> None:
 
 def _check(data: bytes, catalog: SchemaCatalog, registry: Registry,
            now: datetime) -> tuple[Envelope, dict[str, Any], list[tuple[str, str]]] | Rejected:
+    if len(data) > MAX_WIRE_BYTES:
+        return Rejected(RejectReason.MALFORMED, f"message is {len(data)} bytes; an event is at "
+                                                f"most {MAX_WIRE_BYTES} bytes")
     try:
         env = decode_envelope(data)
     except EnvelopeError as err:
@@ -277,6 +285,10 @@ def _check(data: bytes, catalog: SchemaCatalog, registry: Registry,
                                env.payload)
     except ValueError as err:
         return Rejected(RejectReason.MALFORMED, f"{writer.label}: {err}", env)
+    unstorable = text_problem(payload)
+    if unstorable is not None:
+        return Rejected(RejectReason.MALFORMED,
+                        f"{writer.label}: {unstorable}, which the hub cannot store", env)
     return env, payload, identity_flags(payload)
 
 

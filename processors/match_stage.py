@@ -22,8 +22,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
+
 from hub.config import Settings
-from hub.errors import MatchingInputError, RoutingError
+from hub.errors import MatchingInputError, RoutingError, StoreUnavailable
 from hub.keys import SigningKey
 from hub.matching.adapters import facts_from_alert, facts_from_migrant_record, facts_from_rescue
 from hub.matching.blocking import blocking_keys
@@ -167,13 +169,25 @@ class MatchStage:
                     with txn.savepoint():
                         handler(txn, record, result)
                 except (MatchingInputError, RoutingError) as err:
-                    result.failed += 1
-                    txn.fail(record.event_id, record.event_type, str(err))
-                    log.warning(
-                        "match: %s %s kept as failed: %s", record.event_type, record.event_id, err
-                    )
+                    self._failed(txn, record, str(err), result)
+                except StoreUnavailable:
+                    raise
+                except Exception as err:
+                    # Anything else this one event does (a value the store refuses, a bug) is
+                    # undone by its savepoint and kept as failed: the next events go on.
+                    if isinstance(err, psycopg.OperationalError):
+                        raise  # an outage: the whole batch waits and is retried
+                    log.exception("match: %s %s failed", record.event_type, record.event_id)
+                    self._failed(txn, record, f"{type(err).__name__}: {err}", result)
             advance_partitions(txn, self.consumer, messages)
         return result
+
+    def _failed(
+        self, txn: PgMatchTxn, record: EventRecord, reason: str, result: MatchResult
+    ) -> None:
+        result.failed += 1
+        txn.fail(record.event_id, record.event_type, reason.replace("\x00", "\\x00"))
+        log.warning("match: %s %s kept as failed: %s", record.event_type, record.event_id, reason)
 
     def _prepared(self, facts: PersonFacts) -> Features:
         key = (facts.ref.label(), facts.ref.event_id)

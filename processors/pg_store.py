@@ -222,6 +222,11 @@ class _PgEventTxn:
         )
         return [_entry(r) for r in self._cur.fetchall()]
 
+    def quarantine_wire(self, entry_id: int) -> bytes | None:
+        self._cur.execute("SELECT wire FROM quarantine WHERE id = %s", (entry_id,))
+        row = self._cur.fetchone()
+        return None if row is None else bytes(row[0])
+
 
 def _claim(cur: psycopg.Cursor[Any], consumer: str, topic: str, partition: int) -> int:
     cur.execute(

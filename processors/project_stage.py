@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from hub.projection_store import ProjectionStore
 from hub.projections.apply import apply_events
 from hub.store import EventRecord, EventStore
-from processors.verify_stage import InMessage, advance_partitions, claim_partitions, event_id_of
+from processors.verify_stage import (
+    InMessage,
+    advance_partitions,
+    claim_partitions,
+    event_id_of,
+    refusals_marked,
+    split_until_alone,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +36,15 @@ class ProjectionResult:
     applied: int = 0
     skipped: int = 0
     unknown: int = 0
+    refused: int = 0
+
+    def merged(self, later: ProjectionResult) -> ProjectionResult:
+        return ProjectionResult(
+            self.applied + later.applied,
+            self.skipped + later.skipped,
+            self.unknown + later.unknown,
+            self.refused + later.refused,
+        )
 
 
 class ProjectStage:
@@ -42,11 +58,31 @@ class ProjectStage:
         self.consumer = consumer
 
     def process(self, messages: Sequence[InMessage]) -> ProjectionResult:
-        """Run one batch in one transaction; raises StoreUnavailable to be retried as a whole."""
+        """Run one batch in one transaction; raises StoreUnavailable to be retried as a whole.
+
+        An event the projection store refuses for another reason is isolated by splitting the
+        batch and recorded as a projection failure, so the events after it are projected.
+        """
+        return split_until_alone(
+            list(messages), self._attempt, self._refused, ProjectionResult.merged
+        )
+
+    def _refused(self, msg: InMessage, cause: Exception) -> ProjectionResult:
+        log.error("project: %s[%d]@%d refused: %s", msg.topic, msg.partition, msg.offset, cause)
+        with self.projections.transaction() as txn:
+            done = claim_partitions(txn, self.consumer, [msg])
+            if msg.offset > done[(msg.topic, msg.partition)]:
+                where = event_id_of(msg) or f"{msg.topic}/{msg.partition}/{msg.offset}"
+                detail = str(cause).replace("\x00", "\\x00")
+                txn.fail("*", where, f"the projection store refused this event: {detail}")
+            advance_partitions(txn, self.consumer, [msg])
+        return ProjectionResult(refused=1)
+
+    def _attempt(self, messages: Sequence[InMessage]) -> ProjectionResult:
         ids = [event_id_of(m) for m in messages]
         stored = self.events.get_many([i for i in ids if i is not None])
         result = ProjectionResult()
-        with self.projections.transaction() as txn:
+        with refusals_marked(), self.projections.transaction() as txn:
             done = claim_partitions(txn, self.consumer, messages)
             records: list[EventRecord] = []
             for msg, event_id in zip(messages, ids, strict=True):

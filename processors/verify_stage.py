@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from hub.envelope import Envelope, decode_envelope, decode_payload
-from hub.errors import EnvelopeError, HubError
+from hub.errors import EnvelopeError, HubError, StoreUnavailable
 from hub.keys import VerifyKey
+from hub.limits import MAX_WIRE_BYTES
 from hub.registry import REGISTRY_EVENT_TYPES, Registry
 from hub.schema_catalog import SchemaCatalog
 from hub.store import (
@@ -34,6 +36,7 @@ from hub.store import (
 )
 from hub.verify import (
     Rejected,
+    RejectReason,
     SequenceIssue,
     SequenceWarning,
     Verified,
@@ -42,8 +45,11 @@ from hub.verify import (
 )
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 RETRY_HEADER = "x-hub-retry-of"
+_DETAIL_TEXT = 4000  # characters of a rejection's detail kept in the store
+_HEADER_TEXT = 1000  # and on the quarantine topic
 
 # Registry events that can cure an earlier rejection, and the rejections they can cure: events a
 # participant sent before its registration, key or permission reached this worker (registry and
@@ -121,6 +127,61 @@ class BatchResult:
     redriven: int = 0
     records: list[EventRecord] = field(default_factory=list)
     cured: set[str] = field(default_factory=set)
+
+    def merged(self, later: BatchResult) -> BatchResult:
+        """This result followed by a later one (the halves of a split batch)."""
+        return BatchResult(
+            self.outgoing + later.outgoing,
+            self.stored + later.stored,
+            self.quarantined + later.quarantined,
+            self.duplicates + later.duplicates,
+            self.resent + later.resent,
+            self.redriven + later.redriven,
+            self.records + later.records,
+            self.cured | later.cured,
+        )
+
+
+class BatchRefused(Exception):
+    """A stage's store refused a batch for a reason other than an outage."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+@contextmanager
+def refusals_marked() -> Iterator[None]:
+    """Inside: any failure but an outage (StoreUnavailable) becomes BatchRefused."""
+    try:
+        yield
+    except (StoreUnavailable, BatchRefused):
+        raise
+    except Exception as err:
+        raise BatchRefused(err) from err
+
+
+def split_until_alone(
+    messages: list[InMessage],
+    attempt: Callable[[list[InMessage]], R],
+    alone: Callable[[InMessage, Exception], R],
+    merge: Callable[[R, R], R],
+) -> R:
+    """Run ``attempt`` on the batch; when it raises BatchRefused, on each half, until the
+    refused message is alone, which goes to ``alone`` with the cause.
+
+    Halves by position keep each partition's offsets in order: the first half holds the
+    earlier offsets of every partition in the batch. An outage is raised as it is, so that
+    the whole batch waits: only a service that is down may hold a stage up.
+    """
+    try:
+        return attempt(messages)
+    except BatchRefused as refused:
+        if len(messages) == 1:
+            return alone(messages[0], refused.cause)
+        half = len(messages) // 2
+        first = split_until_alone(messages[:half], attempt, alone, merge)
+        return merge(first, split_until_alone(messages[half:], attempt, alone, merge))
 
 
 class BatchSeen:
@@ -266,20 +327,50 @@ class VerifyStage:
         self.registry = RegistryView(store, catalog, anchor)
 
     def process(self, messages: Sequence[InMessage]) -> BatchResult:
-        """Run one batch in one transaction; raises StoreUnavailable to be retried as a whole."""
+        """Run one batch in one transaction; raises StoreUnavailable to be retried as a whole.
+
+        A batch the store refuses for any other reason is split in halves until the message it
+        refuses is alone; that message is quarantined as UNSTORABLE and the others are stored,
+        so one message never holds up the next ones.
+        """
         if self.first_topics:
             # Registry changes in a batch take effect before the batch's other events (a
             # stable sort keeps each partition's order), so a participant registered just
             # before its first events is not quarantined for a race between two topics.
             messages = sorted(messages, key=lambda m: m.topic not in self.first_topics)
+        return split_until_alone(
+            list(messages), self._attempt, self._unstorable, BatchResult.merged
+        )
+
+    def _attempt(self, messages: Sequence[InMessage]) -> BatchResult:
+        # Outside the refusal marking: a registry that cannot be read is no message's fault.
+        self.registry.refresh()
         try:
-            self.registry.refresh()
-            with self.store.transaction() as txn:
+            with refusals_marked(), self.store.transaction() as txn:
                 return self._process(txn, messages)
         except BaseException:
-            # The registry may hold changes of the rolled-back batch.
-            self.registry.reset()
+            self.registry.reset()  # it may hold changes of the rolled-back batch
             raise
+
+    def _unstorable(self, msg: InMessage, cause: Exception) -> BatchResult:
+        """Quarantine one message the store refused, with what the store said."""
+        log.error(
+            "the store refuses %s[%d]@%d; it is quarantined as UNSTORABLE: %s",
+            msg.topic, msg.partition, msg.offset, cause,
+        )
+        result = BatchResult()
+        with self.store.transaction() as txn:
+            done = claim_partitions(txn, self.consumer, [msg])
+            if msg.offset > done[(msg.topic, msg.partition)]:
+                try:
+                    env: Envelope | None = decode_envelope(msg.value)
+                except EnvelopeError:
+                    env = None
+                detail = f"the event store refused this message: {cause}"
+                rejected = Rejected(RejectReason.UNSTORABLE, detail, env)
+                self._quarantine(txn, msg, rejected, self.clock(), result, retry_of=None)
+            advance_partitions(txn, self.consumer, [msg])
+        return result
 
     def _process(self, txn: EventStoreTxn, messages: Sequence[InMessage]) -> BatchResult:
         result = BatchResult()
@@ -313,12 +404,12 @@ class VerifyStage:
         now: datetime,
         result: BatchResult,
     ) -> None:
+        retry_of = _genuine_retry(txn, msg)
         if event_id is not None and seen.wire.get(str(event_id)) == msg.value:
             # The very same bytes again (a connector resending after a crash): absorbed.
             env = decode_envelope(msg.value)
             sequences.duplicate(env.publisher_id)
             result.duplicates += 1
-            retry_of = _retry_of(msg)
             if retry_of is not None:
                 # Re-driven after it got stored some other way (e.g. retried twice): done.
                 _mark(txn, retry_of, QuarantineStatus.RESOLVED, now)
@@ -334,34 +425,34 @@ class VerifyStage:
         if isinstance(outcome, Verified):
             problem = apply_registry_event(self.registry.registry, outcome)
             if problem is None:
-                self._store(txn, msg, outcome, seen, sequences, result)
+                self._store(txn, outcome, msg.value, seen, sequences, result, retry_of)
                 return
             seen.discard(outcome.envelope.event_id)
             outcome = problem
-        self._quarantine(txn, msg, outcome, now, result)
+        self._quarantine(txn, msg, outcome, now, result, retry_of)
 
     def _store(
         self,
         txn: EventStoreTxn,
-        msg: InMessage,
         outcome: Verified,
+        wire: bytes,
         seen: BatchSeen,
         sequences: BatchSequences,
         result: BatchResult,
+        retry_of: int | None,
     ) -> None:
         env = outcome.envelope
-        record = record_of(env, msg.value, outcome.payload)
+        record = record_of(env, wire, outcome.payload)
         result.records.append(record)  # written in one go at the end of the batch
-        seen.wire[record.event_id] = msg.value
+        seen.wire[record.event_id] = wire
         for warning in outcome.warnings:
             sequences.note(warning, record.event_id)
-        retry_of = _retry_of(msg)
         if retry_of is not None:
             _mark(txn, retry_of, QuarantineStatus.RESOLVED, sequences.now)
         if env.event_type in CURING_EVENTS:
             result.cured.add(str(outcome.payload["participant_id"]))
         result.stored += 1
-        result.outgoing.append(_verified_out(msg.value, env))
+        result.outgoing.append(_verified_out(wire, env))
 
     def _redrive(self, txn: EventStoreTxn, result: BatchResult, now: datetime) -> None:
         """Send back for verification what this batch's registry events may now accept."""
@@ -382,10 +473,10 @@ class VerifyStage:
         outcome: Rejected,
         now: datetime,
         result: BatchResult,
+        retry_of: int | None,
     ) -> None:
         env = outcome.envelope
-        detail = outcome.detail
-        retry_of = _retry_of(msg)
+        detail = _storable(outcome.detail)
         if retry_of is not None:
             detail = f"retry of quarantine #{retry_of}: {detail}"
         entry = QuarantineEntry(
@@ -404,12 +495,16 @@ class VerifyStage:
         result.quarantined += 1
         headers = (
             ("reason", entry.reason.encode()),
-            ("detail", detail.encode("utf-8")),
+            ("detail", detail[:_HEADER_TEXT].encode("utf-8")),
             ("received-at", now.isoformat().encode()),
             ("quarantine-id", str(entry_id).encode()),
+            ("original-size", str(len(msg.value)).encode()),
         )
         key = (env.publisher_id if env else "unknown").encode("utf-8")
-        result.outgoing.append(Outgoing("quarantine", key, msg.value, headers))
+        # The whole message is in the store; the topic copy is cut to a size every transport
+        # takes, or copying an oversized message would fail for ever.
+        copy = msg.value[:MAX_WIRE_BYTES]
+        result.outgoing.append(Outgoing("quarantine", key, copy, headers))
 
 
 def _verified_out(wire: bytes, env: Envelope) -> Outgoing:
@@ -428,14 +523,23 @@ def event_id_of(msg: InMessage) -> str | None:
         return None
 
 
-def _retry_of(msg: InMessage) -> int | None:
+def _genuine_retry(txn: EventStoreTxn, msg: InMessage) -> int | None:
+    """The quarantine entry this message retries, if it carries exactly that entry's bytes.
+
+    The header is the client's to set: trusted alone, anyone could close any entry by sending
+    some stored event with it. Only the entry's own bytes coming back may settle it.
+    """
     raw = msg.headers.get(RETRY_HEADER)
-    if raw is None:
+    if raw is None or not raw.isdigit() or len(raw) > 18:
         return None
-    try:
-        return int(raw.decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
-        return None
+    entry_id = int(raw)
+    return entry_id if txn.quarantine_wire(entry_id) == msg.value else None
+
+
+def _storable(text: str) -> str:
+    """Text the store can keep: U+0000 spelled out, and bounded."""
+    text = text.replace("\x00", "\\x00")
+    return text if len(text) <= _DETAIL_TEXT else text[: _DETAIL_TEXT - 1] + "…"
 
 
 def _mark(txn: EventStoreTxn, entry_id: int, status: QuarantineStatus, at: datetime) -> None:
@@ -448,6 +552,7 @@ def _mark(txn: EventStoreTxn, entry_id: int, status: QuarantineStatus, at: datet
 
 __all__ = [
     "RETRY_HEADER",
+    "BatchRefused",
     "BatchResult",
     "InMessage",
     "Outgoing",
@@ -456,4 +561,6 @@ __all__ = [
     "advance_partitions",
     "claim_partitions",
     "event_id_of",
+    "refusals_marked",
+    "split_until_alone",
 ]

@@ -184,6 +184,26 @@ class TestVerifyStage:
         resolved = stage.store.quarantine_entry(entry.id)
         assert resolved is not None and resolved.status is QuarantineStatus.RESOLVED
 
+    def test_a_retry_header_alone_resolves_nothing(
+        self, stage: VerifyStage, world: SignedWorld, feed: Feed
+    ) -> None:
+        """Finding 6: the header is the client's to set; other bytes under it settle nothing,
+        stored or not, and the re-quarantined message does not claim to be a retry."""
+        register(stage, world, feed)
+        forged = world.event(POLICE, "tip-report", 1)[:-1] + b"\x00"
+        stage.process([feed(forged)])
+        [entry] = stage.store.quarantined()
+        header = {RETRY_HEADER: str(entry.id).encode()}
+        honest = world.event(POLICE, "tip-report", 2)
+        stage.process([feed(honest, headers=header)])  # stored, but not the entry's bytes
+        stage.process([feed(honest, headers=header)])  # and again, as a duplicate
+        other_forgery = world.event(POLICE, "tip-report", 3)[:-1] + b"\x01"
+        stage.process([feed(other_forgery, headers=header)])
+        kept = stage.store.quarantine_entry(entry.id)
+        assert kept is not None and kept.status is QuarantineStatus.OPEN
+        latest = stage.store.quarantined()[-1]
+        assert latest.wire == other_forgery and "retry of" not in latest.detail
+
     def test_registration_re_drives_what_came_before_it(
         self, stage: VerifyStage, world: SignedWorld, feed: Feed
     ) -> None:
