@@ -68,6 +68,9 @@ class Notification:
             urgency = f" [{payload['urgency']}]" if payload.get("urgency") else ""
             return (f"{kind}{urgency} match {payload['match_id']} alert "
                     f"{payload.get('alert_id')} score {payload.get('score')}: {explanation}")
+        if kind == "EVENT_REFUSED":
+            return (f"{kind} your {payload.get('event_type')} {payload.get('event_id')} was not "
+                    f"accepted: {payload.get('reason')}: {payload.get('detail')}")
         return f"{kind} {self.notification_id}"
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 import json
 import struct
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -119,3 +120,30 @@ def open_notice(wire: bytes, trusted: VerifyKey, recipient: str) -> Notice:
             f"addressed to {body['recipient']}, not to {recipient}",
         )
     return Notice(body)
+
+
+def refusal_body(
+    publisher_id: str,
+    event_id: str,
+    event_type: str,
+    reason: str,
+    detail: str,
+    quarantine_id: int,
+) -> dict[str, Any]:
+    """What the hub tells a publisher whose signed event it refused (one notice per refusal).
+
+    Only refusals of authentic events are told (the signature held): telling the named
+    publisher about a forgery would let anyone fill its topic.
+    """
+    notice_id = uuid.uuid5(uuid.UUID(event_id), f"refused\x1f{quarantine_id}")
+    return {
+        "notification_id": str(notice_id),
+        "kind": "EVENT_REFUSED",
+        "recipient": publisher_id,
+        "event_id": event_id,
+        "event_type": event_type,
+        "reason": reason,
+        "detail": detail,
+        "quarantine_id": quarantine_id,
+    }
+

@@ -24,6 +24,10 @@ from typing import Any, Protocol
 
 from hub.errors import StoreError
 
+# Events that create a subject others may change, and the field holding the subject's id: the
+# stores can find them by that id (hub.authority decides who may change them).
+SUBJECT_FIELDS = {"missing-person-alert": "alert_id", "match-found": "match_id"}
+
 __all__ = [
     "EventRecord",
     "EventStore",
@@ -194,6 +198,10 @@ class EventStoreTxn(Protocol):
     def quarantine_wire(self, entry_id: int) -> bytes | None:
         """The bytes kept in one quarantine entry (None when there is no such entry)."""
 
+    def subject_events(self, event_type: str, subject_id: str) -> list[tuple[str, dict[str, Any]]]:
+        """(publisher, body) of each stored event of this type creating this subject, in order
+        (types and id fields: hub.authority.SUBJECT_FIELDS)."""
+
 
 class EventStore(Protocol):
     """The append-only store of verified events, plus quarantine and sequence bookkeeping."""
@@ -314,6 +322,15 @@ class _InMemoryEventTxn:
     def quarantine_wire(self, entry_id: int) -> bytes | None:
         entry = self._s.quarantine.get(entry_id)
         return None if entry is None else entry.wire
+
+    def subject_events(self, event_type: str, subject_id: str) -> list[tuple[str, dict[str, Any]]]:
+        field = SUBJECT_FIELDS[event_type]
+        found = (self._s.events[i].record for i in self._s.order)
+        return [
+            (r.publisher_id, dict(r.body))
+            for r in found
+            if r.event_type == event_type and str(r.body.get(field)) == subject_id
+        ]
 
 
 class InMemoryEventStore:

@@ -63,7 +63,11 @@ class RejectReason(enum.StrEnum):
     NOT_PERMITTED = "NOT_PERMITTED"
     BAD_SIGNATURE = "BAD_SIGNATURE"
     DUPLICATE = "DUPLICATE"
-    # Not from verify(): the verify stage's word for a verified message its store refused.
+    # Not from verify() but from the verify stage, after it: a change to an alert or a match
+    # that is not the publisher's to make, or that names one the hub has not received
+    # (hub.authority); and a verified message the store refused.
+    NOT_ENTITLED = "NOT_ENTITLED"
+    UNKNOWN_SUBJECT = "UNKNOWN_SUBJECT"
     UNSTORABLE = "UNSTORABLE"
 
 

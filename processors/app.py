@@ -27,10 +27,10 @@ import faust
 
 from hub.config import SASL_MECHANISM, Settings
 from hub.errors import StoreUnavailable
-from hub.keys import VerifyKey
-from hub.registry import load_operator_key
+from hub.keys import SigningKey, VerifyKey
+from hub.registry import load_operator_key, operator_key_paths
 from hub.schema_catalog import SchemaCatalog
-from ops.topics import topic_name
+from ops.topics import ensure_notification_topic, topic_name
 from processors.match_stage import create_match_stage
 from processors.pg_projections import PgProjectionStore
 from processors.pg_store import PgEventStore
@@ -96,6 +96,17 @@ async def _until_stored(what: str, work: Callable[[], T]) -> T:
         delay = min(delay * 2, 10.0)
 
 
+async def _ack(stream: Any, events: Sequence[Any]) -> None:
+    """Let Faust commit these input offsets: only now, when their work is stored (and sent).
+
+    Faust's own batching acks a batch when the agent moves on or stops, even one that was never
+    stored (a stop while PostgreSQL is down), so the agents take batches unacknowledged and ack
+    them here; a stop before this line leaves the batch to be read again.
+    """
+    for event in events:
+        await stream.ack(event)
+
+
 def _credentials(settings: Settings) -> faust.SASLCredentials:
     """TLS against the hub CA and a SCRAM login, as for every other client of the broker."""
     access = settings.kafka
@@ -148,6 +159,7 @@ class PipelineApp:
             "key_serializer": "raw",
             "value_serializer": "raw",
         }
+        self._raw = raw
         self.ingest = self.app.topic(names["ingest"], names["registry"], **raw)
         self.verified = self.app.topic(names["verified"], **raw)
         self.quarantine = self.app.topic(names["quarantine"], **raw)
@@ -158,12 +170,15 @@ class PipelineApp:
             "ingest": self.app.topic(names["ingest"], **raw),
             "registry": self.app.topic(names["registry"], **raw),
         }
+        private, _ = operator_key_paths(settings.data_dir)
         self.verify_stage = VerifyStage(
             PgEventStore(settings.pg_dsn),
             self.catalog,
             self.anchor,
             first_topics=[names["registry"]],
+            notice_key=SigningKey.load(private) if private.exists() else None,
         )
+        self._notice_topics: dict[str, Any] = {}
         self.project_stage = ProjectStage(
             PgEventStore(settings.pg_dsn), PgProjectionStore(settings.pg_dsn)
         )
@@ -197,7 +212,10 @@ class PipelineApp:
     async def _send_once(self, outgoing: Sequence[Outgoing]) -> None:
         futures: list[Awaitable[Any]] = []
         for out in outgoing:
-            topic = self.outputs[out.stream]
+            if out.stream == "notice":
+                topic = self._notice_topic(out.key.decode("utf-8"))
+            else:
+                topic = self.outputs[out.stream]
             fut = await topic.send(
                 key=out.key, value=out.value, headers=list(out.headers), force=True
             )
@@ -205,14 +223,23 @@ class PipelineApp:
         # Only once every output is acknowledged may Faust commit the input offsets.
         await asyncio.gather(*futures)
 
+    def _notice_topic(self, participant: str) -> Any:
+        """The participant's notification topic, created on first use by this worker."""
+        topic = self._notice_topics.get(participant)
+        if topic is None:
+            name = ensure_notification_topic(self.settings, participant)
+            topic = self._notice_topics[participant] = self.app.topic(name, **self._raw)
+        return topic
+
     async def _verify_agent(self, stream: Any) -> None:
-        async for events in stream.take_events(self.batch, within=WITHIN):
+        async for events in stream.noack_take(self.batch, within=WITHIN):
             messages = [_message(e) for e in events]
             started = time.monotonic()
             result = await _until_stored(
                 "verify", functools.partial(self.verify_stage.process, messages)
             )
             await self._send_all(result.outgoing)
+            await _ack(stream, events)
             log.info(
                 "verify: %d messages, %d stored, %d quarantined, %d duplicates, %d resent, "
                 "%d re-driven in %.3fs",
@@ -226,11 +253,12 @@ class PipelineApp:
             )
 
     async def _project_agent(self, stream: Any) -> None:
-        async for events in stream.take_events(self.batch, within=WITHIN):
+        async for events in stream.noack_take(self.batch, within=WITHIN):
             messages = [_message(e) for e in events]
             result = await _until_stored(
                 "project", functools.partial(self.project_stage.process, messages)
             )
+            await _ack(stream, events)
             log.info(
                 "project: %d messages, %d applied, %d skipped, %d unknown",
                 len(messages),
@@ -240,13 +268,14 @@ class PipelineApp:
             )
 
     async def _match_agent(self, stream: Any) -> None:
-        async for events in stream.take_events(self.batch, within=WITHIN):
+        async for events in stream.noack_take(self.batch, within=WITHIN):
             messages = [_message(e) for e in events]
             result = await _until_stored(
                 "match", functools.partial(self.match_stage.process, messages)
             )
             # Sent after the commit; whatever is not acknowledged stays in the outbox.
             sent = await _until_stored("match outbox", self.match_sender.flush)
+            await _ack(stream, events)
             log.info(
                 "match: %d events, %d notified, %d to review, %d suppressed, %d failed, %d sent",
                 result.events,

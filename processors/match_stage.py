@@ -387,12 +387,8 @@ class MatchStage:
     def _decision(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
         match_id = _required(event, "match_id")
         decision = _required(event, "decision")
-        known = txn.pair(match_id)
-        if known is not None and known[2] and event.publisher_id not in known[2]:
-            raise RoutingError(
-                f"match-decision {event.event_id}: {event.publisher_id} was not notified of "
-                f"match {match_id} (recipients: {', '.join(known[2])}); decision not applied"
-            )
+        # Stored decisions are allowed ones (hub.authority, applied by the verify stage): from
+        # a notified unit, about the match's own alert. The projection applies the same events.
         alert_id = event.body.get("alert_id")
         txn.decide(match_id, alert_id, decision, event.publisher_id, event.body.get("decided_at"))
         if decision == "CONFIRMED" and alert_id:

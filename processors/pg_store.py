@@ -14,10 +14,12 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from hub.errors import StoreError, StoreUnavailable
 from hub.store import (
+    SUBJECT_FIELDS,
     EventRecord,
     PublisherSequence,
     QuarantineEntry,
@@ -221,6 +223,15 @@ class _PgEventTxn:
             (publisher_id, QuarantineStatus.OPEN.value, list(reasons)),
         )
         return [_entry(r) for r in self._cur.fetchall()]
+
+    def subject_events(self, event_type: str, subject_id: str) -> list[tuple[str, dict[str, Any]]]:
+        # Literals, not parameters, so that the partial indexes of migration 0025 apply.
+        query = sql.SQL(
+            "SELECT publisher_id, body FROM event_store WHERE event_type = {} "
+            "AND body ->> {} = %s ORDER BY position"
+        ).format(sql.Literal(event_type), sql.Literal(SUBJECT_FIELDS[event_type]))
+        self._cur.execute(query, (subject_id,))
+        return [(row[0], row[1]) for row in self._cur.fetchall()]
 
     def quarantine_wire(self, entry_id: int) -> bytes | None:
         self._cur.execute("SELECT wire FROM quarantine WHERE id = %s", (entry_id,))

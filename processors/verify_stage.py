@@ -16,12 +16,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from hub.authority import MatchSubject, refusal, subject_of
 from hub.envelope import Envelope, decode_envelope, decode_payload
 from hub.errors import EnvelopeError, HubError, StoreUnavailable
-from hub.keys import VerifyKey
+from hub.identity import HUB_OPERATOR_ID
+from hub.keys import SigningKey, VerifyKey
 from hub.limits import MAX_WIRE_BYTES
+from hub.notice import refusal_body, seal_notice
 from hub.registry import REGISTRY_EVENT_TYPES, Registry
 from hub.schema_catalog import SchemaCatalog
 from hub.store import (
@@ -57,6 +60,14 @@ _HEADER_TEXT = 1000  # and on the quarantine topic
 # operator.
 CURING_EVENTS = frozenset({"participant-registered", "key-added", "permission-granted"})
 CURABLE_REASONS = ("UNKNOWN_PUBLISHER", "UNKNOWN_KEY", "NOT_PERMITTED")
+# Refusals of events whose signature held: the publisher is told (hub.notice.refusal_body).
+TOLD_REASONS = frozenset({
+    RejectReason.KEY_NOT_YET_VALID,
+    RejectReason.KEY_REVOKED,
+    RejectReason.NOT_PERMITTED,
+    RejectReason.NOT_ENTITLED,
+    RejectReason.UNKNOWN_SUBJECT,
+})
 
 
 @dataclass(frozen=True)
@@ -109,7 +120,9 @@ def advance_partitions(
 class Outgoing:
     """A message to send after the batch commits: to the verified or the quarantine topic."""
 
-    stream: str  # "verified", "quarantine", or "ingest"/"registry" for a re-drive
+    # "verified", "quarantine", "ingest"/"registry" for a re-drive, or "notice" for a signed
+    # notice to the participant named by the key
+    stream: str
     key: bytes
     value: bytes
     headers: tuple[tuple[str, bytes], ...]
@@ -127,6 +140,8 @@ class BatchResult:
     redriven: int = 0
     records: list[EventRecord] = field(default_factory=list)
     cured: set[str] = field(default_factory=set)
+    # Alerts and matches stored in this batch, each with who may have named it too early.
+    arrived: dict[str, set[str]] = field(default_factory=dict)
 
     def merged(self, later: BatchResult) -> BatchResult:
         """This result followed by a later one (the halves of a split batch)."""
@@ -139,6 +154,8 @@ class BatchResult:
             self.redriven + later.redriven,
             self.records + later.records,
             self.cured | later.cured,
+            {k: self.arrived.get(k, set()) | later.arrived.get(k, set())
+             for k in self.arrived.keys() | later.arrived.keys()},
         )
 
 
@@ -259,6 +276,33 @@ class BatchSequences:
             txn.record_anomaly(anomaly)
 
 
+class BatchSubjects:
+    """hub.authority's Subjects over the store as of this transaction, plus this batch."""
+
+    def __init__(self, txn: EventStoreTxn) -> None:
+        self.txn = txn
+        self.pending: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
+
+    def _events(self, event_type: str, subject_id: str) -> list[tuple[str, dict[str, Any]]]:
+        stored = self.txn.subject_events(event_type, subject_id)
+        return stored + self.pending.get((event_type, subject_id), [])
+
+    def add(self, subject_id: str, record: EventRecord) -> None:
+        key = (record.event_type, subject_id)
+        self.pending.setdefault(key, []).append((record.publisher_id, dict(record.body)))
+
+    def alert_issuer(self, alert_id: str) -> str | None:
+        found = self._events("missing-person-alert", alert_id)
+        return found[0][0] if found else None
+
+    def match(self, match_id: str) -> MatchSubject | None:
+        found = self._events("match-found", match_id)
+        if not found:
+            return None
+        told = frozenset(str(r) for _, body in found for r in body.get("recipients") or ())
+        return MatchSubject(str(found[0][1]["alert_id"]), told)
+
+
 class RegistryView:
     """The registry as persisted in the event store, refreshed as new registry events land."""
 
@@ -318,8 +362,12 @@ class VerifyStage:
         consumer: str = "verify",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         first_topics: Iterable[str] = (),
+        notice_key: SigningKey | None = None,
     ) -> None:
         self.first_topics = frozenset(first_topics)
+        # The hub operator's key signs what publishers are told of refusals; without it (no
+        # operator key on this worker) refusals are only kept in quarantine.
+        self.notice_key = notice_key
         self.store = store
         self.catalog = catalog
         self.consumer = consumer
@@ -379,6 +427,7 @@ class VerifyStage:
         ids = _ids(messages)
         seen = BatchSeen(txn.known(str(i) for i in ids.values()))
         sequences = BatchSequences(txn.sequences, now)
+        subjects = BatchSubjects(txn)
         for index, msg in enumerate(messages):
             if msg.offset <= done[(msg.topic, msg.partition)]:
                 event_id = ids.get(index)
@@ -387,7 +436,7 @@ class VerifyStage:
                     result.outgoing.append(_verified_out(msg.value, env))
                     result.resent += 1
                 continue
-            self._one(txn, msg, ids.get(index), seen, sequences, now, result)
+            self._one(txn, msg, ids.get(index), seen, sequences, subjects, now, result)
         txn.append_many(result.records)
         sequences.flush(txn)
         self._redrive(txn, result, now)
@@ -401,6 +450,7 @@ class VerifyStage:
         event_id: uuid.UUID | None,
         seen: BatchSeen,
         sequences: BatchSequences,
+        subjects: BatchSubjects,
         now: datetime,
         result: BatchResult,
     ) -> None:
@@ -423,9 +473,11 @@ class VerifyStage:
             now=now,
         )
         if isinstance(outcome, Verified):
-            problem = apply_registry_event(self.registry.registry, outcome)
+            problem = apply_registry_event(self.registry.registry, outcome) or refusal(
+                outcome.envelope, outcome.payload, subjects
+            )
             if problem is None:
-                self._store(txn, outcome, msg.value, seen, sequences, result, retry_of)
+                self._store(txn, outcome, msg.value, seen, sequences, subjects, result, retry_of)
                 return
             seen.discard(outcome.envelope.event_id)
             outcome = problem
@@ -438,6 +490,7 @@ class VerifyStage:
         wire: bytes,
         seen: BatchSeen,
         sequences: BatchSequences,
+        subjects: BatchSubjects,
         result: BatchResult,
         retry_of: int | None,
     ) -> None:
@@ -451,20 +504,46 @@ class VerifyStage:
             _mark(txn, retry_of, QuarantineStatus.RESOLVED, sequences.now)
         if env.event_type in CURING_EVENTS:
             result.cured.add(str(outcome.payload["participant_id"]))
+        subject = subject_of(env.event_type, record.body)
+        if subject is not None:
+            subjects.add(subject, record)
+            waiting = set(record.body.get("recipients") or ()) | {env.publisher_id}
+            result.arrived.setdefault(subject, set()).update(waiting | {HUB_OPERATOR_ID})
         result.stored += 1
         result.outgoing.append(_verified_out(wire, env))
 
     def _redrive(self, txn: EventStoreTxn, result: BatchResult, now: datetime) -> None:
-        """Send back for verification what this batch's registry events may now accept."""
+        """Send back for verification what this batch's registry events, alerts and matches
+        may now accept."""
         for participant in sorted(result.cured):
             for entry in txn.open_quarantine(participant, CURABLE_REASONS):
-                txn.mark_quarantine(entry.id, QuarantineStatus.RETRIED, now)
-                stream = "registry" if entry.event_type in REGISTRY_EVENT_TYPES else "ingest"
-                headers = ((RETRY_HEADER, str(entry.id).encode()),)
-                result.outgoing.append(
-                    Outgoing(stream, participant.encode("utf-8"), entry.wire, headers)
-                )
-                result.redriven += 1
+                self._send_back(txn, entry, result, now)
+        waiting: dict[str, set[str]] = {}
+        for subject, publishers in result.arrived.items():
+            for publisher in publishers:
+                waiting.setdefault(publisher, set()).add(subject)
+        for publisher, subjects in sorted(waiting.items()):
+            for entry in txn.open_quarantine(publisher, [RejectReason.UNKNOWN_SUBJECT.value]):
+                if self._named_subject(entry.wire) in subjects:
+                    self._send_back(txn, entry, result, now)
+
+    def _send_back(
+        self, txn: EventStoreTxn, entry: QuarantineEntry, result: BatchResult, now: datetime
+    ) -> None:
+        assert entry.id is not None and entry.publisher_id is not None  # read from the store
+        txn.mark_quarantine(entry.id, QuarantineStatus.RETRIED, now)
+        stream = "registry" if entry.event_type in REGISTRY_EVENT_TYPES else "ingest"
+        headers = ((RETRY_HEADER, str(entry.id).encode()),)
+        key = entry.publisher_id.encode("utf-8")
+        result.outgoing.append(Outgoing(stream, key, entry.wire, headers))
+        result.redriven += 1
+
+    def _named_subject(self, wire: bytes) -> str | None:
+        """The alert or match a quarantined change names (it was verified once, so it decodes)."""
+        env = decode_envelope(wire)
+        payload = decode_payload(self.catalog, env)
+        value = payload.get("match_id" if env.event_type == "match-decision" else "alert_id")
+        return None if value is None else str(value)
 
     def _quarantine(
         self,
@@ -501,6 +580,11 @@ class VerifyStage:
             ("original-size", str(len(msg.value)).encode()),
         )
         key = (env.publisher_id if env else "unknown").encode("utf-8")
+        if env is not None and outcome.reason in TOLD_REASONS and self.notice_key is not None:
+            body = refusal_body(env.publisher_id, str(env.event_id), env.event_type,
+                                entry.reason, detail, entry_id)
+            notice = seal_notice(self.notice_key, body, issued_at=now)
+            result.outgoing.append(Outgoing("notice", key, notice, ()))
         # The whole message is in the store; the topic copy is cut to a size every transport
         # takes, or copying an oversized message would fail for ever.
         copy = msg.value[:MAX_WIRE_BYTES]

@@ -14,9 +14,10 @@ from connector_samples import participant_of
 from kafka import KafkaAdminClient, KafkaProducer
 
 from connectors.cli import main
+from connectors.inbox import Notification, parse_message
 from hub.config import Settings
 from hub.keys import SigningKey, generate_keypair
-from hub.notice import seal_notice
+from hub.notice import refusal_body, seal_notice
 from ops import topics
 
 pytestmark = pytest.mark.services
@@ -108,3 +109,22 @@ def test_forged_notifications_are_refused_with_their_reason(
     assert refused_file.stat().st_mode & 0o077 == 0
     reasons = [json.loads(line)["reason"] for line in refused_file.read_text().splitlines()]
     assert sorted(reasons) == ["BAD_SIGNATURE", "UNKNOWN_KEY", "UNSIGNED", "WRONG_RECIPIENT"]
+
+
+def test_a_refusal_of_ones_own_event_reads_as_one_line() -> None:
+    """What the hub says when it refuses a participant's signed event (issue 11)."""
+    operator = generate_keypair()
+    event_id = str(uuid.uuid4())
+    body = refusal_body(
+        "320000-police", event_id, "rescue-notice", "NOT_PERMITTED",
+        "320000-police may not publish rescue-notice", 7,
+    )
+    shown = parse_message(
+        operator.verify_key, "320000-police", "t.notifications.320000-police", 0, 3,
+        seal_notice(operator, body),
+    )
+    assert isinstance(shown, Notification)
+    assert shown.line() == (
+        f"EVENT_REFUSED your rescue-notice {event_id} was not accepted: NOT_PERMITTED: "
+        "320000-police may not publish rescue-notice"
+    )

@@ -166,25 +166,6 @@ def test_bad_facts_are_kept_with_the_reason_and_the_batch_goes_on(harness: Harne
     assert harness.scalar("SELECT count(*) FROM match_pairs WHERE status = 'NOTIFIED'") == 1
 
 
-def test_decision_from_a_unit_not_notified_is_not_applied(harness: Harness) -> None:
-    """Only a recipient of the match can reject it; another unit's decision is kept as failure."""
-    harness.store_wires(harness.world.register("450000-police"))
-    harness.feed(harness.alert(1, CHILD), harness.record(1, CHILD))
-    match_id = harness.scalar("SELECT match_id FROM match_pairs")
-    decision = payload_for(
-        "match-decision",
-        1,
-        harness.world.epoch,
-        "450000-police",
-        match_id=match_id,
-        alert_id="A-510000-1",
-        decision="REJECTED",
-    )
-    harness.feed(harness.world.event("450000-police", "match-decision", payload=decision))
-    assert harness.scalar("SELECT status FROM match_pairs") == "NOTIFIED"
-    assert "was not notified" in harness.store.failures()[0][2]
-
-
 def test_notification_body_is_minimised(harness: Harness) -> None:
     """The outbox notification names no person; the match-found event masks identity numbers."""
     harness.feed(harness.alert(1, CHILD), harness.record(1, CHILD))

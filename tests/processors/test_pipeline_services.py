@@ -21,6 +21,7 @@ from hub.envelope import decode_envelope
 from hub.keys import generate_keypair
 from hub.projection_store import checksum_rows
 from hub.projections import CATALOG
+from hub.registry import operator_key_paths
 from hub.schema_catalog import SchemaCatalog
 from hub.store import QuarantineStatus
 from ops.cli import main as hubctl
@@ -29,7 +30,7 @@ from ops.services import postgres
 from processors.operations import rebuild_projections, replay, snapshot
 from processors.pg_projections import PgProjectionStore
 from processors.pg_store import PgEventStore
-from processors.supervisor import workers
+from processors.supervisor import stop_workers, workers
 from processors.testing import SignedWorld
 
 CATALOG_SCHEMAS = SchemaCatalog.load()
@@ -308,3 +309,52 @@ def test_postgres_outage_under_load_loses_nothing(lane: Lane, hub_settings: Sett
     assert lane.scalar("SELECT count(*) FROM proj_rescue_cases") == 1500
     logs = "".join(w.log_file.read_text(errors="replace") for w in workers(lane.settings))
     assert "waits for PostgreSQL" in logs  # the outage was really met, and waited out
+
+
+def test_graceful_stop_during_a_postgres_outage_loses_nothing(
+    lane: Lane, hub_settings: Settings
+) -> None:
+    """Finding 4: `processors stop` while PostgreSQL is down used to commit the offsets of the
+    batch being retried. Now nothing is acknowledged before it is stored: after the restart,
+    every event is stored, projected and in the match index."""
+    private, _ = operator_key_paths(lane.settings.data_dir)
+    lane.world.operator.save(private)  # matching on: the match index is checked too
+    lane.start(1)
+    lane.register_and_wait(CIVIL)
+    wires = [lane.world.event(CIVIL, "rescue-notice", i) for i in range(1, 2001)]
+    lane.publish(wires[:1000])
+    lane.wait_for(
+        "load under way", lambda: lane.scalar("SELECT count(*) FROM event_store") >= 300, every=0.1
+    )
+
+    def waiting_for_postgres() -> bool:
+        logs = "".join(w.log_file.read_text(errors="replace") for w in workers(lane.settings))
+        return "waits for PostgreSQL" in logs
+
+    try:
+        postgres.stop(hub_settings)
+        lane.publish(wires[1000:])
+        lane.wait_for("the outage met", waiting_for_postgres, timeout=60)
+        stop_workers(lane.settings, timeout=30)
+        assert lane.pids() == []
+    finally:
+        postgres.start(hub_settings)
+    lane.start(1)
+    expected = len(wires) + 2
+    lane.wait_for(
+        "every event stored",
+        lambda: lane.scalar("SELECT count(*) FROM event_store") == expected,
+        timeout=300,
+    )
+    lane.wait_for(
+        "every event projected",
+        lambda: lane.scalar("SELECT count(DISTINCT event_id) FROM proj_applied") == expected,
+        timeout=300,
+    )
+    lane.wait_for(
+        "every rescued person in the match index",
+        lambda: lane.scalar("SELECT count(*) FROM match_persons") == len(wires),
+        timeout=300,
+    )
+    assert lane.scalar("SELECT count(*) FROM quarantine") == 0
+    assert lane.scalar("SELECT sum(gaps) FROM publisher_sequences") == 0

@@ -1,0 +1,169 @@
+"""No participant changes what is not its own (issue 11 finding 5), over both event stores.
+
+An alert belongs to the unit that issued it; a decision needs a match the hub found and a unit
+it notified. Refused changes are quarantined with their reason and never stored, so neither the
+projections nor the matcher ever see them; a change that came before its alert or match is
+tried again when that arrives.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from hub.config import Settings
+from hub.envelope import decode_envelope, encode_envelope
+from hub.identity import HUB_OPERATOR_ID
+from hub.notice import open_notice
+from hub.registry import permission_event
+from hub.schema_catalog import SchemaCatalog
+from hub.store import EventStore, InMemoryEventStore, QuarantineStatus
+from processors.pg_store import PgEventStore
+from processors.testing import SignedWorld, payload_for
+from processors.verify_stage import InMessage, VerifyStage
+
+ISSUER = "320000-police"
+OTHER = "510000-police"
+
+
+@functools.cache
+def catalog() -> SchemaCatalog:
+    return SchemaCatalog.load()
+
+
+class Hub:
+    """A verify stage with both police units registered, fed one message at a time."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.world = SignedWorld(catalog())
+        self.stage = VerifyStage(store, catalog(), self.world.operator.verify_key)
+        self.offset = -1
+        for pid in (ISSUER, OTHER):
+            self.send(*self.world.register(pid), topic="registry")
+
+    def send(self, *wires: bytes, topic: str = "ingest") -> list[str]:
+        """Feed the wires; the reasons of what got quarantined, in order."""
+        before = len(self.stage.store.quarantined())
+        messages = []
+        for wire in wires:
+            self.offset += 1
+            messages.append(InMessage(topic, 0, self.offset, wire))
+        result = self.stage.process(messages)
+        # Re-drives go back in as Kafka would deliver them.
+        again = [o for o in result.outgoing if o.stream == "ingest"]
+        if again:
+            self.offset += 1
+            self.stage.process(
+                [InMessage("ingest", 0, self.offset + i, o.value, None, dict(o.headers))
+                 for i, o in enumerate(again)]
+            )
+            self.offset += len(again)
+        return [e.reason for e in self.stage.store.quarantined()[before:]]
+
+    def stored(self, wire: bytes) -> bool:
+        return self.stage.store.get(str(decode_envelope(wire).event_id)) is not None
+
+    def change(self, publisher: str, event_type: str, n: int = 1, **extra: object) -> bytes:
+        payload = payload_for(event_type, n, self.world.epoch, publisher, **extra)
+        payload["alert_id"] = extra.get("alert_id", f"A-320000-{n}")
+        return self.world.event(publisher, event_type, n, payload=payload)
+
+    def match_found(self, n: int, recipients: list[str]) -> bytes:
+        payload = payload_for("match-found", n, self.world.epoch, ISSUER, recipients=recipients)
+        return self.world.event(HUB_OPERATOR_ID, "match-found", n, payload=payload)
+
+
+@pytest.fixture(params=["memory", "postgres"])
+def hub(request: pytest.FixtureRequest) -> Iterator[Hub]:
+    if request.param == "memory":
+        yield Hub(InMemoryEventStore())
+        return
+    if request.config.getoption("-m") == "not services":
+        pytest.skip("needs PostgreSQL")
+    settings: Settings = request.getfixturevalue("fresh_db_settings")
+    store = PgEventStore(settings.pg_dsn)
+    yield Hub(store)
+    store.close()
+
+
+def test_another_unit_cannot_update_or_close_an_alert(hub: Hub) -> None:
+    alert = hub.world.event(ISSUER, "missing-person-alert", 1)
+    assert hub.send(alert) == []
+    update = hub.change(OTHER, "alert-update")
+    close = hub.change(OTHER, "alert-closed")
+    assert hub.send(update, close) == ["NOT_ENTITLED", "NOT_ENTITLED"]
+    assert not hub.stored(update) and not hub.stored(close)
+    detail = hub.stage.store.quarantined()[-1].detail
+    assert f"issued by {ISSUER}" in detail
+
+
+def test_the_issuer_and_the_operator_may_change_it(hub: Hub) -> None:
+    """The operator needs the permission granted to itself first: a signed registry event."""
+    grant = permission_event(
+        catalog(), hub.world.operator, sequence=hub.world.next_sequence(HUB_OPERATOR_ID),
+        participant_id=HUB_OPERATOR_ID, event_type="alert-closed", granted=True,
+        effective_at=hub.world.epoch - timedelta(days=1), at=hub.world.epoch,
+    )
+    hub.send(encode_envelope(grant), topic="registry")
+    hub.send(hub.world.event(ISSUER, "missing-person-alert", 1))
+    update = hub.change(ISSUER, "alert-update")
+    close = hub.change(HUB_OPERATOR_ID, "alert-closed")
+    assert hub.send(update, close) == []
+    assert hub.stored(update) and hub.stored(close)
+
+
+def test_nobody_else_issues_an_alert_under_the_same_id(hub: Hub) -> None:
+    hub.send(hub.world.event(ISSUER, "missing-person-alert", 1))
+    hijack = hub.change(OTHER, "missing-person-alert")
+    assert hub.send(hijack) == ["NOT_ENTITLED"]
+
+
+def test_a_change_before_its_alert_is_stored_when_the_alert_arrives(hub: Hub) -> None:
+    update = hub.change(ISSUER, "alert-update", 2)
+    assert hub.send(update) == ["UNKNOWN_SUBJECT"]
+    assert hub.send(hub.world.event(ISSUER, "missing-person-alert", 2)) == []
+    assert hub.stored(update)
+    [entry] = hub.stage.store.quarantined(reason="UNKNOWN_SUBJECT")
+    assert entry.status is QuarantineStatus.RESOLVED
+
+
+def test_decisions_need_a_found_match_a_notified_unit_and_its_alert(hub: Hub) -> None:
+    hub.send(hub.world.event(ISSUER, "missing-person-alert", 1))
+    found = hub.match_found(1, [ISSUER])
+    match_id = str(payload_for("match-found", 1, hub.world.epoch, ISSUER)["match_id"])
+    early = hub.change(ISSUER, "match-decision", 1, match_id=match_id)
+    assert hub.send(early) == ["UNKNOWN_SUBJECT"]
+    assert hub.send(found) == []
+    assert hub.stored(early)  # re-driven when the match arrived
+    outsider = hub.change(OTHER, "match-decision", 2, match_id=match_id)
+    wrong_alert = hub.change(ISSUER, "match-decision", 3, match_id=match_id, alert_id="A-510000-9")
+    assert hub.send(outsider, wrong_alert) == ["NOT_ENTITLED", "NOT_ENTITLED"]
+    assert not hub.stored(outsider) and not hub.stored(wrong_alert)
+    details = [e.detail for e in hub.stage.store.quarantined(reason="NOT_ENTITLED")]
+    assert f"{OTHER} was not notified" in details[0]
+    assert "is about alert A-320000-1" in details[1]
+
+
+def test_publishers_are_told_of_refusals_of_their_signed_events() -> None:
+    """NOT_ENTITLED and NOT_PERMITTED reach the publisher as a notice signed by the hub;
+    a forgery in its name does not (anyone could fill its topic otherwise)."""
+    hub = Hub(InMemoryEventStore())
+    hub.stage.notice_key = hub.world.operator
+    hub.send(hub.world.event(ISSUER, "missing-person-alert", 1))
+    refused = hub.change(OTHER, "alert-closed")
+    not_permitted = hub.world.event(OTHER, "rescue-notice", 4)
+    forged = hub.world.event(OTHER, "tip-report", 5)[:-1] + b"\x00"
+    messages = [InMessage("ingest", 0, 100 + i, w) for i, w in
+                enumerate([refused, not_permitted, forged])]
+    result = hub.stage.process(messages)
+    notices = [o for o in result.outgoing if o.stream == "notice"]
+    assert [o.key for o in notices] == [OTHER.encode(), OTHER.encode()]
+    bodies = [open_notice(o.value, hub.world.operator.verify_key, OTHER).body for o in notices]
+    assert [(b["kind"], b["reason"]) for b in bodies] == [
+        ("EVENT_REFUSED", "NOT_ENTITLED"), ("EVENT_REFUSED", "NOT_PERMITTED")
+    ]
+    assert bodies[0]["event_id"] == str(decode_envelope(refused).event_id)
+    assert f"issued by {ISSUER}" in bodies[0]["detail"]
