@@ -31,7 +31,7 @@ from processors.operations import rebuild_projections, replay, snapshot
 from processors.pg_projections import PgProjectionStore
 from processors.pg_store import PgEventStore
 from processors.supervisor import stop_workers, workers
-from processors.testing import SignedWorld
+from processors.testing import SignedWorld, payload_for
 
 CATALOG_SCHEMAS = SchemaCatalog.load()
 
@@ -69,7 +69,13 @@ def test_events_reach_store_and_projections(lane: Lane) -> None:
         w.event(MIGRANTS, "migrant-record", 7),
         w.event(CIVIL, "rescue-notice", 9),
         w.event(CIVIL, "case-follow-up", 9),
-        w.event("000000-hub-operator", "match-found", 1),
+        # The hub's match on the police's alert 1, and the police's decision on it.
+        w.event(
+            "000000-hub-operator",
+            "match-found",
+            1,
+            payload=payload_for("match-found", 1, w.epoch, POLICE),
+        ),
         w.event(POLICE, "match-decision", 1),
     ]
     # The migrant registry's record goes through the connector's own sender, the others
