@@ -162,7 +162,9 @@ class Publisher:
             self._flush_batch(batch, rows_in_batch, report, rejects)
         except InputFileError as err:
             report.file_error = str(err)
-            rejects.write_file_error(str(err))
+            # No rejects file beside a path that is missing, a folder or a FIFO.
+            if path.is_file():
+                rejects.write_file_error(str(err))
         finally:
             rejects.close()
         report.unused_columns = sorted(converter.unused_headers)

@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from hub.errors import KeyFileError
+from hub.errors import KeyFileError, PathError
+from hub.paths import check_readable_file
 
 PUBLIC_KEY_SIZE = 32
 SIGNATURE_SIZE = 64
@@ -127,6 +128,10 @@ class SigningKey:
     def load(cls, path: Path | str) -> SigningKey:
         """Read a PEM private key written by `save`; refuses files others can read."""
         source = Path(path)
+        try:
+            check_readable_file(source, "key file")
+        except PathError as err:
+            raise KeyFileError(str(err)) from None
         try:
             mode = source.stat().st_mode
             data = source.read_bytes()

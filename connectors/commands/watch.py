@@ -19,6 +19,7 @@ from connectors.runtime import (
     say,
     start_sending,
 )
+from hub.paths import check_folder
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -73,11 +74,8 @@ def _settled(path: Path, sizes: dict[Path, int]) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    root: Path = check_folder(args.folder, "watched folder")
     config = config_from(args)
-    root: Path = args.folder
-    if not root.is_dir():
-        say(f"hub-connector: {root} is not a folder")
-        return 1
     sizes: dict[Path, int] = {}
     with open_publisher(config) as publisher:
         known = publisher.catalog.event_types()
