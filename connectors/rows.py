@@ -10,6 +10,7 @@ from connectors.convert import MAX_CELL_CHARS, PayloadBuilder, RowProblem, Schem
 from connectors.mapping import ColumnMapping
 from connectors.readers import SourceRow
 from hub.identity import annotate_identity_numbers
+from hub.limits import text_problem
 
 # The contract's schema validation, called after conversion: (payload) -> [(field, reason)].
 Validator = Callable[[dict[str, Any]], Sequence[tuple[str, str]]]
@@ -124,6 +125,10 @@ class RowConverter:
             target = resolved.get(header)
             if target is None:
                 continue
+            unstorable = text_problem(value, header)
+            if unstorable:
+                problems.append(RowProblem(header, f"{unstorable}, which the hub cannot store"))
+                continue
             path, number = target
             if isinstance(value, str):
                 value = self.mapping.value_for(path.replace("[]", ""), value.strip())
@@ -144,6 +149,10 @@ class RowConverter:
                 problems[index] = RowProblem(problem.field, self.missing_fields[problem.field])
         if problems:
             return None, problems
+        # Defaults from the mapping file reach the payload without passing a cell check.
+        unstorable = text_problem(payload)
+        if unstorable:
+            return None, [RowProblem("(row)", f"{unstorable}, which the hub cannot store")]
         # Bad identity numbers are kept and flagged in the payload (contract rule), not rejected.
         annotate_identity_numbers(payload)
         if self.validator is not None:
