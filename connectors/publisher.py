@@ -25,6 +25,7 @@ from hub.errors import HubError, InputFileError, OutboxError, PayloadError
 from hub.keys import SigningKey
 from hub.limits import MAX_PAYLOAD_BYTES, text_problem
 from hub.schema_catalog import SchemaCatalog
+from hub.secrets import open_private_write
 
 BATCH_ROWS = 500
 # Business times that say when the fact happened, in order of preference; otherwise: now.
@@ -248,7 +249,8 @@ class RejectWriter:
 
     def _open(self) -> None:
         if self._handle is None:
-            self._handle = self.path.open("w", encoding="utf-8-sig", newline="")
+            # It copies the rejected rows, personal data: readable by its owner only.
+            self._handle = open_private_write(self.path, encoding="utf-8-sig", newline="")
             self._writer = csv.writer(self._handle)
             self._writer.writerow(["row", "field", "reason", "original row"])
             self.used = True

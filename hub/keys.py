@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from hub.errors import KeyFileError, PathError
 from hub.paths import check_readable_file
+from hub.secrets import make_private_dirs
 
 PUBLIC_KEY_SIZE = 32
 SIGNATURE_SIZE = 64
@@ -112,7 +113,7 @@ class SigningKey:
         )
         flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dirs(target.parent)
             # Created with 0600 from the start so the key is never briefly world-readable.
             fd = os.open(target, flags, 0o600)
         except FileExistsError as err:

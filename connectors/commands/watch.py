@@ -20,6 +20,7 @@ from connectors.runtime import (
     start_sending,
 )
 from hub.paths import check_folder
+from hub.secrets import make_private_dirs
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _move(path: Path, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
+    # The files moved there hold personal data: a folder made here is owner only.
+    make_private_dirs(folder)
     target = folder / path.name
     if target.exists():
         target = folder / f"{path.stem}.{time.strftime('%Y%m%d%H%M%S')}{path.suffix}"
