@@ -9,6 +9,7 @@ from typing import Any
 from connectors.convert import MAX_CELL_CHARS, PayloadBuilder, RowProblem, Schema
 from connectors.mapping import ColumnMapping
 from connectors.readers import SourceRow
+from hub.errors import MappingError
 from hub.identity import annotate_identity_numbers
 from hub.limits import text_problem
 
@@ -68,6 +69,10 @@ class RowConverter:
         self.paths = self.builder.field_paths()
         self.validator = validator
         self.defaults = {k: v.format_map(dict(context)) for k, v in mapping.defaults.items()}
+        # Text from the mapping file reaches payloads without a cell check: checked once here.
+        unstorable = text_problem({"defaults": self.defaults, "values": mapping.values})
+        if unstorable:
+            raise MappingError(f"{mapping.source}: {unstorable}, which the hub cannot store")
         self._resolved: dict[tuple[str, ...], dict[str, tuple[str, int | None] | None]] = {}
         self.unused_headers: set[str] = set()
         self.missing_fields: dict[str, str] = {}
@@ -149,10 +154,6 @@ class RowConverter:
                 problems[index] = RowProblem(problem.field, self.missing_fields[problem.field])
         if problems:
             return None, problems
-        # Defaults from the mapping file reach the payload without passing a cell check.
-        unstorable = text_problem(payload)
-        if unstorable:
-            return None, [RowProblem("(row)", f"{unstorable}, which the hub cannot store")]
         # Bad identity numbers are kept and flagged in the payload (contract rule), not rejected.
         annotate_identity_numbers(payload)
         if self.validator is not None:

@@ -18,6 +18,7 @@ from connectors.mapping import parse_mapping
 from connectors.outbox import Outbox
 from connectors.readers import SourceRow
 from connectors.rows import RowConverter
+from hub.errors import MappingError
 from hub.limits import MAX_PAYLOAD_BYTES
 from hub.schema_catalog import SchemaCatalog
 
@@ -50,12 +51,11 @@ class TestTextTheHubCannotStore:
         assert [p.field for p in problems] == ["person.name"]
         assert "U+0000 (NUL) at character 3" in problems[0].reason
 
-    def test_nul_in_a_mapping_default_rejects_the_row(self, catalog: SchemaCatalog) -> None:
-        """A NUL that reaches the payload without a cell (a mapping default) is caught too."""
-        cells = {k: v for k, v in ROW.items() if k != "registering_station"}
-        payload, problems = converter(catalog, {"registering_station": "X\x00"}).convert(
-            SourceRow(2, cells))
-        assert payload is None and "U+0000" in problems[0].reason
+    def test_nul_in_a_mapping_default_refuses_the_mapping(self, catalog: SchemaCatalog) -> None:
+        """Text that reaches payloads without a cell (a mapping default) is checked once, up
+        front: the mapping is refused, naming the setting."""
+        with pytest.raises(MappingError, match=r"defaults\.registering_station holds U\+0000"):
+            converter(catalog, {"registering_station": "X\x00"})
 
     def test_nul_in_a_column_nobody_maps_is_harmless(self, catalog: SchemaCatalog) -> None:
         """A column the mapping does not use never reaches the hub, so it is not checked."""
