@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from connectors.cli import main as connector
+from connectors.config import load_config
 from ops.cli import main as hubctl
 
 # A command line for a config path: every sub-command that reads --config.
@@ -121,6 +122,20 @@ class TestInputPaths:
         err = capsys.readouterr().err
         assert "Traceback" not in err and str(folder) in err
         assert ("no such folder" if kind == "missing" else "not a folder") in err
+
+    @pytest.mark.parametrize("kind", ["missing", "folder", "fifo"])
+    def test_status_names_a_bad_key_file(
+        self, participant: Path, kind: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The key file the configuration names, when missing, a folder or a FIFO, is named."""
+        key = load_config(participant).key_file
+        key.unlink()
+        if kind == "folder":
+            key.mkdir()
+        elif kind == "fifo":
+            os.mkfifo(key)
+        assert connector(["status", "--config", str(participant)]) == 1
+        assert_one_clear_line(capsys.readouterr().err, key, kind)
 
     def test_init_into_a_folder_it_cannot_write(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
