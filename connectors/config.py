@@ -16,6 +16,7 @@ from hub.config import KafkaAccess
 from hub.errors import ConfigError
 from hub.identity import DEPARTMENTS
 from hub.keys import VerifyKey
+from hub.paths import read_user_bytes
 
 DEFAULT_CONFIG = Path("hub-connector.toml")
 _PARTICIPANT = re.compile(r"^(\d{6})-([a-z-]+)$")
@@ -123,14 +124,16 @@ def _get(data: dict[str, Any], name: str, kind: type, where: Path) -> Any:
 
 def load_config(path: Path) -> ConnectorConfig:
     """Read and check a connector configuration file."""
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         raise ConfigError(
             f"no connector configuration at {path}; run `hub-connector init` first "
             "or give the file with --config"
-        ) from None
+        )
+    raw = read_user_bytes(path, "configuration file")
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path} is not UTF-8 text: {err}") from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path} is not valid TOML: {err}") from err
     base = path.resolve().parent

@@ -30,7 +30,7 @@ from connectors.config import ConnectorConfig
 from hub.errors import ConnectorError
 from hub.keys import VerifyKey
 from hub.notice import NoticeRefusal, NoticeRefused, open_notice
-from hub.secrets import open_private_append, private_dir
+from hub.secrets import create_private_file, make_private_dirs, open_private_append
 
 _TABLE = """
 CREATE TABLE IF NOT EXISTS delivered (
@@ -107,7 +107,7 @@ class RefusedLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        private_dir(path.parent)
+        make_private_dirs(path.parent)
 
     def append(self, refusal: Refusal) -> None:
         with open_private_append(self.path) as out:
@@ -120,10 +120,9 @@ class DeliveredStore:
     """The local table of notifications already delivered to this participant."""
 
     def __init__(self, path: Path) -> None:
-        private_dir(path.parent)
-        if not path.exists():
-            # Created readable by this participant only: it holds what the hub told it.
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        # Readable by this participant only: it holds what the hub told it (SQLite gives its
+        # -wal and -shm files the database file's mode).
+        create_private_file(path)
         self._db = sqlite3.connect(path, timeout=30.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_TABLE)

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from connectors.convert import LIST_SEPARATORS
-from hub.errors import MappingError
+from hub.errors import MappingError, PathError
+from hub.paths import read_user_bytes
 
 MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
 
@@ -151,10 +152,13 @@ def load_mapping(event_type: str, path: Path | None = None) -> ColumnMapping:
         if not path.exists():
             return ColumnMapping(event_type, {})
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError as err:
-        raise MappingError(f"mapping file {path} does not exist") from err
+        raw = read_user_bytes(path, "mapping file")
+    except PathError as err:
+        raise MappingError(str(err)) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise MappingError(f"mapping file {path} is not UTF-8 text: {err}") from err
     except tomllib.TOMLDecodeError as err:
         raise MappingError(f"mapping file {path} is not valid TOML: {err}") from err
     mapping = parse_mapping(data, str(path))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub.errors import OutboxError
+from hub.secrets import create_private_file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -71,8 +72,13 @@ class Outbox:
     """A participant's outbox. One instance per thread; several processes may share the file."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        try:
+            # The events hold personal data: owner only, and SQLite gives its -wal and -shm
+            # files the database file's mode.
+            create_private_file(path)
+        except OSError as err:
+            raise OutboxError(f"cannot create the outbox {path}: {err.strerror or err}") from err
         try:
             self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")

@@ -21,9 +21,11 @@ from connectors.rows import RowConverter
 from connectors.transport import KafkaSender
 from hub.avro import encode_datum, validate_payload
 from hub.envelope import encode_envelope, seal, seal_encoded
-from hub.errors import HubError, InputFileError, OutboxError
+from hub.errors import HubError, InputFileError, OutboxError, PayloadError
 from hub.keys import SigningKey
+from hub.limits import MAX_PAYLOAD_BYTES, text_problem
 from hub.schema_catalog import SchemaCatalog
+from hub.secrets import open_private_write
 
 BATCH_ROWS = 500
 # Business times that say when the fact happened, in order of preference; otherwise: now.
@@ -66,15 +68,16 @@ class Publisher:
         return dt.datetime.now(dt.UTC)
 
     def sealer(
-        self, event_type: str, payload: dict[str, Any], *, prevalidated: bool = False
+        self, event_type: str, payload: dict[str, Any], *, encoded: bytes | None = None
     ) -> Callable[[int], Sealed]:
         """A function that seals the payload once the outbox has allocated its sequence.
 
-        `prevalidated`: the payload passed validate_payload and annotate_identity_numbers.
+        `encoded`: the payload's Avro bytes from `encode_within_limits`, for a payload that
+        passed validate_payload and annotate_identity_numbers already.
         """
 
         def seal_with(sequence: int) -> Sealed:
-            if not prevalidated:
+            if encoded is None:
                 envelope = seal(
                     self.catalog, event_type, payload, publisher_id=self.config.participant_id,
                     key=self.key, sequence=sequence, occurred_at=self.occurred_at(payload),
@@ -83,15 +86,24 @@ class Publisher:
                 return Sealed(str(envelope.event_id), encode_envelope(envelope))
             # The row was validated (and its identity numbers flagged) by the row converter
             # already; seal() would validate it a second time, which halves throughput.
-            schema = self.catalog.latest(event_type)
             envelope = seal_encoded(
-                schema, encode_datum(schema.parsed, payload),
+                self.catalog.latest(event_type), encoded,
                 publisher_id=self.config.participant_id, key=self.key, sequence=sequence,
                 occurred_at=self.occurred_at(payload), event_id=uuid.uuid4(),
             )
             return Sealed(str(envelope.event_id), encode_envelope(envelope))
 
         return seal_with
+
+    def encode_within_limits(self, event_type: str, payload: dict[str, Any]) -> bytes:
+        """The payload's Avro bytes; PayloadError when they exceed what the hub accepts."""
+        encoded = encode_datum(self.catalog.latest(event_type).parsed, payload)
+        if len(encoded) > MAX_PAYLOAD_BYTES:
+            raise PayloadError(
+                f"the encoded event payload would be {len(encoded):,} bytes; the hub accepts "
+                f"at most {MAX_PAYLOAD_BYTES:,} bytes per event"
+            )
+        return encoded
 
     def store_and_send(self, items: list[NewEvent]) -> list[tuple[int, Sealed]]:
         """Store new events (skipping rows already stored) and queue them for sending."""
@@ -108,6 +120,11 @@ class Publisher:
         problems = [p for p in validate_payload(self.catalog, event_type, payload) if p.blocking]
         if problems:
             raise HubError("; ".join(str(p) for p in problems))
+        unstorable = text_problem(payload)
+        if unstorable:
+            raise PayloadError(f"{unstorable}, which the hub cannot store")
+        # Checked here too: the payload is sealed later, inside the outbox's transaction.
+        self.encode_within_limits(event_type, payload)
         stored = self.store_and_send([(None, source, event_type,
                                        self.sealer(event_type, payload))])
         return stored[0][0]
@@ -142,17 +159,22 @@ class Publisher:
                 if not checked_header and row.cells:
                     report.header_notes = converter.header_problems(list(row.cells))
                     checked_header = True
+                encoded = None
                 try:
                     payload, problems = converter.convert(row)
+                    if payload is not None:
+                        encoded = self.encode_within_limits(event_type, payload)
+                except PayloadError as err:
+                    payload, problems = None, [RowProblem("(row)", str(err))]
                 except Exception as err:  # a row must never stop the file: keep it as rejected
                     payload, problems = None, [RowProblem("(row)", f"cannot be converted: {err}")]
-                if payload is None:
+                if payload is None or encoded is None:
                     rejects.write(row, problems)
                     report.rejected += 1
                 else:
                     row_key = row_identity(event_type, payload)
                     batch.append((row_key, f"{path.name}:{row.number}", event_type,
-                                  self.sealer(event_type, payload, prevalidated=True)))
+                                  self.sealer(event_type, payload, encoded=encoded)))
                     rows_in_batch.append(row)
                 if len(batch) >= BATCH_ROWS:
                     self._flush_batch(batch, rows_in_batch, report, rejects)
@@ -162,7 +184,9 @@ class Publisher:
             self._flush_batch(batch, rows_in_batch, report, rejects)
         except InputFileError as err:
             report.file_error = str(err)
-            rejects.write_file_error(str(err))
+            # No rejects file beside a path that is missing, a folder or a FIFO.
+            if path.is_file():
+                rejects.write_file_error(str(err))
         finally:
             rejects.close()
         report.unused_columns = sorted(converter.unused_headers)
@@ -225,7 +249,8 @@ class RejectWriter:
 
     def _open(self) -> None:
         if self._handle is None:
-            self._handle = self.path.open("w", encoding="utf-8-sig", newline="")
+            # It copies the rejected rows, personal data: readable by its owner only.
+            self._handle = open_private_write(self.path, encoding="utf-8-sig", newline="")
             self._writer = csv.writer(self._handle)
             self._writer.writerow(["row", "field", "reason", "original row"])
             self.used = True

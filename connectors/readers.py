@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from connectors.encoding import detect_encoding
-from hub.errors import InputFileError
+from hub.errors import InputFileError, PathError
+from hub.paths import check_readable_file
 
 # The per-cell limit is enforced later with a plain reason; csv's own limit is set far above it so
 # that a huge cell becomes a rejected row rather than a reader error.
@@ -169,8 +170,10 @@ def read_xlsx(path: Path) -> Iterator[SourceRow]:
 
 def read_rows(path: Path) -> Iterator[SourceRow]:
     """Rows of any supported file, chosen by its suffix."""
-    if not path.is_file():
-        raise InputFileError(f"{path}: no such file")
+    try:
+        check_readable_file(path, "input file")
+    except PathError as err:
+        raise InputFileError(str(err)) from None
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv", ".txt"):
         return read_csv(path)

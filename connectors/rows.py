@@ -9,7 +9,9 @@ from typing import Any
 from connectors.convert import MAX_CELL_CHARS, PayloadBuilder, RowProblem, Schema
 from connectors.mapping import ColumnMapping
 from connectors.readers import SourceRow
+from hub.errors import MappingError
 from hub.identity import annotate_identity_numbers
+from hub.limits import text_problem
 
 # The contract's schema validation, called after conversion: (payload) -> [(field, reason)].
 Validator = Callable[[dict[str, Any]], Sequence[tuple[str, str]]]
@@ -67,6 +69,10 @@ class RowConverter:
         self.paths = self.builder.field_paths()
         self.validator = validator
         self.defaults = {k: v.format_map(dict(context)) for k, v in mapping.defaults.items()}
+        # Text from the mapping file reaches payloads without a cell check: checked once here.
+        unstorable = text_problem({"defaults": self.defaults, "values": mapping.values})
+        if unstorable:
+            raise MappingError(f"{mapping.source}: {unstorable}, which the hub cannot store")
         self._resolved: dict[tuple[str, ...], dict[str, tuple[str, int | None] | None]] = {}
         self.unused_headers: set[str] = set()
         self.missing_fields: dict[str, str] = {}
@@ -123,6 +129,10 @@ class RowConverter:
                 continue
             target = resolved.get(header)
             if target is None:
+                continue
+            unstorable = text_problem(value, header)
+            if unstorable:
+                problems.append(RowProblem(header, f"{unstorable}, which the hub cannot store"))
                 continue
             path, number = target
             if isinstance(value, str):

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from hub.errors import ConfigError
+from hub.paths import read_user_bytes
 from hub.secrets import write_private
 
 BUNDLE_FORMAT = "exchange-hub-bundle/1"
@@ -39,11 +40,10 @@ class Bundle:
 
     @classmethod
     def load(cls, path: Path) -> Bundle:
+        raw = read_user_bytes(path, "bundle")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"no bundle at {path}") from None
-        except (OSError, UnicodeError, json.JSONDecodeError) as err:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeError, json.JSONDecodeError) as err:
             raise ConfigError(f"{path} is not a hub bundle: {err}") from err
         if not isinstance(data, dict) or data.get("format") != BUNDLE_FORMAT:
             raise ConfigError(f"{path} is not a hub bundle (format {BUNDLE_FORMAT} expected)")

@@ -29,5 +29,12 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
     except HubError as err:
         print(f"{parser.prog}: {err}", file=sys.stderr)
         return 1
+    except OSError as err:
+        if err.filename is None:
+            raise
+        # A file the command was told to use (or create) is not usable: say which and why,
+        # without a traceback; the commands check the files they read first (hub.paths).
+        print(f"{parser.prog}: {err.filename}: {err.strerror or err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130

@@ -9,6 +9,10 @@ class ConfigError(HubError):
     """A setting is missing or malformed."""
 
 
+class PathError(ConfigError):
+    """A path a person gave is missing, unreadable or not the kind of file expected."""
+
+
 class ServiceError(HubError):
     """A platform service (Kafka broker, PostgreSQL) cannot be installed, started or reached."""
 

@@ -18,7 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from hub.errors import KeyFileError
+from hub.errors import KeyFileError, PathError
+from hub.paths import check_readable_file
+from hub.secrets import make_private_dirs
 
 PUBLIC_KEY_SIZE = 32
 SIGNATURE_SIZE = 64
@@ -111,7 +113,7 @@ class SigningKey:
         )
         flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dirs(target.parent)
             # Created with 0600 from the start so the key is never briefly world-readable.
             fd = os.open(target, flags, 0o600)
         except FileExistsError as err:
@@ -127,6 +129,10 @@ class SigningKey:
     def load(cls, path: Path | str) -> SigningKey:
         """Read a PEM private key written by `save`; refuses files others can read."""
         source = Path(path)
+        try:
+            check_readable_file(source, "key file")
+        except PathError as err:
+            raise KeyFileError(str(err)) from None
         try:
             mode = source.stat().st_mode
             data = source.read_bytes()

@@ -22,14 +22,50 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+def make_private_dirs(path: Path) -> Path:
+    """Create `path` and its missing parents with mode 0700; returns it.
+
+    Folders that exist already keep their mode: they may be shared ones others must traverse
+    (a home folder, the folder PostgreSQL's data lives under).
+    """
+    missing = []
+    folder = path
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # another process made it meanwhile: it is not ours to change
+        folder.chmod(0o700)  # the umask may have taken more than group and other bits
+    return path
+
+
+def create_private_file(path: Path) -> Path:
+    """Make sure `path` exists as a file only its owner can read (mode 0600); returns it.
+
+    For files another library then opens itself (SQLite: its -wal and -shm files take the
+    database file's mode). Its missing folders are created 0700.
+    """
+    make_private_dirs(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    except PermissionError:
+        pass  # a file of another user that we may write to: its owner decides its mode
+    finally:
+        os.close(fd)
+    return path
+
+
 def write_private(path: Path, data: bytes) -> None:
     """Write `data` to a new or existing file that only its owner can read (mode 0600).
 
     A missing folder is created 0700; an existing one keeps its mode (it may be a folder
     others must traverse, such as the one PostgreSQL's data lives under).
     """
-    if not path.parent.exists():
-        private_dir(path.parent)
+    make_private_dirs(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, 0o600)
@@ -38,8 +74,28 @@ def write_private(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
+def open_private_write(path: Path, *, encoding: str = "utf-8", newline: str | None = None
+                       ) -> TextIO:
+    """A text file opened for writing from the start, readable by its owner only (mode 0600).
+
+    Its missing folders are created 0700; an existing file is emptied and made 0600.
+    """
+    make_private_dirs(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    except OSError:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "w", encoding=encoding, newline=newline)
+
+
 def open_private_append(path: Path) -> TextIO:
-    """A text file opened for appending, created readable by its owner only (mode 0600)."""
+    """A text file opened for appending, created readable by its owner only (mode 0600).
+
+    Its missing folders are created 0700.
+    """
+    make_private_dirs(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     return os.fdopen(fd, "a", encoding="utf-8")
 

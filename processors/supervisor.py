@@ -16,6 +16,7 @@ from pathlib import Path
 
 from hub.config import KAFKA_PIPELINE, Settings
 from hub.errors import HubError
+from hub.secrets import make_private_dirs
 from ops.services._proc import pid_alive, read_pid, spawn_detached, stop_process_group
 
 __all__ = [
@@ -76,8 +77,8 @@ def start_workers(
     """Make sure `count` workers run (starting the missing ones); all slots after the call."""
     if count < 1:
         raise HubError("--workers must be at least 1")
-    directory = worker_dir(settings)
-    directory.mkdir(parents=True, exist_ok=True)
+    # Worker logs can quote the events they failed on: folders made here are owner only.
+    make_private_dirs(worker_dir(settings))
     for number in range(1, count + 1):
         pid_file = _pid_file(settings, number)
         if read_pid(pid_file) is not None:

@@ -11,6 +11,7 @@ from hub.config import load_settings
 from hub.errors import ConfigError
 from hub.keys import generate_keypair
 from hub.registry import RegistrationRequest, default_permissions
+from hub.secrets import make_private_dirs
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     display = args.display_name or participant
     write_config(config_path, participant_id=participant, display_name=display, hub=args.hub,
                  topic_prefix=args.topic_prefix, key_file=key_rel, state_dir=state_rel)
-    (base / state_rel).mkdir(parents=True, exist_ok=True)
+    # Outbox and inbox live here: folders made now are for this participant's eyes only.
+    make_private_dirs(base / state_rel)
     request = RegistrationRequest(
         participant_id=participant, display_name=display, jurisdiction=area,
         public_key=key.verify_key,

@@ -10,7 +10,7 @@ from connectors.runtime import add_config_argument, say
 from hub.bundle import Bundle
 from hub.errors import ConfigError
 from hub.keys import VerifyKey
-from hub.secrets import private_dir, write_private
+from hub.secrets import make_private_dirs, write_private
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         )
     operator = VerifyKey.from_base64(bundle.hub_operator_public_key)
     base = config.path.resolve().parent
-    folder = private_dir(base / "credentials")
+    folder = make_private_dirs(base / "credentials")
     secret_rel, ca_rel = "credentials/hub.secret", "credentials/hub-ca.pem"
     write_private(base / secret_rel, (bundle.secret + "\n").encode("ascii"))
     (folder / "hub-ca.pem").write_text(bundle.ca_certificate, encoding="ascii")

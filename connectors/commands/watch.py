@@ -19,6 +19,8 @@ from connectors.runtime import (
     say,
     start_sending,
 )
+from hub.paths import check_folder
+from hub.secrets import make_private_dirs
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _move(path: Path, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
+    # The files moved there hold personal data: a folder made here is owner only.
+    make_private_dirs(folder)
     target = folder / path.name
     if target.exists():
         target = folder / f"{path.stem}.{time.strftime('%Y%m%d%H%M%S')}{path.suffix}"
@@ -73,11 +76,8 @@ def _settled(path: Path, sizes: dict[Path, int]) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    root: Path = check_folder(args.folder, "watched folder")
     config = config_from(args)
-    root: Path = args.folder
-    if not root.is_dir():
-        say(f"hub-connector: {root} is not a folder")
-        return 1
     sizes: dict[Path, int] = {}
     with open_publisher(config) as publisher:
         known = publisher.catalog.event_types()

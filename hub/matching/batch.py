@@ -13,6 +13,7 @@ from hub.matching.facts import PersonFacts
 from hub.matching.features import prepare
 from hub.matching.matcher import Matcher, explain
 from hub.matching.synthetic.files import read_documents
+from hub.secrets import open_private_write
 
 PAIR_COLUMNS = (
     "alert_id",
@@ -62,7 +63,8 @@ def run_batch(
     read = read_documents(alerts_path, "alerts")
     result.errors.extend(read.errors)
     parents = {p.get("alert_id"): p for p in read.parents_dna}
-    with out_path.open("w", encoding="utf-8", newline="") as handle:
+    # The pairs name people on both sides: readable by the operator only.
+    with open_private_write(out_path, newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(PAIR_COLUMNS)
         for payload in read.payloads:

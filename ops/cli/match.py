@@ -14,6 +14,7 @@ from hub.matching.matcher import Matcher
 from hub.matching.model import FellegiSunterModel
 from hub.matching.synthetic import generate
 from hub.matching.synthetic.files import write_dataset
+from hub.paths import check_readable_file
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,7 +64,10 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _matcher(args: argparse.Namespace) -> Matcher:
-    model = FellegiSunterModel.load(args.weights) if args.weights else FellegiSunterModel.default()
+    if args.weights:
+        model = FellegiSunterModel.load(check_readable_file(args.weights, "weights file"))
+    else:
+        model = FellegiSunterModel.default()
     if args.notify is not None or args.review is not None:
         notify = args.notify if args.notify is not None else model.thresholds.notify
         review = args.review if args.review is not None else model.thresholds.review
@@ -106,8 +110,8 @@ def _match_eval(args: argparse.Namespace) -> int:
 
 def _match_batch(args: argparse.Namespace) -> int:
     for path in (args.alerts, args.records, args.rescues):
-        if path is not None and not path.is_file():
-            raise HubError(f"no such file: {path}")
+        if path is not None:
+            check_readable_file(path, "input file")
     started = time.perf_counter()
     result = run_batch(
         _matcher(args), args.alerts, args.records, args.rescues, args.out, args.all_candidates

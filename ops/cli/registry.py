@@ -22,6 +22,7 @@ from hub.envelope import Envelope, decode_envelope, encode_envelope
 from hub.errors import EnvelopeError, KeyFileError, RegistryError, ServiceError
 from hub.identity import HUB_OPERATOR_ID
 from hub.keys import SigningKey, VerifyKey, generate_keypair
+from hub.paths import check_readable_file, read_user_bytes
 from hub.registry import (
     KeyState,
     RegistrationRequest,
@@ -159,9 +160,10 @@ def _build_permission(granted: bool) -> _Build:
 
 def _build_import(a: argparse.Namespace, cat: SchemaCatalog, op: SigningKey,
                   seq: int) -> list[Envelope]:
+    raw = read_user_bytes(a.request_file, "registration request")
     try:
-        text = a.request_file.read_text(encoding="utf-8")
-    except (OSError, UnicodeError) as err:
+        text = raw.decode("utf-8")
+    except UnicodeError as err:
         raise RegistryError(f"cannot read {a.request_file}: {err}") from err
     request = RegistrationRequest.from_json(text)
     return registration_events(cat, op, request, first_sequence=seq,
@@ -275,7 +277,8 @@ def _broker_access(args: argparse.Namespace, settings: Settings, registry: Regis
     if "participant-registered" in kinds:
         if not participant:
             participant = RegistrationRequest.from_json(
-                args.request_file.read_text(encoding="utf-8")).participant_id
+                read_user_bytes(args.request_file, "registration request").decode("utf-8")
+            ).participant_id
         bundle = broker_access.grant_access(settings, participant)
         path = args.bundle or (
             args.request_file.with_name(f"{participant}.bundle.json")
@@ -305,7 +308,7 @@ def _check_against(registry: Registry, catalog: SchemaCatalog, wires: list[bytes
 
 def _publish_file(args: argparse.Namespace) -> int:
     settings = load_settings()
-    wires = read_events(args.file)
+    wires = read_events(check_readable_file(args.file, "events file"))
     known = {bytes(w) for w in read_events(_journal(settings))}
     _append(_journal(settings), [w for w in wires if w not in known])
     _publish(settings, wires)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from hub.evolution import check_directory
+from hub.paths import check_folder
 from hub.schema_catalog import SchemaCatalog
 
 
@@ -26,6 +27,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _check(args: argparse.Namespace) -> int:
+    if args.dir is not None:
+        check_folder(args.dir, "schema folder")
     violations = check_directory(args.dir)
     for violation in violations:
         print(violation, file=sys.stderr)
@@ -41,6 +44,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    if args.dir is not None:
+        check_folder(args.dir, "schema folder")
     catalog = SchemaCatalog.load(args.dir)
     for event_type in catalog.event_types():
         for sv in catalog.versions(event_type):

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from hub.errors import PortInUseError, ServiceError, ToolMissingError
+from hub.secrets import make_private_dirs
 
 INSTALL_HINT = "run `bash ops/bootstrap` (as root it installs the missing packages with apt-get)"
 
@@ -104,9 +105,14 @@ def read_pid(pid_file: Path, expect: str | None = None) -> int | None:
 def spawn_detached(
     argv: Sequence[str], log_file: Path, env: Mapping[str, str] | None = None
 ) -> int:
-    """Start `argv` in its own session (it outlives the caller), output to `log_file`."""
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_file, "ab") as log:
+    """Start `argv` in its own session (it outlives the caller), output to `log_file`.
+
+    The log is created readable by its owner only, in a folder made 0700 if missing: a
+    worker's or a service's errors can quote the data they failed on.
+    """
+    make_private_dirs(log_file.parent)
+    fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "ab") as log:
         proc = subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hub.config import KAFKA_BROKER, KAFKA_SUPER_USERS, PROJECT_ROOT, SASL_MECHANISM, Settings
 from hub.errors import HubError, ServiceError, ToolMissingError
-from hub.secrets import ensure_secret, write_private
+from hub.secrets import ensure_secret, make_private_dirs, write_private
 from ops.services._proc import (
     ensure_port_free,
     pid_alive,
@@ -170,7 +170,9 @@ def format_storage(settings: Settings, java: str) -> bool:
                 "kept) and run `hubctl services up` again"
             )
         return False
-    paths.logs.mkdir(parents=True, exist_ok=True)
+    # The log segments hold every event sent to the hub: folders made here are owner only.
+    make_private_dirs(paths.data)
+    make_private_dirs(paths.logs)
     argv = _java_argv(java, paths, "kafka.tools.StorageTool")
     argv += ["format", "-t", new_cluster_id(), "-c", str(paths.config), "--ignore-formatted"]
     for user, password in super_user_secrets(settings).items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,33 @@ class TestSecretFiles:
         assert (shared / "x.bundle.json").stat().st_mode & 0o777 == 0o600
         write_private(tmp_path / "new" / "s.secret", b"s")
         assert (tmp_path / "new").stat().st_mode & 0o777 == 0o700
+
+    def test_private_dirs_are_made_0700_and_existing_ones_kept(self, tmp_path: Path) -> None:
+        """Every missing folder is made 0700 whatever the umask; existing ones keep their mode."""
+        from hub.secrets import make_private_dirs
+
+        tmp_path.chmod(0o755)
+        previous = os.umask(0)
+        try:
+            make_private_dirs(tmp_path / "a" / "b")
+        finally:
+            os.umask(previous)
+        assert [(p.stat().st_mode & 0o777) for p in (tmp_path, tmp_path / "a", tmp_path / "a" / "b")
+                ] == [0o755, 0o700, 0o700]
+
+    def test_private_files_are_0600_whatever_the_umask(self, tmp_path: Path) -> None:
+        """create_private_file and open_private_write give 0600, also to a file that was 0644."""
+        from hub.secrets import create_private_file, open_private_write
+
+        old = tmp_path / "old.csv"
+        old.write_text("x")
+        old.chmod(0o644)
+        previous = os.umask(0)
+        try:
+            create_private_file(tmp_path / "db.sqlite3")
+            with open_private_write(old) as out:
+                out.write("y")
+        finally:
+            os.umask(previous)
+        assert (tmp_path / "db.sqlite3").stat().st_mode & 0o777 == 0o600
+        assert old.stat().st_mode & 0o777 == 0o600 and old.read_text() == "y"

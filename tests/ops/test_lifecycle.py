@@ -76,6 +76,10 @@ def test_up_up_down(private_settings: Settings) -> None:
         ("kafka", True, True),
         ("postgres", True, True),
     ]
+    kafka_dir = private_settings.data_dir / "kafka"
+    # Log segments hold every event, broker output may quote them: the owner's only.
+    assert [(kafka_dir / name).stat().st_mode & 0o777 for name in ("data", "logs")] == [0o700] * 2
+    assert (kafka_dir / "logs" / "broker.out").stat().st_mode & 0o777 == 0o600
     second = services.up(private_settings)
     assert [(s.pid, s.started) for s in second] == [(s.pid, False) for s in first]
     assert _hubctl_status(private_settings).returncode == 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from pathlib import Path
 
 from ops.services._proc import pid_alive, spawn_detached
@@ -35,3 +37,21 @@ class TestStopAllWorkers:
     def test_says_so_when_none_runs(self, tmp_path: Path) -> None:
         """With no pid file at all, the answer is one plain line."""
         assert stop_all_workers(tmp_path) == ["no worker was running"]
+
+
+class TestWorkerLogs:
+    def test_log_is_private_and_its_new_folder_too(self, tmp_path: Path) -> None:
+        """A worker's log (it can quote the events it failed on) is 0600 in a 0700 folder."""
+        log = tmp_path / "processors" / "hub" / "worker-1.log"
+        previous = os.umask(0)
+        try:
+            pid = spawn_detached([sys.executable, "-c", "print('started')"], log)
+        finally:
+            os.umask(previous)
+        for _ in range(100):
+            if not pid_alive(pid):
+                break
+            time.sleep(0.05)
+        assert log.stat().st_mode & 0o777 == 0o600
+        assert (log.parent.stat().st_mode & 0o777, log.parent.parent.stat().st_mode & 0o777) == (
+            0o700, 0o700)

@@ -53,6 +53,7 @@ def test_match_batch_writes_pairs(capsys: pytest.CaptureFixture[str], tmp_path: 
         ]
     )
     assert code == 0
+    assert out.stat().st_mode & 0o777 == 0o600  # the pairs name people
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert rows and all(r["decision"] in ("NOTIFY", "REVIEW") for r in rows)
     labels = {
