@@ -26,6 +26,18 @@ from ops import db, services, topics
 from ops.services import kafka, postgres
 
 _RUN_ID = secrets.token_hex(4)
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Caches the tools make; anything else new in the project folder after a run is a test that
+# wrote where the user works (bundles, reports, keys) instead of into its tmp_path.
+_TOOL_CACHES = {".pytest_cache", ".hypothesis", ".mypy_cache", ".ruff_cache", ".coverage"}
+_ROOT_BEFORE = set(os.listdir(_PROJECT_ROOT))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    left = sorted(set(os.listdir(_PROJECT_ROOT)) - _ROOT_BEFORE - _TOOL_CACHES)
+    if left:
+        print(f"\ntests left files in the project folder: {', '.join(left)}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _unavailable(reason: str) -> None:

@@ -47,8 +47,11 @@ class TestOffline:
         assert public.read_text() == first
         assert "exists" in capsys.readouterr().out
 
-    def test_register_grant_revoke_to_file(self, data_dir: Path, tmp_path: Path) -> None:
+    def test_register_grant_revoke_to_file(
+        self, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """Events written with --out replay into the expected registry state."""
+        monkeypatch.chdir(tmp_path)  # the participant's bundle is written here
         key = generate_keypair()
         out = tmp_path / "events.b64"
         assert (
@@ -177,6 +180,7 @@ def test_register_publishes_to_registry_topic(
     kafka_consumer_factory: Callable[..., Any],
 ) -> None:
     """Without --out, registry events land on <prefix>registry and replay from there."""
+    monkeypatch.chdir(tmp_path)  # the participant's bundle is written here
     monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("HUB_TOPIC_PREFIX", hub_settings.topic_prefix)
     monkeypatch.setenv("HUB_KAFKA_HOST", hub_settings.kafka_host)
