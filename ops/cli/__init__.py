@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "match",
     "matches",
     "demo",
+    "drill",
     "bench",
 )
 
