@@ -8,7 +8,7 @@ store absorbs what it already holds; rebuild replays the event store into the pr
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +16,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
+from psycopg import sql
 
 from hub.config import Settings
 from hub.envelope import decode_envelope
@@ -24,13 +25,15 @@ from hub.projection_store import checksum_rows
 from hub.projections import CATALOG
 from hub.projections.apply import rebuild
 from hub.registry import REGISTRY_EVENT_TYPES
+from hub.schema_catalog import SchemaCatalog
 from hub.store import QuarantineEntry, QuarantineStatus
 from ops.topics import TOPICS, topic_name
 from processors.app import app_id
+from processors.match_stage import create_match_stage
 from processors.pg_projections import PgProjectionStore
-from processors.pg_store import PgEventStore
+from processors.pg_store import PgConnection, PgEventStore
 from processors.supervisor import workers
-from processors.verify_stage import RETRY_HEADER
+from processors.verify_stage import RETRY_HEADER, InMessage
 
 __all__ = [
     "REPLAY_HEADER",
@@ -206,6 +209,55 @@ def rebuild_projections(
     finally:
         events.close()
         projections.close()
+
+
+# What the matcher derives from events; match_pairs (decisions, evidence already notified),
+# the outbox and recorded failures are kept, so a rebuild notifies no hit a second time.
+MATCH_INDEX_TABLES = ("match_keys", "match_persons", "match_alerts", "match_name_counts")
+MATCH_REBUILD_CONSUMER = "match-rebuild"
+
+
+def rebuild_match_index(
+    settings: Settings, *, page: int = 1000, progress: Callable[[int], None] | None = None
+) -> int:
+    """Empty the match index and feed every stored event through the match stage again, in
+    store order; how many events were fed. Hits the index had missed (events that never
+    reached it) are found and go to the outbox, which the workers send once started again.
+
+    The workers must be stopped: a live match stage writing the same index would interleave.
+    """
+    running = [w.number for w in workers(settings) if w.running]
+    if running:
+        raise HubError(
+            f"workers {', '.join(map(str, running))} are running; stop them first "
+            "(`hubctl processors stop`), then rebuild the match index"
+        )
+    matching = create_match_stage(settings, SchemaCatalog.load())
+    if matching is None:
+        raise HubError("matching is off without the hub operator's key (`hubctl registry init`)")
+    stage, sender = matching
+    sender.close()  # the workers send what this puts in the outbox
+    stage.consumer = MATCH_REBUILD_CONSUMER
+    with PgConnection(settings.pg_dsn).transaction() as cur:
+        for table in MATCH_INDEX_TABLES:
+            cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
+        cur.execute("DELETE FROM processed WHERE consumer = %s", (MATCH_REBUILD_CONSUMER,))
+    events = PgEventStore(settings.pg_dsn)
+    fed, after = 0, 0
+    try:
+        while batch := events.read(after=after, limit=page):
+            stage.process([
+                InMessage("event_store", 0, s.position, s.record.wire, None,
+                          {"event-id": s.record.event_id.encode()})
+                for s in batch
+            ])
+            after = batch[-1].position
+            fed += len(batch)
+            if progress is not None:
+                progress(fed)
+    finally:
+        events.close()
+    return fed
 
 
 @dataclass

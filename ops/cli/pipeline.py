@@ -39,6 +39,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         nargs="*",
         help=f"projections to rebuild: {', '.join(CATALOG.names)} (default: all)",
     )
+    rebuild.add_argument(
+        "--match-index",
+        action="store_true",
+        help="also empty the match index and feed every stored event through matching again "
+        "(stop the workers first); decisions and hits already notified are kept",
+    )
     rebuild.set_defaults(handler=_rebuild)
 
     replay = subparsers.add_parser(
@@ -131,6 +137,14 @@ def _rebuild(args: argparse.Namespace) -> int:
     )
     for table, digest in checksums.items():
         console.print(f"  {table:32} sha256 {digest[:16]}")
+    if args.match_index:
+        from processors.operations import rebuild_match_index
+
+        began = time.monotonic()
+        fed = rebuild_match_index(
+            load_settings(), progress=lambda n: console.print(f"  match index: {n} events fed")
+        )
+        console.print(f"match index rebuilt from {fed} events in {time.monotonic() - began:.1f}s")
     return 0
 
 
