@@ -10,9 +10,9 @@ from processors.supervisor import stop_all_workers
 
 
 def _sleeper(pid_file: Path) -> int:
-    pid = spawn_detached(
-        [sys.executable, "-c", "import time; time.sleep(60)"], pid_file.with_suffix(".log")
-    )
+    # The last argument only puts the worker module's name on the command line, as stop checks.
+    argv = [sys.executable, "-c", "import time; time.sleep(60)", "processors.worker"]
+    pid = spawn_detached(argv, pid_file.with_suffix(".log"))
     pid_file.write_text(f"{pid}\n")
     return pid
 
