@@ -75,8 +75,14 @@ class Watchdog:
             return len(self.slots)
 
     def run(self) -> int:
+        """The supervisor process's life: tend the slots until SIGTERM, then stop them."""
         signal.signal(signal.SIGTERM, self._ask_to_stop)
         signal.signal(signal.SIGINT, self._ask_to_stop)
+        self.loop()
+        return 0
+
+    def loop(self) -> None:
+        """Tend every wanted slot each round until `stopping` is set, then stop the workers."""
         log.info("supervisor %d watches %s", os.getpid(), self.directory)
         while not self.stopping:
             for number in range(1, self.wanted() + 1):
@@ -84,7 +90,6 @@ class Watchdog:
             time.sleep(ROUND)
         self.stop_all()
         log.info("supervisor %d stopped", os.getpid())
-        return 0
 
     def _ask_to_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True

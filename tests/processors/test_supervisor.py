@@ -1,12 +1,21 @@
-"""Worker pid files: stopping every prefix's workers under a data directory."""
+"""Worker pid files and the supervisor loop, with stand-in worker processes (no services)."""
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from threading import Thread
 
-from ops.services._proc import pid_alive, spawn_detached
+import pytest
+
+from ops.services._proc import pid_alive, read_pid, spawn_detached
 from processors.supervisor import stop_all_workers
+from processors.watchdog import WANTED_FILE, WORKER_MODULE, Watchdog, restart_delay
 
 
 def _sleeper(pid_file: Path) -> int:
@@ -35,3 +44,81 @@ class TestStopAllWorkers:
     def test_says_so_when_none_runs(self, tmp_path: Path) -> None:
         """With no pid file at all, the answer is one plain line."""
         assert stop_all_workers(tmp_path) == ["no worker was running"]
+
+
+def _watchdog_in_thread(directory: Path, script: str, count: int = 1) -> tuple[Watchdog, Thread]:
+    """A Watchdog whose workers run `script`; its loop in a thread, as in its own process."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / WANTED_FILE).write_text(f"{count}\n")
+    watchdog = Watchdog(directory, [sys.executable, "-c", script, WORKER_MODULE])
+    thread = Thread(target=watchdog.loop, daemon=True)
+    thread.start()
+    return watchdog, thread
+
+
+def _wait_for(what: str, check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+class TestRestartDelay:
+    def test_a_worker_that_ran_for_a_while_is_restarted_at_once(self) -> None:
+        """No pause after a death that did not follow its start closely."""
+        assert restart_delay(0) == 0.0
+
+    def test_the_pause_doubles_with_each_quick_death_up_to_a_minute(self) -> None:
+        """1, 2, 4 ... seconds, never more than 60."""
+        assert [restart_delay(n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 8.0]
+        assert restart_delay(30) == 60.0
+
+
+class TestWatchdog:
+    def test_a_killed_worker_comes_back_in_its_slot(self, tmp_path: Path) -> None:
+        """SIGKILL a worker: a new process runs in the same slot, its pid in the pid file."""
+        watchdog, thread = _watchdog_in_thread(tmp_path, "import time; time.sleep(60)", 2)
+        try:
+            _wait_for("two workers", lambda: len(_pids(tmp_path)) == 2)
+            victim = _pids(tmp_path)[1]
+            os.kill(victim, signal.SIGKILL)
+            _wait_for("slot 1 restarted", lambda: _pids(tmp_path).get(1, victim) != victim)
+            assert pid_alive(_pids(tmp_path)[1]) and pid_alive(_pids(tmp_path)[2])
+        finally:
+            watchdog.stopping = True
+            thread.join(30)
+        pids = [s.pid for s in watchdog.slots.values()]
+        assert pids and not any(pid is not None and pid_alive(pid) for pid in pids)
+        assert not list(tmp_path.glob("worker-*.pid"))
+
+    def test_a_worker_that_dies_at_once_is_restarted_after_growing_pauses(
+        self, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Three quick deaths take at least 1 + 2 s of pauses, and the log says why."""
+        caplog.set_level(logging.WARNING, logger="processors.watchdog")
+        watchdog, thread = _watchdog_in_thread(tmp_path, "raise SystemExit(3)")
+        began = time.monotonic()
+        try:
+            _wait_for("three deaths", lambda: _quick_deaths(watchdog) >= 3, timeout=20)
+        finally:
+            watchdog.stopping = True
+            thread.join(30)
+        assert time.monotonic() - began >= 3.0
+        deaths = [r.getMessage() for r in caplog.records if "died" in r.getMessage()]
+        assert "exit 3" in deaths[0] and "restarting in 1s" in deaths[0]
+        assert "restarting in 2s" in deaths[1] and "2 time(s) in a row" in deaths[1]
+
+
+def _quick_deaths(watchdog: Watchdog) -> int:
+    slot = watchdog.slots.get(1)
+    return 0 if slot is None else slot.quick_deaths
+
+
+def _pids(directory: Path) -> dict[int, int]:
+    """Slot number -> pid, from the pid files of running workers."""
+    out = {}
+    for pid_file in directory.glob("worker-*.pid"):
+        pid = read_pid(pid_file)
+        if pid is not None:
+            out[int(pid_file.stem.split("-")[1])] = pid
+    return out
