@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-__all__ = ["Position", "StuckStage", "arrivals_needed", "stuck_stages"]
+__all__ = ["Place", "Position", "StuckStage", "arrivals_needed", "stuck_stages"]
 
 # (topic, partition, offset): where a message sits in the Kafka log.
 Place = tuple[str, int, int]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 from hub.health import Position, StuckStage, arrivals_needed, stuck_stages
@@ -101,3 +103,14 @@ class TestArrivalsNeeded:
         ]
         ends = {(INGEST, 0): 12, (INGEST, 1): 12, (INGEST, 2): 10, (INGEST, 3): 2}
         assert arrivals_needed(positions, ends, NOW, MINUTE) == {(INGEST, 0, 10), (INGEST, 3, 0)}
+
+
+def test_health_imports_no_adapters() -> None:
+    """A fresh interpreter importing hub.health has loaded no Kafka, Faust or psycopg."""
+    script = (
+        "import sys, hub.health\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'kafka', 'faust', 'aiokafka', 'psycopg'}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "[]"
