@@ -18,9 +18,9 @@ from processors.supervisor import stop_all_workers
 from processors.watchdog import WANTED_FILE, WORKER_MODULE, Watchdog, restart_delay
 
 
-def _sleeper(pid_file: Path) -> int:
-    # The last argument only puts the worker module's name on the command line, as stop checks.
-    argv = [sys.executable, "-c", "import time; time.sleep(60)", "processors.worker"]
+def _sleeper(pid_file: Path, module: str = WORKER_MODULE) -> int:
+    # The last argument only puts the module's name on the command line, as stop checks.
+    argv = [sys.executable, "-c", "import time; time.sleep(60)", module]
     pid = spawn_detached(argv, pid_file.with_suffix(".log"))
     pid_file.write_text(f"{pid}\n")
     return pid
@@ -40,6 +40,31 @@ class TestStopAllWorkers:
         assert len(lines) == 2 and all(line.endswith("stopped") for line in lines)
         assert not any(pid_alive(pid) for pid in pids)
         assert not list(tmp_path.rglob("worker-*.pid"))
+
+    def test_stops_the_supervisor_before_the_workers(self, tmp_path: Path) -> None:
+        """The supervisor goes first, so it cannot restart a worker being stopped."""
+        hub = tmp_path / "processors" / "hub"
+        hub.mkdir(parents=True)
+        supervisor = _sleeper(hub / "supervisor.pid", "processors.watchdog")
+        worker = _sleeper(hub / "worker-1.pid")
+        lines = stop_all_workers(tmp_path, timeout=10)
+        assert lines == [
+            f"hub supervisor (pid {supervisor}) stopped",
+            f"hub worker-1 (pid {worker}) stopped",
+        ]
+        assert not pid_alive(supervisor) and not pid_alive(worker)
+
+    def test_a_pid_file_naming_another_program_is_left_alone(self, tmp_path: Path) -> None:
+        """After a reboot a stale pid may belong to anything: that process is not killed."""
+        hub = tmp_path / "processors" / "hub"
+        hub.mkdir(parents=True)
+        stranger = _sleeper(hub / "worker-1.pid", "something-else")
+        try:
+            assert stop_all_workers(tmp_path, timeout=10) == ["no worker was running"]
+            assert pid_alive(stranger)
+        finally:
+            os.kill(stranger, signal.SIGKILL)
+            os.waitpid(stranger, 0)
 
     def test_says_so_when_none_runs(self, tmp_path: Path) -> None:
         """With no pid file at all, the answer is one plain line."""
