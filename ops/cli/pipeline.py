@@ -99,7 +99,7 @@ def _iso_time(text: str) -> datetime:
 def _start(args: argparse.Namespace) -> int:
     from ops.topics import list_topics, topic_name
     from processors.app import load_anchor
-    from processors.supervisor import start_workers
+    from processors.supervisor import start_workers, supervisor_pid, worker_dir
 
     settings = load_settings()
     load_anchor(settings)  # fail here, not in a detached process nobody watches
@@ -108,7 +108,11 @@ def _start(args: argparse.Namespace) -> int:
     missing = [n for n in needed if n not in present]
     if missing:
         raise HubError(f"topics missing: {', '.join(missing)}; run `hubctl topics apply` first")
-    for info in start_workers(settings, args.workers, batch=args.batch):
+    started = start_workers(settings, args.workers, batch=args.batch)
+    console.print(
+        f"supervisor: pid {supervisor_pid(settings)}, log {worker_dir(settings) / 'supervisor.log'}"
+    )
+    for info in started:
         state = f"pid {info.pid}" if info.running else "not running"
         console.print(f"worker {info.number}: {state}, log {info.log_file}")
     return 0
