@@ -52,9 +52,10 @@ class StuckStage:
 
     def describe(self) -> str:
         seconds = int(self.still_for.total_seconds())
+        messages = "message" if self.waiting == 1 else "messages"
         return (
             f"STUCK {self.stage} on {self.topic}[{self.partition}] at offset {self.offset}: "
-            f"not moved for {seconds // 60}m{seconds % 60:02d}s, {self.waiting} messages waiting"
+            f"not moved for {seconds // 60}m{seconds % 60:02d}s, {self.waiting} {messages} waiting"
         )
 
 

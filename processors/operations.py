@@ -240,9 +240,12 @@ def snapshot(
     settings: Settings,
     previous: StatusSnapshot | None = None,
     *,
-    stuck_after: timedelta = STUCK_AFTER,
+    stuck_after: timedelta | None = STUCK_AFTER,
 ) -> StatusSnapshot:
-    """Take the figures; a service that cannot be reached is reported, not raised."""
+    """Take the figures; a service that cannot be reached is reported, not raised.
+
+    Stuck stages are looked for unless `stuck_after` is None (a snapshot taken only as the
+    base of rates)."""
     snap = StatusSnapshot(time.monotonic())
     found = workers(settings)
     if found:
@@ -257,7 +260,7 @@ def snapshot(
     except (KafkaError, HubError) as err:
         snap.problems.append(f"kafka: {err}")
     try:
-        snap.stuck = stuck_now(settings, stuck_after)
+        snap.stuck = [] if stuck_after is None else stuck_now(settings, stuck_after)
     except (KafkaError, HubError) as err:
         snap.problems.append(f"stuck stages not checked: {err}")
     if previous is not None:

@@ -306,7 +306,7 @@ def _status(args: argparse.Namespace) -> int:
     settings = load_settings()
     stuck_after = timedelta(seconds=args.stuck_after)
     if not args.watch:
-        first = snapshot(settings, stuck_after=stuck_after)
+        first = snapshot(settings, stuck_after=None)
         time.sleep(min(args.interval, 1.0))
         snap = snapshot(settings, first, stuck_after=stuck_after)
         console.print(render(snap))

@@ -90,6 +90,8 @@ class TestStuckStages:
             "STUCK verify on hub.ingest[3] at offset 17: not moved for 3m12s, "
             "40 messages waiting"
         )
+        one = StuckStage("project", "hub.verified", 0, 0, 1, timedelta(seconds=61))
+        assert one.describe().endswith("not moved for 1m01s, 1 message waiting")
 
 
 class TestArrivalsNeeded:
