@@ -86,7 +86,9 @@ class Watchdog:
         log.info("supervisor %d watches %s", os.getpid(), self.directory)
         while not self.stopping:
             for number in range(1, self.wanted() + 1):
-                self.tend(self.slots.setdefault(number, self._adopt(number)))
+                if number not in self.slots:
+                    self.slots[number] = self._adopt(number)
+                self.tend(self.slots[number])
             time.sleep(ROUND)
         self.stop_all()
         log.info("supervisor %d stopped", os.getpid())
@@ -118,12 +120,12 @@ class Watchdog:
             )
             log.warning(
                 "worker %d (pid %d) died without being asked to stop (%s) after %.1fs; "
-                "restarting in %.0fs%s",
+                "restarting %s%s",
                 slot.number,
                 slot.pid,
                 code,
                 lived,
-                delay,
+                f"in {delay:.0f}s" if delay else "now",
                 why,
             )
             slot.pid = None

@@ -116,6 +116,26 @@ class TestWatchdog:
         assert pids and not any(pid is not None and pid_alive(pid) for pid in pids)
         assert not list(tmp_path.glob("worker-*.pid"))
 
+    def test_a_worker_that_ran_for_a_while_is_restarted_at_once(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Past the quick-death time, a death resets the count and the log says 'now'."""
+        monkeypatch.setattr("processors.watchdog.QUICK_DEATH", 0.3)
+        caplog.set_level(logging.WARNING, logger="processors.watchdog")
+        watchdog, thread = _watchdog_in_thread(tmp_path, "import time; time.sleep(60)")
+        try:
+            _wait_for("a worker", lambda: 1 in _pids(tmp_path))
+            victim = _pids(tmp_path)[1]
+            time.sleep(0.5)
+            os.kill(victim, signal.SIGKILL)
+            _wait_for("slot 1 restarted", lambda: _pids(tmp_path).get(1, victim) != victim)
+        finally:
+            watchdog.stopping = True
+            thread.join(30)
+        [death] = [r.getMessage() for r in caplog.records if "died" in r.getMessage()]
+        assert f"(pid {victim}) died without being asked to stop (signal 9)" in death
+        assert "restarting now" in death and _quick_deaths(watchdog) == 0
+
     def test_a_worker_that_dies_at_once_is_restarted_after_growing_pauses(
         self, tmp_path: Path, caplog: pytest.LogCaptureFixture
     ) -> None:
