@@ -39,7 +39,7 @@ from processors.verify_stage import InMessage, Outgoing, VerifyStage
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BATCH", "PipelineApp", "app_id", "create_app", "load_anchor"]
+__all__ = ["BATCH", "PipelineApp", "app_id", "create_app", "load_anchor", "member_id"]
 
 BATCH = 500
 WITHIN = 0.2  # how long a partial batch waits: bounds latency at low load, no cost at high load
@@ -51,6 +51,11 @@ T = TypeVar("T")
 def app_id(settings: Settings) -> str:
     """The Faust app id, also the Kafka consumer group: one per topic prefix."""
     return f"{settings.topic_prefix}pipeline"
+
+
+def member_id(settings: Settings, slot: int) -> str:
+    """The static consumer-group member id of one worker slot: the same after every restart."""
+    return f"{app_id(settings)}-worker-{slot}"
 
 
 def load_anchor(settings: Settings, env: dict[str, str] | None = None) -> VerifyKey:
@@ -122,7 +127,12 @@ class PipelineApp:
     """The Faust app with its two agents, built for one Settings."""
 
     def __init__(
-        self, settings: Settings, *, anchor: VerifyKey | None = None, batch: int = BATCH
+        self,
+        settings: Settings,
+        *,
+        anchor: VerifyKey | None = None,
+        batch: int = BATCH,
+        slot: int | None = None,
     ) -> None:
         self.settings = settings
         self.batch = batch
@@ -149,6 +159,10 @@ class PipelineApp:
             # A worker whose first assignment saw a topic without partitions (metadata not yet
             # loaded) only rejoins at the next metadata refresh: make that seconds, not minutes.
             consumer_metadata_max_age_ms=10_000,
+            # Static membership: a worker restarted in the same slot takes its predecessor's
+            # place in the group at once, instead of waiting for the dead member's session to
+            # time out (about a minute).
+            consumer_group_instance_id=None if slot is None else member_id(settings, slot),
         )
         names = {
             s: topic_name(settings, s) for s in ("ingest", "registry", "verified", "quarantine")

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -21,6 +21,7 @@ from psycopg import sql
 from hub.config import Settings
 from hub.envelope import decode_envelope
 from hub.errors import EnvelopeError, HubError, StoreError
+from hub.health import StuckStage
 from hub.projection_store import checksum_rows
 from hub.projections import CATALOG
 from hub.projections.apply import rebuild
@@ -29,10 +30,11 @@ from hub.schema_catalog import SchemaCatalog
 from hub.store import QuarantineEntry, QuarantineStatus
 from ops.topics import TOPICS, topic_name
 from processors.app import app_id
+from processors.health import STUCK_AFTER, stuck_now
 from processors.match_stage import create_match_stage
 from processors.pg_projections import PgProjectionStore
 from processors.pg_store import PgConnection, PgEventStore
-from processors.supervisor import workers
+from processors.supervisor import supervisor_pid, workers
 from processors.verify_stage import RETRY_HEADER, InMessage
 
 __all__ = [
@@ -282,19 +284,37 @@ class StatusSnapshot:
     stored_events: int = 0
     projection_failures: int = 0
     workers: list[str] = field(default_factory=list)
+    stuck: list[StuckStage] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
-def snapshot(settings: Settings, previous: StatusSnapshot | None = None) -> StatusSnapshot:
-    """Take the figures; a service that cannot be reached is reported, not raised."""
+def snapshot(
+    settings: Settings,
+    previous: StatusSnapshot | None = None,
+    *,
+    stuck_after: timedelta | None = STUCK_AFTER,
+) -> StatusSnapshot:
+    """Take the figures; a service that cannot be reached is reported, not raised.
+
+    Stuck stages are looked for unless `stuck_after` is None (a snapshot taken only as the
+    base of rates)."""
     snap = StatusSnapshot(time.monotonic())
-    for info in workers(settings):
+    found = workers(settings)
+    if found:
+        supervisor = supervisor_pid(settings)
+        running = "not running" if supervisor is None else f"running (pid {supervisor})"
+        snap.workers.append(f"worker supervisor: {running}")
+    for info in found:
         state = f"running (pid {info.pid})" if info.running else "not running"
         snap.workers.append(f"worker {info.number}: {state}")
     try:
         snap.topics = _topic_figures(settings)
     except (KafkaError, HubError) as err:
         snap.problems.append(f"kafka: {err}")
+    try:
+        snap.stuck = [] if stuck_after is None else stuck_now(settings, stuck_after)
+    except (KafkaError, HubError) as err:
+        snap.problems.append(f"stuck stages not checked: {err}")
     if previous is not None:
         before = {t.name: t.end_offset for t in previous.topics}
         elapsed = max(snap.taken - previous.taken, 1e-6)

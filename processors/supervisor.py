@@ -1,7 +1,9 @@
 """Detached pipeline worker processes: start, stop, status (behind `hubctl processors`).
 
-Each worker is `python -m processors.worker` in its own session, with a pid file and a log file
-under <data_dir>/processors/. Workers of one topic prefix form one Faust app (one consumer
+`start` runs a supervisor (`python -m processors.watchdog`, pid file `supervisor.pid`) that
+keeps the workers running and restarts one that dies. Each worker is `python -m
+processors.worker` in its own session, with a pid file and a log file under
+<data_dir>/processors/<prefix>/. Workers of one topic prefix form one Faust app (one consumer
 group) and share the partitions.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,12 +20,16 @@ from hub.config import KAFKA_PIPELINE, Settings
 from hub.errors import HubError
 from hub.secrets import make_private_dirs
 from ops.services._proc import pid_alive, read_pid, spawn_detached, stop_process_group
+from processors.watchdog import WANTED_FILE
+
+SUPERVISOR_PID = "supervisor.pid"
 
 __all__ = [
     "WorkerInfo",
     "start_workers",
     "stop_all_workers",
     "stop_workers",
+    "supervisor_pid",
     "worker_dir",
     "workers",
 ]
@@ -48,10 +54,6 @@ def worker_dir(settings: Settings) -> Path:
     return settings.data_dir / "processors" / safe
 
 
-def _pid_file(settings: Settings, number: int) -> Path:
-    return worker_dir(settings) / f"worker-{number}.pid"
-
-
 def workers(settings: Settings) -> list[WorkerInfo]:
     """Every worker slot that has a pid file, running or not."""
     directory = worker_dir(settings)
@@ -74,50 +76,101 @@ def _environment(settings: Settings, extra: Mapping[str, str] | None) -> dict[st
 def start_workers(
     settings: Settings, count: int, *, env: Mapping[str, str] | None = None, batch: int = 500
 ) -> list[WorkerInfo]:
-    """Make sure `count` workers run (starting the missing ones); all slots after the call."""
+    """Make sure a supervisor runs and keeps `count` workers running; all slots after the call.
+
+    A supervisor already running keeps its workers and grows to `count` when it had fewer.
+    When a worker does not stay up, everything is stopped and the worker's log is shown.
+    """
     if count < 1:
         raise HubError("--workers must be at least 1")
+    directory = worker_dir(settings)
     # Worker logs can quote the events they failed on: folders made here are owner only.
-    make_private_dirs(worker_dir(settings))
-    for number in range(1, count + 1):
-        pid_file = _pid_file(settings, number)
-        if read_pid(pid_file) is not None:
-            continue
-        argv = [sys.executable, "-m", "processors.worker", "--batch", str(batch)]
-        pid = spawn_detached(argv, pid_file.with_suffix(".log"), _environment(settings, env))
-        pid_file.write_text(f"{pid}\n")
-    time.sleep(0.5)
-    failed = [w for w in workers(settings) if w.number <= count and not w.running]
-    if failed:
-        tail = _tail(failed[0].log_file)
-        raise HubError(f"worker {failed[0].number} exited at once; its log ends:\n{tail}")
+    make_private_dirs(directory)
+    wanted = directory / WANTED_FILE
+    supervisor = supervisor_pid(settings)
+    if supervisor is not None:
+        count = max(count, _read_count(wanted))
+    wanted.write_text(f"{count}\n")
+    if supervisor is None:
+        argv = [sys.executable, "-m", "processors.watchdog", str(directory), "--batch", str(batch)]
+        supervisor = spawn_detached(argv, directory / "supervisor.log", _environment(settings, env))
+        (directory / SUPERVISOR_PID).write_text(f"{supervisor}\n")
+    try:
+        _wait_until_up(settings, supervisor, count)
+    except HubError:
+        stop_workers(settings, timeout=10)
+        raise
     return workers(settings)
 
 
+def _read_count(path: Path) -> int:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return 0
+
+
+def _wait_until_up(settings: Settings, supervisor: int, count: int, timeout: float = 20.0) -> None:
+    """Every slot up to `count` has a running worker, and the same one a moment later."""
+    deadline = time.monotonic() + timeout
+    while True:
+        # By pid alone: a process just forked does not show its own command line yet.
+        if not pid_alive(supervisor):
+            tail = _tail(worker_dir(settings) / "supervisor.log")
+            raise HubError(f"the worker supervisor exited at once; its log ends:\n{tail}")
+        pids = {w.number: w.pid for w in workers(settings) if w.number <= count and w.running}
+        if len(pids) == count:
+            break
+        if time.monotonic() > deadline:
+            raise HubError(f"only {len(pids)} of {count} workers started within {timeout:.0f}s")
+        time.sleep(0.1)
+    time.sleep(1.0)
+    for info in workers(settings):
+        if info.number in pids and info.pid != pids[info.number]:
+            tail = _tail(info.log_file)
+            raise HubError(f"worker {info.number} exited at once; its log ends:\n{tail}")
+
+
+def supervisor_pid(settings: Settings) -> int | None:
+    """The pid of this prefix's worker supervisor, None when it does not run."""
+    return read_pid(worker_dir(settings) / SUPERVISOR_PID, expect="processors.watchdog")
+
+
 def stop_workers(settings: Settings, *, timeout: float = 30.0) -> list[str]:
-    """Stop every running worker of this prefix (SIGTERM, then SIGKILL after timeout)."""
-    return _stop(sorted(worker_dir(settings).glob("worker-*.pid")), timeout)
+    """Stop this prefix's supervisor, then any worker still running (SIGTERM, then SIGKILL)."""
+    directory = worker_dir(settings)
+    return _stop(directory.glob(SUPERVISOR_PID), directory.glob("worker-*.pid"), timeout)
 
 
 def stop_all_workers(data_dir: Path, *, timeout: float = 30.0) -> list[str]:
-    """Stop the workers of every prefix kept under a data directory (the demo's included),
-    so that stopping the services never leaves workers retrying against nothing."""
-    return _stop(sorted(data_dir.rglob("processors/*/worker-*.pid")), timeout)
+    """Stop the supervisors and workers of every prefix kept under a data directory (the
+    demo's included), so that stopping the services never leaves workers retrying against
+    nothing."""
+    return _stop(
+        data_dir.rglob(f"processors/*/{SUPERVISOR_PID}"),
+        data_dir.rglob("processors/*/worker-*.pid"),
+        timeout,
+    )
 
 
-def _stop(pid_files: list[Path], timeout: float) -> list[str]:
-    lines = []
-    for pid_file in pid_files:
-        pid = read_pid(pid_file)
-        if pid is None:
-            pid_file.unlink(missing_ok=True)
-            continue
-        stopped = stop_process_group(pid, timeout)
-        name = f"{pid_file.parent.name} {pid_file.stem}"
-        lines.append(f"{name} (pid {pid}) " + ("stopped" if stopped else "did not stop"))
-        if stopped or not pid_alive(pid):
-            pid_file.unlink(missing_ok=True)
-    return lines or ["no worker was running"]
+def _stop(supervisors: Iterable[Path], worker_files: Iterable[Path], timeout: float) -> list[str]:
+    # Supervisors first, so that none restarts a worker stopped here; each stops its own
+    # workers, and the second pass catches workers a SIGKILLed supervisor left behind.
+    lines = [_stop_one(f, "processors.watchdog", timeout) for f in sorted(supervisors)]
+    lines += [_stop_one(f, "processors.worker", timeout) for f in sorted(worker_files)]
+    return [line for line in lines if line] or ["no worker was running"]
+
+
+def _stop_one(pid_file: Path, expect: str, timeout: float) -> str:
+    pid = read_pid(pid_file, expect=expect)
+    if pid is None:
+        pid_file.unlink(missing_ok=True)
+        return ""
+    stopped = stop_process_group(pid, timeout)
+    if stopped or not pid_alive(pid):
+        pid_file.unlink(missing_ok=True)
+    name = f"{pid_file.parent.name} {pid_file.stem}"
+    return f"{name} (pid {pid}) " + ("stopped" if stopped else "did not stop")
 
 
 def _tail(path: Path, lines: int = 15) -> str:

@@ -40,10 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m processors.worker")
     parser.add_argument("--loglevel", default="info", choices=["debug", "info", "warning"])
     parser.add_argument("--batch", type=int, default=500, help="messages per transaction")
+    parser.add_argument("--slot", type=int, help="worker slot number (a stable group member id)")
     args = parser.parse_args(argv)
     while True:
         try:
-            pipeline = PipelineApp(load_settings(), batch=args.batch)
+            pipeline = PipelineApp(load_settings(), batch=args.batch, slot=args.slot)
         except HubError as err:
             print(f"pipeline worker: {err}", file=sys.stderr)
             return 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rich.console import Console, Group
@@ -29,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     start.add_argument("--batch", type=int, default=500, help="messages per transaction")
     start.set_defaults(handler=_start)
     actions.add_parser("stop", help="stop every worker").set_defaults(handler=_stop)
-    actions.add_parser("status", help="list workers and their logs").set_defaults(handler=_list)
+    listing = actions.add_parser("status", help="list workers, their logs and stuck stages")
+    _stuck_after_option(listing)
+    listing.set_defaults(handler=_list)
 
     rebuild = subparsers.add_parser(
         "rebuild", help="empty projections and rebuild them from the event store"
@@ -76,7 +78,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     status = subparsers.add_parser("status", help="rates, lag, publishers, quarantine, rows")
     status.add_argument("--watch", action="store_true", help="refresh live until Ctrl-C")
     status.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
+    _stuck_after_option(status)
     status.set_defaults(handler=_status)
+
+
+def _stuck_after_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stuck-after",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="a stage not moving this long while input waits is STUCK (default 60)",
+    )
 
 
 def _iso_time(text: str) -> datetime:
@@ -92,7 +105,7 @@ def _iso_time(text: str) -> datetime:
 def _start(args: argparse.Namespace) -> int:
     from ops.topics import list_topics, topic_name
     from processors.app import load_anchor
-    from processors.supervisor import start_workers
+    from processors.supervisor import start_workers, supervisor_pid, worker_dir
 
     settings = load_settings()
     load_anchor(settings)  # fail here, not in a detached process nobody watches
@@ -101,7 +114,11 @@ def _start(args: argparse.Namespace) -> int:
     missing = [n for n in needed if n not in present]
     if missing:
         raise HubError(f"topics missing: {', '.join(missing)}; run `hubctl topics apply` first")
-    for info in start_workers(settings, args.workers, batch=args.batch):
+    started = start_workers(settings, args.workers, batch=args.batch)
+    console.print(
+        f"supervisor: pid {supervisor_pid(settings)}, log {worker_dir(settings) / 'supervisor.log'}"
+    )
+    for info in started:
         state = f"pid {info.pid}" if info.running else "not running"
         console.print(f"worker {info.number}: {state}, log {info.log_file}")
     return 0
@@ -116,15 +133,30 @@ def _stop(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from processors.supervisor import workers
+    from processors.health import stuck_now
+    from processors.supervisor import supervisor_pid, workers
 
-    found = workers(load_settings())
+    settings = load_settings()
+    found = workers(settings)
+    supervisor = supervisor_pid(settings)
+    if found or supervisor is not None:
+        state = "not running" if supervisor is None else f"running, pid {supervisor}"
+        console.print(f"supervisor: {state}")
     for info in found:
         state = f"running, pid {info.pid}" if info.running else "not running"
         console.print(f"worker {info.number}: {state}, log {info.log_file}")
     if not found:
         console.print("no workers started")
-    return 0 if found and all(i.running for i in found) else 1
+    # A worker that runs may still be stuck (one batch retried for ever): say so.
+    try:
+        stuck = stuck_now(settings, timedelta(seconds=args.stuck_after))
+    except HubError as err:
+        console.print(f"[red]stuck stages not checked: {err}[/red]")
+        return 1
+    for s in stuck:
+        console.print(f"[red]{s.describe()}[/red]")
+    healthy = found and all(i.running for i in found) and supervisor is not None
+    return 0 if healthy and not stuck else 1
 
 
 def _rebuild(args: argparse.Namespace) -> int:
@@ -277,6 +309,7 @@ def render(snap: Any) -> Group:
             "(proj_applied.failure)[/yellow]"
         )
     parts += snap.workers or ["no pipeline workers started from this data directory"]
+    parts += [f"[red]{s.describe()}[/red]" for s in snap.stuck]
     parts += [f"[red]{p}[/red]" for p in snap.problems]
     return Group(*parts)
 
@@ -285,16 +318,17 @@ def _status(args: argparse.Namespace) -> int:
     from processors.operations import snapshot
 
     settings = load_settings()
+    stuck_after = timedelta(seconds=args.stuck_after)
     if not args.watch:
-        first = snapshot(settings)
+        first = snapshot(settings, stuck_after=None)
         time.sleep(min(args.interval, 1.0))
-        snap = snapshot(settings, first)
+        snap = snapshot(settings, first, stuck_after=stuck_after)
         console.print(render(snap))
-        return 1 if snap.problems else 0
-    previous = snapshot(settings)
+        return 1 if snap.problems or snap.stuck else 0
+    previous = snapshot(settings, stuck_after=stuck_after)
     with Live(render(previous), console=console, refresh_per_second=4) as live:
         while True:
             time.sleep(args.interval)
-            current = snapshot(settings, previous)
+            current = snapshot(settings, previous, stuck_after=stuck_after)
             live.update(render(current))
             previous = current
