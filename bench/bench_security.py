@@ -6,6 +6,8 @@ alternating rounds so that machine noise falls on both alike; the best round of 
 
 - connector publish: rows per second through the real `hub-connector publish` of a migrant
   CSV (read, map, validate, sign, outbox, send with acks=all, record acknowledgements);
+- beside them, kafka-python alone sending messages of an envelope's size: the transport by
+  itself, so the share of the cost the connector and the pipeline hide is visible;
 - pipeline: signed events per second from the first send to the last committed store row,
   through a real pipeline worker process.
 
@@ -31,6 +33,7 @@ from pathlib import Path
 
 from kafka import KafkaProducer
 
+from bench.bench_connector import raw_kafka
 from bench.bench_pipeline import PUBLISHERS, _wait, throughput
 from bench.plaintext import plaintext_broker, plaintext_clients
 from connectors.cli import main as connector_main
@@ -100,6 +103,18 @@ def connector_rate(config: Path, broker: Settings, source: Path, rows: int) -> f
     return rows / elapsed
 
 
+def raw_rate(broker: Settings, count: int) -> float:
+    """Messages per second of kafka-python alone (acks=all, idempotent), 700 bytes each: the
+    transport by itself, where TLS and the login weigh most."""
+    bench = broker.with_overrides(topic_prefix=f"bsec{secrets.token_hex(3)}.")
+    spec = topics.TopicSpec("raw", 6)
+    topics.apply(bench, [spec])
+    try:
+        return count / raw_kafka(bench.kafka_config(), spec.name(bench), count, 700)
+    finally:
+        topics.delete_prefixed(bench)
+
+
 @contextmanager
 def pipeline_lane(broker: Settings, world: SignedWorld, plain: bool) -> Iterator[Settings]:
     """Own prefix, database and topics on `broker`; one worker (plaintext or not)."""
@@ -163,23 +178,32 @@ def run(rows: int, events: int, rounds: int) -> dict[str, float]:
             print(f"plaintext broker for this run on {plain.kafka_bootstrap}", flush=True)
             for round_no in range(1, rounds + 1):
                 print(f"round {round_no} of {rounds}", flush=True)
+                keep("raw kafka-python, secure", raw_rate(secure, rows))
                 keep("connector publish, secure", connector_rate(config, secure, source, rows))
                 keep("pipeline, secure", pipeline_rate(secure, False, events))
                 with plaintext_clients():
+                    keep("raw kafka-python, plaintext", raw_rate(plain, rows))
                     keep("connector publish, plaintext",
                          connector_rate(config, plain, source, rows))
                     keep("pipeline, plaintext", pipeline_rate(plain, True, events))
     figures = {
+        "raw_secure": best["raw kafka-python, secure"],
+        "raw_plain": best["raw kafka-python, plaintext"],
         "connector_secure": best["connector publish, secure"],
         "connector_plain": best["connector publish, plaintext"],
         "pipeline_secure": best["pipeline, secure"],
         "pipeline_plain": best["pipeline, plaintext"],
     }
+    figures["raw_ratio"] = figures["raw_secure"] / figures["raw_plain"]
     figures["connector_ratio"] = figures["connector_secure"] / figures["connector_plain"]
     figures["pipeline_ratio"] = figures["pipeline_secure"] / figures["pipeline_plain"]
-    for what in ("connector", "pipeline"):
+    for what in ("raw", "connector", "pipeline"):
         ratio = figures[f"{what}_ratio"]
         verdict = "within" if ratio >= GOAL else "NOT within"
+        if what == "raw":
+            print(f"raw kafka-python TLS+SCRAM {figures['raw_secure']:8,.0f} /s, plaintext "
+                  f"{figures['raw_plain']:8,.0f} /s: ratio {ratio:.3f} (the transport alone)")
+            continue
         print(f"{what:9} TLS+SCRAM {figures[f'{what}_secure']:8,.0f} /s, plaintext "
               f"{figures[f'{what}_plain']:8,.0f} /s: ratio {ratio:.3f} ({verdict} the goal "
               f">= {GOAL}, at most 15 % slower)")

@@ -81,6 +81,25 @@ def _pipeline(quick: bool) -> list[Figure]:
     ]
 
 
+def _security(quick: bool) -> list[Figure]:
+    module: Any = importlib.import_module("bench.bench_security")
+    n = 5000 if quick else 20_000
+    r = module.run(n, n, 1 if quick else 2)
+    slower = 1 / module.GOAL  # plaintext / secure: at most 15 % slower
+    note = "plaintext / TLS+SCRAM"
+    return [
+        Figure("security", "connector publish rows, TLS+SCRAM", r["connector_secure"], "/s",
+               "same, plaintext broker", r["connector_plain"],
+               r["connector_plain"] / r["connector_secure"], slower, note),
+        Figure("security", "ingest -> stored events, TLS+SCRAM", r["pipeline_secure"], "/s",
+               "same, plaintext broker", r["pipeline_plain"],
+               r["pipeline_plain"] / r["pipeline_secure"], slower, note),
+        Figure("security", "raw kafka-python msgs, TLS+SCRAM", r["raw_secure"], "/s",
+               "same, plaintext broker", r["raw_plain"], r["raw_plain"] / r["raw_secure"],
+               None, note),
+    ]
+
+
 def _matching(quick: bool) -> list[Figure]:
     module: Any = importlib.import_module("bench.bench_matching")
     matcher = importlib.import_module("hub.matching.matcher").Matcher()
@@ -138,6 +157,7 @@ BENCHES: dict[str, Callable[[bool], list[Figure]]] = {
     "envelope": _envelope,
     "connector": _connector,
     "pipeline": _pipeline,
+    "security": _security,
     "matching": _matching,
     "match-latency": _match_latency,
     "splink": _splink,

@@ -10,7 +10,9 @@ from rich.table import Table
 
 from hub.config import PROJECT_ROOT, load_settings
 
-_NAMES = ("envelope", "connector", "pipeline", "matching", "match-latency", "splink")
+_NAMES = (
+    "envelope", "connector", "pipeline", "security", "matching", "match-latency", "splink"
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
