@@ -43,8 +43,20 @@ __all__ = [
 ]
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def to_jsonable(value: Any) -> Any:
     """A decoded Avro value turned into plain JSON types (bytes as base64, times as ISO text)."""
+    kind = type(value)
+    # Exact types first: nearly every value of a decoded payload is one, and this runs for
+    # every stored event.
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        return {str(k): v if type(v) in _PLAIN else to_jsonable(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _PLAIN else to_jsonable(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

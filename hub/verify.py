@@ -160,15 +160,19 @@ class MemorySequenceTracker:
 
 
 def verify(data: bytes, *, catalog: SchemaCatalog, registry: Registry, seen: SeenEvents,
-           sequences: SequenceTracker, now: datetime) -> Verified | Rejected:
+           sequences: SequenceTracker, now: datetime,
+           envelope: Envelope | None = None) -> Verified | Rejected:
     """Check wire bytes completely; never raises on any input (order: module docstring).
+
+    `envelope` is `data` already decoded by the caller (decoding is not repeated); the
+    signature and everything else are still checked against `data` itself.
 
     Errors raised by the `seen` or `sequences` implementations themselves (a database that
     is down) do propagate: they say nothing about the event, which must be retried, not
     quarantined.
     """
     try:
-        checked = _check(data, catalog, registry, now)
+        checked = _check(data, catalog, registry, now, envelope)
     except Exception as err:  # a bug must not kill the pipeline; the event is kept
         return Rejected(RejectReason.MALFORMED, f"verifier error: {type(err).__name__}: {err}")
     if isinstance(checked, Rejected):
@@ -231,13 +235,14 @@ def _collect(value: Any, path: str, found: list[tuple[str, str]]) -> None:
             _collect(item, f"{path[:-1]}[{i}].", found)
 
 
-def _check(data: bytes, catalog: SchemaCatalog, registry: Registry,
-           now: datetime) -> tuple[Envelope, dict[str, Any], list[tuple[str, str]]] | Rejected:
+def _check(data: bytes, catalog: SchemaCatalog, registry: Registry, now: datetime,
+           decoded: Envelope | None) -> tuple[Envelope, dict[str, Any],
+                                              list[tuple[str, str]]] | Rejected:
     if len(data) > MAX_WIRE_BYTES:
         return Rejected(RejectReason.MALFORMED, f"message is {len(data)} bytes; an event is at "
                                                 f"most {MAX_WIRE_BYTES} bytes")
     try:
-        env = decode_envelope(data)
+        env = decoded or decode_envelope(data)
     except EnvelopeError as err:
         return Rejected(RejectReason.MALFORMED, str(err))
     if env.event_type not in catalog:

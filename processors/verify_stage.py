@@ -340,11 +340,12 @@ class RegistryView:
                 self._position = stored.position
 
 
-def _ids(messages: Iterable[InMessage]) -> dict[int, uuid.UUID]:
-    out: dict[int, uuid.UUID] = {}
+def _envelopes(messages: Iterable[InMessage]) -> dict[int, Envelope]:
+    """The envelope of each message that decodes as one, by index: decoded once per batch."""
+    out: dict[int, Envelope] = {}
     for i, msg in enumerate(messages):
         try:
-            out[i] = decode_envelope(msg.value).event_id
+            out[i] = decode_envelope(msg.value)
         except EnvelopeError:
             continue  # the verifier rejects it as MALFORMED with the exact reason
     return out
@@ -424,19 +425,18 @@ class VerifyStage:
         result = BatchResult()
         now = self.clock()
         done = claim_partitions(txn, self.consumer, messages)
-        ids = _ids(messages)
-        seen = BatchSeen(txn.known(str(i) for i in ids.values()))
+        envelopes = _envelopes(messages)
+        seen = BatchSeen(txn.known(str(e.event_id) for e in envelopes.values()))
         sequences = BatchSequences(txn.sequences, now)
         subjects = BatchSubjects(txn)
         for index, msg in enumerate(messages):
+            env = envelopes.get(index)
             if msg.offset <= done[(msg.topic, msg.partition)]:
-                event_id = ids.get(index)
-                if event_id is not None and seen.wire.get(str(event_id)) == msg.value:
-                    env = decode_envelope(msg.value)
+                if env is not None and seen.wire.get(str(env.event_id)) == msg.value:
                     result.outgoing.append(_verified_out(msg.value, env))
                     result.resent += 1
                 continue
-            self._one(txn, msg, ids.get(index), seen, sequences, subjects, now, result)
+            self._one(txn, msg, env, seen, sequences, subjects, now, result)
         txn.append_many(result.records)
         sequences.flush(txn)
         self._redrive(txn, result, now)
@@ -447,7 +447,7 @@ class VerifyStage:
         self,
         txn: EventStoreTxn,
         msg: InMessage,
-        event_id: uuid.UUID | None,
+        env: Envelope | None,
         seen: BatchSeen,
         sequences: BatchSequences,
         subjects: BatchSubjects,
@@ -455,9 +455,8 @@ class VerifyStage:
         result: BatchResult,
     ) -> None:
         retry_of = _genuine_retry(txn, msg)
-        if event_id is not None and seen.wire.get(str(event_id)) == msg.value:
+        if env is not None and seen.wire.get(str(env.event_id)) == msg.value:
             # The very same bytes again (a connector resending after a crash): absorbed.
-            env = decode_envelope(msg.value)
             sequences.duplicate(env.publisher_id)
             result.duplicates += 1
             if retry_of is not None:
@@ -471,6 +470,7 @@ class VerifyStage:
             seen=seen,
             sequences=sequences,
             now=now,
+            envelope=env,
         )
         if isinstance(outcome, Verified):
             problem = apply_registry_event(self.registry.registry, outcome) or refusal(
