@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hub.errors import StoreError
+from hub.errors import ProjectionError, StoreError
 from hub.projection_store import InMemoryProjectionStore, checksum_rows
 from hub.projections.apply import apply_events, rebuild
 from hub.store import (
@@ -271,5 +271,5 @@ class TestProjectionStore:
     def test_unknown_table_is_an_error(self, stores: tuple[Any, Any]) -> None:
         """Asking for a table no projection owns raises a hub error."""
         _, projections = stores
-        with pytest.raises(Exception, match="unknown projection table"):
+        with pytest.raises(ProjectionError, match="unknown projection table"):
             projections.rows("event_store")

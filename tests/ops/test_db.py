@@ -40,8 +40,13 @@ class TestDiscovery:
             db.discover(tmp_path)
 
     def test_project_migrations_are_well_formed(self) -> None:
-        """The files in ops/migrations/ all follow the naming rule."""
-        db.discover()
+        """The files in ops/migrations/ all follow the naming rule, numbered without repeats,
+        each holding SQL; discover finds every one of them, in order."""
+        files = sorted(p.name for p in db.MIGRATIONS_DIR.glob("*.sql"))
+        found = db.discover()
+        assert [m.path.name for m in found] == files and len(files) >= 9
+        assert [m.version for m in found] == sorted({m.version for m in found})
+        assert all(m.sql_text.strip() for m in found)
 
     def test_bad_database_names_are_refused(self, tmp_path: Path) -> None:
         """A database name that would need quoting is refused before reaching the server."""

@@ -5,15 +5,17 @@ from __future__ import annotations
 import functools
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from hub.envelope import decode_envelope
+from hub.errors import StoreUnavailable
 from hub.keys import generate_keypair
 from hub.schema_catalog import SchemaCatalog
 from hub.store import InMemoryEventStore, QuarantineStatus
 from processors.testing import SignedWorld
-from processors.verify_stage import RETRY_HEADER, InMessage, VerifyStage
+from processors.verify_stage import RETRY_HEADER, BatchSequences, InMessage, VerifyStage
 
 POLICE = "320000-police"
 REGISTRY = "000000-hub-operator"
@@ -243,18 +245,29 @@ class TestVerifyStage:
         assert result.stored == 1
 
     def test_failed_batch_leaves_no_trace(
-        self, stage: VerifyStage, world: SignedWorld, feed: Feed
+        self, stage: VerifyStage, world: SignedWorld, feed: Feed, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """If the store fails mid-batch, nothing of it is kept and it can be run again."""
+        """If the store fails mid-batch, after the batch has written a quarantine row, a
+        publisher's sequence and its input position, nothing of it is kept; it runs again."""
         register(stage, world, feed)
         msgs = [feed(w) for w in world.stream(POLICE, ["tip-report"], 2)]
-        original = stage.store.transaction
+        msgs.insert(1, feed(b"not an envelope"))
+        before = (stage.store.count(), stage.store.publishers(), stage.store.quarantined())
+        written: list[str] = []
+        real_flush = BatchSequences.flush
 
-        def broken() -> object:
-            raise ConnectionError("database went away")
+        def flush_then_fail(self: BatchSequences, txn: Any) -> None:
+            real_flush(self, txn)  # the quarantine row and the sequences are in the draft now
+            written.append("sequences")
+            raise StoreUnavailable("database went away mid-batch")
 
-        stage.store.transaction = broken  # type: ignore[method-assign]  # simulate an outage
-        with pytest.raises(ConnectionError):
+        monkeypatch.setattr(BatchSequences, "flush", flush_then_fail)
+        with pytest.raises(StoreUnavailable):
             stage.process(msgs)
-        stage.store.transaction = original  # type: ignore[method-assign]
-        assert stage.process(msgs).stored == 2
+        assert written == ["sequences"]
+        assert (stage.store.count(), stage.store.publishers(), stage.store.quarantined()) == before
+        with stage.store.transaction() as txn:
+            assert txn.claim("verify", "ingest", 0) == -1
+        monkeypatch.undo()
+        again = stage.process(msgs)
+        assert (again.stored, again.quarantined) == (2, 1)
