@@ -56,8 +56,6 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("verified", 6, description="events that passed verification, in the hub's order"),
     TopicSpec("quarantine", 3, description="rejected events with a machine-readable reason"),
     TopicSpec("registry", 1, description="participant, key and permission changes, one order"),
-    TopicSpec("matches", 6, description="candidate hits with scores and explanations"),
-    TopicSpec("decisions", 3, description="signed confirm/reject decisions on hits"),
 )
 
 
