@@ -6,7 +6,6 @@ in the file are taken from the file's folder, so a participant's folder can be m
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,23 +13,20 @@ from typing import Any
 
 from hub.config import KafkaAccess
 from hub.errors import ConfigError
-from hub.identity import DEPARTMENTS
+from hub.identity import participant_problem
 from hub.keys import VerifyKey
 from hub.paths import read_user_bytes
 
 DEFAULT_CONFIG = Path("hub-connector.toml")
-_PARTICIPANT = re.compile(r"^(\d{6})-([a-z-]+)$")
 
 
 def check_participant_id(value: str) -> tuple[str, str]:
     """(area code, department) of a participant id, or ConfigError saying what is wrong."""
-    match = _PARTICIPANT.match(value)
-    if not match or match.group(2) not in DEPARTMENTS:
-        raise ConfigError(
-            f"participant id {value!r} must look like 320000-police: a six-digit area code, a "
-            f"dash and one of {', '.join(DEPARTMENTS)}"
-        )
-    return match.group(1), match.group(2)
+    problem = participant_problem(value)
+    if problem is not None:
+        raise ConfigError(problem)
+    area, _, department = value.partition("-")
+    return area, department
 
 
 @dataclass(frozen=True)

@@ -143,12 +143,14 @@ def participant_problem(participant_id: object) -> str | None:
         return "participant id must be a string"
     match = _PARTICIPANT.match(participant_id)
     if match is None:
-        return (f"participant id {participant_id!r} must be a 6-digit area code, '-', "
-                "and a department")
+        return (f"participant id {participant_id!r} must look like 320000-police: a 6-digit "
+                "area code, '-', and a department")
     if match["dept"] not in DEPARTMENTS:
-        return f"unknown department {match['dept']!r}; one of {', '.join(DEPARTMENTS)}"
+        return (f"participant id {participant_id!r} names an unknown department "
+                f"{match['dept']!r}; one of {', '.join(DEPARTMENTS)}")
     if (match["dept"] == "hub-operator") != (match["area"] == "000000"):
-        return "only the hub operator uses area code 000000, and only as 000000-hub-operator"
+        return (f"participant id {participant_id!r}: only the hub operator uses area code "
+                "000000, and only as 000000-hub-operator")
     return None
 
 

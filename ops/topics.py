@@ -7,7 +7,6 @@ every projection is rebuilt by replaying it.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,14 +19,10 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from hub.config import Settings
 from hub.errors import TopicError
+from hub.identity import participant_problem
 
 FOREVER = -1
 NOTIFICATIONS = "notifications."
-_PARTICIPANT = re.compile(
-    r"^\d{6}-(police|civil-affairs|migrant-registry|womens-federation|hub-operator)$"
-)
-
-
 @dataclass(frozen=True)
 class TopicSpec:
     """One topic: its name after the prefix, partitions, retention and cleanup policy."""
@@ -61,12 +56,9 @@ TOPICS: tuple[TopicSpec, ...] = (
 
 def notification_spec(participant_id: str) -> TopicSpec:
     """The spec of one recipient's notification topic (`notifications.<participant-id>`)."""
-    if _PARTICIPANT.match(participant_id) is None:
-        raise TopicError(
-            f"participant id {participant_id!r} is not <6-digit area code>-<department> "
-            "(department: police, civil-affairs, migrant-registry, womens-federation, "
-            "hub-operator)"
-        )
+    problem = participant_problem(participant_id)
+    if problem is not None:
+        raise TopicError(problem)
     return TopicSpec(
         NOTIFICATIONS + participant_id, 3, description=f"notifications for {participant_id} only"
     )
