@@ -13,22 +13,6 @@ class PathError(ConfigError):
     """A path a person gave is missing, unreadable or not the kind of file expected."""
 
 
-class ServiceError(HubError):
-    """A platform service (Kafka broker, PostgreSQL) cannot be installed, started or reached."""
-
-
-class ToolMissingError(ServiceError):
-    """A program the platform needs (java, mvn, pg_ctl ...) is not installed."""
-
-
-class PortInUseError(ServiceError):
-    """A port the platform wants to listen on is already taken by another process."""
-
-
-class MigrationError(HubError):
-    """A schema migration file is malformed or failed to apply."""
-
-
 class TopicError(HubError):
     """A topic cannot be created or reconciled with its declaration."""
 
@@ -99,7 +83,3 @@ class RegistryError(HubError):
 
 class RoutingError(HubError):
     """A match cannot be routed: a recipient or area code is not what routing needs."""
-
-
-class DemoError(HubError):
-    """A step of `hubctl demo` failed (a command exited with an error, a wait timed out)."""

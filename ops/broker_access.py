@@ -34,9 +34,9 @@ from kafka.errors import KafkaError
 
 from hub.bundle import Bundle
 from hub.config import Settings
-from hub.errors import ServiceError
 from hub.keys import VerifyKey
 from hub.registry import load_operator_key
+from ops.errors import ServiceError
 from ops.services.tls import ca_pem
 from ops.topics import admin_client, ensure_notification_topic, notification_spec, topic_name
 

@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 
 from hub.config import PG_PIPELINE, PG_READER, Settings
-from hub.errors import MigrationError, ServiceError
+from ops.errors import MigrationError, ServiceError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")

@@ -19,7 +19,7 @@ from typing import Any
 
 from hub.config import Settings, load_settings
 from hub.envelope import Envelope, decode_envelope, encode_envelope
-from hub.errors import EnvelopeError, KeyFileError, RegistryError, ServiceError
+from hub.errors import EnvelopeError, KeyFileError, RegistryError
 from hub.identity import HUB_OPERATOR_ID
 from hub.keys import SigningKey, VerifyKey, generate_keypair
 from hub.paths import check_readable_file, read_user_bytes
@@ -44,6 +44,7 @@ from hub.verify import (
     replay_registry,
     verify,
 )
+from ops.errors import ServiceError
 
 # How long an operator waits for the broker before being told to retry later.
 KAFKA_TIMEOUT_MS = 10_000

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hub.errors import DemoError
+from ops.errors import DemoError
 
 
 @dataclass

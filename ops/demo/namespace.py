@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hub.config import Settings
-from hub.errors import DemoError, HubError
+from hub.errors import HubError
+from ops.errors import DemoError
 
 RUN_FILE = "run.json"
 ENV_FILE = "demo.env"

@@ -16,7 +16,6 @@ from rich.console import Console, Group
 from rich.live import Live
 
 from hub.config import Settings
-from hub.errors import DemoError
 from hub.keys import SigningKey
 from hub.registry import operator_key_paths
 from ops.demo import dataset, figures, namespace
@@ -25,6 +24,7 @@ from ops.demo.jobs import Job, run_all
 from ops.demo.namespace import DemoRun, environment, tool
 from ops.demo.tamper import send_tampered, tampered_wire
 from ops.demo.view import render
+from ops.errors import DemoError
 
 PARALLEL = 3
 

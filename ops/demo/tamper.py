@@ -11,9 +11,9 @@ from typing import Any
 
 from hub.config import Settings
 from hub.envelope import encode_envelope, seal
-from hub.errors import DemoError
 from hub.keys import SigningKey
 from hub.schema_catalog import SchemaCatalog
+from ops.errors import DemoError
 from ops.topics import topic_name
 
 # Far beyond any sequence the publisher's own connector uses in a demo.

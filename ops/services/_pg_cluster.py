@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from hub.config import Settings
-from hub.errors import ServiceError, ToolMissingError
+from ops.errors import ServiceError, ToolMissingError
 from ops.services._proc import INSTALL_HINT, read_pid, run_checked
 
 SERVER_USER = "postgres"

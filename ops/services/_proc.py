@@ -12,8 +12,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from hub.errors import PortInUseError, ServiceError, ToolMissingError
 from hub.secrets import make_private_dirs
+from ops.errors import PortInUseError, ServiceError, ToolMissingError
 
 INSTALL_HINT = "run `bash ops/bootstrap` (as root it installs the missing packages with apt-get)"
 

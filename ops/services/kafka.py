@@ -13,8 +13,9 @@ import uuid
 from pathlib import Path
 
 from hub.config import KAFKA_BROKER, KAFKA_SUPER_USERS, PROJECT_ROOT, SASL_MECHANISM, Settings
-from hub.errors import HubError, ServiceError, ToolMissingError
+from hub.errors import HubError
 from hub.secrets import ensure_secret, make_private_dirs, write_private
+from ops.errors import ServiceError, ToolMissingError
 from ops.services._proc import (
     ensure_port_free,
     pid_alive,

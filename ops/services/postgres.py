@@ -17,8 +17,8 @@ import psycopg
 from psycopg import sql
 
 from hub.config import PG_OWNER, PG_PIPELINE, PG_ROLES, Settings
-from hub.errors import ServiceError
 from hub.secrets import ensure_secret
+from ops.errors import ServiceError
 from ops.services._pg_cluster import (
     SERVER_USER,
     SUPERUSER,

@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from hub.config import KAFKA_BROKER, Settings
-from hub.errors import ServiceError
 from hub.secrets import private_dir, write_private
+from ops.errors import ServiceError
 
 CA_NAME = "exchange hub CA"
 CA_YEARS = 10

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 
 from hub.config import Settings
-from hub.errors import MigrationError, ServiceError
 from ops import db
+from ops.errors import MigrationError, ServiceError
 
 
 def _write(directory: Path, name: str, text: str) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hub.config import Settings
-from hub.errors import PortInUseError, ToolMissingError
+from ops.errors import PortInUseError, ToolMissingError
 from ops.services import _proc, kafka, postgres
 
 
