@@ -5,19 +5,18 @@ arrival times from Kafka, judged by :mod:`hub.health`. Shown by `hubctl status` 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
 
 from hub.config import Settings
-from hub.errors import HubError, StoreUnavailable
+from hub.errors import StoreUnavailable
 from hub.health import Place, Position, StuckStage, arrivals_needed, stuck_stages
 from hub.registry import operator_key_paths
 from ops.topics import topic_name
+from processors.kafka_reading import reading_consumer
 
 __all__ = ["STAGE_INPUTS", "STUCK_AFTER", "stuck_now"]
 
@@ -31,7 +30,7 @@ def stuck_now(settings: Settings, threshold: timedelta = STUCK_AFTER) -> list[St
     """The stages stuck at this moment; HubError when Kafka or PostgreSQL cannot be asked."""
     recorded = _recorded(settings)
     stages = [s for s in STAGE_INPUTS if s != "match" or _matching_on(settings, recorded)]
-    with _consumer(settings) as consumer:
+    with reading_consumer(settings) as consumer:
         tps = [
             TopicPartition(name, p)
             for name in {topic_name(settings, t) for s in stages for t in STAGE_INPUTS[s]}
@@ -70,20 +69,6 @@ def _recorded(settings: Settings) -> dict[tuple[str, str, int], tuple[int, datet
     except psycopg.OperationalError as err:
         raise StoreUnavailable(f"cannot read stage positions: {err}") from err
     return {(r[0], r[1], int(r[2])): (int(r[3]), r[4]) for r in rows}
-
-
-@contextmanager
-def _consumer(settings: Settings) -> Iterator[KafkaConsumer]:
-    try:
-        consumer = KafkaConsumer(
-            **settings.kafka_config(), enable_auto_commit=False, group_id=None
-        )
-    except KafkaError as err:
-        raise HubError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {err!r}") from err
-    try:
-        yield consumer
-    finally:
-        consumer.close()
 
 
 def _arrival_times(

@@ -31,6 +31,7 @@ from hub.store import QuarantineEntry, QuarantineStatus
 from ops.topics import TOPICS, topic_name
 from processors.app import app_id
 from processors.health import STUCK_AFTER, stuck_now
+from processors.kafka_reading import reading_consumer
 from processors.match_stage import create_match_stage
 from processors.pg_projections import PgProjectionStore
 from processors.pg_store import PgConnection, PgEventStore
@@ -63,20 +64,6 @@ def _producer(settings: Settings) -> Iterator[KafkaProducer]:
         producer.close(timeout=10)
 
 
-@contextmanager
-def _consumer(settings: Settings) -> Iterator[KafkaConsumer]:
-    try:
-        consumer = KafkaConsumer(
-            **settings.kafka_config(), enable_auto_commit=False, group_id=None
-        )
-    except KafkaError as err:
-        raise HubError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {err!r}") from err
-    try:
-        yield consumer
-    finally:
-        consumer.close()
-
-
 def replay(
     settings: Settings,
     *,
@@ -95,7 +82,7 @@ def replay(
         raise HubError("give exactly one of --from-offset and --from-time")
     name = topic_name(settings, topic)
     counts: dict[int, int] = {}
-    with _consumer(settings) as consumer, _producer(settings) as producer:
+    with reading_consumer(settings) as consumer, _producer(settings) as producer:
         known = consumer.partitions_for_topic(name) or set()
         chosen = sorted(known if partitions is None else set(partitions) & known)
         tps = [TopicPartition(name, p) for p in chosen]
@@ -342,7 +329,7 @@ def _topic_figures(settings: Settings) -> list[TopicFigures]:
     from kafka import KafkaAdminClient
 
     consumed = {topic_name(settings, s) for s in ("ingest", "registry", "verified")}
-    with _consumer(settings) as consumer:
+    with reading_consumer(settings) as consumer:
         tps: list[TopicPartition] = []
         for spec in TOPICS:
             name = spec.name(settings)
