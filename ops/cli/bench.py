@@ -8,7 +8,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from hub.config import PROJECT_ROOT, load_settings
+from hub.config import load_settings
 
 _NAMES = (
     "envelope", "connector", "pipeline", "security", "matching", "match-latency", "splink"
@@ -30,9 +30,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _run(args: argparse.Namespace) -> int:
-    # bench/ is a folder of the source tree, not an installed package.
-    if str(PROJECT_ROOT) not in sys.path:
-        sys.path.insert(0, str(PROJECT_ROOT))
     from bench import runner
 
     names = [n for n in _NAMES if not args.only or n in args.only]
