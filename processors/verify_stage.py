@@ -59,7 +59,9 @@ _HEADER_TEXT = 1000  # and on the quarantine topic
 # ingest partitions may be read by different workers) are re-driven without waiting for an
 # operator.
 CURING_EVENTS = frozenset({"participant-registered", "key-added", "permission-granted"})
-CURABLE_REASONS = ("UNKNOWN_PUBLISHER", "UNKNOWN_KEY", "NOT_PERMITTED")
+CURABLE_REASONS = (
+    RejectReason.UNKNOWN_PUBLISHER, RejectReason.UNKNOWN_KEY, RejectReason.NOT_PERMITTED
+)
 # Refusals of events whose signature held: the publisher is told (hub.notice.refusal_body).
 TOLD_REASONS = frozenset({
     RejectReason.KEY_NOT_YET_VALID,
@@ -516,7 +518,7 @@ class VerifyStage:
         """Send back for verification what this batch's registry events, alerts and matches
         may now accept."""
         for participant in sorted(result.cured):
-            for entry in txn.open_quarantine(participant, CURABLE_REASONS):
+            for entry in txn.open_quarantine(participant, [r.value for r in CURABLE_REASONS]):
                 self._send_back(txn, entry, result, now)
         waiting: dict[str, set[str]] = {}
         for subject, publishers in result.arrived.items():
