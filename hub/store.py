@@ -210,9 +210,12 @@ class EventStoreTxn(Protocol):
     def quarantine_wire(self, entry_id: int) -> bytes | None:
         """The bytes kept in one quarantine entry (None when there is no such entry)."""
 
+    def lock_subject(self, event_type: str, subject_id: str) -> None:
+        """Serialise, until commit, every transaction that creates or names this subject."""
+
     def subject_events(self, event_type: str, subject_id: str) -> list[tuple[str, dict[str, Any]]]:
         """(publisher, body) of each stored event of this type creating this subject, in order
-        (types and id fields: hub.authority.SUBJECT_FIELDS)."""
+        (types and id fields: hub.authority.SUBJECT_FIELDS); takes the subject's lock first."""
 
 
 class EventStore(Protocol):
@@ -334,6 +337,9 @@ class _InMemoryEventTxn:
     def quarantine_wire(self, entry_id: int) -> bytes | None:
         entry = self._s.quarantine.get(entry_id)
         return None if entry is None else entry.wire
+
+    def lock_subject(self, event_type: str, subject_id: str) -> None:
+        pass  # a transaction holds the whole in-memory store already
 
     def subject_events(self, event_type: str, subject_id: str) -> list[tuple[str, dict[str, Any]]]:
         field = SUBJECT_FIELDS[event_type]

@@ -85,6 +85,8 @@ class PgConnection:
             yield cur
 
 
+_SUBJECT_LOCK_CLASS = 7301  # first key of the per-subject advisory locks
+
 _INSERT_EVENT = (
     f"INSERT INTO event_store ({_EVENT_COLUMNS}) VALUES "
     "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
@@ -224,7 +226,18 @@ class _PgEventTxn:
         )
         return [_entry(r) for r in self._cur.fetchall()]
 
+    def lock_subject(self, event_type: str, subject_id: str) -> None:
+        # Held to commit. Two workers may verify an alert and a change naming it at once; one
+        # waits for the other, then sees what it stored (the alert, or the change quarantined
+        # as UNKNOWN_SUBJECT, which the alert's batch then re-drives). Two-key advisory locks
+        # never meet the one-key locks used elsewhere.
+        self._cur.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+            (_SUBJECT_LOCK_CLASS, f"{event_type}/{subject_id}"),
+        )
+
     def subject_events(self, event_type: str, subject_id: str) -> list[tuple[str, dict[str, Any]]]:
+        self.lock_subject(event_type, subject_id)
         # Literals, not parameters, so that the partial indexes of migration 0025 apply.
         query = sql.SQL(
             "SELECT publisher_id, body FROM event_store WHERE event_type = {} "

@@ -290,6 +290,8 @@ class BatchSubjects:
         return stored + self.pending.get((event_type, subject_id), [])
 
     def add(self, subject_id: str, record: EventRecord) -> None:
+        """A subject this batch creates; its lock is held from here to the commit."""
+        self.txn.lock_subject(record.event_type, subject_id)
         key = (record.event_type, subject_id)
         self.pending.setdefault(key, []).append((record.publisher_id, dict(record.body)))
 

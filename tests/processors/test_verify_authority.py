@@ -9,8 +9,11 @@ tried again when that arrives.
 from __future__ import annotations
 
 import functools
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -155,7 +158,8 @@ def test_publishers_are_told_of_refusals_of_their_signed_events() -> None:
     hub.send(hub.world.event(ISSUER, "missing-person-alert", 1))
     refused = hub.change(OTHER, "alert-closed")
     not_permitted = hub.world.event(OTHER, "rescue-notice", 4)
-    forged = hub.world.event(OTHER, "tip-report", 5)[:-1] + b"\x00"
+    honest = hub.world.event(OTHER, "tip-report", 5)
+    forged = honest[:-1] + bytes([honest[-1] ^ 1])  # one signature bit changed
     messages = [InMessage("ingest", 0, 100 + i, w) for i, w in
                 enumerate([refused, not_permitted, forged])]
     result = hub.stage.process(messages)
@@ -167,3 +171,40 @@ def test_publishers_are_told_of_refusals_of_their_signed_events() -> None:
     ]
     assert bodies[0]["event_id"] == str(decode_envelope(refused).event_id)
     assert f"issued by {ISSUER}" in bodies[0]["detail"]
+
+
+@pytest.mark.services
+def test_an_alert_and_its_change_verified_at_once_by_two_workers(
+    fresh_db_settings: Settings,
+) -> None:
+    """Worker A is storing an alert (its transaction still open) when worker B verifies an
+    update of it: B waits for A's commit and then accepts the update, instead of parking it as
+    UNKNOWN_SUBJECT where A's re-drive, already past, would never look again."""
+    first, second = PgEventStore(fresh_db_settings.pg_dsn), PgEventStore(fresh_db_settings.pg_dsn)
+    a = Hub(first)
+    b = VerifyStage(second, catalog(), a.world.operator.verify_key)
+    holding, b_started = threading.Event(), threading.Event()
+    redrive = a.stage._redrive
+
+    def slow_redrive(*args: Any) -> None:
+        holding.set()
+        b_started.wait(10)
+        time.sleep(0.5)  # B is now at its lookup of the alert, or past it
+        redrive(*args)
+
+    a.stage._redrive = slow_redrive  # type: ignore[method-assign]
+    alert = a.world.event(ISSUER, "missing-person-alert", 1)
+    update = a.change(ISSUER, "alert-update")
+    results: dict[str, Any] = {}
+    worker_a = threading.Thread(
+        target=lambda: results.update(a=a.stage.process([InMessage("ingest", 0, 50, alert)]))
+    )
+    worker_a.start()
+    assert holding.wait(10)
+    b_started.set()
+    results["b"] = b.process([InMessage("ingest", 1, 0, update)])
+    worker_a.join(10)
+    assert results["a"].stored == 1
+    assert (results["b"].stored, results["b"].quarantined) == (1, 0)
+    first.close()
+    second.close()

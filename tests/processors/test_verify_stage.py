@@ -41,6 +41,11 @@ class Feed:
         return InMessage(topic, 0, offset, value, key, headers or {})
 
 
+def _flip_last(wire: bytes) -> bytes:
+    """The wire with one bit of its signature changed: never a valid signature."""
+    return wire[:-1] + bytes([wire[-1] ^ 1])
+
+
 @pytest.fixture
 def world() -> SignedWorld:
     return SignedWorld(catalog())
@@ -192,14 +197,14 @@ class TestVerifyStage:
         """Finding 6: the header is the client's to set; other bytes under it settle nothing,
         stored or not, and the re-quarantined message does not claim to be a retry."""
         register(stage, world, feed)
-        forged = world.event(POLICE, "tip-report", 1)[:-1] + b"\x00"
+        forged = _flip_last(world.event(POLICE, "tip-report", 1))
         stage.process([feed(forged)])
         [entry] = stage.store.quarantined()
         header = {RETRY_HEADER: str(entry.id).encode()}
         honest = world.event(POLICE, "tip-report", 2)
         stage.process([feed(honest, headers=header)])  # stored, but not the entry's bytes
         stage.process([feed(honest, headers=header)])  # and again, as a duplicate
-        other_forgery = world.event(POLICE, "tip-report", 3)[:-1] + b"\x01"
+        other_forgery = _flip_last(world.event(POLICE, "tip-report", 3))
         stage.process([feed(other_forgery, headers=header)])
         kept = stage.store.quarantine_entry(entry.id)
         assert kept is not None and kept.status is QuarantineStatus.OPEN
