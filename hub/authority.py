@@ -51,6 +51,15 @@ def subject_of(event_type: str, payload: Mapping[str, Any]) -> str | None:
     return None if field is None else str(payload[field])
 
 
+def named_subject(event_type: str, payload: Mapping[str, Any]) -> str | None:
+    """The id of the alert or match a change of this type names (None for other types)."""
+    if event_type == "match-decision":
+        return str(payload["match_id"])
+    if event_type in ALERT_CHANGES:
+        return str(payload["alert_id"])
+    return None
+
+
 def refusal(env: Envelope, payload: Mapping[str, Any], subjects: Subjects) -> Rejected | None:
     """Why this verified event may not change what it names, or None when it may."""
     kind, publisher = env.event_type, env.publisher_id
@@ -62,7 +71,7 @@ def refusal(env: Envelope, payload: Mapping[str, Any], subjects: Subjects) -> Re
                             f"alert {alert_id} was issued by {issuer}; another unit may not "
                             "issue an alert under its id", env)
     elif kind in ALERT_CHANGES:
-        alert_id = str(payload["alert_id"])
+        alert_id = str(named_subject(kind, payload))
         issuer = subjects.alert_issuer(alert_id)
         if issuer is None:
             return Rejected(RejectReason.UNKNOWN_SUBJECT,
@@ -79,7 +88,7 @@ def refusal(env: Envelope, payload: Mapping[str, Any], subjects: Subjects) -> Re
 def _decision_refusal(
     env: Envelope, payload: Mapping[str, Any], subjects: Subjects
 ) -> Rejected | None:
-    match_id = str(payload["match_id"])
+    match_id = str(named_subject(env.event_type, payload))
     match = subjects.match(match_id)
     if match is None:
         return Rejected(RejectReason.UNKNOWN_SUBJECT,

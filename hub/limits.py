@@ -64,3 +64,12 @@ def _located(value: object, path: str) -> str | None:
             if found:
                 return found
     return None
+
+
+def storable_text(text: str, limit: int | None = None) -> str:
+    """Text the store can keep, for what the hub writes about a message (reasons, details):
+    U+0000 spelled out as \\x00, and at most `limit` characters when one is given."""
+    text = text.replace("\x00", "\\x00")
+    if limit is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"

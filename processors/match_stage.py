@@ -27,6 +27,7 @@ import psycopg
 from hub.config import Settings
 from hub.errors import MatchingInputError, RoutingError, StoreUnavailable
 from hub.keys import SigningKey
+from hub.limits import storable_text
 from hub.matching.adapters import facts_from_alert, facts_from_migrant_record, facts_from_rescue
 from hub.matching.blocking import blocking_keys
 from hub.matching.facts import PersonFacts
@@ -186,7 +187,7 @@ class MatchStage:
         self, txn: PgMatchTxn, record: EventRecord, reason: str, result: MatchResult
     ) -> None:
         result.failed += 1
-        txn.fail(record.event_id, record.event_type, reason.replace("\x00", "\\x00"))
+        txn.fail(record.event_id, record.event_type, storable_text(reason))
         log.warning("match: %s %s kept as failed: %s", record.event_type, record.event_id, reason)
 
     def _prepared(self, facts: PersonFacts) -> Features:

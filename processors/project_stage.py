@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from hub.limits import storable_text
 from hub.projection_store import ProjectionStore
 from hub.projections.apply import apply_events
 from hub.store import EventRecord, EventStore
@@ -73,8 +74,8 @@ class ProjectStage:
             done = claim_partitions(txn, self.consumer, [msg])
             if msg.offset > done[(msg.topic, msg.partition)]:
                 where = event_id_of(msg) or f"{msg.topic}/{msg.partition}/{msg.offset}"
-                detail = str(cause).replace("\x00", "\\x00")
-                txn.fail("*", where, f"the projection store refused this event: {detail}")
+                detail = storable_text(f"the projection store refused this event: {cause}")
+                txn.fail("*", where, detail)
             advance_partitions(txn, self.consumer, [msg])
         return ProjectionResult(refused=1)
 

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from hub.authority import MatchSubject, refusal, subject_of
+from hub.authority import MatchSubject, named_subject, refusal, subject_of
 from hub.envelope import Envelope, decode_envelope, decode_payload
 from hub.errors import EnvelopeError, HubError, StoreUnavailable
 from hub.identity import HUB_OPERATOR_ID
 from hub.keys import SigningKey, VerifyKey
-from hub.limits import MAX_WIRE_BYTES
+from hub.limits import MAX_WIRE_BYTES, storable_text
 from hub.notice import refusal_body, seal_notice
 from hub.registry import REGISTRY_EVENT_TYPES, Registry
 from hub.schema_catalog import SchemaCatalog
@@ -142,8 +142,6 @@ class BatchResult:
     redriven: int = 0
     records: list[EventRecord] = field(default_factory=list)
     cured: set[str] = field(default_factory=set)
-    # Alerts and matches stored in this batch, each with who may have named it too early.
-    arrived: dict[str, set[str]] = field(default_factory=dict)
 
     def merged(self, later: BatchResult) -> BatchResult:
         """This result followed by a later one (the halves of a split batch)."""
@@ -156,8 +154,6 @@ class BatchResult:
             self.redriven + later.redriven,
             self.records + later.records,
             self.cured | later.cured,
-            {k: self.arrived.get(k, set()) | later.arrived.get(k, set())
-             for k in self.arrived.keys() | later.arrived.keys()},
         )
 
 
@@ -294,6 +290,17 @@ class BatchSubjects:
         self.txn.lock_subject(record.event_type, subject_id)
         key = (record.event_type, subject_id)
         self.pending.setdefault(key, []).append((record.publisher_id, dict(record.body)))
+
+    def waiting(self) -> dict[str, set[str]]:
+        """Who may have named a subject this batch created before it arrived (its publisher,
+        the operator, a match's recipients), each with those subjects."""
+        found: dict[str, set[str]] = {}
+        for (_, subject_id), created in self.pending.items():
+            for publisher, body in created:
+                recipients = (str(r) for r in body.get("recipients") or ())
+                for who in {publisher, HUB_OPERATOR_ID, *recipients}:
+                    found.setdefault(who, set()).add(subject_id)
+        return found
 
     def alert_issuer(self, alert_id: str) -> str | None:
         found = self._events("missing-person-alert", alert_id)
@@ -443,7 +450,7 @@ class VerifyStage:
             self._one(txn, msg, env, seen, sequences, subjects, now, result)
         txn.append_many(result.records)
         sequences.flush(txn)
-        self._redrive(txn, result, now)
+        self._redrive(txn, result, subjects, now)
         advance_partitions(txn, self.consumer, messages)
         return result
 
@@ -511,24 +518,20 @@ class VerifyStage:
         subject = subject_of(env.event_type, record.body)
         if subject is not None:
             subjects.add(subject, record)
-            waiting = set(record.body.get("recipients") or ()) | {env.publisher_id}
-            result.arrived.setdefault(subject, set()).update(waiting | {HUB_OPERATOR_ID})
         result.stored += 1
         result.outgoing.append(_verified_out(wire, env))
 
-    def _redrive(self, txn: EventStoreTxn, result: BatchResult, now: datetime) -> None:
+    def _redrive(
+        self, txn: EventStoreTxn, result: BatchResult, subjects: BatchSubjects, now: datetime
+    ) -> None:
         """Send back for verification what this batch's registry events, alerts and matches
         may now accept."""
         for participant in sorted(result.cured):
             for entry in txn.open_quarantine(participant, [r.value for r in CURABLE_REASONS]):
                 self._send_back(txn, entry, result, now)
-        waiting: dict[str, set[str]] = {}
-        for subject, publishers in result.arrived.items():
-            for publisher in publishers:
-                waiting.setdefault(publisher, set()).add(subject)
-        for publisher, subjects in sorted(waiting.items()):
+        for publisher, arrived in sorted(subjects.waiting().items()):
             for entry in txn.open_quarantine(publisher, [RejectReason.UNKNOWN_SUBJECT.value]):
-                if self._named_subject(entry.wire) in subjects:
+                if self._named_subject(entry.wire) in arrived:
                     self._send_back(txn, entry, result, now)
 
     def _send_back(
@@ -545,9 +548,7 @@ class VerifyStage:
     def _named_subject(self, wire: bytes) -> str | None:
         """The alert or match a quarantined change names (it was verified once, so it decodes)."""
         env = decode_envelope(wire)
-        payload = decode_payload(self.catalog, env)
-        value = payload.get("match_id" if env.event_type == "match-decision" else "alert_id")
-        return None if value is None else str(value)
+        return named_subject(env.event_type, decode_payload(self.catalog, env))
 
     def _quarantine(
         self,
@@ -559,7 +560,7 @@ class VerifyStage:
         retry_of: int | None,
     ) -> None:
         env = outcome.envelope
-        detail = _storable(outcome.detail)
+        detail = storable_text(outcome.detail, _DETAIL_TEXT)
         if retry_of is not None:
             detail = f"retry of quarantine #{retry_of}: {detail}"
         entry = QuarantineEntry(
@@ -622,12 +623,6 @@ def _genuine_retry(txn: EventStoreTxn, msg: InMessage) -> int | None:
         return None
     entry_id = int(raw)
     return entry_id if txn.quarantine_wire(entry_id) == msg.value else None
-
-
-def _storable(text: str) -> str:
-    """Text the store can keep: U+0000 spelled out, and bounded."""
-    text = text.replace("\x00", "\\x00")
-    return text if len(text) <= _DETAIL_TEXT else text[: _DETAIL_TEXT - 1] + "…"
 
 
 def _mark(txn: EventStoreTxn, entry_id: int, status: QuarantineStatus, at: datetime) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.limits import holds_unstorable, text_problem
+from hub.limits import holds_unstorable, storable_text, text_problem
 
 
 @pytest.mark.parametrize(
@@ -27,3 +27,9 @@ def test_clean_values_pass() -> None:
     value = {"name": "林小红", "n": 0, "birth": None, "marks": ["痣"], "bytes": b"\x00"}
     assert not holds_unstorable(value)
     assert text_problem(value) is None
+
+
+def test_storable_text_spells_out_nul_and_keeps_within_the_limit() -> None:
+    assert storable_text("a\x00b") == "a\\x00b"
+    assert storable_text("x" * 10, 5) == "xxxx…"
+    assert storable_text("short", 5) == "short"
