@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import socket
 import sys
 import tempfile
 import time
@@ -45,7 +44,7 @@ from hub.keys import generate_keypair
 from hub.schema_catalog import SchemaCatalog
 from ops import db, topics
 from ops.broker_access import grant_access, revoke_access
-from ops.services._proc import spawn_detached, stop_process_group
+from ops.services._proc import free_ports, spawn_detached, stop_process_group
 from processors.app import ANCHOR_ENV
 from processors.supervisor import start_workers, stop_workers
 from processors.testing import SignedWorld
@@ -54,15 +53,6 @@ GOAL = 0.85
 MIGRANTS = "320000-migrant-registry"
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 @contextmanager
@@ -162,7 +152,7 @@ def pipeline_rate(broker: Settings, plain: bool, events: int) -> float:
 
 def run(rows: int, events: int, rounds: int) -> dict[str, float]:
     secure = load_settings()
-    port, controller_port = _free_ports(2)
+    port, controller_port = free_ports(2)
     best: dict[str, float] = {}
 
     def keep(name: str, value: float) -> None:

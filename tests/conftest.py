@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from hub.config import Settings, load_settings
 from hub.errors import HubError
 from ops import db, services, topics
 from ops.services import kafka, postgres
+from ops.services._proc import free_ports
 
 _RUN_ID = secrets.token_hex(4)
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -150,16 +150,6 @@ def kafka_consumer_factory(hub_settings: Settings) -> Iterator[Callable[..., Kaf
         consumer.close()
 
 
-def free_ports(count: int) -> list[int]:
-    """`count` loopback ports nobody listens on right now."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 @pytest.fixture

@@ -53,6 +53,18 @@ def listener_description(port: int) -> str:
     return "an unknown process"
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` distinct ports nobody listens on right now (for a private broker or cluster)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind((host, 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def ensure_port_free(host: str, port: int, service: str) -> None:
     """Raise PortInUseError when another process already listens where `service` must."""
     if port_answers(host, port):

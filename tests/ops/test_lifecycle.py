@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,19 +14,11 @@ import pytest
 from hub.config import Settings
 from ops import services
 from ops.services import kafka, postgres
+from ops.services._proc import free_ports
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 @pytest.fixture
@@ -35,7 +26,7 @@ def private_settings(
     tmp_path_factory: pytest.TempPathFactory, services_up: Settings
 ) -> Iterator[Settings]:
     """Settings for a second, throw-away pair of services; stopped and removed afterwards."""
-    kafka_port, controller_port, pg_port = _free_ports(3)
+    kafka_port, controller_port, pg_port = free_ports(3)
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("lifecycle") / "data",
         kafka_port=kafka_port,
