@@ -68,6 +68,12 @@ class Notification:
             urgency = f" [{payload['urgency']}]" if payload.get("urgency") else ""
             return (f"{kind}{urgency} match {payload['match_id']} alert "
                     f"{payload.get('alert_id')} score {payload.get('score')}: {explanation}")
+        if kind == "ALERT_PUSH":
+            place = payload.get("last_seen_place") or {}
+            return (f"{kind} [{payload.get('urgency')}] alert {payload.get('alert_id')} of "
+                    f"{payload.get('alert_issued_by')}: last seen {payload.get('last_seen_at')} "
+                    f"at {place.get('text')} ({place.get('area_code')}), "
+                    f"{payload.get('distance_km')} km from your area")
         if kind == "EVENT_REFUSED":
             return (f"{kind} your {payload.get('event_type')} {payload.get('event_id')} was not "
                     f"accepted: {payload.get('reason')}: {payload.get('detail')}")

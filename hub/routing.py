@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.areas import covers
 from hub.errors import RoutingError
 
 __all__ = [
@@ -72,17 +73,6 @@ def _area(area_code: str, what: str) -> str:
 def province_police(area_code: str) -> str:
     """The provincial police participant id for an area code (510104 -> 510000-police)."""
     return f"{_area(area_code, 'area code')[:2]}0000-{POLICE}"
-
-
-def _contains(jurisdiction: str, area_code: str) -> bool:
-    """Whether a jurisdiction (province, prefecture or county code) covers the area code."""
-    if _AREA.match(jurisdiction) is None:
-        return False
-    if jurisdiction.endswith("0000"):
-        return area_code[:2] == jurisdiction[:2]
-    if jurisdiction.endswith("00"):
-        return area_code[:4] == jurisdiction[:4]
-    return area_code == jurisdiction
 
 
 def _breadth(jurisdiction: str) -> int:
@@ -135,7 +125,7 @@ def _local_police(
             for pid, juris in registered.items()
             if pid.endswith(f"-{POLICE}")
             for j in [juris or pid.split("-", 1)[0]]
-            if _contains(j, found_area)
+            if covers(j, found_area)
         ),
     )
     if covering:

@@ -6,6 +6,8 @@
 - ``match``: verified topic -> :class:`processors.match_stage.MatchStage`, then its outbox
   (match-found events to ingest, notifications to recipients) is sent after the commit. Off
   when the hub operator's signing key is absent.
+- an alert-push timer: :class:`processors.push_stage.AlertPusher` pushes urgent child alerts
+  to the police around the place last seen, in rings widening with time (with matching).
 
 Durable state lives in PostgreSQL; Faust only moves messages (``memory://`` table store, no
 tables). The app id carries the topic prefix, so test runs and the real hub never share a
@@ -30,11 +32,12 @@ from hub.errors import StoreUnavailable
 from hub.keys import SigningKey, VerifyKey
 from hub.registry import load_operator_key, operator_key_paths
 from hub.schema_catalog import SchemaCatalog
-from ops.topics import ensure_notification_topic, topic_name
+from ops.topics import ensure_notification_topic, notification_topic, topic_name
 from processors.match_stage import create_match_stage
 from processors.pg_projections import PgProjectionStore
 from processors.pg_store import PgEventStore
 from processors.project_stage import ProjectStage
+from processors.push_stage import PUSH_EVERY, AlertPusher, PgAlertPushes
 from processors.verify_stage import InMessage, Outgoing, VerifyStage
 
 log = logging.getLogger(__name__)
@@ -133,6 +136,7 @@ class PipelineApp:
         anchor: VerifyKey | None = None,
         batch: int = BATCH,
         slot: int | None = None,
+        push_every: float = PUSH_EVERY,
     ) -> None:
         self.settings = settings
         self.batch = batch
@@ -205,6 +209,12 @@ class PipelineApp:
             # Messages left in the outbox by a worker that died after its commit go out even
             # when no new event arrives.
             self.app.timer(OUTBOX_EVERY)(self._flush_outbox)
+            self.pusher = AlertPusher(
+                PgAlertPushes(settings.pg_dsn),
+                SigningKey.load(private),
+                lambda participant: notification_topic(settings, participant),
+            )
+            self.app.timer(push_every)(self._push_alerts)
 
     async def _send_all(self, outgoing: Sequence[Outgoing]) -> None:
         """Send every output and wait for the broker's acknowledgements, retrying on failure.
@@ -299,6 +309,11 @@ class PipelineApp:
                 result.failed,
                 sent,
             )
+
+    async def _push_alerts(self) -> None:
+        swept = await _until_stored("alert push", self.pusher.sweep)
+        if swept.pushed:
+            await self._flush_outbox()
 
     async def _flush_outbox(self) -> None:
         sent = await _until_stored("match outbox", self.match_sender.flush)

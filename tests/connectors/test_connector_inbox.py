@@ -15,6 +15,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 
 from connectors.cli import main
 from connectors.inbox import Notification, parse_message
+from hub.alert_push import PushTarget, push_notification
 from hub.config import Settings
 from hub.keys import SigningKey, generate_keypair
 from hub.notice import refusal_body, seal_notice
@@ -127,4 +128,27 @@ def test_a_refusal_of_ones_own_event_reads_as_one_line() -> None:
     assert shown.line() == (
         f"EVENT_REFUSED your rescue-notice {event_id} was not accepted: NOT_PERMITTED: "
         "320000-police may not publish rescue-notice"
+    )
+
+
+def test_an_alert_push_reads_as_one_line_with_its_distance() -> None:
+    """What a police unit sees when an urgent child alert reaches its area (issue 13)."""
+    operator = generate_keypair()
+    target = PushTarget("500000-police", 261.0, "500000")
+    alert = {
+        "urgency": "IMMEDIATE",
+        "last_seen_at": "2026-11-30T08:00:00+00:00",
+        "last_seen_place": {"area_code": "510104", "text": "成都市锦江区春熙路"},
+        "person": {"name": "周佳怡", "sex": "FEMALE"},
+    }
+    body = push_notification("A-510000-1", alert, "510000-police", target, 300)
+    shown = parse_message(
+        operator.verify_key, "500000-police", "t.notifications.500000-police", 0, 1,
+        seal_notice(operator, body),
+    )
+    assert isinstance(shown, Notification)
+    assert shown.alert_id == "A-510000-1" and shown.match_id is None
+    assert shown.line() == (
+        "ALERT_PUSH [IMMEDIATE] alert A-510000-1 of 510000-police: last seen "
+        "2026-11-30T08:00:00+00:00 at 成都市锦江区春熙路 (510104), 261.0 km from your area"
     )
