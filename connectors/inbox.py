@@ -74,6 +74,12 @@ class Notification:
                     f"{payload.get('alert_issued_by')}: last seen {payload.get('last_seen_at')} "
                     f"at {place.get('text')} ({place.get('area_code')}), "
                     f"{payload.get('distance_km')} km from your area")
+        if kind == "TIP_FORWARDED":
+            place = payload.get("place") or {}
+            fits = ", ".join(str(f.get("alert_id")) for f in payload.get("fits") or []) or "none"
+            return (f"{kind} tip {payload.get('tip_id')} of {payload.get('received_by')} "
+                    f"({payload.get('role')}): seen {payload.get('seen_at')} at "
+                    f"{place.get('text')} ({place.get('area_code')}); fits alerts: {fits}")
         if kind == "EVENT_REFUSED":
             return (f"{kind} your {payload.get('event_type')} {payload.get('event_id')} was not "
                     f"accepted: {payload.get('reason')}: {payload.get('detail')}")

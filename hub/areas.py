@@ -62,8 +62,11 @@ def covers(jurisdiction: str, area_code: str) -> bool:
 class AreaCoordinates:
     """Area codes with the position of their seat."""
 
-    def __init__(self, positions: dict[str, tuple[float, float]]) -> None:
+    def __init__(
+        self, positions: dict[str, tuple[float, float]], names: dict[str, str] | None = None
+    ) -> None:
         self._positions = positions
+        self._names = names or {}
 
     def __len__(self) -> int:
         return len(self._positions)
@@ -72,6 +75,7 @@ class AreaCoordinates:
     def from_csv_text(cls, text: str, source: str) -> AreaCoordinates:
         """Parse `area_code,name,longitude,latitude` rows; a bad row is an error naming it."""
         positions: dict[str, tuple[float, float]] = {}
+        names: dict[str, str] = {}
         reader = csv.DictReader(text.splitlines())
         for number, row in enumerate(reader, start=2):
             code = (row.get("area_code") or "").strip()
@@ -84,9 +88,14 @@ class AreaCoordinates:
             if not (-180 <= lon <= 180 and -90 <= lat <= 90):
                 raise AreaError(f"{source} row {number}: ({lon}, {lat}) is not on the earth")
             positions[code] = (lat, lon)
+            names[code] = (row.get("name") or "").strip()
         if not positions:
             raise AreaError(f"{source}: no area codes")
-        return cls(positions)
+        return cls(positions, names)
+
+    def names(self) -> dict[str, str]:
+        """Each area code's name (四川省, 成都市, 锦江区)."""
+        return dict(self._names)
 
     @classmethod
     def shipped(cls) -> AreaCoordinates:

@@ -97,7 +97,7 @@ def route(
     recipients = [alert_publisher]
     roles = {alert_publisher: "ISSUING_UNIT"}
     notes: list[str] = []
-    local = _local_police(found_area, registered, notes)
+    local = local_police(found_area, registered, notes)
     if local is not None:
         if local in roles:
             roles[local] = "ISSUING_UNIT+LOCAL_POLICE"
@@ -107,9 +107,11 @@ def route(
     return Routing(tuple(recipients), roles, tuple(notes))
 
 
-def _local_police(
+def local_police(
     found_area: str | None, registered: Mapping[str, str | None], notes: list[str]
 ) -> str | None:
+    """The police unit for a place: its province's, else the narrowest registered unit that
+    covers it; None (with a note saying why) when no registered police covers it."""
     if not found_area:
         notes.append("counterpart has no area code: only the issuing unit is notified")
         return None

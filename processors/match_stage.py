@@ -47,6 +47,7 @@ from processors.pg_matching import (
 )
 from processors.pg_store import PgEventStore
 from processors.route_stage import OutboxSender, Router, kinship_json
+from processors.tip_stage import TipForwarder, search_terms
 from processors.verify_stage import InMessage, advance_partitions, claim_partitions, event_id_of
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ class MatchResult:
     reviewed: int = 0
     suppressed: int = 0
     failed: int = 0
+    tips: int = 0
 
 
 def _area(body: Mapping[str, Any] | None, field: str) -> str | None:
@@ -142,7 +144,9 @@ class MatchStage:
             "migrant-record": self._record,
             "rescue-notice": self._record,
             "match-decision": self._decision,
+            "tip-report": self._tip,
         }
+        self.tips = TipForwarder(router)
 
     def process(self, messages: Sequence[InMessage]) -> MatchResult:
         """One batch, one transaction; raises StoreUnavailable to be retried as a whole."""
@@ -384,6 +388,19 @@ class MatchStage:
         )
         txn.save_pair(match_id, values, notified=True)
         result.notified += 1
+
+    def _tip(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
+        not_sex, seen_by = search_terms(event.body)
+        candidates = [
+            (state.alert_id, state.publisher_id, merged_alert(state))
+            for state in txn.open_alerts(not_sex, seen_by)
+        ]
+        if self._registered is None:
+            self._registered = txn.registered()
+        sent, notes = self.tips.forward(txn, event, candidates, self._registered)
+        result.tips += sent
+        for note in notes:
+            log.info("tip %s: %s", event.body.get("tip_id"), note)
 
     def _decision(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
         match_id = _required(event, "match_id")

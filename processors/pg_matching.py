@@ -320,6 +320,34 @@ class PgMatchTxn:
             ),
         )
 
+    def open_alerts(self, not_sex: str | None, seen_by: str | None) -> list[AlertState]:
+        """Open alerts a sighting could concern: the person's sex is not `not_sex` and they
+        were last seen no later than `seen_by` (ISO time); either filter off when None."""
+        self._cur.execute(
+            "SELECT alert_id, alert_event_id, publisher_id, body, updates, parents_dna, status "
+            "FROM match_alerts WHERE status = 'open' AND body IS NOT NULL "
+            "AND (%(sex)s::text IS NULL OR body->'person'->>'sex' IS DISTINCT FROM %(sex)s) "
+            "AND (%(seen)s::timestamptz IS NULL "
+            "OR (body->>'last_seen_at')::timestamptz <= %(seen)s::timestamptz) "
+            "ORDER BY alert_id",
+            {"sex": not_sex, "seen": seen_by},
+        )
+        return [
+            AlertState(r[0], r[1], r[2], r[3], list(r[4] or []), r[5], r[6])
+            for r in self._cur.fetchall()
+        ]
+
+    def record_tip_forward(
+        self, tip_event_id: str, tip_id: str, recipient: str, role: str, alert_ids: list[str]
+    ) -> bool:
+        """Record that a tip went to a recipient; False if it had gone already."""
+        self._cur.execute(
+            "INSERT INTO tip_forwards (tip_event_id, tip_id, recipient, role, alert_ids) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (tip_event_id, tip_id, recipient, role, alert_ids),
+        )
+        return self._cur.rowcount == 1
+
     # --- pairs and decisions ---------------------------------------------------------------
 
     def pair(self, match_id: str) -> tuple[str, str | None, list[str]] | None:

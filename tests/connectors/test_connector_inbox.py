@@ -19,6 +19,7 @@ from hub.alert_push import PushTarget, push_notification
 from hub.config import Settings
 from hub.keys import SigningKey, generate_keypair
 from hub.notice import refusal_body, seal_notice
+from hub.tips import TipFit, tip_notification
 from ops import topics
 
 pytestmark = pytest.mark.services
@@ -151,4 +152,21 @@ def test_an_alert_push_reads_as_one_line_with_its_distance() -> None:
     assert shown.line() == (
         "ALERT_PUSH [IMMEDIATE] alert A-510000-1 of 510000-police: last seen "
         "2026-11-30T08:00:00+00:00 at 成都市锦江区春熙路 (510104), 261.0 km from your area"
+    )
+
+
+def test_a_forwarded_tip_reads_as_one_line_with_the_alerts_it_fits() -> None:
+    operator = generate_keypair()
+    tip = {"tip_id": "TIP-9", "seen_at": "2026-11-30T12:00:00+00:00",
+           "place": {"area_code": "500103", "text": "重庆菜园坝火车站"}}
+    fit = TipFit("A-510000-1", "510000-police", 5, ("sex FEMALE agrees",))
+    body = tip_notification("E-9", tip, "320000-police", "500000-police", "PLACE_POLICE", [fit])
+    shown = parse_message(
+        operator.verify_key, "500000-police", "t.notifications.500000-police", 0, 1,
+        seal_notice(operator, body),
+    )
+    assert isinstance(shown, Notification)
+    assert shown.line() == (
+        "TIP_FORWARDED tip TIP-9 of 320000-police (PLACE_POLICE): seen 2026-11-30T12:00:00+00:00 "
+        "at 重庆菜园坝火车站 (500103); fits alerts: A-510000-1"
     )

@@ -1,4 +1,4 @@
-"""Urgent child alerts pushed in widening rings: against a real PostgreSQL, then live."""
+"""Urgent child alerts pushed in widening rings, and tips forwarded: real PostgreSQL, then live."""
 
 from __future__ import annotations
 
@@ -78,8 +78,8 @@ class Sweeps:
                 self.offset += 1
         self.stage.process(messages)
 
-    def pushes(self) -> list[dict[str, Any]]:
-        """Every push notice in the outbox, opened as its recipient would."""
+    def pushes(self, kind: str = "ALERT_PUSH") -> list[dict[str, Any]]:
+        """Every notice of this kind in the outbox, opened as its recipient would."""
         with psycopg.connect(self.settings.pg_dsn) as conn:
             rows = conn.execute(
                 "SELECT topic, msg_value FROM match_outbox ORDER BY id"
@@ -88,7 +88,7 @@ class Sweeps:
         for topic, value in rows:
             recipient = topic.removeprefix("t.notifications.")
             body = open_notice(bytes(value), self.world.operator.verify_key, recipient).body
-            if body["kind"] == "ALERT_PUSH":
+            if body["kind"] == kind:
                 bodies.append(body)
         return bodies
 
@@ -156,6 +156,47 @@ def test_an_update_that_makes_an_alert_urgent_starts_its_push(sweeps: Sweeps) ->
     update = payload_for("alert-update", 3, world.epoch, ISSUER)  # urgency IMMEDIATE
     sweeps.feed(world.event(ISSUER, "alert-update", payload=update))
     assert sweeps.pushers[0].sweep(seen + timedelta(minutes=20)).pushed == 1
+
+
+def _tip(world: SignedWorld, n: int, seen: datetime, **extra: Any) -> bytes:
+    fields: dict[str, Any] = {
+        "place": {"area_code": "500103", "text": "重庆菜园坝火车站"},
+        "seen_at": seen,
+        "received_at": seen + timedelta(minutes=20),
+        "subject": {"sex": "FEMALE", "dialect": "四川口音",
+                    "birth": {"precision": "AGE_RANGE", "age_min": 6, "age_max": 8}},
+        **extra,
+    }
+    payload = payload_for("tip-report", n, world.epoch, "320000-police", **fields)
+    return world.event("320000-police", "tip-report", payload=payload)
+
+
+def test_a_tip_reaches_the_place_police_and_the_issuer_of_the_alert_it_fits(
+    sweeps: Sweeps,
+) -> None:
+    seen = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    world = sweeps.world
+    sweeps.feed(world.event(ISSUER, "missing-person-alert",
+                            payload=_alert_payload(world, 1, seen)))
+    fitting = _tip(world, 1, seen + timedelta(hours=4))
+    sweeps.feed(fitting)
+    sweeps.feed(fitting)  # delivered again: nothing is sent twice
+    tips = sweeps.pushes("TIP_FORWARDED")
+    assert sorted((t["recipient"], t["role"]) for t in tips) == [
+        ("500000-police", "PLACE_POLICE"), (ISSUER, "ALERT_ISSUER"),
+    ]
+    issuer_note = next(t for t in tips if t["recipient"] == ISSUER)
+    assert [f["alert_id"] for f in issuer_note["fits"]] == ["A-510000-1"]
+    assert any("agrees with the home province 510000" in line
+               for line in issuer_note["fits"][0]["explanation"])
+    # A boy seen there fits no alert: the place's police alone hear of it.
+    boy = {"sex": "MALE", "birth": {"precision": "AGE_RANGE", "age_min": 6, "age_max": 8}}
+    sweeps.feed(_tip(world, 2, seen + timedelta(hours=5), subject=boy))
+    later = [t for t in sweeps.pushes("TIP_FORWARDED") if t["tip_id"] == "TIP-320000-2"]
+    assert [(t["recipient"], t["fits"]) for t in later] == [("500000-police", [])]
+    with psycopg.connect(sweeps.settings.pg_dsn) as conn:
+        rows = conn.execute("SELECT count(*) FROM tip_forwards").fetchone()
+    assert rows == (3,)
 
 
 @pytest.mark.slow
