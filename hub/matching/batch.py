@@ -94,7 +94,7 @@ def run_batch(
                         f"{scored.score:.2f}",
                         decision.value if decision else "",
                         kin.conclusion.value if kin else "",
-                        " | ".join(explain(scored, decision, matcher.model)),
+                        " | ".join(explain(scored, decision, matcher.model, matcher)),
                     ]
                 )
                 result.rows_written += 1

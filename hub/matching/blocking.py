@@ -10,19 +10,27 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from itertools import combinations
 
 from hub.matching.facts import PersonRef, Sex
 from hub.matching.features import Features
 from hub.matching.names import fuzzy_pinyin
 
-# Loci whose alleles make the DNA keys: highly polymorphic, in every kit of the 20-locus set.
-_DNA_LOCUS_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("D18S51", "FGA", "D21S11", "D2S1338"),
-    ("PENTAE", "D12S391", "D19S433", "D6S1043"),
-    ("PENTAD", "D8S1179", "VWA", "D16S539"),
-)
+# DNA keys come from groups of three loci that the profile itself has, whatever its kit: a
+# group is used when a hash of its locus names falls in one of _DNA_GROUP_SHARE buckets, so two
+# profiles typed with different kits, or one degraded, still pick the same groups from the loci
+# they share (about 70 groups for 20 loci, 7 for 10).
+_DNA_GROUP_SIZE = 3
+_DNA_GROUP_SHARE = 16
+# A DNA candidate must share this share of the groups both sides could share (a parent and
+# child share them all, but for a mutation); unrelated people share about one in five.
+DEFAULT_DNA_MIN_SHARE = 0.5
+# At most this many DNA candidates per search, best-sharing first.
+DEFAULT_DNA_LIMIT = 40
 _LATIN_FILLER = frozenset(("thi", "van", "thj", "ma", "daw", "u", "mg"))
 # Widest birth window that still makes year keys; wider than that and only coarse keys are made.
 _MAX_YEARS = 12
@@ -90,23 +98,56 @@ def blocking_keys(f: Features, stored: bool) -> set[str]:
     return keys
 
 
+@lru_cache(maxsize=4096)
+def dna_groups(loci: frozenset[str]) -> tuple[tuple[str, ...], ...]:
+    """The locus groups a profile with these (canonical) loci is keyed on; kit-independent."""
+    return tuple(
+        group
+        for group in combinations(sorted(loci), _DNA_GROUP_SIZE)
+        if zlib.crc32(".".join(group).encode()) % _DNA_GROUP_SHARE == 0
+    )
+
+
+def _dna_profiles(f: Features) -> list[dict[str, tuple[str, str]]]:
+    return [p for p in (f.profile, f.father, f.mother) if p]
+
+
+def dna_loci(f: Features) -> frozenset[str]:
+    """Every locus of any of the person's profiles (own, father's, mother's)."""
+    return frozenset(locus for p in _dna_profiles(f) for locus in p)
+
+
 def _dna_keys(f: Features) -> Iterator[str]:
-    # A parent and child share an allele at every locus, so they share one combination per
-    # group; a mutation can break one group only. Four loci keep random sharing rare.
-    for profile in (p for p in (f.profile, f.father, f.mother) if p):
-        for group in _DNA_LOCUS_GROUPS:
-            if all(locus in profile for locus in group):
-                combos = [""]
-                for locus in group:
-                    combos = [f"{c}{locus}={a};" for c in combos for a in set(profile[locus])]
-                yield from (f"dna:{c}" for c in combos)
+    # A parent and child share an allele at every locus, so they share one allele combination
+    # per group; a mutation breaks only the groups of its locus.
+    for profile in _dna_profiles(f):
+        for group in dna_groups(frozenset(profile)):
+            combos = [""]
+            for locus in group:
+                combos = [f"{c}/{a}" for c in combos for a in set(profile[locus])]
+            gid = ".".join(group)
+            yield from (f"dna:{gid}:{c}" for c in combos)
+
+
+def _dna_group(key: str) -> str:
+    return key.split(":", 2)[1]
 
 
 class CandidateIndex:
     """Persons by blocking key, in memory; add, remove (e.g. a closed alert) and query."""
 
-    def __init__(self, max_block: int | None = DEFAULT_MAX_BLOCK) -> None:
+    def __init__(
+        self,
+        max_block: int | None = DEFAULT_MAX_BLOCK,
+        dna_limit: int | None = DEFAULT_DNA_LIMIT,
+        dna_min_share: float = DEFAULT_DNA_MIN_SHARE,
+    ) -> None:
         self.max_block = max_block
+        # None and 0.0: every person sharing any DNA key is a candidate (no bound).
+        self.dna_limit = dna_limit
+        self.dna_min_share = dna_min_share
+        self.dna_profiles = 0
+        self._dna_loci: dict[PersonRef, frozenset[str]] = {}
         self._by_key: dict[str, set[PersonRef]] = {}
         self._people: dict[PersonRef, tuple[Features, frozenset[str]]] = {}
         self.given_counts: Counter[str] = Counter()
@@ -128,6 +169,9 @@ class CandidateIndex:
         # Interned so that the index and each person's key set share one string per key.
         keys = frozenset(sys.intern(k) for k in blocking_keys(person, stored=True))
         self._people[ref] = (person, keys)
+        if _dna_profiles(person):
+            self.dna_profiles += 1
+            self._dna_loci[ref] = dna_loci(person)
         for key in keys:
             self._by_key.setdefault(key, set()).add(ref)
         if person.name and person.name.han:
@@ -141,6 +185,9 @@ class CandidateIndex:
         if entry is None:
             return False
         person, keys = entry
+        if _dna_profiles(person):
+            self.dna_profiles -= 1
+            self._dna_loci.pop(ref, None)
         for key in keys:
             bucket = self._by_key.get(key)
             if bucket is not None:
@@ -174,6 +221,8 @@ class CandidateIndex:
         found: set[PersonRef] = set()
         limit = self.max_block
         for key in keys:
+            if key.startswith("dna:"):
+                continue  # counted by dna_candidates
             bucket = self._by_key.get(key)
             if not bucket:
                 continue
@@ -182,7 +231,46 @@ class CandidateIndex:
             found |= bucket
         return found
 
+    def dna_candidates(self, person: Features, dna_keys: Iterable[str]) -> set[PersonRef]:
+        """Persons sharing enough DNA locus groups with the person, at most `dna_limit`.
+
+        Each candidate is scored by the share of the groups both could share (groups of the
+        person's loci that the candidate also typed) that they do share; without a bound, every
+        person sharing one key is a candidate.
+        """
+        shared: dict[PersonRef, set[str]] = {}
+        for key in dna_keys:
+            bucket = self._by_key.get(key)
+            if not bucket:
+                continue
+            group = _dna_group(key)
+            for ref in bucket:
+                shared.setdefault(ref, set()).add(group)
+        if not shared:
+            return set()
+        if self.dna_limit is None and self.dna_min_share <= 0.0:
+            return set(shared)
+        groups = {g for p in _dna_profiles(person) for g in dna_groups(frozenset(p))}
+        ranked: list[tuple[float, PersonRef]] = []
+        # Most candidates were typed with the same kit: count possible groups once per locus set.
+        possible_by_loci: dict[frozenset[str], int] = {}
+        for ref, have in shared.items():
+            loci = self._dna_loci.get(ref, frozenset())
+            possible = possible_by_loci.get(loci)
+            if possible is None:
+                possible = sum(1 for g in groups if all(locus in loci for locus in g))
+                possible_by_loci[loci] = possible
+            share = len(have) / max(1, possible)
+            if share >= self.dna_min_share:
+                ranked.append((share, ref))
+        ranked.sort(key=lambda item: -item[0])
+        if self.dna_limit is not None:
+            ranked = ranked[: self.dna_limit]
+        return {ref for _, ref in ranked}
+
     def candidates(self, person: Features) -> list[Features]:
-        """Everyone sharing a blocking key with the person."""
-        refs = self.query_keys(blocking_keys(person, stored=False))
+        """Everyone sharing a blocking key with the person (DNA keys: see dna_candidates)."""
+        keys = blocking_keys(person, stored=False)
+        refs = self.query_keys(keys)
+        refs |= self.dna_candidates(person, (k for k in keys if k.startswith("dna:")))
         return [self._people[r][0] for r in refs]
