@@ -30,6 +30,7 @@ from hub.keys import SigningKey
 from hub.limits import storable_text
 from hub.matching.adapters import facts_from_alert, facts_from_migrant_record, facts_from_rescue
 from hub.matching.blocking import blocking_keys
+from hub.matching.kinship import TableSet
 from hub.matching.facts import PersonFacts
 from hub.matching.features import Features, prepare
 from hub.matching.matcher import Decision, Hit, Matcher
@@ -430,7 +431,10 @@ def create_match_stage(
         lambda participant: notification_topic(settings, participant),
     )
     ensure: Callable[[str], None] = functools.partial(ensure_topic, settings)
-    stage = MatchStage(PgEventStore(settings.pg_dsn), store, router)
+    # The allele tables are read (and validated) at start-up: a bad table stops the stage with
+    # the file, locus and allele named, rather than scoring DNA against it.
+    tables = TableSet.load(settings.allele_tables, settings.dna_theta)
+    stage = MatchStage(PgEventStore(settings.pg_dsn), store, router, Matcher(table=tables))
     return stage, OutboxSender(store, settings.kafka_config(), ensure)
 
 

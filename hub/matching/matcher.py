@@ -108,12 +108,22 @@ class Matcher:
         return self._hits(person, index, alert_side=False)
 
     def _hits(self, probe: Features, index: CandidateIndex, alert_side: bool) -> list[Hit]:
+        return self.hits_among(probe, index.candidates(probe), index, alert_side)
+
+    def hits_among(
+        self,
+        probe: Features,
+        candidates: list[Features],
+        population: NamePopulation | None,
+        alert_side: bool,
+    ) -> list[Hit]:
+        """Score the probe against given candidates (of the other side); hits best first."""
         hits = []
-        for candidate in index.candidates(probe):
+        for candidate in candidates:
             alert, other = (probe, candidate) if alert_side else (candidate, probe)
             if alert.facts.source is not SourceKind.ALERT or other.facts.source is SourceKind.ALERT:
                 continue
-            scored = self.score_pair(alert, other, index)
+            scored = self.score_pair(alert, other, population)
             hit = self.to_hit(scored)
             if hit is not None:
                 hits.append(hit)
