@@ -117,6 +117,16 @@ def dna_loci(f: Features) -> frozenset[str]:
     return frozenset(locus for p in _dna_profiles(f) for locus in p)
 
 
+def dna_group_keys(f: Features) -> set[str]:
+    """One key per locus group a person's profiles are keyed on, whatever the alleles: an
+    index in a database counts with them which of a probe's groups a person could share."""
+    return {
+        "dnag:" + ".".join(group)
+        for profile in _dna_profiles(f)
+        for group in dna_groups(frozenset(profile))
+    }
+
+
 def _dna_keys(f: Features) -> Iterator[str]:
     # A parent and child share an allele at every locus, so they share one allele combination
     # per group; a mutation breaks only the groups of its locus.
@@ -129,8 +139,6 @@ def _dna_keys(f: Features) -> Iterator[str]:
             yield from (f"dna:{gid}:{c}" for c in combos)
 
 
-def _dna_group(key: str) -> str:
-    return key.split(":", 2)[1]
 
 
 class CandidateIndex:
@@ -147,7 +155,13 @@ class CandidateIndex:
         self.dna_limit = dna_limit
         self.dna_min_share = dna_min_share
         self.dna_profiles = 0
-        self._dna_loci: dict[PersonRef, frozenset[str]] = {}
+        # DNA keys are counted per candidate, so their buckets hold small integers (cheap to
+        # hash) rather than references; (loci, reference) per integer.
+        self._dna_by_key: dict[str, dict[str, set[int]]] = {}
+        self._dna_ids: dict[PersonRef, int] = {}
+        self._dna_people: dict[int, tuple[frozenset[str], PersonRef]] = {}
+        self._next_dna_id = 0
+        self.last_dna_candidates = 0
         self._by_key: dict[str, set[PersonRef]] = {}
         self._people: dict[PersonRef, tuple[Features, frozenset[str]]] = {}
         self.given_counts: Counter[str] = Counter()
@@ -171,8 +185,15 @@ class CandidateIndex:
         self._people[ref] = (person, keys)
         if _dna_profiles(person):
             self.dna_profiles += 1
-            self._dna_loci[ref] = dna_loci(person)
+            self._next_dna_id += 1
+            pid = self._next_dna_id
+            self._dna_ids[ref] = pid
+            self._dna_people[pid] = (dna_loci(person), ref)
         for key in keys:
+            if key.startswith("dna:"):
+                group, _, combo = key[4:].partition(":")
+                self._dna_by_key.setdefault(group, {}).setdefault(combo, set()).add(pid)
+                continue
             self._by_key.setdefault(key, set()).add(ref)
         if person.name and person.name.han:
             self.given_counts[person.name.given_py] += 1
@@ -185,10 +206,20 @@ class CandidateIndex:
         if entry is None:
             return False
         person, keys = entry
-        if _dna_profiles(person):
+        pid = self._dna_ids.pop(ref, 0)
+        if pid:
             self.dna_profiles -= 1
-            self._dna_loci.pop(ref, None)
+            del self._dna_people[pid]
         for key in keys:
+            if key.startswith("dna:"):
+                group, _, combo = key[4:].partition(":")
+                combos = self._dna_by_key.get(group, {})
+                combos.get(combo, set()).discard(pid)
+                if combo in combos and not combos[combo]:
+                    del combos[combo]
+                if not combos:
+                    self._dna_by_key.pop(group, None)
+                continue
             bucket = self._by_key.get(key)
             if bucket is not None:
                 bucket.discard(ref)
@@ -238,35 +269,44 @@ class CandidateIndex:
         person's loci that the candidate also typed) that they do share; without a bound, every
         person sharing one key is a candidate.
         """
-        shared: dict[PersonRef, set[str]] = {}
+        by_group: dict[str, set[str]] = {}
         for key in dna_keys:
-            bucket = self._by_key.get(key)
-            if not bucket:
+            group, _, combo = key[4:].partition(":")
+            by_group.setdefault(group, set()).add(combo)
+        shared: Counter[int] = Counter()
+        for group, combos in by_group.items():
+            indexed = self._dna_by_key.get(group)
+            if not indexed:
                 continue
-            group = _dna_group(key)
-            for ref in bucket:
-                shared.setdefault(ref, set()).add(group)
+            sharing: set[int] = set()
+            for combo in combos:
+                sharing.update(indexed.get(combo, ()))
+            shared.update(sharing)  # one count per group, however many combinations agree
+        self.last_dna_candidates = 0
         if not shared:
             return set()
+        people = self._dna_people
         if self.dna_limit is None and self.dna_min_share <= 0.0:
-            return set(shared)
-        groups = {g for p in _dna_profiles(person) for g in dna_groups(frozenset(p))}
-        ranked: list[tuple[float, PersonRef]] = []
+            self.last_dna_candidates = len(shared)
+            return {people[pid][1] for pid in shared}
+        groups = [tuple(g.split(".")) for g in by_group]
+        ranked: list[tuple[float, int]] = []
         # Most candidates were typed with the same kit: count possible groups once per locus set.
         possible_by_loci: dict[frozenset[str], int] = {}
-        for ref, have in shared.items():
-            loci = self._dna_loci.get(ref, frozenset())
+        for pid, have in shared.items():
+            loci = people[pid][0]
             possible = possible_by_loci.get(loci)
             if possible is None:
                 possible = sum(1 for g in groups if all(locus in loci for locus in g))
                 possible_by_loci[loci] = possible
-            share = len(have) / max(1, possible)
+            share = have / max(1, possible)
             if share >= self.dna_min_share:
-                ranked.append((share, ref))
+                ranked.append((share, pid))
         ranked.sort(key=lambda item: -item[0])
         if self.dna_limit is not None:
             ranked = ranked[: self.dna_limit]
-        return {ref for _, ref in ranked}
+        self.last_dna_candidates = len(ranked)
+        return {people[pid][1] for _, pid in ranked}
 
     def candidates(self, person: Features) -> list[Features]:
         """Everyone sharing a blocking key with the person (DNA keys: see dna_candidates)."""

@@ -13,7 +13,6 @@ from hub.matching.blocking import (
     DEFAULT_DNA_LIMIT,
     DEFAULT_DNA_MIN_SHARE,
     CandidateIndex,
-    blocking_keys,
 )
 from hub.matching.facts import PersonFacts, PersonRef, SourceKind
 from hub.matching.features import Features, prepare
@@ -161,10 +160,7 @@ def evaluate(
             if _has_dna(probe):
                 with_dna.add(facts.ref)
                 dna_searches += 1
-                dna_candidates += len(
-                    index.dna_candidates(probe, (k for k in blocking_keys(probe, False)
-                                                 if k.startswith("dna:")))
-                )
+                dna_candidates += index.last_dna_candidates
             for other in found:
                 a, b = (probe, other) if kind == "alert" else (other, probe)
                 candidates.add(_pair(a, b))
