@@ -35,9 +35,9 @@ from hub.matching.blocking import (
     blocking_keys,
     dna_group_keys,
 )
-from hub.matching.kinship import TableSet
 from hub.matching.facts import PersonFacts
 from hub.matching.features import Features, prepare
+from hub.matching.kinship import TableSet
 from hub.matching.matcher import Decision, Hit, Matcher
 from hub.registry import operator_key_paths
 from hub.routing import MatchSummary, match_id_for, route

@@ -26,6 +26,7 @@ from hub.matching.facts import (
     Sex,
     SourceKind,
 )
+from hub.matching.kinship import TableSet, normalise_profile
 from hub.store import to_jsonable
 from processors.pg_store import PgConnection, _advance, _claim
 
@@ -517,3 +518,28 @@ class PgMatchStore:
         with self.db.cursor() as cur:
             cur.execute("SELECT event_id, event_type, reason FROM match_failures ORDER BY event_id")
             return [(r[0], r[1], r[2]) for r in cur.fetchall()]
+
+
+def dna_coverage(cur: psycopg.Cursor[Any], tables: TableSet) -> dict[str, tuple[int, int]]:
+    """Per allele table: indexed DNA profiles it was chosen for, and how many of them it does
+    not cover well (their DNA cannot notify alone); for `hubctl status`."""
+    cur.execute(
+        "SELECT facts FROM match_persons WHERE facts->'str_profile' <> 'null' "
+        "OR facts->'father_profile' <> 'null' OR facts->'mother_profile' <> 'null'"
+    )
+    out: dict[str, list[int]] = {}
+    for (raw,) in cur.fetchall():
+        facts = facts_from_json(raw)
+        for profile, origin in (
+            (facts.str_profile, facts.dna_origin),
+            (facts.father_profile, facts.parents_dna_origin),
+            (facts.mother_profile, facts.parents_dna_origin),
+        ):
+            if not profile:
+                continue
+            table = tables.choose(origin)
+            kit = origin.kit if origin is not None and origin.kit_known else None
+            counts = out.setdefault(table.name, [0, 0])
+            counts[0] += 1
+            counts[1] += not table.coverage(normalise_profile(profile), kit).fits
+    return {name: (c[0], c[1]) for name, c in out.items()}

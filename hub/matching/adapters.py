@@ -154,7 +154,9 @@ def _origin(doc: Mapping[str, Any] | None, keys: tuple[str, ...], where: str) ->
             continue
         pw = f"{where}.{key}"
         return DnaOrigin(
-            kit=_text(raw, "kit", pw), lab=_text(raw, "lab", pw), population=_text(raw, "population", pw)
+            kit=_text(raw, "kit", pw),
+            lab=_text(raw, "lab", pw),
+            population=_text(raw, "population", pw),
         )
     return None
 

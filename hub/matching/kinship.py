@@ -186,7 +186,7 @@ class AlleleTable:
     def draw(self, locus: str, allele: str, seen: Sequence[str]) -> float:
         """P(next allele drawn is `allele` | the alleles `seen` in the same subpopulation).
 
-        (x θ + (1 − θ) p) / (1 + (n − 1) θ), x of the n seen alleles being `allele`; with
+        (x θ + (1 - θ) p) / (1 + (n - 1) θ), x of the n seen alleles being `allele`; with
         nothing seen it is p, and two draws give NRC II's 4.10 genotype formulas.
         """
         theta = self.theta
@@ -420,11 +420,14 @@ def _rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, st
 def _number(row: dict[str, str], column: str, row_no: int, path: Path) -> float:
     where = f"{path} row {row_no}"
     if "locus" in row and column == "frequency":
-        where += f": locus {(row.get('locus') or '').strip()} allele {(row.get('allele') or '').strip()}"
+        locus, allele = (row.get("locus") or "").strip(), (row.get("allele") or "").strip()
+        where += f": locus {locus} allele {allele}"
     try:
         value = float(row[column])
     except (TypeError, ValueError) as err:
-        raise MatchingModelError(f"{where} field {column}: {row[column]!r} is not a number") from err
+        raise MatchingModelError(
+            f"{where} field {column}: {row[column]!r} is not a number"
+        ) from err
     if not 0.0 <= value <= 1.0:
         raise MatchingModelError(f"{where} field {column}: {value} outside [0, 1]")
     return value

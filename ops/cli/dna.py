@@ -34,7 +34,8 @@ def _tables(args: argparse.Namespace) -> int:
         default = " (default for profiles no table names)" if table is found.default else ""
         print(f"table {table.name}{default}")
         print(f"  population: {table.population or 'not stated'}")
-        print(f"  kits: {', '.join(table.kits) or 'none named'}; labs: {', '.join(table.labs) or 'none named'}")
+        kits = ", ".join(table.kits) or "none named"
+        print(f"  kits: {kits}; labs: {', '.join(table.labs) or 'none named'}")
         print(f"  θ = {table.theta:g}; {len(table.loci)} loci")
         for locus in table.loci:
             n = table.sample_sizes.get(locus, table.default_sample_size)

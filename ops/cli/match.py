@@ -7,9 +7,9 @@ import sys
 import time
 from pathlib import Path
 
+from hub.config import load_settings
 from hub.errors import HubError
 from hub.matching.batch import run_batch
-from hub.config import load_settings
 from hub.matching.evaluation import EvalReport, evaluate
 from hub.matching.kinship import TableSet
 from hub.matching.matcher import Matcher

@@ -14,8 +14,8 @@ from typing import Any
 
 from hub.identity import check_character
 from hub.matching.kinship import AlleleTable
-from hub.matching.synthetic.dna import LabWorld, draw_world
 from hub.matching.synthetic import pools
+from hub.matching.synthetic.dna import LabWorld, draw_world
 
 Payload = dict[str, Any]
 Label = tuple[str, str, int | None]
