@@ -127,16 +127,20 @@ def dna_group_keys(f: Features) -> set[str]:
     }
 
 
+def _profile_keys(profile: dict[str, tuple[str, str]]) -> Iterator[tuple[str, str]]:
+    """(group, allele combination) of one profile. A parent and child share an allele at every
+    locus, so they share one combination per group; a mutation breaks only its locus' groups."""
+    for group in dna_groups(frozenset(profile)):
+        combos = [""]
+        for locus in group:
+            combos = [f"{c}/{a}" for c in combos for a in set(profile[locus])]
+        gid = ".".join(group)
+        yield from ((gid, c) for c in combos)
+
+
 def _dna_keys(f: Features) -> Iterator[str]:
-    # A parent and child share an allele at every locus, so they share one allele combination
-    # per group; a mutation breaks only the groups of its locus.
     for profile in _dna_profiles(f):
-        for group in dna_groups(frozenset(profile)):
-            combos = [""]
-            for locus in group:
-                combos = [f"{c}/{a}" for c in combos for a in set(profile[locus])]
-            gid = ".".join(group)
-            yield from (f"dna:{gid}:{c}" for c in combos)
+        yield from (f"dna:{gid}:{c}" for gid, c in _profile_keys(profile))
 
 
 
@@ -158,7 +162,9 @@ class CandidateIndex:
         # DNA keys are counted per candidate, so their buckets hold small integers (cheap to
         # hash) rather than references; (loci, reference) per integer.
         self._dna_by_key: dict[str, dict[str, set[int]]] = {}
-        self._dna_ids: dict[PersonRef, int] = {}
+        # One integer per profile (a father's and a mother's count apart: a child shares half
+        # its alleles with each, so pooling them would let unrelated children share as much).
+        self._dna_ids: dict[PersonRef, list[int]] = {}
         self._dna_people: dict[int, tuple[frozenset[str], PersonRef]] = {}
         self._next_dna_id = 0
         self.last_dna_candidates = 0
@@ -183,18 +189,20 @@ class CandidateIndex:
         # Interned so that the index and each person's key set share one string per key.
         keys = frozenset(sys.intern(k) for k in blocking_keys(person, stored=True))
         self._people[ref] = (person, keys)
-        if _dna_profiles(person):
+        profiles = _dna_profiles(person)
+        if profiles:
             self.dna_profiles += 1
+            self._dna_ids[ref] = []
+        for profile in profiles:
             self._next_dna_id += 1
             pid = self._next_dna_id
-            self._dna_ids[ref] = pid
-            self._dna_people[pid] = (dna_loci(person), ref)
-        for key in keys:
-            if key.startswith("dna:"):
-                group, _, combo = key[4:].partition(":")
+            self._dna_ids[ref].append(pid)
+            self._dna_people[pid] = (frozenset(profile), ref)
+            for group, combo in _profile_keys(profile):
                 self._dna_by_key.setdefault(group, {}).setdefault(combo, set()).add(pid)
-                continue
-            self._by_key.setdefault(key, set()).add(ref)
+        for key in keys:
+            if not key.startswith("dna:"):
+                self._by_key.setdefault(key, set()).add(ref)
         if person.name and person.name.han:
             self.given_counts[person.name.given_py] += 1
             self.surname_counts[person.name.surname_py] += 1
@@ -206,19 +214,20 @@ class CandidateIndex:
         if entry is None:
             return False
         person, keys = entry
-        pid = self._dna_ids.pop(ref, 0)
-        if pid:
+        pids = self._dna_ids.pop(ref, [])
+        if pids:
             self.dna_profiles -= 1
+        for pid, profile in zip(pids, _dna_profiles(person), strict=True):
             del self._dna_people[pid]
-        for key in keys:
-            if key.startswith("dna:"):
-                group, _, combo = key[4:].partition(":")
+            for group, combo in _profile_keys(profile):
                 combos = self._dna_by_key.get(group, {})
                 combos.get(combo, set()).discard(pid)
                 if combo in combos and not combos[combo]:
                     del combos[combo]
                 if not combos:
                     self._dna_by_key.pop(group, None)
+        for key in keys:
+            if key.startswith("dna:"):
                 continue
             bucket = self._by_key.get(key)
             if bucket is not None:
@@ -262,16 +271,29 @@ class CandidateIndex:
             found |= bucket
         return found
 
-    def dna_candidates(self, person: Features, dna_keys: Iterable[str]) -> set[PersonRef]:
-        """Persons sharing enough DNA locus groups with the person, at most `dna_limit`.
+    def dna_candidates(self, person: Features) -> set[PersonRef]:
+        """Persons with a profile sharing enough DNA locus groups with one of the person's, at
+        most `dna_limit`, best first.
 
-        Each candidate is scored by the share of the groups both could share (groups of the
-        person's loci that the candidate also typed) that they do share; without a bound, every
+        A pair of profiles is scored by the share of the groups both could share (groups of the
+        probe's loci that the other also typed) that they do share; without a bound, every
         person sharing one key is a candidate.
         """
+        best: dict[PersonRef, float] = {}
+        for profile in _dna_profiles(person):
+            for ref, share in self._profile_candidates(profile):
+                best[ref] = max(share, best.get(ref, 0.0))
+        ranked = sorted(best.items(), key=lambda item: -item[1])
+        if self.dna_limit is not None:
+            ranked = ranked[: self.dna_limit]
+        self.last_dna_candidates = len(ranked)
+        return {ref for ref, _ in ranked}
+
+    def _profile_candidates(
+        self, profile: dict[str, tuple[str, str]]
+    ) -> Iterator[tuple[PersonRef, float]]:
         by_group: dict[str, set[str]] = {}
-        for key in dna_keys:
-            group, _, combo = key[4:].partition(":")
+        for group, combo in _profile_keys(profile):
             by_group.setdefault(group, set()).add(combo)
         shared: Counter[int] = Counter()
         for group, combos in by_group.items():
@@ -282,35 +304,27 @@ class CandidateIndex:
             for combo in combos:
                 sharing.update(indexed.get(combo, ()))
             shared.update(sharing)  # one count per group, however many combinations agree
-        self.last_dna_candidates = 0
-        if not shared:
-            return set()
         people = self._dna_people
-        if self.dna_limit is None and self.dna_min_share <= 0.0:
-            self.last_dna_candidates = len(shared)
-            return {people[pid][1] for pid in shared}
+        bounded = self.dna_limit is not None or self.dna_min_share > 0.0
         groups = [tuple(g.split(".")) for g in by_group]
-        ranked: list[tuple[float, int]] = []
-        # Most candidates were typed with the same kit: count possible groups once per locus set.
+        # Most profiles were typed with the same kit: count possible groups once per locus set.
         possible_by_loci: dict[frozenset[str], int] = {}
         for pid, have in shared.items():
-            loci = people[pid][0]
+            loci, ref = people[pid]
+            if not bounded:
+                yield ref, 1.0
+                continue
             possible = possible_by_loci.get(loci)
             if possible is None:
                 possible = sum(1 for g in groups if all(locus in loci for locus in g))
                 possible_by_loci[loci] = possible
             share = have / max(1, possible)
             if share >= self.dna_min_share:
-                ranked.append((share, pid))
-        ranked.sort(key=lambda item: -item[0])
-        if self.dna_limit is not None:
-            ranked = ranked[: self.dna_limit]
-        self.last_dna_candidates = len(ranked)
-        return {people[pid][1] for _, pid in ranked}
+                yield ref, share
 
     def candidates(self, person: Features) -> list[Features]:
         """Everyone sharing a blocking key with the person (DNA keys: see dna_candidates)."""
         keys = blocking_keys(person, stored=False)
         refs = self.query_keys(keys)
-        refs |= self.dna_candidates(person, (k for k in keys if k.startswith("dna:")))
+        refs |= self.dna_candidates(person)
         return [self._people[r][0] for r in refs]
