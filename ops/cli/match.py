@@ -201,6 +201,12 @@ def _match_batch(args: argparse.Namespace) -> int:
         f"pairs, {result.notify} NOTIFY, {result.review} REVIEW; {result.rows_written} rows "
         f"written to {args.out} in {seconds:.2f} s"
     )
+    if result.dna_unfit:
+        print(
+            f"{result.dna_unfit} of {result.dna_compared} DNA comparisons used a table that does "
+            "not fit the profiles (see the explanation; such DNA cannot notify alone)",
+            file=sys.stderr,
+        )
     if result.errors:
         errors_path = args.out.with_suffix(".errors.txt")
         errors_path.write_text("\n".join(result.errors) + "\n", encoding="utf-8")
