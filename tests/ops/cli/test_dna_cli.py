@@ -1,4 +1,4 @@
-"""hubctl dna tables, hubctl match --allele-table and match-eval with the lab's and a wrong table."""
+"""hubctl dna tables, match --allele-table, match-eval with the lab's and a wrong table."""
 
 from __future__ import annotations
 
