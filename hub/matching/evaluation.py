@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hub.errors import MatchingInputError
 from hub.matching.adapters import facts_from_alert, facts_from_migrant_record, facts_from_rescue
@@ -132,13 +132,21 @@ def evaluate(
     seed: int = 0,
     dna_limit: int | None = DEFAULT_DNA_LIMIT,
     dna_min_share: float = DEFAULT_DNA_MIN_SHARE,
+    without_dna: bool = False,
 ) -> EvalReport:
     """Interleave alerts and records in a random arrival order and match each on arrival.
 
-    `dna_limit` and `dna_min_share` bound DNA candidates per search (None and 0: no bound).
+    `dna_limit` and `dna_min_share` bound DNA candidates per search (None and 0: no bound);
+    `without_dna` drops every STR profile (what the other facts find on their own).
     """
     errors: list[str] = []
     docs = facts_of(data, errors)
+    if without_dna:
+        docs = [
+            (kind, [replace(p, str_profile=None, father_profile=None, mother_profile=None)
+                    for p in people])
+            for kind, people in docs
+        ]
     random.Random(seed).shuffle(docs)
     alerts = CandidateIndex(dna_limit=dna_limit, dna_min_share=dna_min_share)
     others = CandidateIndex(dna_limit=dna_limit, dna_min_share=dna_min_share)

@@ -38,6 +38,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "table, or --allele-table DIR if given), or both (default)",
     )
     ev.add_argument(
+        "--without-dna",
+        action="store_true",
+        help="also match once with every STR profile dropped (what DNA adds)",
+    )
+    ev.add_argument(
         "--dna-bound-check",
         action="store_true",
         help="also match once without the bound on DNA candidates and print both recalls",
@@ -162,6 +167,12 @@ def _match_eval(args: argparse.Namespace) -> int:
                 f"candidates per search, all-key candidate recall {free.candidate_recall:.3f}; "
                 f"NOTIFY F1 {free.notify.f1:.3f} in {free.seconds:.1f} s"
             )
+    if args.without_dna:
+        bare = evaluate(data, _matcher(args, lab), seed=args.seed, without_dna=True)
+        print("-- without DNA (every STR profile dropped)")
+        print(bare.notify.line("NOTIFY"))
+        for kind, scores in bare.by_kind.items():
+            print(scores.line(f"  {kind}"))
     for err in errors[:20]:
         print(f"input error: {err}", file=sys.stderr)
     return 0
