@@ -293,6 +293,7 @@ def facts_from_migrant_record(
         if child is None:
             raise MatchingInputError(f"{cw}: expected an AccompanyingChild record")
         # A child registered by a guardian is entered under the guardian's household.
+        # Schema v2: a child sampled for DNA carries its own profile.
         people.append(
             _person(
                 PersonRef(SourceKind.RECORD, event, record_id, i),
@@ -301,6 +302,8 @@ def facts_from_migrant_record(
                 registered,
                 home,
                 seen,
+                origins=(_origin(entry, ("str_profile",), cw), None),
+                own=_profile(entry, "str_profile", cw),
             )
         )
     return people

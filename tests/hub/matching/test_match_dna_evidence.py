@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hub.errors import MatchingModelError
-from hub.matching.adapters import facts_from_alert, facts_from_rescue
+from hub.matching.adapters import facts_from_alert, facts_from_migrant_record, facts_from_rescue
 from hub.matching.blocking import CandidateIndex, blocking_keys, dna_groups
 from hub.matching.facts import (
     BirthInfo,
@@ -406,3 +406,21 @@ class TestProfileEvents:
         assert not DnaOrigin("unknown").kit_known
         assert not DnaOrigin("").kit_known
         assert DnaOrigin("Goldeneye 20A").kit_known
+
+    def test_migrant_record_child_profile_in_v2_and_absent_in_v1(self) -> None:
+        """v1 records read with v2 have no child profile; a v2 child's profile is matched as
+        its own (with kit and lab) and dropped by a v1 reader."""
+        v1, v2 = catalog().version("migrant-record", 1), catalog().version("migrant-record", 2)
+        payload = sample_payloads()["migrant-record"]
+        old = decode_datum(v1.parsed, v2.parsed, encode_datum(v1.parsed, payload))
+        assert old["children"][0]["str_profile"] is None
+        assert facts_from_migrant_record(old)[1].str_profile is None
+        profile = {"kit": "AGCU EX22", "lab": "苏州市公安局", "population": None,
+                   "loci": [{"locus": "TH01", "alleles": ["6", "9.3"]}]}
+        child = dict(payload["children"][0], str_profile=profile)
+        written = encode_datum(v2.parsed, dict(payload, children=[child]))
+        assert "str_profile" not in decode_datum(v2.parsed, v1.parsed, written)["children"][0]
+        facts = facts_from_migrant_record(decode_datum(v2.parsed, v2.parsed, written))
+        assert facts[1].str_profile == {"TH01": ("6", "9.3")}
+        assert facts[1].dna_origin == DnaOrigin("AGCU EX22", "苏州市公安局", None)
+        assert facts[0].str_profile is None  # the registrant has none
