@@ -6,12 +6,14 @@ import json
 from datetime import date
 from pathlib import Path
 
+import psycopg
 import pytest
 from test_matching_stage import CATALOG, POLICE, Harness, _profiles, harness  # noqa: F401
 
 from hub.matching.kinship import AlleleTable
 from hub.registry import operator_key_paths
 from processors.match_stage import create_match_stage
+from processors.pg_matching import dna_coverage
 from processors.testing import payload_for
 
 
@@ -71,5 +73,9 @@ def test_a_table_set_for_the_hub_is_the_one_the_stage_scores_with(
             "SELECT count(*) FROM match_pairs WHERE status = 'NOTIFIED'"
         )
         assert notified == (0 if ten_loci else 1)
+        # hubctl status: the three indexed profiles, all badly covered by the ten-loci table.
+        with psycopg.connect(settings.pg_dsn) as conn, conn.cursor() as cur:
+            coverage = dna_coverage(cur, stage.matcher.tables)
+        assert coverage == {expected: (3, 3 if ten_loci else 0)}
     finally:
         sender.close()
