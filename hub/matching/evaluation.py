@@ -79,6 +79,7 @@ class EvalReport:
     candidate_recall: float = 0.0
     dna_pairs: int = 0
     dna_pairs_candidates: int = 0
+    dna_pairs_notified: int = 0
     dna_candidates_per_search: float = 0.0
     hits: list[Hit] = field(default_factory=list)
     candidates_scored: int = 0
@@ -210,6 +211,7 @@ def evaluate(
         candidate_recall=len(candidates & truth) / len(truth) if truth else 0.0,
         dna_pairs=len(dna_truth),
         dna_pairs_candidates=sum(1 for t in dna_truth if t in candidates),
+        dna_pairs_notified=len(set(dna_truth) & set(notify)),
         dna_candidates_per_search=dna_candidates / dna_searches if dna_searches else 0.0,
         hits=hits,
         persons=persons,

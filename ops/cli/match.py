@@ -190,8 +190,9 @@ def _print_report(report: EvalReport) -> None:
         f"{report.unfit_profiles} of {report.dna_profiles}"
     )
     print(
-        f"candidates: recall {report.candidate_recall:.3f}; DNA true pairs that became "
-        f"candidates {report.dna_pairs_candidates}/{report.dna_pairs}, "
+        f"candidates: recall {report.candidate_recall:.3f}; DNA true pairs (parents' and "
+        f"child's profiles) that became candidates {report.dna_pairs_candidates}/"
+        f"{report.dna_pairs}, notified {report.dna_pairs_notified}, "
         f"{report.dna_candidates_per_search:.1f} DNA candidates per search (bounded)"
     )
     rate = report.persons / report.seconds if report.seconds else 0.0
