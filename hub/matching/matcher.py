@@ -12,7 +12,15 @@ from hub.matching.blocking import CandidateIndex
 from hub.matching.comparison import FIELDS, PairComparison, compare
 from hub.matching.facts import PersonFacts, PersonRef, SourceKind
 from hub.matching.features import Features, prepare
-from hub.matching.kinship import SUPPORT_CPI, AlleleTable, KinshipKind, KinshipResult, TableSet
+from hub.matching.kinship import (
+    STRONG_LOCI,
+    SUPPORT_CPI,
+    AlleleTable,
+    Conclusion,
+    KinshipKind,
+    KinshipResult,
+    TableSet,
+)
 from hub.matching.model import FellegiSunterModel
 
 # A likelihood ratio is itself a Bayes factor, so DNA weighs log2(CPI) bits; capped so that one
@@ -76,6 +84,21 @@ class ScoredPair:
     # DNA profiles searched (the bar for DNA alone rises with it); 0 when not known.
     dna_searched: int = 0
     notes: tuple[str, ...] = ()
+
+
+def _weak_dna(kin: KinshipResult) -> str | None:
+    """Why a parentage index, however high, is not evidence enough to lean on: forensic
+    practice calls 2,000-10,000 inconclusive, and a duo (one parent) with an inconsistent locus
+    or over fewer than 15 loci is what unrelated pairs reach by chance in a large database."""
+    if kin.kind is KinshipKind.IDENTITY:
+        return None
+    if kin.conclusion is Conclusion.INCONCLUSIVE:
+        return "inconclusive parentage index"
+    if kin.kind is KinshipKind.DUO and kin.inconsistent_loci:
+        return "duo with inconsistent loci"
+    if kin.kind is KinshipKind.DUO and kin.loci_compared < STRONG_LOCI:
+        return f"duo over {kin.loci_compared} loci (fewer than {STRONG_LOCI})"
+    return None
 
 
 class Matcher:
@@ -155,13 +178,12 @@ class Matcher:
                         f"{DNA_NOT_ALONE_MAX_BITS:+.1f}, cannot notify on DNA alone"
                     )
                 bits = min(bits, DNA_NOT_ALONE_MAX_BITS)
-            elif kin.kind is KinshipKind.DUO and kin.inconsistent_loci and bits > 0:
-                if bits > DNA_NOT_ALONE_MAX_BITS:
-                    notes.append(
-                        f"duo with inconsistent loci: DNA counted at most "
-                        f"{DNA_NOT_ALONE_MAX_BITS:+.1f}, cannot notify on DNA alone"
-                    )
-                bits = min(bits, DNA_NOT_ALONE_MAX_BITS)
+            elif (weak := _weak_dna(kin)) and bits > DNA_NOT_ALONE_MAX_BITS:
+                notes.append(
+                    f"{weak}: DNA counted at most {DNA_NOT_ALONE_MAX_BITS:+.1f}, "
+                    "cannot notify on DNA alone"
+                )
+                bits = DNA_NOT_ALONE_MAX_BITS
             contributions["dna"] = bits
         searched = 0
         if population is not None:

@@ -424,3 +424,19 @@ class TestProfileEvents:
         assert facts[1].str_profile == {"TH01": ("6", "9.3")}
         assert facts[1].dna_origin == DnaOrigin("AGCU EX22", "苏州市公安局", None)
         assert facts[0].str_profile is None  # the registrant has none
+
+
+class TestWeakDna:
+    def test_a_duo_over_few_loci_cannot_notify_on_dna_alone(self) -> None:
+        """A degraded child sample compared with one parent over 10 loci: capped, noted."""
+        father, mother, child = _family(10)
+        partial = dict(sorted(child.items())[:10])
+        matcher = Matcher()
+        scored = matcher.score_pair(prepare(_alert(None, mother)), prepare(_rescue(partial)))
+        kin = scored.comparison.kinship
+        assert kin is not None and kin.kind is KinshipKind.DUO and kin.loci_compared == 10
+        assert scored.contributions["dna"] <= DNA_NOT_ALONE_MAX_BITS
+        assert any("duo over 10 loci" in n for n in scored.notes)
+        # The same ten loci with both parents (a trio) are not capped.
+        trio = matcher.score_pair(prepare(_alert(father, mother)), prepare(_rescue(partial)))
+        assert trio.contributions["dna"] > DNA_NOT_ALONE_MAX_BITS
