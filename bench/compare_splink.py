@@ -158,7 +158,9 @@ def compare(size: int, seed: int, threshold: float) -> dict[str, float]:
     )
 
     started = time.perf_counter()
-    ours = evaluate(data, Matcher(), seed=seed)
+    # DNA scored with the lab's own table, as a deployment configured for it would.
+    table = data.world.lab_table if data.world is not None else None
+    ours = evaluate(data, Matcher(table=table), seed=seed)
     ours_time = time.perf_counter() - started
     ours_scored = [
         (h.score, (h.alert_ref.business_id, h.record_ref.business_id, h.record_ref.child_index))

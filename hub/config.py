@@ -84,6 +84,16 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from err
 
 
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as err:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from err
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the hub's services live and how its names are prefixed."""
@@ -99,6 +109,10 @@ class Settings:
     pg_user: str = PG_PIPELINE
     pg_database: str = "hub"
     topic_prefix: str = "hub."
+    # The matcher's allele tables (a table directory or a directory of them; None: the shipped
+    # one) and the θ (F_ST) correction of its likelihood ratios.
+    allele_tables: Path | None = None
+    dna_theta: float = 0.01
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -168,6 +182,8 @@ class Settings:
             "HUB_PG_USER": self.pg_user,
             "HUB_PG_DATABASE": self.pg_database,
             "HUB_TOPIC_PREFIX": self.topic_prefix,
+            "HUB_ALLELE_TABLES": str(self.allele_tables or ""),
+            "HUB_DNA_THETA": repr(self.dna_theta),
         }
 
     def __str__(self) -> str:
@@ -198,4 +214,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         pg_user=env.get("HUB_PG_USER", PG_PIPELINE),
         pg_database=env.get("HUB_PG_DATABASE", "hub"),
         topic_prefix=env.get("HUB_TOPIC_PREFIX", "hub."),
+        allele_tables=Path(env["HUB_ALLELE_TABLES"]) if env.get("HUB_ALLELE_TABLES") else None,
+        dna_theta=_float(env, "HUB_DNA_THETA", 0.01),
     )

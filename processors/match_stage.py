@@ -29,9 +29,15 @@ from hub.errors import MatchingInputError, RoutingError, StoreUnavailable
 from hub.keys import SigningKey
 from hub.limits import storable_text
 from hub.matching.adapters import facts_from_alert, facts_from_migrant_record, facts_from_rescue
-from hub.matching.blocking import blocking_keys
+from hub.matching.blocking import (
+    DEFAULT_DNA_LIMIT,
+    DEFAULT_DNA_MIN_SHARE,
+    blocking_keys,
+    dna_group_keys,
+)
 from hub.matching.facts import PersonFacts
 from hub.matching.features import Features, prepare
+from hub.matching.kinship import TableSet
 from hub.matching.matcher import Decision, Hit, Matcher
 from hub.registry import operator_key_paths
 from hub.routing import MatchSummary, match_id_for, route
@@ -268,13 +274,13 @@ class MatchStage:
             [
                 (
                     IndexedPerson(facts, state.publisher_id, None),
-                    blocking_keys(alert, stored=True),
+                    _stored_keys(alert),
                     _pinyin(alert),
                 )
             ],
         )
         population = self._population(txn, alert)
-        for other in txn.candidates(blocking_keys(alert, stored=False), "OTHER"):
+        for other in _candidates(txn, alert, "OTHER"):
             scored = self.matcher.score_pair(alert, self._prepared(other.facts), population)
             hit = self.matcher.to_hit(scored)
             if hit is not None:
@@ -297,7 +303,7 @@ class MatchStage:
             [
                 (
                     IndexedPerson(p, event.publisher_id, area),
-                    blocking_keys(f, stored=True),
+                    _stored_keys(f),
                     _pinyin(f),
                 )
                 for p, f in prepared
@@ -305,7 +311,7 @@ class MatchStage:
         )
         for person, features in prepared:
             indexed = IndexedPerson(person, event.publisher_id, area)
-            candidates = txn.candidates(blocking_keys(features, stored=False), "ALERT")
+            candidates = _candidates(txn, features, "ALERT")
             alerts = [self._prepared(c.facts) for c in candidates]
             self._load_populations(txn, alerts)
             for alert in alerts:
@@ -416,6 +422,25 @@ class MatchStage:
             txn.remove_persons(state.alert_id, "ALERT")
 
 
+def _stored_keys(person: Features) -> set[str]:
+    return blocking_keys(person, stored=True) | dna_group_keys(person)
+
+
+def _candidates(txn: PgMatchTxn, person: Features, side: str) -> list[IndexedPerson]:
+    """Candidates by the plain keys, and by DNA keys within the bound per search."""
+    keys = blocking_keys(person, stored=False)
+    plain = txn.candidates((k for k in keys if not k.startswith("dna:")), side)
+    dna = [k for k in keys if k.startswith("dna:")]
+    if not dna:
+        return plain
+    found = {c.facts.ref: c for c in plain}
+    for c in txn.dna_candidates(
+        [*dna, *dna_group_keys(person)], side, DEFAULT_DNA_MIN_SHARE, DEFAULT_DNA_LIMIT
+    ):
+        found.setdefault(c.facts.ref, c)
+    return sorted(found.values(), key=lambda c: c.facts.ref.label())
+
+
 def _pinyin(person: Features) -> tuple[str, str] | None:
     name = person.name
     return (name.surname_py, name.given_py) if name is not None and name.han else None
@@ -447,7 +472,10 @@ def create_match_stage(
         lambda participant: notification_topic(settings, participant),
     )
     ensure: Callable[[str], None] = functools.partial(ensure_topic, settings)
-    stage = MatchStage(PgEventStore(settings.pg_dsn), store, router)
+    # The allele tables are read (and validated) at start-up: a bad table stops the stage with
+    # the file, locus and allele named, rather than scoring DNA against it.
+    tables = TableSet.load(settings.allele_tables, settings.dna_theta)
+    stage = MatchStage(PgEventStore(settings.pg_dsn), store, router, Matcher(table=tables))
     return stage, OutboxSender(store, settings.kafka_config(), ensure)
 
 

@@ -22,6 +22,7 @@ from hub.config import Settings
 from hub.envelope import decode_envelope
 from hub.errors import EnvelopeError, HubError, StoreError
 from hub.health import StuckStage
+from hub.matching.kinship import TableSet
 from hub.projection_store import checksum_rows
 from hub.projections import CATALOG
 from hub.projections.apply import rebuild
@@ -33,6 +34,7 @@ from processors.app import app_id
 from processors.health import STUCK_AFTER, stuck_now
 from processors.kafka_reading import reading_consumer
 from processors.match_stage import create_match_stage
+from processors.pg_matching import dna_coverage
 from processors.pg_projections import PgProjectionStore
 from processors.pg_store import PgConnection, PgEventStore
 from processors.supervisor import supervisor_pid, workers
@@ -273,6 +275,8 @@ class StatusSnapshot:
     workers: list[str] = field(default_factory=list)
     stuck: list[StuckStage] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # Allele table -> (indexed DNA profiles, profiles it does not cover well).
+    dna_coverage: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def snapshot(
@@ -317,6 +321,10 @@ def snapshot(
             snap.quarantine = {(r[0], r[1]): int(r[2]) for r in cur.fetchall()}
         snap.projections = {t.name: projections.count(t.name) for t in CATALOG.tables()}
         snap.projection_failures = len(projections.failures())
+        with events.db.cursor() as cur:
+            snap.dna_coverage = dna_coverage(
+                cur, TableSet.load(settings.allele_tables, settings.dna_theta)
+            )
     except HubError as err:
         snap.problems.append(f"postgres: {err}")
     finally:

@@ -17,7 +17,16 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from hub.matching.facts import BirthInfo, DatePrecision, PersonFacts, PersonRef, Sex, SourceKind
+from hub.matching.facts import (
+    BirthInfo,
+    DatePrecision,
+    DnaOrigin,
+    PersonFacts,
+    PersonRef,
+    Sex,
+    SourceKind,
+)
+from hub.matching.kinship import TableSet, normalise_profile
 from hub.store import to_jsonable
 from processors.pg_store import PgConnection, _advance, _claim
 
@@ -69,7 +78,22 @@ def facts_to_json(facts: PersonFacts) -> dict[str, Any]:
         "str_profile": _profile_json(facts.str_profile),
         "father_profile": _profile_json(facts.father_profile),
         "mother_profile": _profile_json(facts.mother_profile),
+        "dna_origin": _origin_json(facts.dna_origin),
+        "parents_dna_origin": _origin_json(facts.parents_dna_origin),
     }
+
+
+def _origin_json(origin: DnaOrigin | None) -> dict[str, str | None] | None:
+    if origin is None:
+        return None
+    return {"kit": origin.kit, "lab": origin.lab, "population": origin.population}
+
+
+def _origin(raw: Any) -> DnaOrigin | None:
+    # Rows written before kits were kept have no origin: kit unknown.
+    if not isinstance(raw, dict):
+        return None
+    return DnaOrigin(raw.get("kit"), raw.get("lab"), raw.get("population"))
 
 
 def _profile_json(profile: dict[str, tuple[str, str]] | None) -> dict[str, list[str]] | None:
@@ -111,6 +135,8 @@ def facts_from_json(raw: dict[str, Any]) -> PersonFacts:
         str_profile=_profile(raw.get("str_profile")),
         father_profile=_profile(raw.get("father_profile")),
         mother_profile=_profile(raw.get("mother_profile")),
+        dna_origin=_origin(raw.get("dna_origin")),
+        parents_dna_origin=_origin(raw.get("parents_dna_origin")),
     )
 
 
@@ -282,6 +308,32 @@ class PgMatchTxn:
             "WHERE p.person_ref IN (SELECT k.person_ref FROM match_keys k "
             "WHERE k.side = %s AND k.block_key = ANY(%s)) ORDER BY p.person_ref",
             (side, wanted),
+        )
+        return [IndexedPerson(facts_from_json(r[0]), r[1], r[2]) for r in self._cur.fetchall()]
+
+    def dna_candidates(
+        self, keys: Iterable[str], side: str, min_share: float, limit: int | None
+    ) -> list[IndexedPerson]:
+        """Persons of `side` sharing at least `min_share` of the DNA locus groups both typed,
+        best share first, at most `limit` (see hub.matching.blocking.CandidateIndex).
+
+        `keys` are the probe's DNA keys (dna:GROUP:ALLELES) and group keys (dnag:GROUP); a
+        person's dnag rows say which of the probe's groups it could share at all.
+        """
+        wanted = sorted(set(keys))
+        if not wanted:
+            return []
+        self._cur.execute(
+            "WITH k AS (SELECT person_ref, "
+            "count(DISTINCT split_part(block_key, ':', 2)) "
+            "FILTER (WHERE block_key LIKE 'dna:%%') AS shared, "
+            "count(*) FILTER (WHERE block_key LIKE 'dnag:%%') AS possible "
+            "FROM match_keys WHERE side = %s AND block_key = ANY(%s) GROUP BY person_ref) "
+            "SELECT p.facts, p.publisher_id, p.area_code FROM k "
+            "JOIN match_persons p ON p.person_ref = k.person_ref "
+            "WHERE k.shared > 0 AND k.shared >= %s * greatest(k.possible, 1) "
+            "ORDER BY k.shared::float / greatest(k.possible, 1) DESC, p.person_ref LIMIT %s",
+            (side, wanted, min_share, limit),
         )
         return [IndexedPerson(facts_from_json(r[0]), r[1], r[2]) for r in self._cur.fetchall()]
 
@@ -494,3 +546,28 @@ class PgMatchStore:
         with self.db.cursor() as cur:
             cur.execute("SELECT event_id, event_type, reason FROM match_failures ORDER BY event_id")
             return [(r[0], r[1], r[2]) for r in cur.fetchall()]
+
+
+def dna_coverage(cur: psycopg.Cursor[Any], tables: TableSet) -> dict[str, tuple[int, int]]:
+    """Per allele table: indexed DNA profiles it was chosen for, and how many of them it does
+    not cover well (their DNA cannot notify alone); for `hubctl status`."""
+    cur.execute(
+        "SELECT facts FROM match_persons WHERE facts->'str_profile' <> 'null' "
+        "OR facts->'father_profile' <> 'null' OR facts->'mother_profile' <> 'null'"
+    )
+    out: dict[str, list[int]] = {}
+    for (raw,) in cur.fetchall():
+        facts = facts_from_json(raw)
+        for profile, origin in (
+            (facts.str_profile, facts.dna_origin),
+            (facts.father_profile, facts.parents_dna_origin),
+            (facts.mother_profile, facts.parents_dna_origin),
+        ):
+            if not profile:
+                continue
+            table = tables.choose(origin)
+            kit = origin.kit if origin is not None and origin.kit_known else None
+            counts = out.setdefault(table.name, [0, 0])
+            counts[0] += 1
+            counts[1] += not table.coverage(normalise_profile(profile), kit).fits
+    return {name: (c[0], c[1]) for name, c in out.items()}

@@ -15,6 +15,7 @@ from hub.errors import MatchingInputError
 from hub.matching.facts import (
     BirthInfo,
     DatePrecision,
+    DnaOrigin,
     PersonFacts,
     PersonRef,
     Sex,
@@ -144,6 +145,22 @@ def _profile(doc: Mapping[str, Any], key: str, where: str) -> StrProfile | None:
     return out or None
 
 
+def _origin(doc: Mapping[str, Any] | None, keys: tuple[str, ...], where: str) -> DnaOrigin | None:
+    """Kit, lab and population of the first profile present; a v1 event has no population and
+    an empty or "unknown" kit reads as kit unknown."""
+    for key in keys:
+        raw = _record(doc, key, where) if doc is not None else None
+        if raw is None:
+            continue
+        pw = f"{where}.{key}"
+        return DnaOrigin(
+            kit=_text(raw, "kit", pw),
+            lab=_text(raw, "lab", pw),
+            population=_text(raw, "population", pw),
+        )
+    return None
+
+
 def _names(doc: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
     raw = doc.get(key) or []
     if not isinstance(raw, list | tuple):
@@ -176,6 +193,7 @@ def _person(
     observed: dt.date | None,
     home: str | None,
     seen: tuple[str, ...],
+    origins: tuple[DnaOrigin | None, DnaOrigin | None] = (None, None),
     **profiles: StrProfile | None,
 ) -> PersonFacts:
     birth, assessed = _birth(person, where, observed)
@@ -193,6 +211,8 @@ def _person(
         str_profile=profiles.get("own"),
         father_profile=profiles.get("father"),
         mother_profile=profiles.get("mother"),
+        dna_origin=origins[0],
+        parents_dna_origin=origins[1],
     )
 
 
@@ -218,6 +238,7 @@ def facts_from_alert(
     seen = _area(_record(payload, "last_seen_place", where), f"{where}.last_seen_place")
     residence = _area(_record(payload, "residence", where), f"{where}.residence")
     father = mother = None
+    parents_origin = None
     if parents_dna is not None:
         dw = f"parents-dna {parents_dna.get('profile_id', '?')}"
         if parents_dna.get("alert_id") != alert_id:
@@ -225,6 +246,7 @@ def facts_from_alert(
                 f"{dw} field alert_id: belongs to {parents_dna.get('alert_id')!r}, not {alert_id}"
             )
         father, mother = _profile(parents_dna, "father", dw), _profile(parents_dna, "mother", dw)
+        parents_origin = _origin(parents_dna, ("father", "mother"), dw)
     return _person(
         PersonRef(SourceKind.ALERT, event_id or alert_id, alert_id),
         person,
@@ -232,6 +254,7 @@ def facts_from_alert(
         _date(payload, "last_seen_at", where),
         home or residence,
         tuple(a for a in (seen, residence) if a),
+        origins=(None, parents_origin),
         father=father,
         mother=mother,
     )
@@ -270,6 +293,7 @@ def facts_from_migrant_record(
         if child is None:
             raise MatchingInputError(f"{cw}: expected an AccompanyingChild record")
         # A child registered by a guardian is entered under the guardian's household.
+        # Schema v2: a child sampled for DNA carries its own profile.
         people.append(
             _person(
                 PersonRef(SourceKind.RECORD, event, record_id, i),
@@ -278,6 +302,8 @@ def facts_from_migrant_record(
                 registered,
                 home,
                 seen,
+                origins=(_origin(entry, ("str_profile",), cw), None),
+                own=_profile(entry, "str_profile", cw),
             )
         )
     return people
@@ -297,5 +323,6 @@ def facts_from_rescue(payload: Mapping[str, Any], event_id: str | None = None) -
         _date(payload, "rescued_at", where),
         origin,
         tuple(a for a in (place,) if a),
+        origins=(_origin(payload, ("str_profile",), where), None),
         own=_profile(payload, "str_profile", where),
     )

@@ -37,6 +37,9 @@ class BatchResult:
     notify: int = 0
     review: int = 0
     rows_written: int = 0
+    # Candidate pairs compared by DNA, and those whose profiles the allele table does not fit.
+    dna_compared: int = 0
+    dna_unfit: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -78,6 +81,9 @@ def run_batch(
                 result.candidates += 1
                 scored = matcher.score_pair(alert, candidate, index)
                 decision = matcher.decide(scored)
+                if scored.comparison.kinship is not None:
+                    result.dna_compared += 1
+                    result.dna_unfit += not scored.comparison.kinship.table_fits
                 if decision is None and not all_candidates:
                     continue
                 if decision is not None:
@@ -94,7 +100,7 @@ def run_batch(
                         f"{scored.score:.2f}",
                         decision.value if decision else "",
                         kin.conclusion.value if kin else "",
-                        " | ".join(explain(scored, decision, matcher.model)),
+                        " | ".join(explain(scored, decision, matcher.model, matcher)),
                     ]
                 )
                 result.rows_written += 1

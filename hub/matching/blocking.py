@@ -10,19 +10,27 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from itertools import combinations
 
 from hub.matching.facts import PersonRef, Sex
 from hub.matching.features import Features
 from hub.matching.names import fuzzy_pinyin
 
-# Loci whose alleles make the DNA keys: highly polymorphic, in every kit of the 20-locus set.
-_DNA_LOCUS_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("D18S51", "FGA", "D21S11", "D2S1338"),
-    ("PENTAE", "D12S391", "D19S433", "D6S1043"),
-    ("PENTAD", "D8S1179", "VWA", "D16S539"),
-)
+# DNA keys come from groups of three loci that the profile itself has, whatever its kit: a
+# group is used when a hash of its locus names falls in one of _DNA_GROUP_SHARE buckets, so two
+# profiles typed with different kits, or one degraded, still pick the same groups from the loci
+# they share (about 70 groups for 20 loci, 7 for 10).
+_DNA_GROUP_SIZE = 3
+_DNA_GROUP_SHARE = 16
+# A DNA candidate must share this share of the groups both sides could share (a parent and
+# child share them all, but for a mutation); unrelated people share about one in five.
+DEFAULT_DNA_MIN_SHARE = 0.5
+# At most this many DNA candidates per search, best-sharing first.
+DEFAULT_DNA_LIMIT = 40
 _LATIN_FILLER = frozenset(("thi", "van", "thj", "ma", "daw", "u", "mg"))
 # Widest birth window that still makes year keys; wider than that and only coarse keys are made.
 _MAX_YEARS = 12
@@ -90,23 +98,76 @@ def blocking_keys(f: Features, stored: bool) -> set[str]:
     return keys
 
 
+@lru_cache(maxsize=4096)
+def dna_groups(loci: frozenset[str]) -> tuple[tuple[str, ...], ...]:
+    """The locus groups a profile with these (canonical) loci is keyed on; kit-independent."""
+    return tuple(
+        group
+        for group in combinations(sorted(loci), _DNA_GROUP_SIZE)
+        if zlib.crc32(".".join(group).encode()) % _DNA_GROUP_SHARE == 0
+    )
+
+
+def _dna_profiles(f: Features) -> list[dict[str, tuple[str, str]]]:
+    return [p for p in (f.profile, f.father, f.mother) if p]
+
+
+def dna_loci(f: Features) -> frozenset[str]:
+    """Every locus of any of the person's profiles (own, father's, mother's)."""
+    return frozenset(locus for p in _dna_profiles(f) for locus in p)
+
+
+def dna_group_keys(f: Features) -> set[str]:
+    """One key per locus group a person's profiles are keyed on, whatever the alleles: an
+    index in a database counts with them which of a probe's groups a person could share."""
+    return {
+        "dnag:" + ".".join(group)
+        for profile in _dna_profiles(f)
+        for group in dna_groups(frozenset(profile))
+    }
+
+
+def _profile_keys(profile: dict[str, tuple[str, str]]) -> Iterator[tuple[str, str]]:
+    """(group, allele combination) of one profile. A parent and child share an allele at every
+    locus, so they share one combination per group; a mutation breaks only its locus' groups."""
+    for group in dna_groups(frozenset(profile)):
+        combos = [""]
+        for locus in group:
+            combos = [f"{c}/{a}" for c in combos for a in set(profile[locus])]
+        gid = ".".join(group)
+        yield from ((gid, c) for c in combos)
+
+
 def _dna_keys(f: Features) -> Iterator[str]:
-    # A parent and child share an allele at every locus, so they share one combination per
-    # group; a mutation can break one group only. Four loci keep random sharing rare.
-    for profile in (p for p in (f.profile, f.father, f.mother) if p):
-        for group in _DNA_LOCUS_GROUPS:
-            if all(locus in profile for locus in group):
-                combos = [""]
-                for locus in group:
-                    combos = [f"{c}{locus}={a};" for c in combos for a in set(profile[locus])]
-                yield from (f"dna:{c}" for c in combos)
+    for profile in _dna_profiles(f):
+        yield from (f"dna:{gid}:{c}" for gid, c in _profile_keys(profile))
+
+
 
 
 class CandidateIndex:
     """Persons by blocking key, in memory; add, remove (e.g. a closed alert) and query."""
 
-    def __init__(self, max_block: int | None = DEFAULT_MAX_BLOCK) -> None:
+    def __init__(
+        self,
+        max_block: int | None = DEFAULT_MAX_BLOCK,
+        dna_limit: int | None = DEFAULT_DNA_LIMIT,
+        dna_min_share: float = DEFAULT_DNA_MIN_SHARE,
+    ) -> None:
         self.max_block = max_block
+        # None and 0.0: every person sharing any DNA key is a candidate (no bound).
+        self.dna_limit = dna_limit
+        self.dna_min_share = dna_min_share
+        self.dna_profiles = 0
+        # DNA keys are counted per candidate, so their buckets hold small integers (cheap to
+        # hash) rather than references; (loci, reference) per integer.
+        self._dna_by_key: dict[str, dict[str, set[int]]] = {}
+        # One integer per profile (a father's and a mother's count apart: a child shares half
+        # its alleles with each, so pooling them would let unrelated children share as much).
+        self._dna_ids: dict[PersonRef, list[int]] = {}
+        self._dna_people: dict[int, tuple[frozenset[str], PersonRef]] = {}
+        self._next_dna_id = 0
+        self.last_dna_candidates = 0
         self._by_key: dict[str, set[PersonRef]] = {}
         self._people: dict[PersonRef, tuple[Features, frozenset[str]]] = {}
         self.given_counts: Counter[str] = Counter()
@@ -128,8 +189,20 @@ class CandidateIndex:
         # Interned so that the index and each person's key set share one string per key.
         keys = frozenset(sys.intern(k) for k in blocking_keys(person, stored=True))
         self._people[ref] = (person, keys)
+        profiles = _dna_profiles(person)
+        if profiles:
+            self.dna_profiles += 1
+            self._dna_ids[ref] = []
+        for profile in profiles:
+            self._next_dna_id += 1
+            pid = self._next_dna_id
+            self._dna_ids[ref].append(pid)
+            self._dna_people[pid] = (frozenset(profile), ref)
+            for group, combo in _profile_keys(profile):
+                self._dna_by_key.setdefault(group, {}).setdefault(combo, set()).add(pid)
         for key in keys:
-            self._by_key.setdefault(key, set()).add(ref)
+            if not key.startswith("dna:"):
+                self._by_key.setdefault(key, set()).add(ref)
         if person.name and person.name.han:
             self.given_counts[person.name.given_py] += 1
             self.surname_counts[person.name.surname_py] += 1
@@ -141,7 +214,21 @@ class CandidateIndex:
         if entry is None:
             return False
         person, keys = entry
+        pids = self._dna_ids.pop(ref, [])
+        if pids:
+            self.dna_profiles -= 1
+        for pid, profile in zip(pids, _dna_profiles(person), strict=True):
+            del self._dna_people[pid]
+            for group, combo in _profile_keys(profile):
+                combos = self._dna_by_key.get(group, {})
+                combos.get(combo, set()).discard(pid)
+                if combo in combos and not combos[combo]:
+                    del combos[combo]
+                if not combos:
+                    self._dna_by_key.pop(group, None)
         for key in keys:
+            if key.startswith("dna:"):
+                continue
             bucket = self._by_key.get(key)
             if bucket is not None:
                 bucket.discard(ref)
@@ -174,6 +261,8 @@ class CandidateIndex:
         found: set[PersonRef] = set()
         limit = self.max_block
         for key in keys:
+            if key.startswith("dna:"):
+                continue  # counted by dna_candidates
             bucket = self._by_key.get(key)
             if not bucket:
                 continue
@@ -182,7 +271,60 @@ class CandidateIndex:
             found |= bucket
         return found
 
+    def dna_candidates(self, person: Features) -> set[PersonRef]:
+        """Persons with a profile sharing enough DNA locus groups with one of the person's, at
+        most `dna_limit`, best first.
+
+        A pair of profiles is scored by the share of the groups both could share (groups of the
+        probe's loci that the other also typed) that they do share; without a bound, every
+        person sharing one key is a candidate.
+        """
+        best: dict[PersonRef, float] = {}
+        for profile in _dna_profiles(person):
+            for ref, share in self._profile_candidates(profile):
+                best[ref] = max(share, best.get(ref, 0.0))
+        ranked = sorted(best.items(), key=lambda item: -item[1])
+        if self.dna_limit is not None:
+            ranked = ranked[: self.dna_limit]
+        self.last_dna_candidates = len(ranked)
+        return {ref for ref, _ in ranked}
+
+    def _profile_candidates(
+        self, profile: dict[str, tuple[str, str]]
+    ) -> Iterator[tuple[PersonRef, float]]:
+        by_group: dict[str, set[str]] = {}
+        for group, combo in _profile_keys(profile):
+            by_group.setdefault(group, set()).add(combo)
+        shared: Counter[int] = Counter()
+        for group, combos in by_group.items():
+            indexed = self._dna_by_key.get(group)
+            if not indexed:
+                continue
+            sharing: set[int] = set()
+            for combo in combos:
+                sharing.update(indexed.get(combo, ()))
+            shared.update(sharing)  # one count per group, however many combinations agree
+        people = self._dna_people
+        bounded = self.dna_limit is not None or self.dna_min_share > 0.0
+        groups = [tuple(g.split(".")) for g in by_group]
+        # Most profiles were typed with the same kit: count possible groups once per locus set.
+        possible_by_loci: dict[frozenset[str], int] = {}
+        for pid, have in shared.items():
+            loci, ref = people[pid]
+            if not bounded:
+                yield ref, 1.0
+                continue
+            possible = possible_by_loci.get(loci)
+            if possible is None:
+                possible = sum(1 for g in groups if all(locus in loci for locus in g))
+                possible_by_loci[loci] = possible
+            share = have / max(1, possible)
+            if share >= self.dna_min_share:
+                yield ref, share
+
     def candidates(self, person: Features) -> list[Features]:
-        """Everyone sharing a blocking key with the person."""
-        refs = self.query_keys(blocking_keys(person, stored=False))
+        """Everyone sharing a blocking key with the person (DNA keys: see dna_candidates)."""
+        keys = blocking_keys(person, stored=False)
+        refs = self.query_keys(keys)
+        refs |= self.dna_candidates(person)
         return [self._people[r][0] for r in refs]

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from functools import partial
 
 from hub.matching import idnumber
-from hub.matching.facts import Sex
+from hub.matching.facts import DnaOrigin, Sex
 from hub.matching.features import Features, NameForms
-from hub.matching.kinship import AlleleTable, KinshipResult, identity, parentage
+from hub.matching.kinship import AlleleTable, KinshipResult, TableSet, identity, parentage
 from hub.matching.names import jaro_winkler
 
 # Field -> its levels, from strongest agreement to disagreement. The order is the contract with
@@ -181,18 +181,34 @@ def _marks(a: Features, b: Features) -> tuple[int | None, Detail]:
     return 2, lambda: ""
 
 
-def kinship_of(table: AlleleTable, a: Features, b: Features) -> KinshipResult | None:
-    """Parentage when one side has parents' profiles and the other its own; else identity."""
-    if b.profile and (a.father or a.mother):
-        return parentage(table, b.profile, a.father or None, a.mother or None)
-    if a.profile and (b.father or b.mother):
-        return parentage(table, a.profile, b.father or None, b.mother or None)
+def _kit(origin: DnaOrigin | None) -> str | None:
+    return origin.kit if origin is not None and origin.kit_known else None
+
+
+def kinship_of(tables: TableSet | AlleleTable, a: Features, b: Features) -> KinshipResult | None:
+    """Parentage when one side has parents' profiles and the other its own; else identity.
+
+    The table is the one for the parents' lab and kit (the family's population is what the
+    alternative "born to random people of that population" is about), else the child's.
+    """
+    tables = tables if isinstance(tables, TableSet) else TableSet.single(tables)
+    for parents, child in ((a, b), (b, a)):
+        if child.profile and (parents.father or parents.mother):
+            origin = parents.parents_dna_origin or child.dna_origin
+            return parentage(
+                tables.choose(origin),
+                child.profile,
+                parents.father or None,
+                parents.mother or None,
+                (_kit(child.dna_origin), _kit(parents.parents_dna_origin)),
+            )
     if a.profile and b.profile:
-        return identity(table, a.profile, b.profile)
+        table = tables.choose(a.dna_origin or b.dna_origin)
+        return identity(table, a.profile, b.profile, (_kit(a.dna_origin), _kit(b.dna_origin)))
     return None
 
 
-def compare(a: Features, b: Features, table: AlleleTable) -> PairComparison:
+def compare(a: Features, b: Features, table: TableSet | AlleleTable) -> PairComparison:
     """Compare two persons on every field."""
     names = _names(a.name, b.name)
     if a.missing_as_child or b.missing_as_child:

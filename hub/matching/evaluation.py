@@ -5,13 +5,17 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hub.errors import MatchingInputError
 from hub.matching.adapters import facts_from_alert, facts_from_migrant_record, facts_from_rescue
-from hub.matching.blocking import CandidateIndex
-from hub.matching.facts import PersonFacts
-from hub.matching.features import prepare
+from hub.matching.blocking import (
+    DEFAULT_DNA_LIMIT,
+    DEFAULT_DNA_MIN_SHARE,
+    CandidateIndex,
+)
+from hub.matching.facts import PersonFacts, PersonRef, SourceKind
+from hub.matching.features import Features, prepare
 from hub.matching.matcher import Decision, Hit, Matcher
 from hub.matching.synthetic import Dataset, Label
 
@@ -47,12 +51,36 @@ class Scores:
         )
 
 
+KINDS = ("record", "accompanying child", "rescue")
+
+
+def kind_of(pair: Pair, rescue_ids: set[str]) -> str:
+    """Which kind of counterpart a pair has: a registered person, a child in a record, a rescue."""
+    if pair[1] in rescue_ids:
+        return "rescue"
+    return "record" if pair[2] is None else "accompanying child"
+
+
 @dataclass
 class EvalReport:
     """What an evaluation run found, and how long it took."""
 
     notify: Scores
     notify_or_review: Scores
+    by_kind: dict[str, Scores] = field(default_factory=dict)
+    rescues: int = 0
+    # NOTIFY hits that DNA made (alone, or the score would have missed NOTIFY without it).
+    dna_notified: int = 0
+    dna_notified_false: int = 0
+    # Profiles the table did not cover well (counted once per person).
+    unfit_profiles: int = 0
+    dna_profiles: int = 0
+    # Candidate recall: true pairs that became candidates, and DNA-bearing true pairs.
+    candidate_recall: float = 0.0
+    dna_pairs: int = 0
+    dna_pairs_candidates: int = 0
+    dna_pairs_notified: int = 0
+    dna_candidates_per_search: float = 0.0
     hits: list[Hit] = field(default_factory=list)
     candidates_scored: int = 0
     persons: int = 0
@@ -95,32 +123,136 @@ def facts_of(data: Dataset, errors: list[str]) -> list[tuple[str, list[PersonFac
     return docs
 
 
-def evaluate(data: Dataset, matcher: Matcher, seed: int = 0) -> EvalReport:
-    """Interleave alerts and records in a random arrival order and match each on arrival."""
+def _has_dna(person: Features) -> bool:
+    return bool(person.profile or person.father or person.mother)
+
+
+def evaluate(
+    data: Dataset,
+    matcher: Matcher,
+    seed: int = 0,
+    dna_limit: int | None = DEFAULT_DNA_LIMIT,
+    dna_min_share: float = DEFAULT_DNA_MIN_SHARE,
+    without_dna: bool = False,
+) -> EvalReport:
+    """Interleave alerts and records in a random arrival order and match each on arrival.
+
+    `dna_limit` and `dna_min_share` bound DNA candidates per search (None and 0: no bound);
+    `without_dna` drops every STR profile (what the other facts find on their own).
+    """
     errors: list[str] = []
     docs = facts_of(data, errors)
+    if without_dna:
+        docs = [
+            (kind, [replace(p, str_profile=None, father_profile=None, mother_profile=None)
+                    for p in people])
+            for kind, people in docs
+        ]
     random.Random(seed).shuffle(docs)
-    alerts, others = CandidateIndex(), CandidateIndex()
+    alerts = CandidateIndex(dna_limit=dna_limit, dna_min_share=dna_min_share)
+    others = CandidateIndex(dna_limit=dna_limit, dna_min_share=dna_min_share)
     hits: list[Hit] = []
+    candidates: set[Pair] = set()
+    dna_searches = dna_candidates = 0
+    unfit: set[PersonRef] = set()
+    with_dna: set[PersonRef] = set()
+    prepared: dict[PersonRef, Features] = {}
     started = time.perf_counter()
     persons = 0
     for kind, people in docs:
         for facts in people:
             persons += 1
+            probe = prepare(facts)
+            prepared[facts.ref] = probe
+            index = others if kind == "alert" else alerts
+            found = index.candidates(probe)
+            if _has_dna(probe):
+                with_dna.add(facts.ref)
+                dna_searches += 1
+                dna_candidates += index.last_dna_candidates
+            for other in found:
+                a, b = (probe, other) if kind == "alert" else (other, probe)
+                candidates.add(_pair(a, b))
+            for hit in matcher.hits_among(probe, found, index, alert_side=kind == "alert"):
+                hits.append(hit)
+                if hit.kinship is not None and not hit.kinship.table_fits:
+                    unfit.add(hit.alert_ref)
+                    unfit.add(hit.record_ref)
             if kind == "alert":
-                hits.extend(matcher.match_new_alert(facts, others))
-                alerts.add(prepare(facts))
+                alerts.add(probe)
             else:
-                hits.extend(matcher.match_new_record(facts, alerts))
-                others.add(prepare(facts))
+                others.add(probe)
     seconds = time.perf_counter() - started
-    notify = [pair_of(h) for h in hits if h.decision is Decision.NOTIFY]
+    notify_hits = [h for h in hits if h.decision is Decision.NOTIFY]
+    notify = [pair_of(h) for h in notify_hits]
+    truth = set(data.labels)
+    rescue_ids = {r.business_id for r in prepared if r.source is SourceKind.RESCUE}
+    by_kind = {
+        kind: score_pairs(
+            (p for p in notify if kind_of(p, rescue_ids) == kind),
+            (t for t in truth if kind_of(t, rescue_ids) == kind),
+        )
+        for kind in KINDS
+    }
+    dna_made = [h for h in notify_hits if _dna_made(h, matcher)]
+    by_id = {(r.business_id, r.child_index): f for r, f in prepared.items()}
+    dna_truth = [t for t in truth if _label_has_dna(t, by_id)]
+    # Unfit profiles: every DNA-bearing person whose profile the chosen table covers badly.
+    unfit_count = sum(1 for ref in with_dna if not _fits(prepared[ref], matcher))
     return EvalReport(
         notify=score_pairs(notify, data.labels),
         notify_or_review=score_pairs((pair_of(h) for h in hits), data.labels),
+        by_kind=by_kind,
+        rescues=len(data.rescues),
+        dna_notified=len(dna_made),
+        dna_notified_false=sum(1 for h in dna_made if pair_of(h) not in truth),
+        unfit_profiles=unfit_count,
+        dna_profiles=len(with_dna),
+        candidate_recall=len(candidates & truth) / len(truth) if truth else 0.0,
+        dna_pairs=len(dna_truth),
+        dna_pairs_candidates=sum(1 for t in dna_truth if t in candidates),
+        dna_pairs_notified=len(set(dna_truth) & set(notify)),
+        dna_candidates_per_search=dna_candidates / dna_searches if dna_searches else 0.0,
         hits=hits,
         persons=persons,
         alerts=len(data.alerts),
         errors=errors,
         seconds=seconds,
     )
+
+
+def _pair(alert: Features, other: Features) -> Pair:
+    ref = other.facts.ref
+    return (alert.facts.ref.business_id, ref.business_id, ref.child_index)
+
+
+def _dna_made(hit: Hit, matcher: Matcher) -> bool:
+    """A NOTIFY that DNA decided: the score without the DNA bits is below NOTIFY."""
+    if hit.kinship is None:
+        return False
+    dna = next((line for line in hit.explanation if line.startswith("DNA ")), None)
+    if dna is None:
+        return False
+    bits = float(dna.rsplit(" ", 1)[-1])
+    return bits > 0 and hit.score - bits < matcher.model.thresholds.notify
+
+
+def _label_has_dna(label: Label, by_id: dict[tuple[str, int | None], Features]) -> bool:
+    alert, other = by_id.get((label[0], None)), by_id.get((label[1], label[2]))
+    return (
+        alert is not None
+        and other is not None
+        and bool(alert.father or alert.mother)
+        and bool(other.profile)
+    )
+
+
+def _fits(person: Features, matcher: Matcher) -> bool:
+    for profile, origin in (
+        (person.profile, person.dna_origin),
+        (person.father, person.parents_dna_origin),
+        (person.mother, person.parents_dna_origin),
+    ):
+        if profile and not matcher.tables.choose(origin).coverage(profile).fits:
+            return False
+    return True

@@ -39,6 +39,19 @@ StrProfile = dict[str, tuple[str, str]]
 
 
 @dataclass(frozen=True)
+class DnaOrigin:
+    """Who typed a profile and how: kit, lab and (schema v2) the lab's reference population."""
+
+    kit: str | None = None
+    lab: str | None = None
+    population: str | None = None
+
+    @property
+    def kit_known(self) -> bool:
+        return bool(self.kit) and (self.kit or "").strip().lower() not in ("unknown", "")
+
+
+@dataclass(frozen=True)
 class BirthInfo:
     """A birth date at some precision, or an age range stated on `observed_at`."""
 
@@ -117,6 +130,9 @@ class PersonFacts:
     str_profile: StrProfile | None = None
     father_profile: StrProfile | None = None
     mother_profile: StrProfile | None = None
+    # Kit, lab and population of the own profile and of the parents' submission.
+    dna_origin: DnaOrigin | None = None
+    parents_dna_origin: DnaOrigin | None = None
 
     @property
     def source(self) -> SourceKind:

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from hub.matching import idnumber
-from hub.matching.facts import PersonFacts, Sex, SourceKind, StrProfile
+from hub.matching.facts import DnaOrigin, PersonFacts, Sex, SourceKind, StrProfile
 from hub.matching.kinship import normalise_profile
 from hub.matching.marks import mark_tokens
 from hub.matching.names import (
@@ -77,6 +77,8 @@ class Features:
     father: StrProfile
     mother: StrProfile
     missing_as_child: bool
+    dna_origin: DnaOrigin | None = None
+    parents_dna_origin: DnaOrigin | None = None
 
 
 def province_of(area: str | None) -> str | None:
@@ -128,6 +130,8 @@ def prepare(facts: PersonFacts) -> Features:
         father=normalise_profile(facts.father_profile),
         mother=normalise_profile(facts.mother_profile),
         missing_as_child=_missing_as_child(facts, interval),
+        dna_origin=facts.dna_origin,
+        parents_dna_origin=facts.parents_dna_origin,
     )
 
 

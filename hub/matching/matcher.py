@@ -12,13 +12,24 @@ from hub.matching.blocking import CandidateIndex
 from hub.matching.comparison import FIELDS, PairComparison, compare
 from hub.matching.facts import PersonFacts, PersonRef, SourceKind
 from hub.matching.features import Features, prepare
-from hub.matching.kinship import AlleleTable, KinshipResult
+from hub.matching.kinship import (
+    STRONG_LOCI,
+    SUPPORT_CPI,
+    AlleleTable,
+    Conclusion,
+    KinshipKind,
+    KinshipResult,
+    TableSet,
+)
 from hub.matching.model import FellegiSunterModel
 
 # A likelihood ratio is itself a Bayes factor, so DNA weighs log2(CPI) bits; capped so that one
 # lab result cannot drown every other fact, and so that exclusion stays finite.
 _DNA_MAX_BITS = 40.0
 _DNA_MIN_BITS = -30.0
+# DNA that may not decide alone (a table that does not fit the profiles, a duo with an
+# inconsistent locus) weighs at most this: other facts must bring the rest of the score.
+DNA_NOT_ALONE_MAX_BITS = 6.0
 # Name-frequency adjustment needs a population large enough to say what is common.
 _TF_MIN_POPULATION = 500
 _TF_MAX_BITS = 6.0
@@ -70,16 +81,44 @@ class ScoredPair:
     comparison: PairComparison
     contributions: dict[str, float]
     score: float
+    # DNA profiles searched (the bar for DNA alone rises with it); 0 when not known.
+    dna_searched: int = 0
+    notes: tuple[str, ...] = ()
+
+
+def _weak_dna(kin: KinshipResult) -> str | None:
+    """Why a parentage index, however high, is not evidence enough to lean on: forensic
+    practice calls 2,000-10,000 inconclusive, and a duo (one parent) with an inconsistent locus
+    or over fewer than 15 loci is what unrelated pairs reach by chance in a large database."""
+    if kin.kind is KinshipKind.IDENTITY:
+        return None
+    if kin.conclusion is Conclusion.INCONCLUSIVE:
+        return "inconclusive parentage index"
+    if kin.kind is KinshipKind.DUO and kin.inconsistent_loci:
+        return "duo with inconsistent loci"
+    if kin.kind is KinshipKind.DUO and kin.loci_compared < STRONG_LOCI:
+        return f"duo over {kin.loci_compared} loci (fewer than {STRONG_LOCI})"
+    return None
 
 
 class Matcher:
     """Scores candidate pairs; both search directions share the same comparison and weights."""
 
     def __init__(
-        self, model: FellegiSunterModel | None = None, table: AlleleTable | None = None
+        self,
+        model: FellegiSunterModel | None = None,
+        table: AlleleTable | TableSet | None = None,
     ) -> None:
         self.model = model or FellegiSunterModel.default()
-        self.table = table or AlleleTable.load()
+        if isinstance(table, TableSet):
+            self.tables = table
+        else:
+            self.tables = TableSet.single(table or AlleleTable.load())
+
+    @property
+    def table(self) -> AlleleTable:
+        """The default allele table (profiles without a better one use it)."""
+        return self.tables.default
 
     def match_new_alert(self, alert_facts: PersonFacts, index: CandidateIndex) -> list[Hit]:
         """Search a new or updated alert against every stored record and rescue notice."""
@@ -92,12 +131,22 @@ class Matcher:
         return self._hits(person, index, alert_side=False)
 
     def _hits(self, probe: Features, index: CandidateIndex, alert_side: bool) -> list[Hit]:
+        return self.hits_among(probe, index.candidates(probe), index, alert_side)
+
+    def hits_among(
+        self,
+        probe: Features,
+        candidates: list[Features],
+        population: NamePopulation | None,
+        alert_side: bool,
+    ) -> list[Hit]:
+        """Score the probe against given candidates (of the other side); hits best first."""
         hits = []
-        for candidate in index.candidates(probe):
+        for candidate in candidates:
             alert, other = (probe, candidate) if alert_side else (candidate, probe)
             if alert.facts.source is not SourceKind.ALERT or other.facts.source is SourceKind.ALERT:
                 continue
-            scored = self.score_pair(alert, other, index)
+            scored = self.score_pair(alert, other, population)
             hit = self.to_hit(scored)
             if hit is not None:
                 hits.append(hit)
@@ -108,8 +157,9 @@ class Matcher:
         self, alert: Features, other: Features, population: NamePopulation | None = None
     ) -> ScoredPair:
         """Compare and weigh one pair; `population` supplies name frequencies if given."""
-        comparison = compare(alert, other, self.table)
+        comparison = compare(alert, other, self.tables)
         contributions: dict[str, float] = {}
+        notes: list[str] = []
         for field, level in comparison.levels.items():
             if level is None:
                 continue
@@ -117,9 +167,27 @@ class Matcher:
             if population is not None and field in self.model.tf_fields and level <= 1:
                 weight += self._tf_adjustment(field, level, alert, population)
             contributions[field] = weight
-        if comparison.kinship is not None:
-            bits = comparison.kinship.log2_lr
-            contributions["dna"] = max(_DNA_MIN_BITS, min(_DNA_MAX_BITS, bits))
+        kin = comparison.kinship
+        if kin is not None:
+            bits = max(_DNA_MIN_BITS, min(_DNA_MAX_BITS, kin.log2_lr))
+            if not kin.table_fits:
+                notes.extend(c.describe() for c in kin.coverage if not c.fits)
+                if bits > DNA_NOT_ALONE_MAX_BITS:
+                    notes.append(
+                        f"the allele table does not fit: DNA counted at most "
+                        f"{DNA_NOT_ALONE_MAX_BITS:+.1f}, cannot notify on DNA alone"
+                    )
+                bits = min(bits, DNA_NOT_ALONE_MAX_BITS)
+            elif (weak := _weak_dna(kin)) and bits > DNA_NOT_ALONE_MAX_BITS:
+                notes.append(
+                    f"{weak}: DNA counted at most {DNA_NOT_ALONE_MAX_BITS:+.1f}, "
+                    "cannot notify on DNA alone"
+                )
+                bits = DNA_NOT_ALONE_MAX_BITS
+            contributions["dna"] = bits
+        searched = 0
+        if population is not None:
+            searched = int(getattr(population, "dna_profiles", len(population)))
         if population is not None and len(population) > self.model.reference_population:
             # The prior odds of a true match fall as 1/N: among ten times as many people, a
             # coincidence as good as this one is ten times likelier, so the same evidence
@@ -127,7 +195,37 @@ class Matcher:
             contributions["population"] = -math.log2(
                 len(population) / self.model.reference_population
             )
-        return ScoredPair(alert, other, comparison, contributions, sum(contributions.values()))
+        return ScoredPair(
+            alert,
+            other,
+            comparison,
+            contributions,
+            sum(contributions.values()),
+            searched,
+            tuple(notes),
+        )
+
+    def dna_bar(self, searched: int) -> float:
+        """CPI that DNA alone must reach: 10,000 for `reference_population` profiles searched,
+        and proportionally more beyond (chance hits grow with the profiles searched)."""
+        return SUPPORT_CPI * max(1.0, searched / self.model.reference_population)
+
+    def dna_decides(self, scored: ScoredPair) -> bool:
+        """The DNA result alone is enough to notify."""
+        kin = scored.comparison.kinship
+        return kin is not None and kin.strong and kin.cpi >= self.dna_bar(scored.dna_searched)
+
+    @staticmethod
+    def conflicts(scored: ScoredPair) -> tuple[str, ...]:
+        """Facts that contradict DNA supporting the pair: sex, an age far off."""
+        if scored.contributions.get("dna", 0.0) <= 0.0:
+            return ()
+        out = []
+        if scored.comparison.level_name("sex") == "differ":
+            out.append("sex differs")
+        if scored.comparison.level_name("birth") == "different":
+            out.append("age far off")
+        return tuple(out)
 
     def _tf_adjustment(
         self, field: str, level: int, alert: Features, population: NamePopulation
@@ -146,15 +244,17 @@ class Matcher:
         return max(-_TF_MAX_BITS, min(_TF_MAX_BITS, adjust))
 
     def decide(self, scored: ScoredPair) -> Decision | None:
-        """NOTIFY at or above the upper threshold or on strong DNA; REVIEW between; else nothing."""
-        kin = scored.comparison.kinship
-        if kin is not None and kin.strong:
-            return Decision.NOTIFY
-        if scored.score >= self.model.thresholds.notify:
-            return Decision.NOTIFY
-        if scored.score >= self.model.thresholds.review:
+        """NOTIFY at or above the upper threshold or on DNA strong enough alone; REVIEW between;
+        DNA contradicted by sex or age goes to REVIEW, never straight to NOTIFY."""
+        dna_alone = self.dna_decides(scored)
+        decision: Decision | None = None
+        if dna_alone or scored.score >= self.model.thresholds.notify:
+            decision = Decision.NOTIFY
+        elif scored.score >= self.model.thresholds.review:
+            decision = Decision.REVIEW
+        if decision is Decision.NOTIFY and self.conflicts(scored):
             return Decision.REVIEW
-        return None
+        return decision
 
     def to_hit(self, scored: ScoredPair) -> Hit | None:
         decision = self.decide(scored)
@@ -165,13 +265,16 @@ class Matcher:
             record_ref=scored.other.facts.ref,
             score=round(scored.score, 3),
             decision=decision,
-            explanation=explain(scored, decision, self.model),
+            explanation=explain(scored, decision, self.model, self),
             kinship=scored.comparison.kinship,
         )
 
 
 def explain(
-    scored: ScoredPair, decision: Decision | None, model: FellegiSunterModel
+    scored: ScoredPair,
+    decision: Decision | None,
+    model: FellegiSunterModel,
+    matcher: Matcher | None = None,
 ) -> tuple[str, ...]:
     """One line per compared field (level, values, weight), then DNA, notes and the verdict."""
     lines = []
@@ -194,6 +297,18 @@ def explain(
             f"(thresholds set for {model.reference_population:,}) {bits:+.1f}"
         )
     lines.extend(comparison.notes)
+    lines.extend(scored.notes)
+    kin = comparison.kinship
+    if matcher is not None and kin is not None and kin.strong:
+        bar = matcher.dna_bar(scored.dna_searched)
+        alone = "enough" if kin.cpi >= bar else "not enough"
+        lines.append(
+            f"DNA alone needs CPI >= {bar:.3g} among {scored.dna_searched:,} profiles searched: "
+            f"{alone}"
+        )
+    conflicts = Matcher.conflicts(scored)
+    if conflicts and decision is Decision.REVIEW:
+        lines.append("DNA contradicted (" + ", ".join(conflicts) + "): review, not notify")
     verdict = decision.value if decision else "no hit"
     lines.append(
         f"score {scored.score:.1f} (notify >= {model.thresholds.notify:g}, "

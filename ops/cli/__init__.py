@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "registry",
     "pipeline",
     "match",
+    "dna",
     "matches",
     "demo",
     "drill",

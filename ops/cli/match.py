@@ -7,9 +7,11 @@ import sys
 import time
 from pathlib import Path
 
+from hub.config import load_settings
 from hub.errors import HubError
 from hub.matching.batch import run_batch
-from hub.matching.evaluation import evaluate
+from hub.matching.evaluation import EvalReport, evaluate
+from hub.matching.kinship import TableSet
 from hub.matching.matcher import Matcher
 from hub.matching.model import FellegiSunterModel
 from hub.matching.synthetic import generate
@@ -28,6 +30,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ev.add_argument("--size", type=int, default=2000, help="persons in all (default 2000)")
     ev.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     _model_options(ev)
+    ev.add_argument(
+        "--tables",
+        choices=("both", "lab", "wrong"),
+        default="both",
+        help="DNA scored with the run's lab table, with a deliberately wrong one (the shipped "
+        "table, or --allele-table DIR if given), or both (default)",
+    )
+    ev.add_argument(
+        "--without-dna",
+        action="store_true",
+        help="also match once with every STR profile dropped (what DNA adds)",
+    )
+    ev.add_argument(
+        "--dna-bound-check",
+        action="store_true",
+        help="also match once without the bound on DNA candidates and print both recalls",
+    )
     ev.add_argument(
         "--write-data", type=Path, metavar="DIR", help="also write the generated files here"
     )
@@ -58,12 +77,32 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allele-table",
+        type=Path,
+        metavar="DIR",
+        help="allele-frequency table directory, or a directory of them (default: the "
+        "HUB_ALLELE_TABLES setting, else the shipped table)",
+    )
+    parser.add_argument(
+        "--theta",
+        type=float,
+        help="θ (F_ST) for the likelihood ratios (default: HUB_DNA_THETA, else 0.01)",
+    )
     parser.add_argument("--weights", type=Path, help="weights JSON (default: the shipped one)")
     parser.add_argument("--notify", type=float, help="override the NOTIFY threshold")
     parser.add_argument("--review", type=float, help="override the REVIEW threshold")
 
 
-def _matcher(args: argparse.Namespace) -> Matcher:
+def allele_tables(args: argparse.Namespace, directory: Path | None = None) -> TableSet:
+    """The tables a command uses: --allele-table, else the hub setting, else the shipped one."""
+    settings = load_settings()
+    theta = args.theta if getattr(args, "theta", None) is not None else settings.dna_theta
+    chosen = directory or getattr(args, "allele_table", None) or settings.allele_tables
+    return TableSet.load(chosen, theta)
+
+
+def _matcher(args: argparse.Namespace, tables: TableSet | None = None) -> Matcher:
     if args.weights:
         model = FellegiSunterModel.load(check_readable_file(args.weights, "weights file"))
     else:
@@ -72,7 +111,7 @@ def _matcher(args: argparse.Namespace) -> Matcher:
         notify = args.notify if args.notify is not None else model.thresholds.notify
         review = args.review if args.review is not None else model.thresholds.review
         model = model.with_thresholds(notify, review)
-    return Matcher(model)
+    return Matcher(model, tables if tables is not None else allele_tables(args))
 
 
 def _match_eval(args: argparse.Namespace) -> int:
@@ -81,31 +120,83 @@ def _match_eval(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     data = generate(args.size, args.seed)
     generated = time.perf_counter() - started
-    matcher = _matcher(args)
+    if data.world is None:  # pragma: no cover - generate() always draws a world
+        raise HubError("the generated data has no lab table")
+    theta = args.theta if args.theta is not None else load_settings().dna_theta
+    lab = TableSet.single(data.world.lab_table.with_theta(theta))
+    wrong = TableSet.load(args.allele_table, theta)
+    runs = {"lab": [("lab's table", lab)], "wrong": [("wrong table", wrong)]}.get(
+        args.tables, [("lab's table", lab), ("wrong table", wrong)]
+    )
+    matcher = _matcher(args, runs[0][1])
     if args.write_data:
         paths = write_dataset(args.write_data, data, args.format)
-        print("wrote " + ", ".join(str(p) for p in paths.values()))
+        table_dir = data.world.write_lab_table(args.write_data / "allele-table")
+        print("wrote " + ", ".join(str(p) for p in [*paths.values(), table_dir]))
     if args.fit_out:
         from hub.matching.training import fit_dataset
 
         fitted = fit_dataset(data, matcher, seed=args.seed)
         fitted.save(args.fit_out)
         print(f"weights estimated from {len(data.labels)} true pairs saved to {args.fit_out}")
-    report = evaluate(data, matcher, seed=args.seed)
     t = matcher.model.thresholds
+    world = data.world
     print(
-        f"data: {len(data.alerts)} alerts, {len(data.records)} migrant records, "
-        f"{len(data.rescues)} rescue notices, {report.persons} persons, "
+        f"data: {len(data.alerts)} alerts ({len(data.parents_dna)} with parents' DNA), "
+        f"{len(data.records)} migrant records, {len(data.rescues)} rescue notices, "
         f"{len(data.labels)} true pairs (seed {args.seed}, generated in {generated:.1f} s)"
     )
+    print(
+        f"DNA: kit {world.kit} ({len(world.truth.loci)} loci), lab {world.lab}, lab table "
+        f"N = {world.lab_table.default_sample_size}, θ = {theta:g}"
+    )
     print(f"thresholds: notify >= {t.notify:g}, review >= {t.review:g}")
-    print(report.notify.line("NOTIFY"))
-    print(report.notify_or_review.line("NOTIFY+REVIEW"))
-    rate = report.persons / report.seconds if report.seconds else 0.0
-    print(f"matched incrementally in {report.seconds:.2f} s ({rate:,.0f} persons/s)")
-    for err in report.errors[:20]:
+    errors: list[str] = []
+    for title, tables in runs:
+        matcher = _matcher(args, tables)
+        report = evaluate(data, matcher, seed=args.seed)
+        errors = report.errors
+        names = ", ".join(x.name for x in tables.tables)
+        print(f"-- {title} ({names})")
+        _print_report(report)
+        if args.dna_bound_check:
+            free = evaluate(data, matcher, seed=args.seed, dna_limit=None, dna_min_share=0.0)
+            print(
+                f"   DNA candidates without the bound: {free.dna_pairs_candidates}/"
+                f"{free.dna_pairs} true DNA pairs, {free.dna_candidates_per_search:.1f} DNA "
+                f"candidates per search, all-key candidate recall {free.candidate_recall:.3f}; "
+                f"NOTIFY F1 {free.notify.f1:.3f} in {free.seconds:.1f} s"
+            )
+    if args.without_dna:
+        bare = evaluate(data, _matcher(args, lab), seed=args.seed, without_dna=True)
+        print("-- without DNA (every STR profile dropped)")
+        print(bare.notify.line("NOTIFY"))
+        for kind, scores in bare.by_kind.items():
+            print(scores.line(f"  {kind}"))
+    for err in errors[:20]:
         print(f"input error: {err}", file=sys.stderr)
     return 0
+
+
+def _print_report(report: EvalReport) -> None:
+    print(report.notify.line("NOTIFY"))
+    print(report.notify_or_review.line("NOTIFY+REVIEW"))
+    for kind, scores in report.by_kind.items():
+        print(scores.line(f"  {kind}"))
+    per_1000 = 1000 * report.dna_notified_false / report.rescues if report.rescues else 0.0
+    print(
+        f"DNA-notified: {report.dna_notified} NOTIFY made by DNA, {report.dna_notified_false} "
+        f"false ({per_1000:.2f} per 1,000 rescue notices); profiles the table does not fit: "
+        f"{report.unfit_profiles} of {report.dna_profiles}"
+    )
+    print(
+        f"candidates: recall {report.candidate_recall:.3f}; DNA true pairs (parents' and "
+        f"child's profiles) that became candidates {report.dna_pairs_candidates}/"
+        f"{report.dna_pairs}, notified {report.dna_pairs_notified}, "
+        f"{report.dna_candidates_per_search:.1f} DNA candidates per search (bounded)"
+    )
+    rate = report.persons / report.seconds if report.seconds else 0.0
+    print(f"matched incrementally in {report.seconds:.2f} s ({rate:,.0f} persons/s)")
 
 
 def _match_batch(args: argparse.Namespace) -> int:
@@ -122,6 +213,12 @@ def _match_batch(args: argparse.Namespace) -> int:
         f"pairs, {result.notify} NOTIFY, {result.review} REVIEW; {result.rows_written} rows "
         f"written to {args.out} in {seconds:.2f} s"
     )
+    if result.dna_unfit:
+        print(
+            f"{result.dna_unfit} of {result.dna_compared} DNA comparisons used a table that does "
+            "not fit the profiles (see the explanation; such DNA cannot notify alone)",
+            file=sys.stderr,
+        )
     if result.errors:
         errors_path = args.out.with_suffix(".errors.txt")
         errors_path.write_text("\n".join(result.errors) + "\n", encoding="utf-8")

@@ -303,6 +303,11 @@ def render(snap: Any) -> Group:
     for name, count in snap.projections.items():
         rows.add_row(name, str(count))
     parts: list[Any] = [topics, pubs, quarantine, rows]
+    if snap.dna_coverage:
+        dna = Table("allele table", "DNA profiles", "not covered well", title="DNA profiles")
+        for name, (profiles, unfit) in sorted(snap.dna_coverage.items()):
+            dna.add_row(name, str(profiles), f"[yellow]{unfit}[/yellow]" if unfit else "0")
+        parts.append(dna)
     if snap.projection_failures:
         parts.append(
             f"[yellow]{snap.projection_failures} events a projection could not apply "

@@ -28,7 +28,7 @@ def generate(size: int, seed: int, table: AlleleTable | None = None) -> Dataset:
     drawn from the same name and place pools, so common names collide as in real registers.
     """
     gen = Generator(seed, table)
-    data = Dataset()
+    data = Dataset(world=gen.world)
     n_alerts = max(1, size // 4)
     for _ in range(n_alerts):
         _alert_with_fate(gen, data)
@@ -142,12 +142,17 @@ def _moment(day: dt.date, gen: Generator) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(gen.rng.randint(6, 21), gen.rng.randint(0, 59)), dt.UTC)
 
 
-def str_payload(profile: dict[str, list[str]] | None) -> Payload | None:
-    """A StrProfile record from locus -> [allele, allele]."""
+def str_payload(
+    profile: dict[str, list[str]] | None, gen: Generator | None = None
+) -> Payload | None:
+    """A StrProfile record from locus -> [allele, allele], with the run's kit, lab, population."""
     if profile is None:
         return None
     loci = [{"locus": locus, "alleles": list(alleles)} for locus, alleles in profile.items()]
-    return {"kit": "Goldeneye 20A", "lab": None, "loci": loci}
+    world = gen.world if gen is not None else None
+    if world is None:
+        return {"kit": "Goldeneye 20A", "lab": None, "loci": loci}
+    return {"kit": world.kit, "lab": world.lab, "loci": loci, "population": world.population}
 
 
 def _alert(
@@ -159,7 +164,7 @@ def _alert(
     if child and rng.random() < 0.65:
         father, mother = gen.profile(), gen.profile()
         p.profile = gen.child_profile(father, mother)
-        if rng.random() < 0.3:  # only one parent gave blood
+        if rng.random() < 0.4:  # only one parent gave blood: a duo
             if rng.random() < 0.5:
                 father = None
             else:
@@ -169,8 +174,8 @@ def _alert(
                 {
                     "profile_id": gen.next_id("D"),
                     "alert_id": alert_id,
-                    "mother": str_payload(mother),
-                    "father": str_payload(father),
+                    "mother": str_payload(mother, gen),
+                    "father": str_payload(father, gen),
                     "sampled_on": lost + dt.timedelta(days=rng.randint(1, 30)),
                     "issuing_unit": f"{p.area[:4]}00-police",
                 }
@@ -371,9 +376,18 @@ def _rescue(gen: Generator, **f: Any) -> Payload:
             "contact": None,
             "since": f["found"],
         },
-        "str_profile": str_payload(f["profile"]),
+        "str_profile": str_payload(_maybe_degraded(gen, f["profile"]), gen),
         "issuing_unit": f"{area[:4]}00-civil-affairs",
     }
+
+
+def _maybe_degraded(
+    gen: Generator, profile: dict[str, list[str]] | None
+) -> dict[str, list[str]] | None:
+    # A quarter of rescued children's samples type only part of the kit.
+    if profile is None or gen.world is None or gen.rng.random() >= 0.25:
+        return profile
+    return gen.degrade(profile)
 
 
 def _random_child(gen: Generator, guardian: Person, when: dt.date) -> Payload:

@@ -79,6 +79,7 @@ _PLACES = {
     "trafficked_from",
 }
 _PROFILES = {"dna.father", "dna.mother", "str_profile"}
+_PROFILE_META = ("kit", "lab", "population")
 _DATES = {"birth.date", "birth.age_assessed_on", "moved_in_on", "registered_on"}
 _INSTANTS = {"last_seen_at", "reported_at", "rescued_at"}
 _INTS = {"birth.age_min", "birth.age_max", "child_index"}
@@ -172,8 +173,10 @@ def _cell(key: str, value: Any) -> str:
     if key in _PLACES:
         return str(value.get("area_code", ""))
     if key in _PROFILES:
+        # Kit, lab and population lead the cell as name=value parts (no locus has these names).
+        meta = [f"{k}={value[k]}" for k in _PROFILE_META if value.get(k)]
         return ";".join(
-            f"{loc['locus']}={'/'.join(loc['alleles'])}" for loc in value.get("loci", [])
+            meta + [f"{loc['locus']}={'/'.join(loc['alleles'])}" for loc in value.get("loci", [])]
         )
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
@@ -242,13 +245,17 @@ def _parse_cell(path: str, text: str) -> Any:
         return {"area_code": text, "text": ""}
     if key in _PROFILES:
         loci = []
+        meta: dict[str, str | None] = {"kit": "unknown", "lab": None}
         for part in text.split(";"):
             locus, _, alleles = part.partition("=")
+            if locus.strip().lower() in _PROFILE_META:
+                meta[locus.strip().lower()] = alleles.strip() or None
+                continue
             pair = [a.strip() for a in alleles.split("/") if a.strip()]
             if not locus.strip() or len(pair) not in (1, 2):
                 raise ValueError(f"{part!r} is not LOCUS=a/b")
             loci.append({"locus": locus.strip(), "alleles": [pair[0], pair[-1]]})
-        return {"kit": "unknown", "lab": None, "loci": loci}
+        return {**meta, "loci": loci}
     if key in _INTS:
         try:
             return int(text)

@@ -15,6 +15,7 @@ from typing import Any
 from hub.identity import check_character
 from hub.matching.kinship import AlleleTable
 from hub.matching.synthetic import pools
+from hub.matching.synthetic.dna import LabWorld, draw_world
 
 Payload = dict[str, Any]
 Label = tuple[str, str, int | None]
@@ -47,6 +48,8 @@ class Dataset:
     records: list[Payload] = field(default_factory=list)
     rescues: list[Payload] = field(default_factory=list)
     labels: list[Label] = field(default_factory=list)
+    # The run's population, kit and lab table (None when a table was imposed).
+    world: LabWorld | None = None
 
 
 class Generator:
@@ -55,7 +58,10 @@ class Generator:
     def __init__(self, seed: int, table: AlleleTable | None = None) -> None:
         self.rng = random.Random(seed)
         self.seed = seed
-        self.table = table or AlleleTable.load()
+        # Without a table given, the run draws its own population, kit and lab (never the
+        # shipped frequencies); with one, profiles follow it on its loci (tests).
+        self.world: LabWorld | None = None if table is not None else draw_world(seed)
+        self.table = table or (self.world.truth if self.world else AlleleTable.load())
         self._serial = 0
         self._surnames = [s for s, _ in pools.SURNAMES] + list(pools.SURNAME_TAIL)
         tail = pools.SURNAME_TAIL_SHARE / len(pools.SURNAME_TAIL)
@@ -154,6 +160,12 @@ class Generator:
             with contextlib.suppress(ValueError):  # a non-numeric allele stays as it is
                 child[locus][0] = f"{float(allele) + self.rng.choice((-1, 1)):g}"
         return child
+
+    def degrade(self, profile: dict[str, list[str]]) -> dict[str, list[str]]:
+        """A partial profile, as from an old or degraded sample: some loci fail to type."""
+        loci = sorted(profile)
+        keep = self.rng.sample(loci, max(6, round(len(loci) * self.rng.uniform(0.45, 0.8))))
+        return {locus: profile[locus] for locus in loci if locus in keep}
 
     # -- corruption ----------------------------------------------------------------------------
 

@@ -120,7 +120,8 @@ class TestKinship:
         (tmp_path / "str_allele_frequencies.csv").write_text(
             "locus,allele,frequency\nTH01,9,abc\n", encoding="utf-8"
         )
-        with pytest.raises(MatchingModelError, match="row 2 field frequency"):
+        (tmp_path / "table.json").write_text('{"sample_size": 500}', encoding="utf-8")
+        with pytest.raises(MatchingModelError, match="row 2: locus TH01 allele 9 field frequency"):
             AlleleTable.load(tmp_path)
 
 

@@ -123,7 +123,9 @@ class TestAdapters:
 class TestQuality:
     def test_precision_and_recall_floor_on_seeded_set(self) -> None:
         """On a seeded 2,000-person set: NOTIFY precision >= 0.9 and F1 >= 0.7."""
-        report = evaluate(generate(2000, seed=1), Matcher(), seed=1)
+        data = generate(2000, seed=1)
+        assert data.world is not None
+        report = evaluate(data, Matcher(table=data.world.lab_table), seed=1)
         assert report.errors == []
         assert report.notify.precision >= 0.9
         assert report.notify.f1 >= 0.7
