@@ -94,7 +94,8 @@ def count_table(
         for line in grid:
             line.append(sum(line))
     if total_row:
-        grid.append([sum(line[c] for line in grid) for c in range(len(grid[0]) if grid else 0)])
+        width = len(columns) + (1 if row_totals else 0)
+        grid.append([sum(line[c] for line in grid) for c in range(width)])
     hidden = _suppress(grid, _lines(len(rows), len(columns), row_totals, total_row), threshold)
     values = tuple(
         tuple(None if (r, c) in hidden else v for c, v in enumerate(line))

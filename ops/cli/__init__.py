@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pipeline",
     "match",
     "matches",
+    "report",
     "demo",
     "drill",
     "bench",
