@@ -123,10 +123,19 @@ class PeriodReport:
     def share(self, key: str, province: str = TOTAL, case: str = TOTAL) -> Share:
         """A named share at a province and case type, from the printed counts."""
         _, _, num, den = next(s for s in SHARES if s[0] == key)
-        return Share(self.by_case[num].cell(province, case), self.by_case[den].cell(province, case))
+        numerator, denominator = self.by_case[num], self.by_case[den]
+        return Share(
+            numerator.cell(province, case),
+            denominator.cell(province, case),
+            numerator.threshold,
+        )
 
     def tip_share(self, province: str = TOTAL) -> Share:
-        return Share(self.tips.cell(province, "forwarded"), self.tips.cell(province, TOTAL))
+        return Share(
+            self.tips.cell(province, "forwarded"),
+            self.tips.cell(province, TOTAL),
+            self.tips.threshold,
+        )
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,8 @@ table { border-collapse: collapse; margin: 0.4em 0 1em; page-break-inside: avoid
 th, td { border: 1px solid #bbb; padding: 2px 6px; }
 td { text-align: right; } th { background: #eef2f7; text-align: left; }
 td.hidden { color: #a33; } .met { color: #276b27; } .missed { color: #a33; } .open { color: #777; }
-td.words { text-align: left; }
+td.words { text-align: left; font-size: 8pt; }
+table.long { page-break-inside: auto; }
 .chart { page-break-inside: avoid; } .note { color: #555; font-size: 9pt; }
 """
 
@@ -177,16 +178,20 @@ def render_html(report: Report, source: str) -> str:
         )
     out.append("</table>")
     if report.comparisons:
+        scopes = list(dict.fromkeys(c.scope for c in report.comparisons))
+        head = "".join(f"<th>{html.escape(LABELS[scope])}</th>" for scope in scopes)
         out.append(
-            "<h2>与基线比较 Against the baseline</h2><table><tr><th>figure</th><th>case type</th>"
-            "<th>基线 baseline</th><th>本期 now</th><th>变化 change</th></tr>"
+            "<h2>与基线比较 Against the baseline</h2><p class='note'>Each cell: baseline → now "
+            f"(change).</p><table class='long'><tr><th>figure</th>{head}</tr>"
         )
-        for c in report.comparisons:
-            out.append(
-                f"<tr><th>{html.escape(c.figure)}</th><td>{html.escape(LABELS[c.scope])}</td>"
-                f"<td>{html.escape(c.baseline)}</td><td>{html.escape(c.now)}</td>"
-                f"<td>{html.escape(c.change)}</td></tr>"
+        for figure in dict.fromkeys(c.figure for c in report.comparisons):
+            cells = "".join(
+                f"<td class='words'>{html.escape(c.baseline)} → {html.escape(c.now)} "
+                f"({html.escape(c.change)})</td>"
+                for c in report.comparisons
+                if c.figure == figure
             )
+            out.append(f"<tr><th>{html.escape(figure)}</th>{cells}</tr>")
         out.append("</table>")
     out += _period_body(report, cur, with_charts=True)
     if report.baseline is not None:
