@@ -63,7 +63,9 @@ SELECT publisher_id, (stored_at AT TIME ZONE 'UTC')::date, count(*)
 FROM event_store GROUP BY 1, 2
 """
 _REJECTED = """
-SELECT reason, (received_at AT TIME ZONE 'UTC')::date, count(*) FROM quarantine GROUP BY 1, 2
+SELECT reason, COALESCE(publisher_id, 'unknown'), (received_at AT TIME ZONE 'UTC')::date,
+       count(*)
+FROM quarantine GROUP BY 1, 2, 3
 """
 # The hub's notification delay: from the moment it held both documents of a pair to the
 # moment it stored the hit (the router sends the notification from that event).
@@ -129,7 +131,7 @@ def read_facts(dsn: str) -> Facts:
         )
         exchange = ExchangeFacts(
             events={(p, d): int(n) for p, d, n in _rows(db, _EVENTS)},
-            rejected={(r, d): int(n) for r, d, n in _rows(db, _REJECTED)},
+            rejected={(r, p, d): int(n) for r, p, d, n in _rows(db, _REJECTED)},
             delays=tuple((d, float(s)) for d, s in _rows(db, _DELAYS)),
             deadlines_recorded=False,
         )

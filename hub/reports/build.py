@@ -310,8 +310,8 @@ def _exchange(
         if period.holds(day) and keep(publisher):
             events[(publisher, "events")] += n
     rejected: Counter[tuple[str, str]] = Counter()
-    for (reason, day), n in facts.exchange.rejected.items():
-        if period.holds(day):
+    for (reason, publisher, day), n in facts.exchange.rejected.items():
+        if period.holds(day) and keep(publisher):
             rejected[(reason, "events")] += n
     delays = [s for day, s in facts.exchange.delays if period.holds(day)]
     few = 0 < len(delays) < threshold

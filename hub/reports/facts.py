@@ -206,7 +206,8 @@ class ExchangeFacts:
     """Per-day counts from the event store and the quarantine, and notification delays."""
 
     events: Mapping[tuple[str, dt.date], int] = field(default_factory=dict)  # (publisher, day)
-    rejected: Mapping[tuple[str, dt.date], int] = field(default_factory=dict)  # (reason, day)
+    # (reason, publisher or "unknown", day)
+    rejected: Mapping[tuple[str, str, dt.date], int] = field(default_factory=dict)
     delays: tuple[tuple[dt.date, float], ...] = ()  # (day of the hit, seconds)
     deadlines_recorded: bool = False
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from hub.config import load_settings
 from hub.reports.suppression import DEFAULT_THRESHOLD
 from ops.errors import ReportError
-from ops.report.write import ReportRequest, format_of, period_of, report_from_database
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _report(args: argparse.Namespace) -> int:
+    # Imported here: matplotlib costs every other hubctl command a second at start-up.
+    from ops.report.write import ReportRequest, format_of, period_of, report_from_database
+
     if (args.baseline_from is None) != (args.baseline_to is None):
         raise ReportError("give both --baseline-from and --baseline-to, or neither")
     if args.suppress_below < 1:

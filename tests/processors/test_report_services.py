@@ -18,6 +18,8 @@ from hub.projections.apply import apply_events
 from hub.reports.build import build_report
 from hub.reports.facts import Period
 from hub.reports.tables import TOTAL
+from hub.store import QuarantineEntry
+from hub.verify import RejectReason
 from ops.report.html import render_csv
 from ops.report.write import ReportRequest, make_report, write
 from processors.operations import rebuild_projections
@@ -32,6 +34,11 @@ PROJECT = Path(__file__).resolve().parents[2]
 # Kept for a person to look at after the run; .data/ is ignored by git.
 OUTPUT = PROJECT / ".data" / "test-output" / "report"
 CURRENT = Period(*samples.CURRENT)
+REJECTIONS = (
+    (RejectReason.BAD_SIGNATURE, "510000-police", 6),
+    (RejectReason.NOT_PERMITTED, "520000-migrant-registry", 2),
+    (RejectReason.BAD_SIGNATURE, "520000-police", 1),
+)
 BASELINE = Period(*samples.BASELINE)
 
 
@@ -44,6 +51,11 @@ def loaded(fresh_db_settings: Settings) -> tuple[Settings, samples.Truth]:
     try:
         with events.transaction() as txn:
             txn.append_many(truth.events)
+            for reason, publisher, times in REJECTIONS:
+                for _ in range(times):
+                    txn.quarantine(QuarantineEntry(reason.value, "planted", b"w",
+                                                   dt.datetime.now(dt.UTC),
+                                                   publisher_id=publisher))
         with projections.transaction() as ptxn:
             apply_events(ptxn, truth.events)
     finally:
@@ -132,6 +144,13 @@ def test_every_figure_equals_an_independent_count(loaded: tuple[Settings, sample
         assert live.current.exchange.events.cell(publisher, "events") == n
     assert live.current.exchange.delays == sum(len(a.hits) for a in truth.alerts)
     assert live.current.exchange.deadlines_recorded is False
+    rejected = live.current.exchange.rejected
+    assert rejected.cell("BAD_SIGNATURE", "events") == 7
+    assert rejected.cell("NOT_PERMITTED", "events") == 2
+    sichuan = build_report(read_facts(settings.pg_reader_dsn), Period(today, today),
+                           province="510000", threshold=1)
+    assert sichuan.current.exchange.rejected.cell("BAD_SIGNATURE", "events") == 6
+    assert sichuan.current.exchange.rejected.rows == ("BAD_SIGNATURE",)
 
 def test_a_rebuild_from_the_event_store_gives_the_same_report(
     loaded: tuple[Settings, samples.Truth],
