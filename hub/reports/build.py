@@ -362,17 +362,23 @@ def period_report(
     assistance: Counter[tuple[str, str]] = Counter()
     tips: Counter[tuple[str, str]] = Counter()
     months = period.months()
+    # Over three years, months would be mostly small counts, hidden: count by year instead.
+    yearly = len(months) > 36
+    bucket = "%Y" if yearly else "%Y-%m"
+    if yearly:
+        months = [str(y) for y in range(period.first.year, period.last.year + 1)]
+    per, each = ("每年", "per year") if yearly else ("每月", "per month")
     alerts_monthly: Counter[str] = Counter()
     rescues_monthly: Counter[str] = Counter()
     for rescue in facts.rescues:
         if rescue.province in wanted and period.holds(rescue.rescued_at):
-            rescues_monthly[f"{rescue.rescued_at:%Y-%m}"] += 1
+            rescues_monthly[rescue.rescued_at.strftime(bucket)] += 1
             kinds = {k for f in _latest_before(rescue.follow_ups, period) for k in f.assistance}
             for kind in kinds:
                 assistance[(rescue.province, kind)] += 1
     for alert in facts.alerts:
         if alert.province in wanted and period.holds(alert.reported_at):
-            alerts_monthly[f"{alert.reported_at:%Y-%m}"] += 1
+            alerts_monthly[alert.reported_at.strftime(bucket)] += 1
     for tip in facts.tips:
         if tip.province in wanted and period.holds(tip.received_at):
             tips[(tip.province, "forwarded" if tip.forwarded else "not_forwarded")] += 1
@@ -395,9 +401,9 @@ def period_report(
         ),
         durations=_durations(facts, period, provinces, threshold),
         monthly={
-            "alerts_issued": _series("每月发布预警 alerts issued per month", months,
+            "alerts_issued": _series(f"{per}发布预警 alerts issued {each}", months,
                                      alerts_monthly, threshold),
-            "rescued": _series("每月登记获救人员 rescued persons registered per month", months,
+            "rescued": _series(f"{per}登记获救人员 rescued persons registered {each}", months,
                                rescues_monthly, threshold),
         },
         hit_times=_hit_times(facts, period, provinces, threshold),
@@ -405,19 +411,15 @@ def period_report(
     )
 
 
-def _count_text(value: int | None, threshold: int) -> str:
-    return f"< {threshold}" if value is None else str(value)
-
-
-def _compare(current: PeriodReport, baseline: PeriodReport, threshold: int) -> list[Comparison]:
+def _compare(current: PeriodReport, baseline: PeriodReport) -> list[Comparison]:
     out = []
     for scope in (TOTAL, *CASE_TYPES):
         for key, label in COUNT_FIGURES:
             now = current.by_case[key].cell(TOTAL, scope)
             before = baseline.by_case[key].cell(TOTAL, scope)
             change = "—" if now is None or before is None else f"{now - before:+d}"
-            out.append(Comparison(label, scope, _count_text(before, threshold),
-                                  _count_text(now, threshold), change))
+            out.append(Comparison(label, scope, baseline.by_case[key].text(TOTAL, scope),
+                                  current.by_case[key].text(TOTAL, scope), change))
         for key, label, _, _ in SHARES:
             now_share = current.share(key, TOTAL, scope)
             before_share = baseline.share(key, TOTAL, scope)
@@ -495,7 +497,7 @@ def build_report(
 
     current = period_report(facts, period, provinces, threshold, keep)
     before = period_report(facts, baseline, provinces, threshold, keep) if baseline else None
-    comparisons = tuple(_compare(current, before, threshold)) if before else ()
+    comparisons = tuple(_compare(current, before)) if before else ()
     return Report(
         current=current,
         baseline=before,

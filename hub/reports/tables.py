@@ -35,6 +35,16 @@ class CountTable:
     total_row: bool
     threshold: int
 
+    def text(self, row: str, column: str) -> str:
+        """The printed cell: the count, '< threshold' for a small one, 'hidden' for its partners.
+
+        A partner hidden to protect a small count is not itself small: printing it as '< 5'
+        would tell the reader something false.
+        """
+        r = len(self.rows) if row == TOTAL else self.rows.index(row)
+        c = len(self.columns) if column == TOTAL else self.columns.index(column)
+        return shown(self.values[r][c], self.threshold, self.raw[r][c])
+
     def cell(self, row: str, column: str) -> int | None:
         """The printed value at a row and column label (TOTAL names a margin)."""
         r = len(self.rows) if row == TOTAL else self.rows.index(row)
@@ -148,6 +158,14 @@ def _suppress(grid: list[list[int]], lines: list[list[Cell]], threshold: int) ->
     return hidden
 
 
-def shown(value: int | None, threshold: int) -> str:
-    """A printed count: the number, or '< threshold' when hidden."""
-    return f"< {threshold}" if value is None else str(value)
+HIDDEN = "hidden"
+
+
+def shown(value: int | None, threshold: int, true_value: int | None = None) -> str:
+    """A printed count: the number; '< threshold' when hidden for being small, or 'hidden'
+    when it was hidden only to protect a small one (given its true value)."""
+    if value is not None:
+        return str(value)
+    if true_value is not None and true_value >= threshold:
+        return HIDDEN
+    return f"< {threshold}"

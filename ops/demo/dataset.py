@@ -47,7 +47,8 @@ OUTCOME_KINDS: tuple[tuple[str, str, str], ...] = (
     ("follow_ups", "case-follow-up", "civil-affairs"),
     ("tips", "tip-report", "police"),
 )
-# The demo's report compares the years since 2017 with 2008-2016 (the data spans both).
+# The demo's report compares the years since 2017 with 2008-2016 (the data spans both); the
+# period runs to the day of the run at least, since the hits happen then.
 REPORT_BASELINE = ("2008-01-01", "2016-12-31")
 REPORT_PERIOD = ("2017-01-01", "2026-11-30")
 

@@ -7,6 +7,7 @@ Every step uses the project's real commands or functions: `hubctl services up` (
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -117,10 +118,10 @@ class Demo:
             self._tamper()
             self._wait_stored()
             self._wait_matches()
+            self._collect_inboxes()
             # Outcomes only now: a closed alert stops matching, and the demo shows the hits.
             self._publish(outcomes=True)
             self._wait_stored(outcomes=True)
-            self._collect_inboxes()
             self._confirm_true_hits()
             self.report_paths = self._write_report()
             self.stage = f"done in {time.monotonic() - began:.0f}s"
@@ -321,7 +322,9 @@ class Demo:
         from ops.report.write import ReportRequest, parse_day, report_from_database
 
         baseline = Period(*(parse_day(d, "baseline") for d in dataset.REPORT_BASELINE))
-        period = Period(*(parse_day(d, "period") for d in dataset.REPORT_PERIOD))
+        first, last = (parse_day(d, "period") for d in dataset.REPORT_PERIOD)
+        # The hits and decisions happen while the demo runs: the period runs up to today.
+        period = Period(first, max(last, dt.datetime.now(dt.UTC).date()))
         self.say(f"writing the joint office's report: {period.text()} against {baseline.text()}")
         written = []
         for fmt in ("html", "pdf"):

@@ -64,10 +64,12 @@ def _bars(ax: Axes, labels: Sequence[str], values: Sequence[int | None], thresho
     heights = [v or 0 for v in values]
     ax.bar(positions, heights, color=color)
     top = max(heights, default=0) or 1
+    ax.set_ylim(0, top * 1.1)  # counts: never a negative axis, even when every bar is hidden
     for x, value in zip(positions, values, strict=True):
         if value is None:
-            ax.text(x, top * 0.02, f"< {threshold}", ha="center", va="bottom", fontsize=7,
-                    color="#a33")
+            # Small or hidden to protect a small one: a chart cannot tell them apart.
+            ax.text(x, top * 0.02, "hidden", ha="center", va="bottom", fontsize=6,
+                    rotation=90, color="#a33")
 
 
 def monthly_chart(series: Sequence[Series], threshold: int) -> str:
@@ -103,7 +105,7 @@ def province_chart(report: PeriodReport, names: dict[str, str], threshold: int) 
         ax.bar(xs, [v or 0 for v in values], width, label=label, color=color)
         for x, value in zip(xs, values, strict=True):
             if value is None:
-                ax.text(x, 0, f"< {threshold}", ha="center", va="bottom", fontsize=6,
+                ax.text(x, 0, "hidden", ha="center", va="bottom", fontsize=6,
                         rotation=90, color="#a33")
     ax.set_xticks(range(len(provinces)))
     ax.set_xticklabels([names.get(p, p) for p in provinces], fontsize=8)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from hub.reports.build import COUNT_FIGURES, DURATIONS, SHARES, PeriodReport, Report
 from hub.reports.facts import ASSISTANCE_LABELS, CASE_TYPE_LABELS, GROUP_LABELS
 from hub.reports.suppression import Share
-from hub.reports.tables import TOTAL, CountTable, shown
+from hub.reports.tables import HIDDEN, TOTAL, CountTable
 from ops.report import charts
 
 PROVINCE_NAMES = {
@@ -52,17 +52,17 @@ def _name(code: str) -> str:
     return PROVINCE_NAMES.get(code, code)
 
 
-def _cell(value: int | None, threshold: int) -> str:
-    klass = ' class="hidden"' if value is None else ""
-    return f"<td{klass}>{html.escape(shown(value, threshold))}</td>"
+def _cell(table: CountTable, row: str, column: str) -> str:
+    klass = ' class="hidden"' if table.cell(row, column) is None else ""
+    return f"<td{klass}>{html.escape(table.text(row, column))}</td>"
 
 
 def _table(table: CountTable, rows_are_provinces: bool = True) -> str:
     head = "".join(f"<th>{html.escape(LABELS.get(c, c))}</th>" for c in table.column_labels)
     out = [f"<h3>{html.escape(table.title)}</h3><table><tr><th></th>{head}</tr>"]
-    for r, row in enumerate(table.row_labels):
+    for row in table.row_labels:
         label = _name(row) if rows_are_provinces else LABELS.get(row, row)
-        cells = "".join(_cell(v, table.threshold) for v in table.values[r])
+        cells = "".join(_cell(table, row, column) for column in table.column_labels)
         out.append(f"<tr><th>{html.escape(label)}</th>{cells}</tr>")
     out.append("</table>")
     return "".join(out)
@@ -159,8 +159,9 @@ def render_html(report: Report, source: str) -> str:
         f"computed {html.escape(now)} from {html.escape(source)}.</p>",
         f"<p class='note'>Counts from 1 to {report.threshold - 1} are shown as "
         f"\"&lt; {report.threshold}\" so that no rescued person can be picked out; other cells "
-        "are hidden with them (secondary suppression) so that no hidden count can be recovered "
-        "by subtracting the shown ones from a total. Alerts are counted by the day they were "
+        "are hidden with them and show \"hidden\" (secondary suppression) so that no hidden "
+        "count can be recovered by subtracting the shown ones from a total. Chart bars marked "
+        "\"hidden\" are either. Alerts are counted by the day they were "
         "reported and followed to the period's end (found, hits, confirmations by then); rescued "
         "persons by the day they were rescued, with follow-ups up to the period's end. Case "
         "types: suspected trafficking includes abduction; a rescued person takes the case type "
@@ -222,10 +223,9 @@ def csv_rows(report: Report) -> Iterator[list[str]]:
             ("rejected by reason", part.exchange.rejected),
         ]
         for title, table in tables:
-            for r, row in enumerate(table.row_labels):
-                for c, column in enumerate(table.column_labels):
-                    value = shown(table.values[r][c], table.threshold)
-                    yield [period, title, row, column, value]
+            for row in table.row_labels:
+                for column in table.column_labels:
+                    yield [period, title, row, column, table.text(row, column)]
         for key, _, _, _ in SHARES:
             for row in part.by_case["alerts_issued"].row_labels:
                 for column in (*part.by_case["alerts_issued"].columns, TOTAL):
@@ -237,8 +237,9 @@ def csv_rows(report: Report) -> Iterator[list[str]]:
                 yield [period, "time: " + key, row, column, cell.text()]
         for series in (*part.monthly.values(), part.hit_times):
             for label in series.labels:
+                value = series.row.cells[label]
                 yield [period, series.title, TOTAL, label,
-                       shown(series.row.cells[label], report.threshold)]
+                       HIDDEN if value is None else str(value)]
     for target in report.targets:
         yield ["current", "target", target.words, "verdict", target.verdict.words]
 

@@ -77,6 +77,10 @@ class TestCountTable:
             ("b", "x"): 8, ("b", "y"): 30, ("b", "z"): 12,
         })
         assert table.cell("a", "x") is None
+        assert table.text("a", "x") == "< 5"
+        # Its partners are not small: they say hidden, not "< 5".
+        partners = [c for c in ("y", "z") if table.cell("a", c) is None]
+        assert partners and all(table.text("a", c) == "hidden" for c in partners)
         assert sum(table.cell("a", c) is None for c in ("x", "y", "z")) >= 2
         assert sum(table.cell(r, "x") is None for r in ("a", "b")) >= 2
         assert _pinned(table) == set()
