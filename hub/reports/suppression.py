@@ -77,8 +77,8 @@ class Share:
         """The ratio in words a reader cannot misread: percentage and both counts."""
         if self.numerator is None or self.denominator is None:
             if self.threshold is None:
-                return "hidden (a count < threshold)"
-            return f"hidden (a count < {self.threshold})"
+                return "hidden (protects a count below the threshold)"
+            return f"hidden (protects a count < {self.threshold})"
         if self.denominator == 0:
             return "— (0 of 0)"
         percent = 100 * self.numerator / self.denominator

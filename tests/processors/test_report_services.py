@@ -120,22 +120,31 @@ def test_every_figure_equals_an_independent_count(loaded: tuple[Settings, sample
                     assert part.by_group[figure].cell(province, group) == want
             assert part.by_case[figure].cell(TOTAL, TOTAL) == sum(counts.values())
         assert sum(1 for a in truth.alerts if period.holds(a.reported)) > 40  # data is not thin
-        kinds = Counter(k for r in truth.rescues if period.holds(r.rescued) for k in r.assistance)
-        for kind, n in kinds.items():
-            assert part.assistance.cell(TOTAL, kind) == n
-        tips = [t for t in truth.tips if period.holds(t[1])]
-        assert part.tips.cell(TOTAL, TOTAL) == len(tips)
-        assert part.tips.cell(TOTAL, "forwarded") == sum(1 for t in tips if t[2])
-        firsts = [
-            min((f - a.reported).total_seconds() / 86400 for f, _ in a.hits
-                if _within(f, period))
-            for a in truth.alerts
-            if period.holds(a.reported) and any(_within(f, period) for f, _ in a.hits)
-        ]
-        cell = part.durations["to_first_hit"].cells[(TOTAL, TOTAL)]
-        assert cell.n == len(firsts)
-        assert cell.median == pytest.approx(_nearest(firsts, 0.5))
-        assert cell.p90 == pytest.approx(_nearest(firsts, 0.9))
+        kinds = Counter((r.province, k) for r in truth.rescues if period.holds(r.rescued)
+                        for k in r.assistance)
+        assert kinds  # the data has assistance to count
+        for province in samples.PROVINCES:
+            for kind in samples.ASSIST:
+                assert part.assistance.cell(province, kind) == kinds[(province, kind)]
+            tips = [t for t in truth.tips if t[0] == province and period.holds(t[1])]
+            assert part.tips.cell(province, TOTAL) == len(tips)
+            assert part.tips.cell(province, "forwarded") == sum(1 for t in tips if t[2])
+        for province in (*samples.PROVINCES, TOTAL):
+            for case in ("trafficking", "runaway", "lost", "other", TOTAL):
+                for key, pick in (("to_first_hit", 0), ("to_confirmation", 1)):
+                    days = [
+                        min((h[pick] - a.reported).total_seconds() / 86400 for h in a.hits
+                            if _within(h[pick], period))
+                        for a in truth.alerts
+                        if period.holds(a.reported)
+                        and province in (TOTAL, a.province) and case in (TOTAL, a.case_type)
+                        and any(_within(h[pick], period) for h in a.hits)
+                    ]
+                    cell = part.durations[key].cells[(province, case)]
+                    assert cell.n == len(days), (key, province, case)
+                    if days:
+                        assert cell.median == pytest.approx(_nearest(days, 0.5))
+                        assert cell.p90 == pytest.approx(_nearest(days, 0.9))
     # Events are stored today: the exchange figures of a period holding today count them all.
     today = dt.datetime.now(dt.UTC).date()
     live = build_report(read_facts(settings.pg_reader_dsn), Period(today, today), threshold=1)
