@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 from hub.reports.build import COUNT_FIGURES, DURATIONS, SHARES, PeriodReport, Report
 from hub.reports.facts import ASSISTANCE_LABELS, CASE_TYPE_LABELS, GROUP_LABELS
-from hub.reports.suppression import Share
 from hub.reports.tables import HIDDEN, TOTAL, CountTable
 from ops.report import charts
 
@@ -202,10 +201,6 @@ def render_html(report: Report, source: str) -> str:
     return "\n".join(out)
 
 
-def _share_text(share: Share) -> str:
-    return share.text()
-
-
 def csv_rows(report: Report) -> Iterator[list[str]]:
     """Every printed number: period, table, row, column, value (as printed, '< 5' if hidden)."""
     yield ["period", "table", "row", "column", "value"]
@@ -230,7 +225,7 @@ def csv_rows(report: Report) -> Iterator[list[str]]:
             for row in part.by_case["alerts_issued"].row_labels:
                 for column in (*part.by_case["alerts_issued"].columns, TOTAL):
                     yield [period, "share: " + key, row, column,
-                           _share_text(part.share(key, row, column))]
+                           part.share(key, row, column).text()]
         for key, _ in DURATIONS:
             d = part.durations[key]
             for (row, column), cell in sorted(d.cells.items()):
