@@ -24,3 +24,7 @@ class MigrationError(HubError):
 
 class DemoError(HubError):
     """A step of `hubctl demo` failed (a command exited with an error, a wait timed out)."""
+
+
+class ReportError(HubError):
+    """A report cannot be written: bad dates or output name, no CJK font, no PDF renderer."""

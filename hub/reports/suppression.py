@@ -64,6 +64,7 @@ class Share:
 
     numerator: int | None
     denominator: int | None
+    threshold: int | None = None  # for the words only
 
     @property
     def value(self) -> float | None:
@@ -75,7 +76,9 @@ class Share:
     def text(self) -> str:
         """The ratio in words a reader cannot misread: percentage and both counts."""
         if self.numerator is None or self.denominator is None:
-            return "< threshold (hidden)"
+            if self.threshold is None:
+                return "hidden (protects a count below the threshold)"
+            return f"hidden (protects a count < {self.threshold})"
         if self.denominator == 0:
             return "— (0 of 0)"
         percent = 100 * self.numerator / self.denominator
@@ -91,4 +94,4 @@ def share(numerator: int, denominator: int, threshold: int = DEFAULT_THRESHOLD) 
     if not 0 <= numerator <= denominator:
         raise ValueError(f"a share needs 0 <= part <= whole, got {numerator} of {denominator}")
     row = suppress_row({"part": numerator, "rest": denominator - numerator}, threshold)
-    return Share(numerator=row.cells["part"], denominator=row.total)
+    return Share(numerator=row.cells["part"], denominator=row.total, threshold=threshold)

@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "match",
     "dna",
     "matches",
+    "report",
     "demo",
     "drill",
     "bench",

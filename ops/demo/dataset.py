@@ -18,6 +18,7 @@ from typing import Any
 from hub.identity import check_resident_id
 from hub.matching.synthetic import Dataset, Label, Payload, generate
 from hub.matching.synthetic.files import write_jsonl
+from hub.matching.synthetic.outcomes import outcomes
 
 # GB/T 2260 province codes of the demo's partner provinces, with their names.
 PROVINCES: dict[str, str] = {
@@ -39,6 +40,17 @@ KINDS: tuple[tuple[str, str, str], ...] = (
     ("records", "migrant-record", "migrant-registry"),
     ("rescues", "rescue-notice", "civil-affairs"),
 )
+# What happened afterwards, published once the documents are matched: police close alerts and
+# pass on tips, civil affairs follow their rescued persons up.
+OUTCOME_KINDS: tuple[tuple[str, str, str], ...] = (
+    ("closures", "alert-closed", "police"),
+    ("follow_ups", "case-follow-up", "civil-affairs"),
+    ("tips", "tip-report", "police"),
+)
+# The demo's report compares the years since 2017 with 2008-2016 (the data spans both); the
+# period runs to the day of the run at least, since the hits happen then.
+REPORT_BASELINE = ("2008-01-01", "2016-12-31")
+REPORT_PERIOD = ("2017-01-01", "2026-11-30")
 
 
 def participants() -> list[str]:
@@ -76,6 +88,8 @@ class DemoData:
 
     files: dict[str, list[tuple[str, Path]]] = field(default_factory=dict)
     rows: dict[tuple[str, str], int] = field(default_factory=dict)  # (participant, type) -> rows
+    outcome_files: dict[str, list[tuple[str, Path]]] = field(default_factory=dict)
+    outcome_rows: dict[tuple[str, str], int] = field(default_factory=dict)
     labels: list[Label] = field(default_factory=list)
     bad_rows: list[BadRow] = field(default_factory=list)
     tamper_template: Payload = field(default_factory=dict)
@@ -164,6 +178,7 @@ def build(directory: Path, size: int, seed: int) -> DemoData:
             out.files.setdefault(participant, []).append((event_type, path))
             out.rows[(participant, event_type)] = len(docs)
     out.bad_rows = [info for info, _ in planted]
+    _write_outcomes(directory, data, seed, kept_ids, out)
     # Labels whose documents belong to no demo province cannot be found by anyone.
     out.labels = [lab for lab in data.labels if lab[0] in kept_ids and lab[1] in kept_ids]
     template = dict(data.alerts[-1])
@@ -171,6 +186,36 @@ def build(directory: Path, size: int, seed: int) -> DemoData:
     out.tamper_template = template
     _write_labels(directory / "labels.json", out)
     return out
+
+
+def _write_outcomes(directory: Path, data: Dataset, seed: int, kept: set[str],
+                    out: DemoData) -> None:
+    """Closures, follow-ups and tips, each published by the participant that owns its subject."""
+    later = outcomes(data, seed)
+    rescue_province = {s["rescue_id"]: _province(s["placement"]["area_code"])
+                       for s in data.rescues}
+    alert_province = {a["alert_id"]: _province(a["issuing_unit"]) for a in data.alerts}
+    docs = {
+        "closures": [(alert_province[c["alert_id"]], c) for c in later.closures
+                     if c["alert_id"] in kept],
+        "follow_ups": [(rescue_province[f["rescue_id"]], f) for f in later.follow_ups
+                       if f["rescue_id"] in kept],
+        "tips": [(_province(t["issuing_unit"]), t) for t in later.tips
+                 if _province(t["issuing_unit"]) in PROVINCES],
+    }
+    for stem, event_type, dept in OUTCOME_KINDS:
+        per_participant: dict[str, list[Payload]] = {}
+        for province, doc in docs[stem]:
+            participant = f"{province}-{dept}"
+            per_participant.setdefault(participant, []).append(
+                {**doc, "issuing_unit": participant}
+            )
+        for participant, rows in sorted(per_participant.items()):
+            path = directory / participant / "data" / f"{stem}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_jsonl(path, rows)
+            out.outcome_files.setdefault(participant, []).append((event_type, path))
+            out.outcome_rows[(participant, event_type)] = len(rows)
 
 
 def _write_labels(path: Path, data: DemoData) -> None:

@@ -7,6 +7,7 @@ Every step uses the project's real commands or functions: `hubctl services up` (
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from rich.console import Console, Group
 from rich.live import Live
 
 from hub.config import Settings
+from hub.errors import HubError
 from hub.keys import SigningKey
 from hub.registry import operator_key_paths
 from ops.demo import dataset, figures, namespace
@@ -39,6 +41,7 @@ class Outcome:
     quality: Quality
     seconds: float
     failed_jobs: list[str] = field(default_factory=list)
+    reports: list[Path] = field(default_factory=list)
 
 
 class Demo:
@@ -60,6 +63,7 @@ class Demo:
         self.data = dataset.DemoData()
         self.failed: list[str] = []
         self._live: Live | None = None
+        self.report_paths: list[Path] = []
         self._last_read = 0.0
 
     # -- display ------------------------------------------------------------------------
@@ -115,12 +119,17 @@ class Demo:
             self._wait_stored()
             self._wait_matches()
             self._collect_inboxes()
+            # Outcomes only now: a closed alert stops matching, and the demo shows the hits.
+            self._publish(outcomes=True)
+            self._wait_stored(outcomes=True)
+            self._confirm_true_hits()
+            self.report_paths = self._write_report()
             self.stage = f"done in {time.monotonic() - began:.0f}s"
             self.refresh(force=True)
         self._live = None
         q = figures.quality(self.fig.notifications, self.data.labels)
         return Outcome(self.run_info, self.data, self.fig, q, time.monotonic() - began,
-                       self.failed)
+                       self.failed, self.report_paths)
 
     def _create_namespace(self) -> None:
         from ops import db, topics
@@ -211,12 +220,15 @@ class Demo:
             time.sleep(0.5)
         return False
 
-    def _publish(self) -> None:
+    def _publish(self, outcomes: bool = False) -> None:
         connector = tool("hub-connector")
-        order = {t: n for n, (_, t, _) in enumerate(dataset.KINDS)}
-        work = sorted(((event_type, pid, path) for pid, files in self.data.files.items()
+        kinds = dataset.OUTCOME_KINDS if outcomes else dataset.KINDS
+        files = self.data.outcome_files if outcomes else self.data.files
+        order = {t: n for n, (_, t, _) in enumerate(kinds)}
+        work = sorted(((event_type, pid, path) for pid, files in files.items()
                        for event_type, path in files), key=lambda w: (order[w[0]], w[1]))
-        self.say(f"publishing {len(work)} files through hub-connector publish, "
+        what = "closures, follow-ups and tips" if outcomes else "files"
+        self.say(f"publishing {len(work)} {what} through hub-connector publish, "
                  f"{PARALLEL} at a time")
         jobs = [Job(f"publish {pid} {event_type}", [
             connector, "publish", "--config", str(self.run_info.config_path(pid)), "--type",
@@ -241,12 +253,14 @@ class Demo:
         send_tampered(self.settings, wire, publisher)
         self.say("sent one tampered event (signed, then one payload byte flipped) to ingest")
 
-    def _expected_events(self) -> int:
+    def _expected_events(self, outcomes: bool = False) -> int:
         rows = sum(self.data.rows.values())
+        if outcomes:
+            rows += sum(self.data.outcome_rows.values())
         return rows - len(self.fig.rejected_rows)
 
-    def _wait_stored(self) -> None:
-        expected = self._expected_events()
+    def _wait_stored(self, outcomes: bool = False) -> None:
+        expected = self._expected_events(outcomes)
         self.say(f"waiting for the hub to verify and store {expected} events")
         self._wait("every published event to be stored or quarantined",
                    lambda: self.fig.partner_events >= expected
@@ -280,6 +294,52 @@ class Demo:
             self.refresh(force=True)
             if sum(len(v) for v in self.fig.notifications.values()) == before:
                 return
+
+    def _confirm_true_hits(self) -> None:
+        """Each police unit confirms the hits it received that are true (the labels say so)."""
+        connector = tool("hub-connector")
+        truth = {tuple(label) for label in self.data.labels}
+        jobs, seen = [], set()
+        for pid, notes in self.fig.notifications.items():
+            for note in notes:
+                hit, match_id = figures.hit_of(note), note.get("match_id")
+                if hit is None or hit not in truth or not match_id or match_id in seen:
+                    continue
+                seen.add(match_id)
+                jobs.append(Job(f"decide {pid} {match_id}", [
+                    connector, "decide", "--config", str(self.run_info.config_path(pid)),
+                    str(match_id), "confirm", "--note", "家属已辨认 family identified"],
+                    environment(self.settings), self.run_info.logs / f"{pid}.log"))
+        self.say(f"police units confirm the {len(jobs)} true hits (hub-connector decide)")
+        before = self.fig.stored_of("match-decision")
+        self._jobs(jobs, PARALLEL)
+        self._wait("the decisions to be stored",
+                   lambda: self.fig.stored_of("match-decision") >= before + len(jobs), 180)
+
+    def _write_report(self) -> list[Path]:
+        """The joint office's report of this run, in HTML and PDF (hubctl report's code)."""
+        from hub.reports.facts import Period
+        from ops.report.write import ReportRequest, parse_day, report_from_database
+
+        baseline = Period(*(parse_day(d, "baseline") for d in dataset.REPORT_BASELINE))
+        first, last = (parse_day(d, "period") for d in dataset.REPORT_PERIOD)
+        # The hits and decisions happen while the demo runs: the period runs up to today.
+        period = Period(first, max(last, dt.datetime.now(dt.UTC).date()))
+        self.say(f"writing the joint office's report: {period.text()} against {baseline.text()}")
+        written = []
+        for fmt in ("html", "pdf"):
+            request = ReportRequest(period, self.root / f"report.{fmt}", fmt, baseline)
+            source = f"demo database {self.run_info.database}"
+            try:
+                written.append(report_from_database(self.settings.pg_reader_dsn, request, source))
+            except HubError as err:
+                problem = f"report {fmt}: {err}"
+                if not self.keep_going:
+                    raise DemoError(problem) from err
+                self.failed.append(problem)
+        for path in written:
+            self.console.log(f"report written to {path}")
+        return written
 
     def _wait(self, what: str, done: Callable[[], bool], timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -319,5 +379,7 @@ def where_next(run: DemoRun, cwd: Path | None = None) -> list[str]:
         f"  {connector} inbox --config {rel(run.config_path(unit))}   # new hits only",
         f"  {rel(run.participant_dir(unit) / 'inbox.jsonl')}   # the hits the demo received",
         f"  {rel(run.root)}/<participant>/data/*.rejects.csv   # rejected rows and why",
+        f"  {rel(run.root / 'report.html')}  and  {rel(run.root / 'report.pdf')}   "
+        "# the joint office's report of this run (hubctl report writes others)",
         f"Stop: {hubctl} services down   # the pipeline workers first, then Kafka and PostgreSQL",
     ]

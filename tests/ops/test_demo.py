@@ -112,3 +112,20 @@ def test_summary_reports_precision(
     assert "precision " in done.stdout and "%" in done.stdout.split("precision ", 1)[1][:12]
     assert "recall " in done.stdout
     assert "quarantine list" in done.stdout and "services down" in done.stdout
+
+
+def test_demo_ends_with_the_joint_office_report(
+        demo: tuple[Path, DemoRun, subprocess.CompletedProcess[str]],
+        services_up: Settings) -> None:
+    """The run writes report.html and report.pdf, says where, and the outcomes it published
+    (closures, follow-ups, tips, confirmations) are in the event store the report reads."""
+    root, run, done = demo
+    assert "report written to" in done.stdout and "report.pdf" in done.stdout
+    page = (root / "report.html").read_text(encoding="utf-8")
+    assert "<svg" in page and "疑似拐卖" in page and "not recorded yet" in page
+    assert (root / "report.pdf").read_bytes().startswith(b"%PDF")
+    with psycopg.connect(run.settings(services_up).pg_dsn) as conn:
+        stored = dict(conn.execute(
+            "SELECT event_type, count(*) FROM event_store GROUP BY 1").fetchall())
+    for event_type in ("alert-closed", "case-follow-up", "tip-report", "match-decision"):
+        assert stored.get(event_type, 0) > 0, (event_type, stored)

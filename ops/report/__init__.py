@@ -1,0 +1,1 @@
+"""Writing the joint office's report: charts (matplotlib), HTML, PDF (headless Chromium), CSV."""
