@@ -54,9 +54,14 @@ SELECT rescue_id, followed_up_on, family_reunion,
        COALESCE(details -> 'assistance', '[]'::jsonb), details -> 'placement' ->> 'kind'
 FROM proj_case_follow_ups WHERE followed_up_on IS NOT NULL ORDER BY rescue_id, follow_up_id
 """
+# A tip counts as forwarded to an alert when the tipster named one, or when the matcher found
+# an open alert it fits and sent it to that alert's issuing unit (tip_forwards, hub.tips).
 _TIPS = """
-SELECT tip_id, publisher_id, COALESCE(received_at, occurred_at), related_alert_id IS NOT NULL
-FROM proj_tips ORDER BY tip_id
+SELECT t.tip_id, t.publisher_id, COALESCE(t.received_at, t.occurred_at),
+       t.related_alert_id IS NOT NULL OR EXISTS (
+           SELECT 1 FROM tip_forwards f
+           WHERE f.tip_id = t.tip_id AND cardinality(f.alert_ids) > 0)
+FROM proj_tips t ORDER BY t.tip_id
 """
 _EVENTS = """
 SELECT publisher_id, (stored_at AT TIME ZONE 'UTC')::date, count(*)

@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from hub.config import Settings
@@ -218,3 +219,25 @@ def test_the_pdf_renders_pages_that_are_not_blank(loaded: tuple[Settings, sample
         assert _non_blank(page) > 0.005, page
     shutil.copy(request.out, OUTPUT / "report.pdf")
     shutil.copy(html_file, OUTPUT / "report.html")
+
+
+def test_a_tip_the_matcher_forwarded_to_an_alert_counts_as_forwarded(
+    loaded: tuple[Settings, samples.Truth],
+) -> None:
+    """Besides tips that name an alert, those the matcher fitted to one (tip_forwards)."""
+    settings, truth = loaded
+    province, received, _ = next(t for t in truth.tips if not t[2] and CURRENT.holds(t[1]))
+    tip_id = f"T-{truth.tips.index((province, received, False))}"
+    before = build_report(read_facts(settings.pg_reader_dsn), CURRENT, threshold=1)
+    with psycopg.connect(settings.pg_dsn) as conn:
+        # Sent to the place's police only: not forwarded to an alert.
+        conn.execute("INSERT INTO tip_forwards (tip_event_id, tip_id, recipient, role) "
+                     "VALUES ('e1', %s, '510000-police', 'PLACE_POLICE')", (tip_id,))
+    unchanged = build_report(read_facts(settings.pg_reader_dsn), CURRENT, threshold=1)
+    with psycopg.connect(settings.pg_dsn) as conn:
+        conn.execute("INSERT INTO tip_forwards (tip_event_id, tip_id, recipient, role, alert_ids) "
+                     "VALUES ('e1', %s, '530000-police', 'ALERT_ISSUER', '{A-7}')", (tip_id,))
+    after = build_report(read_facts(settings.pg_reader_dsn), CURRENT, threshold=1)
+    count = lambda report: report.current.tips.cell(province, "forwarded")  # noqa: E731
+    assert count(unchanged) == count(before)
+    assert count(after) == count(before) + 1
