@@ -29,6 +29,7 @@ from hub.errors import StoreError
 SUBJECT_FIELDS = {"missing-person-alert": "alert_id", "match-found": "match_id"}
 
 __all__ = [
+    "DisclosureAudit",
     "EventRecord",
     "EventStore",
     "EventStoreTxn",
@@ -201,6 +202,9 @@ class EventStoreTxn(Protocol):
     def quarantine(self, entry: QuarantineEntry) -> int:
         """Keep a rejected message; returns its quarantine id."""
 
+    def audit_disclosure(self, entry: DisclosureAudit) -> None:
+        """Keep one row of the disclosure audit (a details request refused here)."""
+
     def mark_quarantine(self, entry_id: int, status: QuarantineStatus, at: datetime) -> None:
         """Move a quarantine entry to a new status (retried entries get retried_at and a count)."""
 
@@ -257,6 +261,19 @@ def _track_key(consumer: str, topic: str, partition: int) -> tuple[str, str, int
     return (consumer, topic, partition)
 
 
+@dataclass(frozen=True)
+class DisclosureAudit:
+    """One request for the personal details behind a hit, granted or refused (append-only)."""
+
+    match_id: str
+    requester: str
+    request_event_id: str
+    reason: str
+    outcome: str  # GRANTED or REFUSED
+    detail: str
+    at: datetime
+
+
 @dataclass
 class _EventState:
     events: dict[str, StoredEvent] = field(default_factory=dict)
@@ -267,6 +284,7 @@ class _EventState:
     anomalies: list[SequenceAnomaly] = field(default_factory=list)
     quarantine: dict[int, QuarantineEntry] = field(default_factory=dict)
     next_quarantine: int = 1
+    audits: list[DisclosureAudit] = field(default_factory=list)
 
 
 class _InMemoryEventTxn:
@@ -307,6 +325,9 @@ class _InMemoryEventTxn:
 
     def record_anomaly(self, anomaly: SequenceAnomaly) -> None:
         self._s.anomalies.append(anomaly)
+
+    def audit_disclosure(self, entry: DisclosureAudit) -> None:
+        self._s.audits.append(entry)
 
     def quarantine(self, entry: QuarantineEntry) -> int:
         entry_id = self._s.next_quarantine

@@ -6,6 +6,8 @@
 - ``match``: verified topic -> :class:`processors.match_stage.MatchStage`, then its outbox
   (match-found events to ingest, notifications to recipients) is sent after the commit. Off
   when the hub operator's signing key is absent.
+- a timer runs the deadline sweep (:mod:`processors.deadline_sweep`) every
+  ``sweep_every_s`` seconds: overdue hits are escalated through the same outbox.
 
 Durable state lives in PostgreSQL; Faust only moves messages (``memory://`` table store, no
 tables). The app id carries the topic prefix, so test runs and the real hub never share a
@@ -30,7 +32,8 @@ from hub.errors import StoreUnavailable
 from hub.keys import SigningKey, VerifyKey
 from hub.registry import load_operator_key, operator_key_paths
 from hub.schema_catalog import SchemaCatalog
-from ops.topics import ensure_notification_topic, topic_name
+from ops.topics import ensure_notification_topic, notification_topic, topic_name
+from processors.deadline_sweep import DeadlineSweep
 from processors.match_stage import create_match_stage
 from processors.pg_projections import PgProjectionStore
 from processors.pg_store import PgEventStore
@@ -205,6 +208,11 @@ class PipelineApp:
             # Messages left in the outbox by a worker that died after its commit go out even
             # when no new event arrives.
             self.app.timer(OUTBOX_EVERY)(self._flush_outbox)
+            self.sweep = DeadlineSweep(
+                self.match_sender.store, self.catalog, SigningKey.load(private),
+                names["ingest"], functools.partial(notification_topic, settings),
+            )
+            self.app.timer(settings.sweep_every_s)(self._sweep)
 
     async def _send_all(self, outgoing: Sequence[Outgoing]) -> None:
         """Send every output and wait for the broker's acknowledgements, retrying on failure.
@@ -299,6 +307,12 @@ class PipelineApp:
                 result.failed,
                 sent,
             )
+
+    async def _sweep(self) -> None:
+        escalated = await _until_stored("deadline sweep", self.sweep.run_once)
+        if escalated:
+            sent = await _until_stored("match outbox", self.match_sender.flush)
+            log.info("deadline sweep: %d escalated, %d sent", escalated, sent)
 
     async def _flush_outbox(self) -> None:
         sent = await _until_stored("match outbox", self.match_sender.flush)

@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 from hub.errors import StoreError, StoreUnavailable
 from hub.store import (
     SUBJECT_FIELDS,
+    DisclosureAudit,
     EventRecord,
     PublisherSequence,
     QuarantineEntry,
@@ -179,6 +180,14 @@ class _PgEventTxn:
                 anomaly.event_id,
                 anomaly.detected_at,
             ),
+        )
+
+    def audit_disclosure(self, entry: DisclosureAudit) -> None:
+        self._cur.execute(
+            "INSERT INTO disclosure_audit (match_id, requester, request_event_id, reason, "
+            "outcome, detail, at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (entry.match_id, entry.requester, entry.request_event_id, entry.reason,
+             entry.outcome, entry.detail, entry.at),
         )
 
     def quarantine(self, entry: QuarantineEntry) -> int:
