@@ -48,8 +48,11 @@ def match_details(
         children = counterpart.get("children") or []
         if child_index is not None and 0 <= child_index < len(children):
             # The child matched; the registrant is the adult the child was found with.
+            entry = children[child_index]
             other["accompanying_adult"] = other.pop("person", None)
-            other["person"] = children[child_index]
+            other["person"] = entry.get("child") if isinstance(entry, Mapping) else entry
+            if isinstance(entry, Mapping) and entry.get("guardian_relation"):
+                other["guardian_relation"] = entry["guardian_relation"]
     return {
         "match_id": match_id,
         "alert": _pick(alert, _ALERT_FIELDS),

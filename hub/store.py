@@ -253,6 +253,9 @@ class EventStore(Protocol):
     def anomalies(self, publisher_id: str | None = None) -> list[SequenceAnomaly]:
         """Recorded sequence gaps and replays, oldest first."""
 
+    def disclosure_audits(self, match_id: str | None = None) -> list[DisclosureAudit]:
+        """Rows of the disclosure audit, oldest first, optionally of one match."""
+
     def publishers(self) -> list[PublisherSequence]:
         """Sequence state of every publisher seen."""
 
@@ -431,6 +434,9 @@ class InMemoryEventStore:
             for a in self._state.anomalies
             if publisher_id is None or a.publisher_id == publisher_id
         ]
+
+    def disclosure_audits(self, match_id: str | None = None) -> list[DisclosureAudit]:
+        return [a for a in self._state.audits if match_id is None or a.match_id == match_id]
 
     def publishers(self) -> list[PublisherSequence]:
         return [self._state.sequences[p] for p in sorted(self._state.sequences)]

@@ -411,6 +411,15 @@ class PgEventStore:
             )
             return [SequenceAnomaly(*r) for r in cur.fetchall()]
 
+    def disclosure_audits(self, match_id: str | None = None) -> list[DisclosureAudit]:
+        with self.db.cursor() as cur:
+            cur.execute(
+                "SELECT match_id, requester, request_event_id, reason, outcome, detail, at "
+                "FROM disclosure_audit WHERE %s::text IS NULL OR match_id = %s ORDER BY id",
+                (match_id, match_id),
+            )
+            return [DisclosureAudit(*r) for r in cur.fetchall()]
+
     def publishers(self) -> list[PublisherSequence]:
         with self.db.cursor() as cur:
             cur.execute(
