@@ -60,7 +60,8 @@ class TestOverdue:
 
     def test_met_or_escalated_is_not_overdue(self) -> None:
         """A late ack still stops escalation, and an escalation is never repeated."""
-        assert not is_overdue(DutyState(T0, done_at=T0 + timedelta(hours=1)), T0 + timedelta(hours=2))
+        later = T0 + timedelta(hours=2)
+        assert not is_overdue(DutyState(T0, done_at=T0 + timedelta(hours=1)), later)
         assert not is_overdue(DutyState(T0, escalated=True), T0 + timedelta(hours=2))
 
     def test_no_deadline_is_never_overdue(self) -> None:
@@ -68,18 +69,19 @@ class TestOverdue:
         assert not is_overdue(DutyState(None), T0)
 
 
+REGISTERED = {"510000-police": "510000", "510100-police": "510100", "320100-police": "320100"}
+
+
 class TestEscalationTarget:
-    REGISTERED = {"510000-police": "510000", "510100-police": "510100",
-                  "320100-police": "320100"}
 
     def test_city_unit_goes_to_its_provincial_headquarters(self) -> None:
         """510100-police is overseen by 510000-police, whose jurisdiction is the province."""
-        assert escalation_target("510100-police", self.REGISTERED) == "510000-police"
+        assert escalation_target("510100-police", REGISTERED) == "510000-police"
 
     def test_headquarters_itself_or_none_goes_to_the_operator(self) -> None:
         """The headquarters' own lapse, or a province without one, reaches the hub operator."""
-        assert escalation_target("510000-police", self.REGISTERED) == HUB_OPERATOR_ID
-        assert escalation_target("320100-police", self.REGISTERED) == HUB_OPERATOR_ID
+        assert escalation_target("510000-police", REGISTERED) == HUB_OPERATOR_ID
+        assert escalation_target("320100-police", REGISTERED) == HUB_OPERATOR_ID
 
     def test_headquarters_must_cover_the_province(self) -> None:
         """A participant named like the headquarters but registered for less is not it."""

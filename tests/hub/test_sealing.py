@@ -10,7 +10,7 @@ import pytest
 
 from hub.errors import KeyFileError, RegistryError
 from hub.keys import generate_keypair
-from hub.registry import Registry, RegistrationRequest
+from hub.registry import RegistrationRequest, Registry
 from hub.sealing import EncryptionKey, SealError, generate_encryption_key, open_sealed, seal_for
 
 MATCH = "6f1c9a1e-0d7e-4a51-9a55-2d3f0f2b7c11"
