@@ -16,7 +16,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["DETAILS_KIND", "details_bytes", "details_notice", "match_details"]
+__all__ = [
+    "DETAILS_KIND",
+    "details_bytes",
+    "details_notice",
+    "disclosure_refusal",
+    "match_details",
+]
 
 DETAILS_KIND = "MATCH_DETAILS"
 _ALERT_FIELDS = ("alert_id", "case_number", "person", "residence", "household_registration",
@@ -30,6 +36,21 @@ _RESCUE_FIELDS = ("rescue_id", "person", "rescued_at", "rescue_place", "traffick
 
 def _pick(body: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
     return {n: body[n] for n in names if body.get(n) is not None}
+
+
+def disclosure_refusal(
+    match_id: str, requester: str, recipients: Sequence[str], status: str | None
+) -> str | None:
+    """Why the details of this match may not go to `requester`, or None when they may.
+
+    Only a notified unit gets them, and nobody once the match was rejected: the people in it
+    are then strangers to each other, and their details would be disclosed for nothing.
+    """
+    if requester not in recipients:
+        return f"{requester} was not notified of match {match_id}"
+    if status == "REJECTED":
+        return f"match {match_id} was rejected: its details are no longer disclosed"
+    return None
 
 
 def match_details(

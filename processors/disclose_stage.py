@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from hub.disclosure import details_bytes, details_notice, match_details
+from hub.disclosure import details_bytes, details_notice, disclosure_refusal, match_details
 from hub.errors import MatchingInputError
 from hub.keys import SigningKey
 from hub.limits import storable_text
@@ -55,11 +55,14 @@ class Discloser:
             detail="", at=now,
         )
         refs = response.pair_refs(match_id)
-        if refs is None or requester not in refs.recipients:
+        if refs is None:
             # The verify stage let it through, so the matcher's own record lags or differs:
             # refuse rather than disclose on doubt.
             return self._refuse(txn, response, audit, event,
-                                f"match {match_id} is not known here as notified to {requester}")
+                                f"match {match_id} is not known here as notified")
+        why = disclosure_refusal(match_id, requester, refs.recipients, refs.status)
+        if why is not None:
+            return self._refuse(txn, response, audit, event, why)
         key = response.encryption_key(requester, now)
         if key is None:
             return self._refuse(txn, response, audit, event,

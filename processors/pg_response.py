@@ -31,6 +31,7 @@ class PairRefs:
     child_index: int | None
     explanation: list[str]
     recipients: list[str]
+    status: str
 
 
 @dataclass(frozen=True)
@@ -55,14 +56,15 @@ class ResponseTxn:
     def pair_refs(self, match_id: str) -> PairRefs | None:
         self._cur.execute(
             "SELECT alert_id, alert_event_id, counterpart_kind, counterpart_event_id, "
-            "child_index, explanation, recipients FROM match_pairs WHERE match_id = %s",
+            "child_index, explanation, recipients, status FROM match_pairs WHERE match_id = %s",
             (match_id,),
         )
         row = self._cur.fetchone()
         if row is None or row[1] is None or row[3] is None:
             return None
         return PairRefs(str(row[0]), str(row[1]), str(row[2]), str(row[3]), row[4],
-                        [str(x) for x in row[5] or []], [str(x) for x in row[6] or []])
+                        [str(x) for x in row[5] or []], [str(x) for x in row[6] or []],
+                        str(row[7]))
 
     def encryption_key(self, participant_id: str, when: dt.datetime) -> EncryptionPublicKey | None:
         """The newest registered X25519 key of the participant valid at `when`.

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from hub.disclosure import disclosure_refusal
 from hub.identity import HUB_OPERATOR_ID
 from hub.response import (
     Duty,
@@ -108,3 +109,13 @@ class TestEvidenceWords:
                               "cpi": 1e6})
         assert words == "DNA supports the relationship (TRIO, 20 loci)"
         assert dna_in_words(None) == "no DNA compared"
+
+
+class TestDisclosureRule:
+    def test_only_notified_units_of_a_live_match(self) -> None:
+        """Details go to a notified unit; not to another, and to nobody once rejected."""
+        told = ["510100-police", "320000-police"]
+        assert disclosure_refusal("m", "320000-police", told, "NOTIFIED") is None
+        assert disclosure_refusal("m", "320000-police", told, "CONFIRMED") is None
+        assert "not notified" in str(disclosure_refusal("m", "530000-police", told, "NOTIFIED"))
+        assert "rejected" in str(disclosure_refusal("m", "510100-police", told, "REJECTED"))
