@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from hub.errors import HubError, KeyFileError
+from hub.secrets import make_private_dirs
 
 __all__ = [
     "EncryptionKey",
@@ -116,8 +117,8 @@ class EncryptionKey:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
+            make_private_dirs(path.parent)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError as err:
             raise KeyFileError(f"{path} already exists; refusing to overwrite a key") from err
@@ -194,7 +195,11 @@ def open_sealed(
         raise SealError("the ephemeral key is not 32 bytes")
     nonce = _unb64(box.get("nonce"), "nonce")
     sealed = _unb64(box.get("ciphertext"), "ciphertext")
-    cipher = ChaCha20Poly1305(_box_key(key.exchange(ephemeral), ephemeral, public.raw))
+    try:
+        shared = key.exchange(ephemeral)
+    except ValueError as err:  # a low-order point: no shared secret, so no box of ours
+        raise SealError(f"the ephemeral key is not usable: {err}") from err
+    cipher = ChaCha20Poly1305(_box_key(shared, ephemeral, public.raw))
     try:
         return cipher.decrypt(nonce, sealed, _aad(match_id, recipient, public.key_id))
     except (InvalidTag, ValueError) as err:

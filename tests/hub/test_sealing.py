@@ -106,3 +106,12 @@ class TestRegistryKeys:
         broken = request.to_json().replace(key.public.base64, "not-base64!")
         with pytest.raises(RegistryError, match="encryption_public_key"):
             RegistrationRequest.from_json(broken)
+
+
+def test_a_degenerate_ephemeral_key_is_refused() -> None:
+    """An all-zero ephemeral key (no shared secret) is a SealError, not a crash."""
+    key = generate_encryption_key()
+    box = seal_for(key.public, SECRET, match_id=MATCH, recipient=UNIT)
+    with pytest.raises(SealError):
+        open_sealed(key, {**box, "ephemeral": base64.b64encode(bytes(32)).decode()},
+                    match_id=MATCH, recipient=UNIT)
