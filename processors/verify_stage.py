@@ -595,7 +595,10 @@ class VerifyStage:
         )
         entry_id = txn.quarantine(entry)
         result.quarantined += 1
-        if env is not None and env.event_type == "details-request":
+        if env is not None and env.event_type == "details-request" \
+                and outcome.reason in TOLD_REASONS:
+            # Authentic requests only (the signature held): a forgery cannot put words in a
+            # unit's mouth in the audit; it is kept in quarantine like any other.
             self._audit_refused(txn, env, f"{entry.reason}: {detail}", now)
         headers = (
             ("reason", entry.reason.encode()),

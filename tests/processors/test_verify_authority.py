@@ -247,3 +247,14 @@ def test_a_refused_details_request_is_audited(hub: Hub) -> None:
     assert (row.requester, row.outcome, row.reason) == (OTHER, "REFUSED", "to act on the hit")
     assert row.request_event_id == str(decode_envelope(outsider).event_id)
     assert row.detail.startswith("NOT_ENTITLED: ")
+
+
+def test_a_forged_details_request_is_not_audited_in_a_units_name() -> None:
+    """A request whose signature fails is quarantined, but writes no audit row for the unit
+    it claims to come from."""
+    hub = Hub(InMemoryEventStore())
+    match_id = str(payload_for("match-found", 1, hub.world.epoch, ISSUER)["match_id"])
+    hub.send(hub.match_found(1, [ISSUER]))
+    honest = _act(hub, OTHER, "details-request", match_id)
+    assert hub.send(honest[:-1] + bytes([honest[-1] ^ 1])) == ["BAD_SIGNATURE"]
+    assert hub.stage.store.disclosure_audits(match_id) == []
