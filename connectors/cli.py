@@ -16,6 +16,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "watch",
     "inbox",
     "decide",
+    "ack",
+    "details",
     "status",
     "keygen",
 )

@@ -82,6 +82,11 @@ class ConnectorConfig:
         return f"{self.principal}.inbox"
 
     @property
+    def encryption_key_file(self) -> Path:
+        """The X25519 private key details are sealed to, beside the signing key."""
+        return encryption_key_path(self.key_file)
+
+    @property
     def area_code(self) -> str:
         return self.participant_id.split("-", 1)[0]
 
@@ -105,6 +110,11 @@ class ConnectorConfig:
     @property
     def notification_topic(self) -> str:
         return f"{self.topic_prefix}notifications.{self.participant_id}"
+
+
+def encryption_key_path(signing_key: Path) -> Path:
+    """Where the encryption key of a signing key file lives: keys/P.pem -> keys/P.x25519.pem."""
+    return signing_key.with_name(f"{signing_key.stem}.x25519.pem")
 
 
 def _get(data: dict[str, Any], name: str, kind: type, where: Path) -> Any:

@@ -5,6 +5,10 @@ are shown (hub.notice). Anything else on the topic (unsigned, wrongly signed, al
 another participant, or a notice already delivered coming again) is refused: kept with its
 reason in `refused.jsonl` beside the inbox database and counted, never shown as a hit.
 
+Personal details a unit asked for (`hub-connector details`) arrive sealed to this participant's
+X25519 key (hub.sealing): they stay sealed in the inbox database and are opened only to be shown
+or written (:func:`open_details`).
+
 Delivery is remembered twice: the consumer group's committed offsets say where to resume, and a
 local table of delivered notification ids makes sure a re-read (offsets reset, group lost, the
 topic replayed) never shows a notification a second time.
@@ -27,9 +31,11 @@ from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
 from connectors.config import ConnectorConfig
+from hub.disclosure import DETAILS_KIND
 from hub.errors import ConnectorError
 from hub.keys import VerifyKey
 from hub.notice import NoticeRefusal, NoticeRefused, open_notice
+from hub.sealing import EncryptionKey, SealError, open_sealed
 from hub.secrets import create_private_file, make_private_dirs, open_private_append
 
 _TABLE = """
@@ -63,11 +69,21 @@ class Notification:
         """A one-line summary for the terminal."""
         payload = self.body["payload"]
         kind = self.body.get("event_type", "notification")
+        if kind == DETAILS_KIND:
+            return f"{kind} match {payload.get('match_id')}: personal details (sealed to you)"
+        if kind == "MATCH_ESCALATED":
+            return (f"{kind} [{payload.get('urgency')}] match {payload.get('match_id')} alert "
+                    f"{payload.get('alert_id')}: {payload.get('duty')} of "
+                    f"{payload.get('overdue_unit')} overdue since {payload.get('due_at')}")
         if "match_id" in payload:
+            evidence = payload.get("evidence") or {}
+            deadline = (f" {evidence.get('score_band')}; {evidence.get('dna')}; reply by "
+                        f"{payload['reply_by']}" if payload.get("reply_by") else "")
             explanation = "; ".join(str(x) for x in payload.get("explanation") or [])[:200]
             urgency = f" [{payload['urgency']}]" if payload.get("urgency") else ""
             return (f"{kind}{urgency} match {payload['match_id']} alert "
-                    f"{payload.get('alert_id')} score {payload.get('score')}: {explanation}")
+                    f"{payload.get('alert_id')} score {payload.get('score')}{deadline}: "
+                    f"{explanation}")
         if kind == "ALERT_PUSH":
             place = payload.get("last_seen_place") or {}
             return (f"{kind} [{payload.get('urgency')}] alert {payload.get('alert_id')} of "
@@ -98,6 +114,23 @@ class Refusal:
     def record(self) -> dict[str, Any]:
         return {"reason": self.reason.value, "detail": self.detail, **self.where,
                 "refused_at": time.time(), "raw": base64.b64encode(self.raw).decode("ascii")}
+
+
+def open_details(note: Notification, key: EncryptionKey, recipient: str) -> dict[str, Any]:
+    """The personal details a MATCH_DETAILS notification carries, opened with this
+    participant's encryption key; SealError when they are not sealed for it."""
+    payload = note.body["payload"]
+    sealed = payload.get("sealed")
+    if not isinstance(sealed, dict):
+        raise SealError("the notification carries no sealed details")
+    plain = open_sealed(key, sealed, match_id=str(payload.get("match_id")), recipient=recipient)
+    try:
+        details = json.loads(plain.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise SealError(f"the opened details are not JSON: {err}") from err
+    if not isinstance(details, dict):
+        raise SealError("the opened details are not a JSON object")
+    return details
 
 
 def parse_message(operator: VerifyKey, recipient: str, topic: str, partition: int, offset: int,

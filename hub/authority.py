@@ -8,6 +8,9 @@ projections and the matcher only ever hold changes that were allowed: they canno
   nobody else may issue an alert under the same id.
 - A decision is accepted only for a match the hub found, from a unit the hub notified of it,
   and about the alert that match is about.
+- An acknowledgement (match-ack) or a request for the personal details behind a hit
+  (details-request) is accepted only for a match the hub found, from a unit the hub notified
+  of it: the hub discloses details to nobody else.
 
 A change naming an alert or match the hub has not received yet is refused as UNKNOWN_SUBJECT,
 which the verify stage tries again once that alert or match arrives.
@@ -25,6 +28,8 @@ from hub.store import SUBJECT_FIELDS
 from hub.verify import Rejected, RejectReason
 
 ALERT_CHANGES = frozenset({"alert-update", "alert-closed", "parents-dna-profile"})
+# Acts of a notified unit on a match, besides deciding it.
+MATCH_ACTS = frozenset({"match-ack", "details-request"})
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,7 @@ def subject_of(event_type: str, payload: Mapping[str, Any]) -> str | None:
 
 def named_subject(event_type: str, payload: Mapping[str, Any]) -> str | None:
     """The id of the alert or match a change of this type names (None for other types)."""
-    if event_type == "match-decision":
+    if event_type == "match-decision" or event_type in MATCH_ACTS:
         return str(payload["match_id"])
     if event_type in ALERT_CHANGES:
         return str(payload["alert_id"])
@@ -82,6 +87,24 @@ def refusal(env: Envelope, payload: Mapping[str, Any], subjects: Subjects) -> Re
                             f"hub operator may send {kind} for it", env)
     elif kind == "match-decision":
         return _decision_refusal(env, payload, subjects)
+    elif kind in MATCH_ACTS:
+        return _recipient_refusal(env, payload, subjects)
+    return None
+
+
+def _recipient_refusal(
+    env: Envelope, payload: Mapping[str, Any], subjects: Subjects
+) -> Rejected | None:
+    match_id = str(named_subject(env.event_type, payload))
+    match = subjects.match(match_id)
+    if match is None:
+        return Rejected(RejectReason.UNKNOWN_SUBJECT,
+                        f"{env.event_type} names match {match_id}, which the hub has not found",
+                        env)
+    if env.publisher_id not in match.recipients:
+        return Rejected(RejectReason.NOT_ENTITLED,
+                        f"{env.publisher_id} was not notified of match {match_id}; only a "
+                        f"notified unit may send {env.event_type} for it", env)
     return None
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.errors import ConfigError
+from hub.response import ResponseRules
 from hub.secrets import read_secret
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -84,14 +85,17 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from err
 
 
-def _float(env: dict[str, str], name: str, default: float) -> float:
+def _float(env: dict[str, str], name: str, default: float, *, positive: bool = False) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError as err:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from err
+    if positive and value <= 0:
+        raise ConfigError(f"{name} must be more than 0, got {raw!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,23 @@ class Settings:
     # one) and the θ (F_ST) correction of its likelihood ratios.
     allele_tables: Path | None = None
     dna_theta: float = 0.01
+    # Reply and decision deadlines of hits, in seconds (hub.response); the deadlines a hit got
+    # are kept in its match-found event, so changing these never moves an existing one.
+    ack_urgent_child_s: int = 3600
+    ack_other_s: int = 12 * 3600
+    decide_urgent_child_s: int = 12 * 3600
+    decide_other_s: int = 72 * 3600
+    # How often the deadline sweep looks for overdue duties.
+    sweep_every_s: float = 30.0
+
+    @property
+    def response_rules(self) -> ResponseRules:
+        """The deadline rules these settings give (checked: every duration positive)."""
+        try:
+            return ResponseRules(self.ack_urgent_child_s, self.ack_other_s,
+                                 self.decide_urgent_child_s, self.decide_other_s)
+        except ValueError as err:
+            raise ConfigError(f"reply deadlines: {err}") from err
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -184,6 +205,11 @@ class Settings:
             "HUB_TOPIC_PREFIX": self.topic_prefix,
             "HUB_ALLELE_TABLES": str(self.allele_tables or ""),
             "HUB_DNA_THETA": repr(self.dna_theta),
+            "HUB_ACK_URGENT_CHILD_S": str(self.ack_urgent_child_s),
+            "HUB_ACK_OTHER_S": str(self.ack_other_s),
+            "HUB_DECIDE_URGENT_CHILD_S": str(self.decide_urgent_child_s),
+            "HUB_DECIDE_OTHER_S": str(self.decide_other_s),
+            "HUB_SWEEP_EVERY_S": str(self.sweep_every_s),
         }
 
     def __str__(self) -> str:
@@ -216,4 +242,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         topic_prefix=env.get("HUB_TOPIC_PREFIX", "hub."),
         allele_tables=Path(env["HUB_ALLELE_TABLES"]) if env.get("HUB_ALLELE_TABLES") else None,
         dna_theta=_float(env, "HUB_DNA_THETA", 0.01),
+        ack_urgent_child_s=_int(env, "HUB_ACK_URGENT_CHILD_S", 3600),
+        ack_other_s=_int(env, "HUB_ACK_OTHER_S", 12 * 3600),
+        decide_urgent_child_s=_int(env, "HUB_DECIDE_URGENT_CHILD_S", 12 * 3600),
+        decide_other_s=_int(env, "HUB_DECIDE_OTHER_S", 72 * 3600),
+        sweep_every_s=_float(env, "HUB_SWEEP_EVERY_S", 30.0, positive=True),
     )

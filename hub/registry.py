@@ -1,7 +1,8 @@
 """The participant registry: who may publish what, with which keys, when.
 
 The registry is itself event-sourced. Its events (participant-registered, key-added,
-key-revoked, permission-granted, permission-withdrawn) are signed by the hub operator,
+key-revoked, permission-granted, permission-withdrawn, encryption-key-added) are signed by the
+hub operator,
 whose first key is the trust anchor every hub process is configured with. State is
 rebuilt by applying the verified registry events in log order.
 
@@ -13,7 +14,9 @@ Time rules (all judged at the event's `published_at`, the signer's claimed signi
   invalidate history. Clock-trust assumption: the publisher's `published_at` is trusted.
   A thief could back-date, so on compromise the operator sets `effective_at` to the earliest
   moment the key may have been exposed, not to the moment the loss was noticed;
-- a permission holds from its grant's `effective_at` until a withdrawal's `effective_at`.
+- a permission holds from its grant's `effective_at` until a withdrawal's `effective_at`;
+- a participant's X25519 encryption key (hub.sealing) is the one the hub seals personal details
+  to; the newest key valid at the time of sealing wins, so adding a new key rotates it.
 
 Default permissions by department are in DEFAULT_PERMISSIONS; registration events name the
 permissions explicitly, so replaying old events never depends on the code's current defaults.
@@ -39,6 +42,7 @@ from hub.identity import (
 )
 from hub.keys import SigningKey, VerifyKey, key_id_of
 from hub.schema_catalog import SchemaCatalog
+from hub.sealing import EncryptionPublicKey
 
 REGISTRY_EVENT_TYPES: tuple[str, ...] = (
     "participant-registered",
@@ -46,6 +50,7 @@ REGISTRY_EVENT_TYPES: tuple[str, ...] = (
     "key-revoked",
     "permission-granted",
     "permission-withdrawn",
+    "encryption-key-added",
 )
 DEFAULT_PERMISSIONS: Mapping[str, tuple[str, ...]] = {
     "police": (
@@ -55,11 +60,13 @@ DEFAULT_PERMISSIONS: Mapping[str, tuple[str, ...]] = {
         "parents-dna-profile",
         "match-decision",
         "tip-report",
+        "details-request",
+        "match-ack",
     ),
     "migrant-registry": ("migrant-record",),
     "civil-affairs": ("rescue-notice", "case-follow-up"),
     "womens-federation": ("case-follow-up", "tip-report"),
-    "hub-operator": (*REGISTRY_EVENT_TYPES, "match-found"),
+    "hub-operator": (*REGISTRY_EVENT_TYPES, "match-found", "match-escalated"),
 }
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -123,6 +130,10 @@ class Registry:
     participants: dict[str, Participant] = field(default_factory=dict)
     keys: dict[str, KeyRecord] = field(default_factory=dict)  # key id -> record
     grants: dict[tuple[str, str], list[_Grant]] = field(default_factory=dict)
+    # participant id -> (valid from, key), in the order added
+    encryption_keys: dict[str, list[tuple[datetime, EncryptionPublicKey]]] = field(
+        default_factory=dict
+    )
     applied: set[Any] = field(default_factory=set)  # event ids already applied
 
     @classmethod
@@ -162,6 +173,12 @@ class Registry:
             t for (pid, t), grants in self.grants.items()
             if pid == participant_id and any(g.holds_at(when) for g in grants)
         )
+
+    def encryption_key(self, participant_id: str, when: datetime) -> EncryptionPublicKey | None:
+        """The key details for this participant are sealed to at `when` (newest valid wins)."""
+        valid = [(since, k) for since, k in self.encryption_keys.get(participant_id, ())
+                 if since <= when]
+        return max(valid, key=lambda pair: pair[0])[1] if valid else None
 
     # -- applying events ---------------------------------------------------------------
 
@@ -209,6 +226,20 @@ class Registry:
             raise RegistryError(f"key {key_id}: valid_until is not after valid_from")
         self.keys[key_id] = KeyRecord(pid, VerifyKey(raw), p["valid_from"], until)
 
+    def _add_encryption_key(self, p: Mapping[str, Any]) -> None:
+        pid = p["participant_id"]
+        self._need_participant(pid)
+        try:
+            key = EncryptionPublicKey(bytes(p["public_key"]))
+        except HubError as err:
+            raise RegistryError(f"encryption key of {pid}: {err}") from err
+        if key.key_id != p["key_id"]:
+            raise RegistryError(f"key id {p['key_id']} is not the fingerprint of the X25519 key")
+        held = self.encryption_keys.setdefault(pid, [])
+        if any(k == key for _, k in held):
+            raise RegistryError(f"encryption key {key.key_id} is already registered")
+        held.append((p["valid_from"], key))
+
     def _revoke_key(self, p: Mapping[str, Any]) -> None:
         record = self.key(p["participant_id"], p["key_id"])
         if record is None:
@@ -246,6 +277,7 @@ _HANDLERS = {
     "key-revoked": Registry._revoke_key,
     "permission-granted": Registry._grant_event,
     "permission-withdrawn": Registry._withdraw_event,
+    "encryption-key-added": Registry._add_encryption_key,
 }
 
 
@@ -309,6 +341,22 @@ def add_key_event(
     return _operator_event(catalog, operator, "key-added", payload, sequence, when)
 
 
+def encryption_key_event(
+    catalog: SchemaCatalog, operator: SigningKey, *, sequence: int, participant_id: str,
+    public_key: EncryptionPublicKey, valid_from: datetime | None = None,
+    at: datetime | None = None,
+) -> Envelope:
+    """encryption-key-added for a participant's X25519 public key."""
+    when = at or datetime.now(UTC)
+    payload = {
+        "participant_id": participant_id,
+        "key_id": public_key.key_id,
+        "public_key": public_key.raw,
+        "valid_from": valid_from or when,
+    }
+    return _operator_event(catalog, operator, "encryption-key-added", payload, sequence, when)
+
+
 def revoke_key_event(
     catalog: SchemaCatalog, operator: SigningKey, *, sequence: int, participant_id: str,
     key_id: str, effective_at: datetime | None = None, reason: str = "",
@@ -345,10 +393,12 @@ class RegistrationRequest:
 
     {"format": "exchange-hub.registration-request.v1", "participant_id": "320000-police",
      "display_name": "...", "jurisdiction": "320000", "public_key": "<base64, 32 bytes>",
-     "key_id": "<32 hex, optional, checked>", "requested_event_types": ["..."]}
+     "key_id": "<32 hex, optional, checked>", "requested_event_types": ["..."],
+     "encryption_public_key": "<base64, 32 bytes X25519, optional>"}
 
-    "format", "key_id" and "department" are optional but checked when present; other fields
-    (such as "requested_at") are ignored. An empty type list means the department defaults.
+    "format", "key_id", "department" and "encryption_public_key" are optional but checked when
+    present; other fields (such as "requested_at") are ignored. An empty type list means the
+    department defaults. Without an encryption key the hub cannot send the participant details.
     """
 
     participant_id: str
@@ -356,9 +406,12 @@ class RegistrationRequest:
     jurisdiction: str
     public_key: VerifyKey
     requested_event_types: tuple[str, ...]
+    encryption_key: EncryptionPublicKey | None = None
 
     def to_json(self) -> str:
         """The request as pretty-printed JSON."""
+        extra = {} if self.encryption_key is None else {
+            "encryption_public_key": self.encryption_key.base64}
         return json.dumps({
             "format": REQUEST_FORMAT,
             "participant_id": self.participant_id,
@@ -367,6 +420,7 @@ class RegistrationRequest:
             "public_key": self.public_key.base64,
             "key_id": self.public_key.key_id,
             "requested_event_types": list(self.requested_event_types),
+            **extra,
         }, ensure_ascii=False, indent=2) + "\n"
 
     @classmethod
@@ -401,15 +455,24 @@ class RegistrationRequest:
         types = data.get("requested_event_types", [])
         if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
             raise RegistryError("field 'requested_event_types' must be a list of names")
+        encryption = data.get("encryption_public_key")
+        sealing_key = None
+        if encryption is not None:
+            if not isinstance(encryption, str):
+                raise RegistryError("field 'encryption_public_key' must be base64 text")
+            try:
+                sealing_key = EncryptionPublicKey.from_base64(encryption)
+            except HubError as err:
+                raise RegistryError(f"field 'encryption_public_key': {err}") from err
         return cls(data["participant_id"], data["display_name"], data["jurisdiction"], key,
-                   tuple(types))
+                   tuple(types), sealing_key)
 
 
 def registration_events(
     catalog: SchemaCatalog, operator: SigningKey, request: RegistrationRequest, *,
     first_sequence: int, at: datetime | None = None, allow_extra: bool = False,
 ) -> list[Envelope]:
-    """participant-registered + key-added for a request.
+    """participant-registered + key-added (+ encryption-key-added) for a request.
 
     Requested types outside the department's defaults are refused unless `allow_extra`.
     """
@@ -424,7 +487,7 @@ def registration_events(
             "grant them explicitly if intended"
         )
     when = at or datetime.now(UTC)
-    return [
+    events = [
         register_participant_event(
             catalog, operator, sequence=first_sequence, participant_id=request.participant_id,
             display_name=request.display_name, jurisdiction=request.jurisdiction,
@@ -434,6 +497,12 @@ def registration_events(
                       participant_id=request.participant_id, public_key=request.public_key,
                       valid_from=when, at=when),
     ]
+    if request.encryption_key is not None:
+        events.append(encryption_key_event(
+            catalog, operator, sequence=first_sequence + 2,
+            participant_id=request.participant_id, public_key=request.encryption_key,
+            valid_from=when, at=when))
+    return events
 
 
 # -- the operator's key files -------------------------------------------------------------

@@ -20,7 +20,10 @@ follow only after a unit confirms it needs them):
 - explanation lines keep the field, its agreement level and its weight but drop the compared
   values (the part in parentheses), and any identity number left in a line is masked;
 - DNA evidence is carried as the conclusion, CPI, loci compared and inconsistent loci;
-- the urgency and the action on hit come from the alert, so the unit knows how fast to act.
+- the urgency and the action on hit come from the alert, so the unit knows how fast to act;
+- the evidence strength is given in words (a score band, the DNA conclusion), with the reply
+  deadline and the commands to acknowledge (`hub-connector ack`) and to ask for the personal
+  details (`hub-connector details`), which the hub then seals to the asking unit alone.
 """
 
 from __future__ import annotations
@@ -170,6 +173,10 @@ class MatchSummary:
     kinship: Mapping[str, Any] | None = None
     found_at: str | None = None
     extra_notes: Sequence[str] = field(default=())
+    score_band: str | None = None
+    dna_in_words: str | None = None
+    reply_by: str | None = None
+    decide_by: str | None = None
 
 
 def notification(summary: MatchSummary, recipient: str, role: str) -> dict[str, Any]:
@@ -199,4 +206,9 @@ def notification(summary: MatchSummary, recipient: str, role: str) -> dict[str, 
         "found_at": summary.found_at,
         "notes": list(summary.extra_notes),
         "decide_with": f"hub-connector decide {summary.match_id} confirm|reject|need-info",
+        "evidence": {"score_band": summary.score_band, "dna": summary.dna_in_words},
+        "reply_by": summary.reply_by,
+        "decide_by": summary.decide_by,
+        "ack_with": f"hub-connector ack {summary.match_id}",
+        "details_with": f'hub-connector details {summary.match_id} --reason "..."',
     }

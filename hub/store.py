@@ -29,6 +29,7 @@ from hub.errors import StoreError
 SUBJECT_FIELDS = {"missing-person-alert": "alert_id", "match-found": "match_id"}
 
 __all__ = [
+    "DisclosureAudit",
     "EventRecord",
     "EventStore",
     "EventStoreTxn",
@@ -201,6 +202,9 @@ class EventStoreTxn(Protocol):
     def quarantine(self, entry: QuarantineEntry) -> int:
         """Keep a rejected message; returns its quarantine id."""
 
+    def audit_disclosure(self, entry: DisclosureAudit) -> None:
+        """Keep one row of the disclosure audit (a details request refused here)."""
+
     def mark_quarantine(self, entry_id: int, status: QuarantineStatus, at: datetime) -> None:
         """Move a quarantine entry to a new status (retried entries get retried_at and a count)."""
 
@@ -249,12 +253,28 @@ class EventStore(Protocol):
     def anomalies(self, publisher_id: str | None = None) -> list[SequenceAnomaly]:
         """Recorded sequence gaps and replays, oldest first."""
 
+    def disclosure_audits(self, match_id: str | None = None) -> list[DisclosureAudit]:
+        """Rows of the disclosure audit, oldest first, optionally of one match."""
+
     def publishers(self) -> list[PublisherSequence]:
         """Sequence state of every publisher seen."""
 
 
 def _track_key(consumer: str, topic: str, partition: int) -> tuple[str, str, int]:
     return (consumer, topic, partition)
+
+
+@dataclass(frozen=True)
+class DisclosureAudit:
+    """One request for the personal details behind a hit, granted or refused (append-only)."""
+
+    match_id: str
+    requester: str
+    request_event_id: str
+    reason: str
+    outcome: str  # GRANTED or REFUSED
+    detail: str
+    at: datetime
 
 
 @dataclass
@@ -267,6 +287,7 @@ class _EventState:
     anomalies: list[SequenceAnomaly] = field(default_factory=list)
     quarantine: dict[int, QuarantineEntry] = field(default_factory=dict)
     next_quarantine: int = 1
+    audits: list[DisclosureAudit] = field(default_factory=list)
 
 
 class _InMemoryEventTxn:
@@ -307,6 +328,9 @@ class _InMemoryEventTxn:
 
     def record_anomaly(self, anomaly: SequenceAnomaly) -> None:
         self._s.anomalies.append(anomaly)
+
+    def audit_disclosure(self, entry: DisclosureAudit) -> None:
+        self._s.audits.append(entry)
 
     def quarantine(self, entry: QuarantineEntry) -> int:
         entry_id = self._s.next_quarantine
@@ -410,6 +434,9 @@ class InMemoryEventStore:
             for a in self._state.anomalies
             if publisher_id is None or a.publisher_id == publisher_id
         ]
+
+    def disclosure_audits(self, match_id: str | None = None) -> list[DisclosureAudit]:
+        return [a for a in self._state.audits if match_id is None or a.match_id == match_id]
 
     def publishers(self) -> list[PublisherSequence]:
         return [self._state.sequences[p] for p in sorted(self._state.sequences)]

@@ -8,6 +8,8 @@
   when the hub operator's signing key is absent.
 - an alert-push timer: :class:`processors.push_stage.AlertPusher` pushes urgent child alerts
   to the police around the place last seen, in rings widening with time (with matching).
+- a timer runs the deadline sweep (:mod:`processors.deadline_sweep`) every
+  ``sweep_every_s`` seconds: overdue hits are escalated through the same outbox.
 
 Durable state lives in PostgreSQL; Faust only moves messages (``memory://`` table store, no
 tables). The app id carries the topic prefix, so test runs and the real hub never share a
@@ -33,11 +35,12 @@ from hub.keys import SigningKey, VerifyKey
 from hub.registry import load_operator_key, operator_key_paths
 from hub.schema_catalog import SchemaCatalog
 from ops.topics import ensure_notification_topic, notification_topic, topic_name
+from processors.deadline_sweep import DeadlineSweep
 from processors.match_stage import create_match_stage
 from processors.pg_projections import PgProjectionStore
 from processors.pg_store import PgEventStore
 from processors.project_stage import ProjectStage
-from processors.push_stage import PUSH_EVERY, AlertPusher, PgAlertPushes
+from processors.push_stage import AlertPusher, PgAlertPushes
 from processors.verify_stage import InMessage, Outgoing, VerifyStage
 
 log = logging.getLogger(__name__)
@@ -136,7 +139,6 @@ class PipelineApp:
         anchor: VerifyKey | None = None,
         batch: int = BATCH,
         slot: int | None = None,
-        push_every: float = PUSH_EVERY,
     ) -> None:
         self.settings = settings
         self.batch = batch
@@ -214,7 +216,12 @@ class PipelineApp:
                 SigningKey.load(private),
                 lambda participant: notification_topic(settings, participant),
             )
-            self.app.timer(push_every)(self._push_alerts)
+            self.app.timer(settings.sweep_every_s)(self._push_alerts)
+            self.sweep = DeadlineSweep(
+                self.match_sender.store, self.catalog, SigningKey.load(private),
+                names["ingest"], functools.partial(notification_topic, settings),
+            )
+            self.app.timer(settings.sweep_every_s)(self._sweep)
 
     async def _send_all(self, outgoing: Sequence[Outgoing]) -> None:
         """Send every output and wait for the broker's acknowledgements, retrying on failure.
@@ -314,6 +321,11 @@ class PipelineApp:
         swept = await _until_stored("alert push", self.pusher.sweep)
         if swept.pushed:
             await self._flush_outbox()
+    async def _sweep(self) -> None:
+        escalated = await _until_stored("deadline sweep", self.sweep.run_once)
+        if escalated:
+            sent = await _until_stored("match outbox", self.match_sender.flush)
+            log.info("deadline sweep: %d escalated, %d sent", escalated, sent)
 
     async def _flush_outbox(self) -> None:
         sent = await _until_stored("match outbox", self.match_sender.flush)

@@ -5,7 +5,11 @@
 - a migrant record (the registrant and each accompanying child) or a rescue notice is indexed
   and searched against the open alerts;
 - alert-closed, and a CONFIRMED match-decision, take the alert out of matching;
-- a REJECTED match-decision makes sure that pair is never notified again, whatever updates follow.
+- a REJECTED match-decision makes sure that pair is never notified again, whatever updates follow;
+- a details-request (accepted by the verify stage: from a notified unit) is answered with the
+  pair's details sealed to that unit (processors.disclose_stage).
+
+Every NOTIFY hit carries its reply and decision deadlines (hub.response, from the settings).
 
 All of one batch commits in one transaction with its input positions (consumer ``match`` in
 ``processed``), so a redelivered event has no second effect. Hits at or above the notify
@@ -20,6 +24,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -40,10 +45,12 @@ from hub.matching.features import Features, prepare
 from hub.matching.kinship import TableSet
 from hub.matching.matcher import Decision, Hit, Matcher
 from hub.registry import operator_key_paths
+from hub.response import ResponseRules, deadlines_for, dna_in_words, score_band
 from hub.routing import MatchSummary, match_id_for, route
 from hub.schema_catalog import SchemaCatalog
 from hub.store import EventRecord, EventStore
 from ops.topics import NOTIFICATIONS, ensure_notification_topic, notification_topic, topic_name
+from processors.disclose_stage import Discloser
 from processors.pg_matching import (
     AlertState,
     IndexedPerson,
@@ -76,6 +83,7 @@ MATCH_TYPES = frozenset(
         "migrant-record",
         "rescue-notice",
         "match-decision",
+        "details-request",
     )
 )
 # Fields an alert-update replaces when it carries them.
@@ -131,12 +139,15 @@ class MatchStage:
         matcher: Matcher | None = None,
         *,
         consumer: str = "match",
+        rules: ResponseRules | None = None,
     ) -> None:
         self.events = events
         self.store = store
         self.router = router
         self.matcher = matcher or Matcher()
         self.consumer = consumer
+        self.rules = rules or ResponseRules()
+        self.discloser = Discloser(events, router.operator, router.notification_topic)
         self._registered: dict[str, str | None] | None = None
         self._populations: dict[tuple[str, str], NameCounts] = {}
         # Prepared features of indexed persons by (reference, event id): derived from immutable
@@ -151,6 +162,7 @@ class MatchStage:
             "rescue-notice": self._record,
             "match-decision": self._decision,
             "tip-report": self._tip,
+            "details-request": self._details,
         }
         self.tips = TipForwarder(router)
 
@@ -368,6 +380,8 @@ class MatchStage:
             self._registered = txn.registered()
         routing = route(state.publisher_id, other.area_code, self._registered)
         body = merged_alert(state)
+        deadlines = deadlines_for(self.rules, body, datetime.now(UTC))
+        kinship = kinship_json(hit.kinship)
         summary = MatchSummary(
             match_id=match_id,
             alert_id=state.alert_id,
@@ -382,10 +396,15 @@ class MatchStage:
             found_area=other.area_code,
             urgency=body.get("urgency"),
             action_on_hit=body.get("action_on_hit"),
-            kinship=kinship_json(hit.kinship),
+            kinship=kinship,
             extra_notes=routing.notes,
+            score_band=score_band(hit.score, self.matcher.model.thresholds.notify),
+            dna_in_words=dna_in_words(kinship),
+            reply_by=deadlines.reply_by.isoformat(),
+            decide_by=deadlines.decide_by.isoformat(),
         )
-        self.router.publish(txn, hit, summary, routing, evidence, state.alert_event_id)
+        self.router.publish(txn, hit, summary, routing, evidence, state.alert_event_id,
+                            deadlines)
         values.update(
             status="NOTIFIED",
             recipients=list(routing.recipients),
@@ -420,6 +439,10 @@ class MatchStage:
             state.status = "confirmed"
             txn.save_alert(state, f"match {match_id} confirmed by {event.publisher_id}")
             txn.remove_persons(state.alert_id, "ALERT")
+
+
+    def _details(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
+        self.discloser.handle(txn, event)
 
 
 def _stored_keys(person: Features) -> set[str]:
@@ -475,7 +498,8 @@ def create_match_stage(
     # The allele tables are read (and validated) at start-up: a bad table stops the stage with
     # the file, locus and allele named, rather than scoring DNA against it.
     tables = TableSet.load(settings.allele_tables, settings.dna_theta)
-    stage = MatchStage(PgEventStore(settings.pg_dsn), store, router, Matcher(table=tables))
+    stage = MatchStage(PgEventStore(settings.pg_dsn), store, router, Matcher(table=tables),
+                       rules=settings.response_rules)
     return stage, OutboxSender(store, settings.kafka_config(), ensure)
 
 

@@ -197,6 +197,11 @@ class PgMatchTxn:
     def __init__(self, cur: psycopg.Cursor[Any]) -> None:
         self._cur = cur
 
+    @property
+    def cursor(self) -> psycopg.Cursor[Any]:
+        """The transaction's cursor, for the response tables (processors.pg_response)."""
+        return self._cur
+
     def lock(self) -> None:
         self._cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MATCH_LOCK,))
 

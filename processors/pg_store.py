@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 from hub.errors import StoreError, StoreUnavailable
 from hub.store import (
     SUBJECT_FIELDS,
+    DisclosureAudit,
     EventRecord,
     PublisherSequence,
     QuarantineEntry,
@@ -179,6 +180,14 @@ class _PgEventTxn:
                 anomaly.event_id,
                 anomaly.detected_at,
             ),
+        )
+
+    def audit_disclosure(self, entry: DisclosureAudit) -> None:
+        self._cur.execute(
+            "INSERT INTO disclosure_audit (match_id, requester, request_event_id, reason, "
+            "outcome, detail, at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (entry.match_id, entry.requester, entry.request_event_id, entry.reason,
+             entry.outcome, entry.detail, entry.at),
         )
 
     def quarantine(self, entry: QuarantineEntry) -> int:
@@ -401,6 +410,15 @@ class PgEventStore:
                 (publisher_id, publisher_id),
             )
             return [SequenceAnomaly(*r) for r in cur.fetchall()]
+
+    def disclosure_audits(self, match_id: str | None = None) -> list[DisclosureAudit]:
+        with self.db.cursor() as cur:
+            cur.execute(
+                "SELECT match_id, requester, request_event_id, reason, outcome, detail, at "
+                "FROM disclosure_audit WHERE %s::text IS NULL OR match_id = %s ORDER BY id",
+                (match_id, match_id),
+            )
+            return [DisclosureAudit(*r) for r in cur.fetchall()]
 
     def publishers(self) -> list[PublisherSequence]:
         with self.db.cursor() as cur:

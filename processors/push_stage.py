@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["AlertPusher", "PgAlertPushes", "SweepResult"]
 
-PUSH_EVERY = 30.0  # seconds between sweeps: the first ring is an hour wide
 _SWEEP_LOCK = 7302
 
 

@@ -26,6 +26,7 @@ from hub.keys import SigningKey
 from hub.matching.kinship import KinshipKind, KinshipResult
 from hub.matching.matcher import Hit
 from hub.notice import seal_notice
+from hub.response import Deadlines
 from hub.routing import MatchSummary, Routing, mask_id_numbers, notification
 from hub.schema_catalog import SchemaCatalog
 from processors.pg_matching import PgMatchStore, PgMatchTxn
@@ -83,6 +84,7 @@ class Router:
         routing: Routing,
         evidence: str,
         alert_event_id: str,
+        deadlines: Deadlines | None = None,
     ) -> None:
         """Outbox rows for one NOTIFY hit: the signed event first, then each notification."""
         now = datetime.now(UTC)
@@ -99,6 +101,10 @@ class Router:
             "explanation": [mask_id_numbers(line) for line in hit.explanation],
             "dna": _dna_field(hit.kinship),
             "recipients": list(routing.recipients),
+            # In the log, so a rebuild finds the same deadlines (hub.response).
+            "urgency": summary.urgency,
+            "reply_by": deadlines.reply_by if deadlines else None,
+            "decide_by": deadlines.decide_by if deadlines else None,
         }
         envelope = seal(
             self.catalog,

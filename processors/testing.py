@@ -18,11 +18,13 @@ from hub.identity import HUB_OPERATOR_ID
 from hub.keys import SigningKey, generate_keypair
 from hub.registry import (
     add_key_event,
+    encryption_key_event,
     permission_event,
     register_participant_event,
     revoke_key_event,
 )
 from hub.schema_catalog import SchemaCatalog
+from hub.sealing import EncryptionKey, generate_encryption_key
 
 __all__ = ["SignedWorld", "payload_for"]
 
@@ -157,6 +159,7 @@ class SignedWorld:
     operator: SigningKey = field(default_factory=generate_keypair)
     keys: dict[str, SigningKey] = field(default_factory=dict)
     sequences: dict[str, int] = field(default_factory=dict)
+    sealing_keys: dict[str, EncryptionKey] = field(default_factory=dict)
     epoch: datetime = field(default_factory=lambda: datetime.now(UTC) - timedelta(hours=1))
 
     def next_sequence(self, publisher_id: str) -> int:
@@ -200,6 +203,21 @@ class SignedWorld:
     def add_key(self, participant_id: str) -> bytes:
         """key-added for the participant's current key (for a key registered late)."""
         return encode_envelope(self._key_added(participant_id))
+
+    def add_encryption_key(self, participant_id: str) -> bytes:
+        """encryption-key-added for a new X25519 key of the participant (kept in sealing_keys)."""
+        key = self.sealing_keys[participant_id] = generate_encryption_key()
+        since = self.epoch - _DAY
+        env = encryption_key_event(
+            self.catalog,
+            self.operator,
+            sequence=self.next_sequence(HUB_OPERATOR_ID),
+            participant_id=participant_id,
+            public_key=key.public,
+            valid_from=since,
+            at=since,
+        )
+        return encode_envelope(env)
 
     def revoke_key(self, participant_id: str, effective_at: datetime) -> bytes:
         env = revoke_key_event(

@@ -28,6 +28,7 @@ from hub.notice import refusal_body, seal_notice
 from hub.registry import REGISTRY_EVENT_TYPES, Registry
 from hub.schema_catalog import SchemaCatalog
 from hub.store import (
+    DisclosureAudit,
     EventRecord,
     EventStore,
     EventStoreTxn,
@@ -550,6 +551,23 @@ class VerifyStage:
         env = decode_envelope(wire)
         return named_subject(env.event_type, decode_payload(self.catalog, env))
 
+    def _audit_refused(self, txn: EventStoreTxn, env: Envelope, detail: str, now: datetime
+                       ) -> None:
+        """A refused request for details is audited like a granted one (who, why, when)."""
+        try:
+            payload: Mapping[str, Any] = decode_payload(self.catalog, env)
+        except HubError:  # a payload that does not decode still leaves a row naming the sender
+            payload = {}
+        txn.audit_disclosure(DisclosureAudit(
+            match_id=storable_text(str(payload.get("match_id") or "")),
+            requester=env.publisher_id,
+            request_event_id=str(env.event_id),
+            reason=storable_text(str(payload.get("reason") or ""), _DETAIL_TEXT),
+            outcome="REFUSED",
+            detail=storable_text(detail, _DETAIL_TEXT),
+            at=now,
+        ))
+
     def _quarantine(
         self,
         txn: EventStoreTxn,
@@ -577,6 +595,11 @@ class VerifyStage:
         )
         entry_id = txn.quarantine(entry)
         result.quarantined += 1
+        if env is not None and env.event_type == "details-request" \
+                and outcome.reason in TOLD_REASONS:
+            # Authentic requests only (the signature held): a forgery cannot put words in a
+            # unit's mouth in the audit; it is kept in quarantine like any other.
+            self._audit_refused(txn, env, f"{entry.reason}: {detail}", now)
         headers = (
             ("reason", entry.reason.encode()),
             ("detail", detail[:_HEADER_TEXT].encode("utf-8")),

@@ -6,9 +6,13 @@ import argparse
 import json
 import os
 from pathlib import Path
+from typing import Any
 
-from connectors.inbox import DeliveredStore, Notification, receive
+from connectors.inbox import DeliveredStore, Notification, open_details, receive
 from connectors.runtime import add_config_argument, config_from, say
+from hub.disclosure import DETAILS_KIND
+from hub.errors import KeyFileError
+from hub.sealing import EncryptionKey, SealError
 from hub.secrets import open_private_append
 
 
@@ -17,7 +21,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "inbox", help="receive the notifications addressed to you",
         description="Show new notifications, or append them to a JSON Lines file. Only "
                     "notifications signed by the hub and addressed to you are shown, each once; "
-                    "anything else is refused and kept with its reason in refused.jsonl.",
+                    "anything else is refused and kept with its reason in refused.jsonl. "
+                    "Personal details you asked for are decrypted with your encryption key "
+                    "and shown (or written) with their notification.",
     )
     parser.add_argument("--follow", action="store_true",
                         help="keep waiting for new notifications (Ctrl-C to stop)")
@@ -35,11 +41,27 @@ def run(args: argparse.Namespace) -> int:
     # Hits name alerts and places: the file is readable by this participant only.
     out = open_private_append(args.jsonl) if args.jsonl else None
 
+    keys: list[EncryptionKey] = []
+
+    def opened(note: Notification) -> dict[str, Any]:
+        if note.body.get("event_type") != DETAILS_KIND:
+            return note.body
+        try:
+            if not keys:
+                keys.append(EncryptionKey.load(config.encryption_key_file))
+            details: Any = open_details(note, keys[0], config.participant_id)
+        except (KeyFileError, SealError) as err:
+            details = {"error": f"cannot decrypt these details: {err}"}
+        return {**note.body, "details": details}
+
     def deliver(note: Notification) -> None:
+        shown = opened(note)
         if out is None:
             print(note.line(), flush=True)
+            if "details" in shown:
+                print(json.dumps(shown["details"], ensure_ascii=False, indent=2), flush=True)
             return
-        out.write(json.dumps(note.body, ensure_ascii=False) + "\n")
+        out.write(json.dumps(shown, ensure_ascii=False) + "\n")
         out.flush()
         # On disk before the id is remembered as delivered: a crash may repeat, never lose.
         os.fsync(out.fileno())

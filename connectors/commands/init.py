@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from connectors.config import check_participant_id, write_config
+from connectors.config import check_participant_id, encryption_key_path, write_config
 from connectors.runtime import say
 from hub.config import load_settings
 from hub.errors import ConfigError
 from hub.keys import generate_keypair
 from hub.registry import RegistrationRequest, default_permissions
+from hub.sealing import generate_encryption_key
 from hub.secrets import make_private_dirs
 
 
@@ -21,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="set up this participant: config file, key pair, registration request",
         description=(
             "Write the connector's configuration file, generate this participant's signing key "
-            "pair and write the registration request the hub operator imports with "
+            "pair and its encryption key pair (X25519: personal details the hub sends are "
+            "sealed to it), and write the registration request the hub operator imports with "
             "`hubctl registry import`."
         ),
     )
@@ -50,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     state_rel = f"state/{participant}"
     key = generate_keypair()
     key.save(base / key_rel)
+    sealing = generate_encryption_key()
+    sealing.save(encryption_key_path(base / key_rel))
     display = args.display_name or participant
     write_config(config_path, participant_id=participant, display_name=display, hub=args.hub,
                  topic_prefix=args.topic_prefix, key_file=key_rel, state_dir=state_rel)
@@ -59,10 +63,13 @@ def run(args: argparse.Namespace) -> int:
         participant_id=participant, display_name=display, jurisdiction=area,
         public_key=key.verify_key,
         requested_event_types=tuple(args.event_types or default_permissions(participant)),
+        encryption_key=sealing.public,
     )
     request_path = base / f"{participant}.registration.json"
     request_path.write_text(request.to_json(), encoding="utf-8")
     say(f"configuration:        {config_path}")
     say(f"private key (keep it): {base / key_rel}  key id {key.key_id}")
+    say(f"encryption key (keep it): {encryption_key_path(base / key_rel)}  "
+        f"key id {sealing.public.key_id}")
     say(f"registration request: {request_path}  (send this file to the hub operator)")
     return 0

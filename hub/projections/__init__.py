@@ -15,6 +15,7 @@ from hub.projections.cases import (
 from hub.projections.matches import MATCHES_PROJECTION
 from hub.projections.model import Column, Projection, ProjectionCatalog, TableSpec, Upsert
 from hub.projections.registry import REGISTRY
+from hub.projections.response import RESPONSE_PROJECTION
 
 __all__ = [
     "CATALOG",
@@ -33,5 +34,6 @@ CATALOG = ProjectionCatalog(
         RESCUES_PROJECTION,
         MATCHES_PROJECTION,
         TIPS_PROJECTION,
+        RESPONSE_PROJECTION,
     ]
 )

@@ -28,6 +28,7 @@ from hub.registry import (
     RegistrationRequest,
     Registry,
     add_key_event,
+    encryption_key_event,
     load_operator_key,
     operator_key_paths,
     permission_event,
@@ -36,6 +37,7 @@ from hub.registry import (
     revoke_key_event,
 )
 from hub.schema_catalog import SchemaCatalog
+from hub.sealing import EncryptionPublicKey
 from hub.verify import (
     MemorySeenEvents,
     MemorySequenceTracker,
@@ -77,6 +79,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     key.add_argument("--public-key", required=True, help="base64 raw Ed25519 public key")
     key.add_argument("--valid-from", type=_time, help="ISO time (default: now; naive = UTC)")
     key.add_argument("--valid-until", type=_time, help="ISO time (default: open-ended)")
+
+    enc = _emitter(actions, "add-encryption-key",
+                   "add (or rotate) the X25519 key the hub seals personal details to",
+                   _build_add_encryption_key)
+    enc.add_argument("--public-key", required=True,
+                     help="base64 raw X25519 public key (`hub-connector keygen` prints it)")
+    enc.add_argument("--valid-from", type=_time, help="ISO time (default: now; naive = UTC)")
 
     rev = _emitter(actions, "revoke-key", "revoke a key", _build_revoke)
     rev.add_argument("key_id", help="32 hex characters")
@@ -132,6 +141,13 @@ def _build_register(a: argparse.Namespace, cat: SchemaCatalog, op: SigningKey,
         events.append(add_key_event(cat, op, sequence=seq + 1, participant_id=a.participant_id,
                                     public_key=VerifyKey.from_base64(a.public_key)))
     return events
+
+
+def _build_add_encryption_key(a: argparse.Namespace, cat: SchemaCatalog, op: SigningKey,
+                              seq: int) -> list[Envelope]:
+    return [encryption_key_event(cat, op, sequence=seq, participant_id=a.participant_id,
+                                 public_key=EncryptionPublicKey.from_base64(a.public_key),
+                                 valid_from=a.valid_from)]
 
 
 def _build_add_key(a: argparse.Namespace, cat: SchemaCatalog, op: SigningKey,
@@ -350,5 +366,7 @@ def _show(args: argparse.Namespace) -> int:
         print(f"{pid:<28} {participant.display_name}  jurisdiction={participant.jurisdiction}")
         for key in registry.keys_of(pid):
             print(f"    key {key.key.key_id} {key.state_at(now)} from {key.valid_from:%Y-%m-%d}")
+        sealing = registry.encryption_key(pid, now)
+        print(f"    encryption key {sealing.key_id if sealing else '- (details cannot be sent)'}")
         print(f"    may publish: {', '.join(registry.permissions_at(pid, now)) or '-'}")
     return 0

@@ -128,6 +128,16 @@ def sample_payloads() -> dict[str, dict[str, Any]]:
                                "effective_at": T0},
         "permission-withdrawn": {"participant_id": "450000-police", "event_type": "tip-report",
                                  "effective_at": T0},
+        "details-request": {"request_id": match_id, "match_id": match_id,
+                            "reason": "child held at a station, identity to confirm",
+                            "requesting_unit": "510000-police", "requested_at": T0},
+        "match-ack": {"match_id": match_id, "acknowledging_unit": "510000-police",
+                      "acknowledged_at": T0},
+        "match-escalated": {"match_id": match_id, "alert_id": "A-510100-2026-0042",
+                            "duty": "ACK", "overdue_unit": "510100-police", "due_at": T0,
+                            "escalated_to": "510000-police", "urgency": "URGENT"},
+        "encryption-key-added": {"participant_id": "450000-police", "key_id": "0" * 32,
+                                 "public_key": bytes(32), "valid_from": T0},
     }
 
 
@@ -136,6 +146,7 @@ PUBLISHER_OF = {
     "missing-person-alert": "510000-police", "alert-update": "510000-police",
     "alert-closed": "510000-police", "parents-dna-profile": "510000-police",
     "match-decision": "510000-police", "migrant-record": "320000-migrant-registry",
+    "details-request": "510000-police", "match-ack": "510000-police",
     "rescue-notice": "530000-civil-affairs", "case-follow-up": "530000-civil-affairs",
     "tip-report": "530000-womens-federation",
 }

@@ -18,12 +18,14 @@ EVENT_TYPES = [
     "migrant-record", "rescue-notice", "case-follow-up", "tip-report", "match-found",
     "match-decision", "participant-registered", "key-added", "key-revoked",
     "permission-granted", "permission-withdrawn",
+    # Two-step disclosure and reply deadlines (issue 13).
+    "details-request", "match-ack", "match-escalated", "encryption-key-added",
 ]
 
 
 class TestCatalog:
     def test_every_event_type_has_a_schema(self) -> None:
-        """All fifteen agreed event type names are in the catalog, and nothing else."""
+        """All nineteen agreed event type names are in the catalog, and nothing else."""
         assert sorted(EVENT_TYPES) == catalog().event_types()
 
     def test_fingerprint_lookup(self) -> None:

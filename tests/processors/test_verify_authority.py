@@ -208,3 +208,53 @@ def test_an_alert_and_its_change_verified_at_once_by_two_workers(
     assert (results["b"].stored, results["b"].quarantined) == (1, 0)
     first.close()
     second.close()
+
+
+def _act(hub: Hub, publisher: str, event_type: str, match_id: str) -> bytes:
+    at = hub.world.epoch
+    if event_type == "match-ack":
+        payload: dict[str, Any] = {"match_id": match_id, "acknowledging_unit": publisher,
+                                   "acknowledged_at": at}
+    else:
+        payload = {"request_id": match_id, "match_id": match_id, "reason": "to act on the hit",
+                   "requesting_unit": publisher, "requested_at": at}
+    return hub.world.event(publisher, event_type, payload=payload)
+
+
+@pytest.mark.parametrize("event_type", ["match-ack", "details-request"])
+def test_only_a_notified_unit_acks_or_asks_for_details(hub: Hub, event_type: str) -> None:
+    """An ack or a details request needs a found match and a unit notified of it; one that
+    came first is stored when the match arrives; another unit's is refused."""
+    match_id = str(payload_for("match-found", 1, hub.world.epoch, ISSUER)["match_id"])
+    early = _act(hub, ISSUER, event_type, match_id)
+    assert hub.send(early) == ["UNKNOWN_SUBJECT"]
+    assert hub.send(hub.match_found(1, [ISSUER])) == []
+    assert hub.stored(early)
+    outsider = _act(hub, OTHER, event_type, match_id)
+    assert hub.send(outsider) == ["NOT_ENTITLED"]
+    assert not hub.stored(outsider)
+    detail = hub.stage.store.quarantined(reason="NOT_ENTITLED")[-1].detail
+    assert f"{OTHER} was not notified of match {match_id}" in detail
+
+
+def test_a_refused_details_request_is_audited(hub: Hub) -> None:
+    """Who asked, for which match, why and the refusal are kept in the disclosure audit."""
+    match_id = str(payload_for("match-found", 1, hub.world.epoch, ISSUER)["match_id"])
+    hub.send(hub.match_found(1, [ISSUER]))
+    outsider = _act(hub, OTHER, "details-request", match_id)
+    hub.send(outsider)
+    [row] = hub.stage.store.disclosure_audits(match_id)
+    assert (row.requester, row.outcome, row.reason) == (OTHER, "REFUSED", "to act on the hit")
+    assert row.request_event_id == str(decode_envelope(outsider).event_id)
+    assert row.detail.startswith("NOT_ENTITLED: ")
+
+
+def test_a_forged_details_request_is_not_audited_in_a_units_name() -> None:
+    """A request whose signature fails is quarantined, but writes no audit row for the unit
+    it claims to come from."""
+    hub = Hub(InMemoryEventStore())
+    match_id = str(payload_for("match-found", 1, hub.world.epoch, ISSUER)["match_id"])
+    hub.send(hub.match_found(1, [ISSUER]))
+    honest = _act(hub, OTHER, "details-request", match_id)
+    assert hub.send(honest[:-1] + bytes([honest[-1] ^ 1])) == ["BAD_SIGNATURE"]
+    assert hub.stage.store.disclosure_audits(match_id) == []

@@ -1,0 +1,43 @@
+"""hub-connector ack: acknowledge a hit, as a signed event (stops its escalation)."""
+
+from __future__ import annotations
+
+import argparse
+import uuid
+from datetime import UTC, datetime
+
+from connectors.runtime import add_config_argument, config_from, finish_sending, open_publisher, say
+from hub.errors import ConnectorError
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "ack", help="acknowledge a match notification before its reply deadline",
+        description="Publish a signed match-ack event through the outbox. Only a unit the hub "
+                    "notified of the match may acknowledge it; a hit not acknowledged by its "
+                    "reply deadline is escalated to the provincial police headquarters.",
+    )
+    parser.add_argument("match_id", metavar="MATCH_ID", help="match id from the notification")
+    parser.add_argument("--note", default="", help="a note for the hub")
+    add_config_argument(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        match_id = str(uuid.UUID(args.match_id))
+    except ValueError:
+        raise ConnectorError(f"{args.match_id!r} is not a match id (a UUID)") from None
+    config = config_from(args)
+    payload = {
+        "match_id": match_id,
+        "acknowledging_unit": config.participant_id,
+        "acknowledged_at": datetime.now(UTC),
+        "note": args.note,
+    }
+    with open_publisher(config) as publisher:
+        sequence = publisher.publish_one("match-ack", payload, f"ack {match_id}")
+        _, pending = finish_sending(publisher)
+    state = "sent" if pending == 0 else "stored, pending (the hub is not reachable now)"
+    say(f"acknowledged match {match_id}: sequence {sequence}, {state}")
+    return 0
