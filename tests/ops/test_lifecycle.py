@@ -19,8 +19,6 @@ from ops.services._proc import free_ports
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 
-
-
 @pytest.fixture
 def private_settings(
     tmp_path_factory: pytest.TempPathFactory, services_up: Settings
@@ -99,6 +97,23 @@ def test_private_broker_restarts_without_touching_the_shared_one(
     again = kafka.start(private_kafka_settings)
     assert again.healthy and again.started and again.pid != first.pid
     assert kafka.status(services_up).pid == shared_before
+
+
+def test_cluster_id_starting_with_a_dash_formats(
+    tmp_path: Path, services_up: Settings
+) -> None:
+    """The real storage tool takes a cluster id that begins with '-' (about one id in 64)."""
+    settings = Settings(data_dir=tmp_path / "data", secrets_dir=services_up.secrets_dir)
+    paths = kafka.KafkaPaths(settings)
+    paths.root.mkdir(parents=True)
+    # The jars of the shared broker, instead of a second copy from Maven.
+    paths.libs.symlink_to(kafka.KafkaPaths(services_up).libs)
+    kafka.render_config(settings)
+    java = shutil.which("java")
+    assert java is not None
+    assert kafka.format_storage(settings, java, cluster_id="-wfmFKFxQvqqKD8OwWzgHQ")
+    meta = (paths.data / "meta.properties").read_text()
+    assert "cluster.id=-wfmFKFxQvqqKD8OwWzgHQ" in meta
 
 
 def test_private_postgres_restarts_without_touching_the_shared_one(
