@@ -30,6 +30,10 @@ from ops.services._pg_cluster import (
 from ops.services._proc import ensure_port_free, read_pid, run_checked
 from ops.services._status import ServiceStatus
 
+# pg_ctl's wait for the server, and ours for its first answer: generous, since crash recovery
+# on a machine whose cores are busy can take minutes, and giving up early fails by chance.
+START_TIMEOUT_S = 180.0
+
 __all__ = ["PgPaths", "admin_dsn", "find_bin_dir", "probe", "start", "status", "stop"]
 
 
@@ -140,7 +144,7 @@ def start(settings: Settings) -> ServiceStatus:
                 str(paths.log),
                 "-w",
                 "-t",
-                "90",
+                str(int(START_TIMEOUT_S)),
                 "start",
             ]
         )
@@ -148,7 +152,7 @@ def start(settings: Settings) -> ServiceStatus:
             argv,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=START_TIMEOUT_S + 60,
             start_new_session=True,
             stdin=subprocess.DEVNULL,
         )
@@ -159,7 +163,7 @@ def start(settings: Settings) -> ServiceStatus:
             )
         pid = running_pid(paths)
         started = True
-    _wait_ready(settings, deadline=time.monotonic() + 60)
+    _wait_ready(settings, deadline=time.monotonic() + START_TIMEOUT_S)
     ensure_role_and_database(settings)
     ok, detail = probe(settings)
     if not ok:

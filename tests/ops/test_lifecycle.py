@@ -14,6 +14,7 @@ import pytest
 from hub.config import Settings
 from ops import services
 from ops.services import kafka, postgres
+from ops.services._pg_cluster import SERVER_USER
 from ops.services._proc import free_ports
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -128,3 +129,25 @@ def test_private_postgres_restarts_without_touching_the_shared_one(
     again = postgres.start(private_postgres_settings)
     assert again.healthy and again.started and again.pid != first.pid
     assert postgres.status(services_up).pid == shared_before
+
+
+def test_private_postgres_starts_over_a_stale_pid_file(
+    private_postgres_settings: Settings,
+) -> None:
+    """A postmaster.pid left by a killed cluster, whose pid now runs another program of the
+    server's user, does not stop the cluster from starting (the server would refuse: "lock
+    file already exists")."""
+    paths = postgres.PgPaths(private_postgres_settings)
+    postgres.stop(private_postgres_settings)
+    # The server checks the pid with kill(pid, 0): the stand-in must belong to its user.
+    user = SERVER_USER if os.geteuid() == 0 else None
+    stand_in = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)", "postgres"], user=user
+    )
+    try:
+        paths.pid_file.write_text(f"{stand_in.pid}\n{paths.cluster}\n")
+        again = postgres.start(private_postgres_settings)
+        assert again.healthy and again.started and again.pid != stand_in.pid
+    finally:
+        stand_in.kill()
+        stand_in.wait()
