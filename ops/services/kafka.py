@@ -255,13 +255,14 @@ def start_all(
         if pid is not None:
             pids[node.node_id] = (pid, False)
             continue
-        what = _node_name(layout, node)
-        address = f"{settings.kafka_host}:{node.port}"
-        ensure_port_free(settings.kafka_host, node.port, f"Kafka broker {what} ({address})")
-        ensure_port_free(settings.kafka_host, node.controller_port, f"Kafka controller {what}")
         to_start.append((node, paths))
     if to_start:
         java = _java()
+        for node, _ in to_start:
+            what = _what(layout, node)
+            address = f"{settings.kafka_host}:{node.port}"
+            ensure_port_free(settings.kafka_host, node.port, f"Kafka broker{what} ({address})")
+            ensure_port_free(settings.kafka_host, node.controller_port, f"Kafka controller{what}")
         fetch_jars(settings)
         for node, _ in to_start:
             render_config(settings, layout, node)
@@ -291,6 +292,10 @@ def start_all(
 
 def _node_name(layout: Layout, node: Node) -> str:
     return f"kafka-{node.node_id}" if layout.is_cluster else "kafka"
+
+
+def _what(layout: Layout, node: Node) -> str:
+    return f" {node.node_id}" if layout.is_cluster else ""
 
 
 def _wait_ready(

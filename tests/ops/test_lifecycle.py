@@ -141,9 +141,8 @@ def test_private_postgres_starts_over_a_stale_pid_file(
     postgres.stop(private_postgres_settings)
     # The server checks the pid with kill(pid, 0): the stand-in must belong to its user.
     user = SERVER_USER if os.geteuid() == 0 else None
-    stand_in = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(120)", "postgres"], user=user
-    )
+    # Named "postgres", as another cluster's process would be ("; :" keeps the shell alive).
+    stand_in = subprocess.Popen(["sh", "-c", "sleep 120; :", "postgres"], user=user)
     try:
         paths.pid_file.write_text(f"{stand_in.pid}\n{paths.cluster}\n")
         again = postgres.start(private_postgres_settings)
