@@ -58,8 +58,8 @@ def plaintext_broker(secure: Settings, root: Path, port: int, controller_port: i
     def argv(main_class: str) -> list[str]:
         return [java, *HEAP, f"-Dkafka.logs.dir={root / 'logs'}", "-cp", f"{libs}/*", main_class]
 
-    run_checked([*argv("kafka.tools.StorageTool"), "format", "-t", new_cluster_id(), "-c",
-                 str(config)], "plaintext broker storage format", timeout=300)
+    run_checked([*argv("kafka.tools.StorageTool"), "format", f"--cluster-id={new_cluster_id()}",
+                 "-c", str(config)], "plaintext broker storage format", timeout=300)
     env = {k: v for k, v in os.environ.items() if k != "KAFKA_OPTS"}
     pid = spawn_detached([*argv("kafka.Kafka"), str(config)], root / "broker.out", env)
     plain = secure.with_overrides(kafka_port=port, kafka_controller_port=controller_port)

@@ -7,6 +7,7 @@ settings to another process never carries them.
 
 from __future__ import annotations
 
+import json
 import os
 import ssl
 from dataclasses import dataclass, replace
@@ -108,6 +109,9 @@ class Settings:
     kafka_port: int = 29092
     kafka_controller_port: int = 29093
     kafka_user: str = KAFKA_ADMIN
+    # Client ports of the other brokers of a three-broker cluster on the same host (empty for
+    # one broker): clients bootstrap from all, so any one may be down when a client starts.
+    kafka_peer_ports: tuple[int, ...] = ()
     pg_host: str = "127.0.0.1"
     pg_port: int = 25432
     pg_user: str = PG_PIPELINE
@@ -137,7 +141,9 @@ class Settings:
 
     @property
     def kafka_bootstrap(self) -> str:
-        return f"{self.kafka_host}:{self.kafka_port}"
+        """Every broker's address, comma-separated (the first broker's alone when single)."""
+        ports = (self.kafka_port, *self.kafka_peer_ports)
+        return ",".join(f"{self.kafka_host}:{port}" for port in ports)
 
     @property
     def ca_file(self) -> Path:
@@ -198,6 +204,7 @@ class Settings:
             "HUB_KAFKA_PORT": str(self.kafka_port),
             "HUB_KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
             "HUB_KAFKA_USER": self.kafka_user,
+            "HUB_KAFKA_PEER_PORTS": ",".join(str(port) for port in self.kafka_peer_ports),
             "HUB_PG_HOST": self.pg_host,
             "HUB_PG_PORT": str(self.pg_port),
             "HUB_PG_USER": self.pg_user,
@@ -220,6 +227,26 @@ class Settings:
         )
 
 
+def _peer_ports(env: dict[str, str], data_dir: Path) -> tuple[int, ...]:
+    """HUB_KAFKA_PEER_PORTS, else the peers that `hubctl services up --brokers 3` recorded."""
+    raw = env.get("HUB_KAFKA_PEER_PORTS")
+    if raw is not None:
+        try:
+            return tuple(int(part) for part in raw.split(",") if part.strip())
+        except ValueError as err:
+            raise ConfigError(
+                f"HUB_KAFKA_PEER_PORTS must be port numbers separated by commas, got {raw!r}"
+            ) from err
+    recorded = data_dir / "kafka" / "cluster.json"
+    try:
+        nodes = json.loads(recorded.read_text(encoding="utf-8"))["nodes"]
+        return tuple(int(node["port"]) for node in nodes[1:])
+    except FileNotFoundError:
+        return ()
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ConfigError(f"{recorded} cannot be read: {err!r}") from err
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Settings from HUB_* environment variables, with loopback defaults.
 
@@ -235,6 +262,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         kafka_port=_int(env, "HUB_KAFKA_PORT", 29092),
         kafka_controller_port=_int(env, "HUB_KAFKA_CONTROLLER_PORT", 29093),
         kafka_user=env.get("HUB_KAFKA_USER", KAFKA_ADMIN),
+        kafka_peer_ports=_peer_ports(env, data_dir),
         pg_host=env.get("HUB_PG_HOST", "127.0.0.1"),
         pg_port=_int(env, "HUB_PG_PORT", 25432),
         pg_user=env.get("HUB_PG_USER", PG_PIPELINE),

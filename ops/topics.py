@@ -23,6 +23,33 @@ from hub.identity import participant_problem
 
 FOREVER = -1
 NOTIFICATIONS = "notifications."
+# On a cluster (the three brokers of `hubctl services up --brokers 3`) every partition has three
+# copies and a write with acks=all needs two of them: one broker may be lost without losing or
+# refusing an acknowledged event. A single broker can only hold one copy.
+CLUSTER_REPLICATION = 3
+CLUSTER_MIN_INSYNC = 2
+
+
+@dataclass(frozen=True)
+class Durability:
+    """How many copies each partition gets and how many must hold a write before it is acked."""
+
+    replication: int
+    min_insync: int
+
+    @classmethod
+    def for_brokers(cls, brokers: int) -> Durability:
+        """Three copies, two in sync, on a cluster; one copy on a single broker.
+
+        Decided from the brokers the cluster reports, never from a flag: with 2 of 3 brokers
+        alive, creating a topic fails (three copies cannot be placed) rather than quietly
+        making a topic with one copy.
+        """
+        if brokers > 1:
+            return cls(CLUSTER_REPLICATION, CLUSTER_MIN_INSYNC)
+        return cls(1, 1)
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     """One topic: its name after the prefix, partitions, retention and cleanup policy."""
@@ -37,13 +64,16 @@ class TopicSpec:
     def name(self, settings: Settings) -> str:
         return settings.topic_prefix + self.suffix
 
-    def configs(self) -> dict[str, str]:
+    def configs(self, durability: Durability | None = None) -> dict[str, str]:
         """The topic-level configs the broker must hold for this topic."""
-        return {
+        configs = {
             "retention.ms": str(self.retention_ms),
             "cleanup.policy": self.cleanup_policy,
             **dict(self.extra_configs),
         }
+        if durability is not None:
+            configs["min.insync.replicas"] = str(durability.min_insync)
+        return configs
 
 
 TOPICS: tuple[TopicSpec, ...] = (
@@ -101,6 +131,7 @@ class TopicState:
     name: str
     partitions: int
     configs: dict[str, str]
+    replication: int = 1
 
 
 def describe(admin: Any, names: Sequence[str]) -> dict[str, TopicState]:
@@ -108,7 +139,12 @@ def describe(admin: Any, names: Sequence[str]) -> dict[str, TopicState]:
     existing = set(admin.list_topics()) & set(names)
     if not existing:
         return {}
-    partitions = {t["name"]: len(t["partitions"]) for t in admin.describe_topics(sorted(existing))}
+    described_topics = admin.describe_topics(sorted(existing))
+    partitions = {t["name"]: len(t["partitions"]) for t in described_topics}
+    replication = {
+        t["name"]: min((len(p["replica_nodes"]) for p in t["partitions"]), default=0)
+        for t in described_topics
+    }
     resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in sorted(existing)]
     described = admin.describe_configs(resources, config_filter="all")["topic"]
     return {
@@ -116,6 +152,7 @@ def describe(admin: Any, names: Sequence[str]) -> dict[str, TopicState]:
             name,
             partitions[name],
             {key: str(entry["value"]) for key, entry in described[name].items()},
+            replication[name],
         )
         for name in sorted(existing)
     }
@@ -127,16 +164,22 @@ def apply(settings: Settings, specs: Sequence[TopicSpec] = TOPICS) -> list[str]:
     changes: list[str] = []
     try:
         with admin_client(settings) as admin:
+            durability = cluster_durability(admin)
             current = describe(admin, list(by_name))
             for name, spec in by_name.items():
                 if name not in current:
-                    changes.extend(_create(admin, name, spec))
+                    changes.extend(_create(admin, name, spec, durability))
             current = _describe_all(admin, list(by_name))
             for name, spec in by_name.items():
-                changes.extend(_reconcile(admin, spec, current[name]))
+                changes.extend(_reconcile(admin, spec, current[name], durability))
     except KafkaError as err:
         raise TopicError(f"topic administration failed: {err!r}") from err
     return changes
+
+
+def cluster_durability(admin: Any) -> Durability:
+    """The durability the topics must have on the cluster this admin client talks to."""
+    return Durability.for_brokers(len(admin.describe_cluster()["brokers"]))
 
 
 def _describe_all(admin: Any, names: list[str], timeout_s: float = 15.0) -> dict[str, TopicState]:
@@ -152,18 +195,31 @@ def _describe_all(admin: Any, names: list[str], timeout_s: float = 15.0) -> dict
         time.sleep(0.2)
 
 
-def _create(admin: Any, name: str, spec: TopicSpec) -> list[str]:
-    new = NewTopic(name, spec.partitions, 1, topic_configs=spec.configs())
+def _create(admin: Any, name: str, spec: TopicSpec, durability: Durability) -> list[str]:
+    new = NewTopic(
+        name, spec.partitions, durability.replication, topic_configs=spec.configs(durability)
+    )
     try:
         admin.create_topics([new], wait_for_metadata=True)
     except TopicAlreadyExistsError:
         # Another process created it between our look and our create; reconcile will check it.
         return []
-    return [f"created {name} ({spec.partitions} partitions, retention.ms={spec.retention_ms})"]
+    copies = f", {durability.replication} copies" if durability.replication > 1 else ""
+    return [
+        f"created {name} ({spec.partitions} partitions{copies}, retention.ms={spec.retention_ms})"
+    ]
 
 
-def _reconcile(admin: Any, spec: TopicSpec, state: TopicState) -> list[str]:
+def _reconcile(
+    admin: Any, spec: TopicSpec, state: TopicState, durability: Durability
+) -> list[str]:
     changes: list[str] = []
+    if state.replication < durability.replication:
+        # Adding copies means reassigning every partition; say so rather than pretend.
+        changes.append(
+            f"{state.name}: has {state.replication} copies per partition, the cluster wants "
+            f"{durability.replication}; left as is (recreate the topic or reassign partitions)"
+        )
     if state.partitions < spec.partitions:
         admin.create_partitions({state.name: NewPartitions(spec.partitions)})
         changes.append(f"{state.name}: partitions {state.partitions} -> {spec.partitions}")
@@ -173,7 +229,11 @@ def _reconcile(admin: Any, spec: TopicSpec, state: TopicState) -> list[str]:
             f"{state.name}: has {state.partitions} partitions, declared {spec.partitions}; "
             "left as is (partitions can only grow)"
         )
-    wrong = {k: v for k, v in spec.configs().items() if state.configs.get(k) != v}
+    wanted = spec.configs(durability)
+    if state.replication < durability.min_insync:
+        # min.insync.replicas above the copies a topic has would refuse every acks=all write.
+        wanted.pop("min.insync.replicas")
+    wrong = {k: v for k, v in wanted.items() if state.configs.get(k) != v}
     if wrong:
         admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, state.name, wrong)])
         for key, value in sorted(wrong.items()):

@@ -43,8 +43,9 @@ def _list(args: argparse.Namespace) -> int:
     for state in topics.list_topics(settings):
         retention = state.configs.get("retention.ms", "?")
         cleanup = state.configs.get("cleanup.policy", "?")
+        insync = state.configs.get("min.insync.replicas", "?")
         print(
-            f"{state.name:<48} partitions={state.partitions:<3} retention.ms={retention:<12} "
-            f"cleanup.policy={cleanup}"
+            f"{state.name:<48} partitions={state.partitions:<3} copies={state.replication} "
+            f"min.insync={insync} retention.ms={retention:<12} cleanup.policy={cleanup}"
         )
     return 0

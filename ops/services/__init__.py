@@ -7,7 +7,7 @@ running, waits until each service really answers, and migrates the default datab
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from hub.config import Settings
@@ -29,13 +29,24 @@ def _exclusive(settings: Settings) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def up(settings: Settings) -> list[ServiceStatus]:
-    """Start both services unless running, wait until they answer, apply migrations."""
+def up(
+    settings: Settings,
+    brokers: int | None = None,
+    peer_ports: Sequence[tuple[int, int]] | None = None,
+) -> list[ServiceStatus]:
+    """Start both services unless running, wait until they answer, apply migrations.
+
+    `brokers`: 1 or 3 Kafka brokers for a new log (default: what the data dir holds, else 1);
+    `peer_ports`: (client, controller) ports of brokers 2 and 3 (see ops.services.kafka).
+    Returns the broker(s) first, then PostgreSQL.
+    """
     with _exclusive(settings):
-        return _up(settings)
+        return _up(settings, brokers, peer_ports)
 
 
-def _up(settings: Settings) -> list[ServiceStatus]:
+def _up(
+    settings: Settings, brokers: int | None, peer_ports: Sequence[tuple[int, int]] | None
+) -> list[ServiceStatus]:
     # Imported here: ops.db imports psycopg, which `hubctl --help` need not load.
     from ops import db
 
@@ -50,16 +61,15 @@ def _up(settings: Settings) -> list[ServiceStatus]:
             f"{pg.detail}; migrations applied: {', '.join(applied)}",
             pg.started,
         )
-    broker = kafka.start(settings)
-    return [broker, pg]
+    return [*kafka.start_all(settings, brokers, peer_ports), pg]
 
 
 def down(settings: Settings) -> list[str]:
-    """Stop both services cleanly; one sentence per service."""
+    """Stop both services (every broker of a cluster) cleanly; one sentence per service."""
     with _exclusive(settings):
         return [kafka.stop(settings), postgres.stop(settings)]
 
 
 def status(settings: Settings) -> list[ServiceStatus]:
-    """Health of both services, starting nothing."""
-    return [kafka.status(settings), postgres.status(settings)]
+    """Health of every broker and of PostgreSQL, starting nothing."""
+    return [*kafka.statuses(settings), postgres.status(settings)]

@@ -156,7 +156,7 @@ def _retire_orphan(base: Path) -> None:
     if not base.exists():
         return
     cluster = base / "postgres" / "data"
-    if read_pid(cluster / "postmaster.pid", "postgres") is not None:
+    if read_pid(cluster / "postmaster.pid", str(cluster)) is not None:
         run_checked(
             server_argv(
                 [str(find_bin_dir() / "pg_ctl"), "-D", str(cluster), "-m", "fast", "-w", "stop"]

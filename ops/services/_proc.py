@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -53,16 +54,40 @@ def listener_description(port: int) -> str:
     return "an unknown process"
 
 
+# Ports handed to private test services come from below the kernel's ephemeral range: a port
+# the kernel picked for `bind(0)` goes back into that range when closed, where the next outgoing
+# connection (of any client on the machine) may take it before our broker binds it.
+PRIVATE_PORTS = range(10000, 25000)
+
+
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """`count` distinct ports nobody listens on right now (for a private broker or cluster)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind((host, 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+    """`count` distinct ports nobody listens on right now (for a private broker or cluster).
+
+    Chosen at random below the ephemeral range and each checked by binding it, so two callers
+    seldom pick the same port and no outgoing connection takes one before the service binds.
+    """
+    chosen: list[int] = []
+    candidates = random.sample(PRIVATE_PORTS, len(PRIVATE_PORTS))
+    for port in candidates:
+        if len(chosen) == count:
+            break
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+        if not port_answers(host, port, timeout=0.2):
+            chosen.append(port)
+    if len(chosen) < count:
+        raise ServiceError(f"fewer than {count} free ports in {PRIVATE_PORTS} on {host}")
+    return chosen
+
+
+def write_pid_file(pid_file: Path, pid: int) -> None:
+    """Write `pid` so that a reader never sees a half-written file (write, then rename)."""
+    partial = pid_file.with_name(pid_file.name + ".new")
+    partial.write_text(f"{pid}\n")
+    partial.replace(pid_file)
 
 
 def ensure_port_free(host: str, port: int, service: str) -> None:

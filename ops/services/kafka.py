@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from hub.config import KAFKA_BROKER, KAFKA_SUPER_USERS, PROJECT_ROOT, SASL_MECHANISM, Settings
 from hub.errors import HubError
 from hub.secrets import ensure_secret, make_private_dirs, write_private
 from ops.errors import ServiceError, ToolMissingError
+from ops.services._kafka_layout import (
+    KafkaPaths,
+    Layout,
+    Node,
+    node_paths,
+    plan_layout,
+    read_layout,
+)
 from ops.services._proc import (
     ensure_port_free,
     pid_alive,
@@ -25,6 +38,7 @@ from ops.services._proc import (
     run_checked,
     spawn_detached,
     stop_process_group,
+    write_pid_file,
 )
 from ops.services._status import ServiceStatus
 from ops.services.tls import ensure_tls
@@ -34,23 +48,12 @@ POM = KAFKA_OPS_DIR / "pom.xml"
 MIN_JAVA = 17
 BROKER_MAIN = "kafka.Kafka"
 HEAP = ("-Xms256m", "-Xmx768m")
-READY_TIMEOUT_S = 120.0
+READY_TIMEOUT_S = 180.0
+CLUSTER_REPLICATION = 3
+CLUSTER_MIN_ISR = 2
 
-
-class KafkaPaths:
-    """Where the broker's jars, config, data and logs live under the data directory."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.root = settings.data_dir / "kafka"
-        self.libs = self.root / "libs"
-        self.data = self.root / "data"
-        self.logs = self.root / "logs"
-        self.config = self.root / "server.properties"
-        self.pid_file = self.root / "broker.pid"
-        self.stdout_log = self.logs / "broker.out"
-        self.libs_stamp = self.libs / ".pom-sha256"
-        # Written when the storage was formatted with the hub's SCRAM super users.
-        self.secure_stamp = self.data / ".hub-scram-users"
+__all__ = ["KafkaPaths", "Layout", "Node", "probe", "start", "start_all", "status", "statuses",
+           "stop"]
 
 
 def java_major(java: str) -> int:
@@ -105,26 +108,36 @@ def super_user_secrets(settings: Settings) -> dict[str, str]:
     return {user: ensure_secret(settings.kafka_secret_file(user)) for user in KAFKA_SUPER_USERS}
 
 
-def render_config(settings: Settings) -> Path:
-    """Write server.properties for this data dir and these ports (always, so port changes apply).
+def render_config(
+    settings: Settings, layout: Layout | None = None, node: Node | None = None
+) -> Path:
+    """Write one node's server.properties (always, so port changes apply); its path.
 
-    The file holds the broker's own SCRAM password, so it is readable by its owner only.
+    Without a layout: the single broker on the settings' ports. The file holds the broker's own
+    SCRAM password, so it is readable by its owner only.
     """
-    paths = KafkaPaths(settings)
+    layout = layout or read_layout(settings)
+    node = node or layout.nodes[0]
+    paths = node_paths(settings, layout, node)
     tls = ensure_tls(settings)
     template = (KAFKA_OPS_DIR / "server.properties.template").read_text()
+    replication, min_isr = (CLUSTER_REPLICATION, CLUSTER_MIN_ISR) if layout.is_cluster else (1, 1)
     text = template.format(
+        node_id=node.node_id,
+        voters=layout.voters(settings.kafka_host),
         host=settings.kafka_host,
-        port=settings.kafka_port,
-        controller_port=settings.kafka_controller_port,
+        port=node.port,
+        controller_port=node.controller_port,
         log_dirs=paths.data,
         keystore=tls.broker_keystore,
         truststore=tls.ca_cert,
         broker_user=KAFKA_BROKER,
         broker_password=super_user_secrets(settings)[KAFKA_BROKER],
         super_users=";".join(f"User:{user}" for user in KAFKA_SUPER_USERS),
+        replication=replication,
+        min_isr=min_isr,
     )
-    paths.root.mkdir(parents=True, exist_ok=True)
+    paths.home.mkdir(parents=True, exist_ok=True)
     write_private(paths.config, text.encode("utf-8"))
     return paths.config
 
@@ -155,13 +168,16 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
-def format_storage(settings: Settings, java: str) -> bool:
-    """Format the KRaft log dir once, with the hub's SCRAM users; False when already formatted.
+def format_storage(
+    settings: Settings, java: str, paths: KafkaPaths | None = None, cluster_id: str | None = None
+) -> bool:
+    """Format one node's KRaft log dir once, with the hub's SCRAM users; False when already done.
 
     In KRaft the first SCRAM credentials can only be written at format time: the broker needs
-    its own to talk to itself, and the operator needs one to create everyone else's.
+    its own to talk to itself, and the operator needs one to create everyone else's. The nodes
+    of a cluster are formatted with the same `cluster_id`.
     """
-    paths = KafkaPaths(settings)
+    paths = paths or KafkaPaths(settings)
     if (paths.data / "meta.properties").exists():
         if not paths.secure_stamp.exists():
             raise ServiceError(
@@ -175,7 +191,12 @@ def format_storage(settings: Settings, java: str) -> bool:
     make_private_dirs(paths.data)
     make_private_dirs(paths.logs)
     argv = _java_argv(java, paths, "kafka.tools.StorageTool")
-    argv += ["format", "-t", new_cluster_id(), "-c", str(paths.config), "--ignore-formatted"]
+    # A tool that runs for seconds gains nothing from the optimising compiler, only start-up.
+    argv.insert(1, "-XX:TieredStopAtLevel=1")
+    # `--cluster-id=ID` in one word: an id may begin with "-", which the tool would otherwise
+    # read as the next option ("expected one argument").
+    argv += ["format", f"--cluster-id={cluster_id or new_cluster_id()}", "-c", str(paths.config),
+             "--ignore-formatted"]
     for user, password in super_user_secrets(settings).items():
         argv += ["--add-scram", f"{SASL_MECHANISM}=[name={user},password={password}]"]
     run_checked(argv, "Kafka storage format", timeout=300, secret_args=True)
@@ -183,13 +204,18 @@ def format_storage(settings: Settings, java: str) -> bool:
     return True
 
 
-def start(settings: Settings) -> ServiceStatus:
-    """Start the broker unless it already runs; return once it answers a metadata request."""
-    paths = KafkaPaths(settings)
-    address = settings.kafka_bootstrap
-    pid = read_pid(paths.pid_file, BROKER_MAIN)
-    if pid is not None:
-        return _wait_ready(settings, pid, started=False, deadline=time.monotonic() + 30)
+def node_settings(settings: Settings, node: Node) -> Settings:
+    """Settings that reach this one node only (to ask whether it answers)."""
+    return settings.with_overrides(kafka_port=node.port, kafka_peer_ports=())
+
+
+def _running_pid(paths: KafkaPaths) -> int | None:
+    # The config path is unique to this node: a stale pid file whose pid now belongs to another
+    # broker on the machine (another checkout's, another node's) is not taken for this one.
+    return read_pid(paths.pid_file, str(paths.config))
+
+
+def _java() -> str:
     java = require_tool("java", "running the Kafka broker")
     major = java_major(java)
     if major < MIN_JAVA:
@@ -197,55 +223,157 @@ def start(settings: Settings) -> ServiceStatus:
             f"Kafka needs Java {MIN_JAVA} or newer, found Java {major} at {java}; "
             "install a newer JDK (e.g. apt-get install default-jdk-headless)"
         )
-    ensure_port_free(settings.kafka_host, settings.kafka_port, f"Kafka broker ({address})")
-    ensure_port_free(settings.kafka_host, settings.kafka_controller_port, "Kafka controller")
-    fetch_jars(settings)
-    render_config(settings)
-    format_storage(settings, java)
-    argv = [*_java_argv(java, paths, BROKER_MAIN), str(paths.config)]
-    env = dict(os.environ)
-    env.pop("KAFKA_OPTS", None)
-    pid = spawn_detached(argv, paths.stdout_log, env)
-    paths.pid_file.write_text(f"{pid}\n")
-    return _wait_ready(settings, pid, started=True, deadline=time.monotonic() + READY_TIMEOUT_S)
+    return java
 
 
-def _wait_ready(settings: Settings, pid: int, started: bool, deadline: float) -> ServiceStatus:
-    paths = KafkaPaths(settings)
+def start(settings: Settings) -> ServiceStatus:
+    """Start the broker unless it already runs; return once it answers a metadata request.
+
+    On a cluster's data dir this starts every node that is not running; the first node's status.
+    """
+    return start_all(settings)[0]
+
+
+def start_all(
+    settings: Settings,
+    brokers: int | None = None,
+    peer_ports: Sequence[tuple[int, int]] | None = None,
+) -> list[ServiceStatus]:
+    """Start every node of the data dir's layout (`brokers` 1 or 3 for a new one) that is not
+    running; return once each answers and, for a cluster, every node has joined it.
+
+    `peer_ports`: (client, controller) ports of nodes 2 and 3 of a new cluster; by default the
+    four ports after the first node's client port.
+    """
+    layout = plan_layout(settings, brokers, peer_ports, new_cluster_id())
+    deadline = time.monotonic() + READY_TIMEOUT_S * (2 if layout.is_cluster else 1)
+    pids: dict[int, tuple[int, bool]] = {}
+    to_start: list[tuple[Node, KafkaPaths]] = []
+    for node in layout.nodes:
+        paths = node_paths(settings, layout, node)
+        pid = _running_pid(paths)
+        if pid is not None:
+            pids[node.node_id] = (pid, False)
+            continue
+        to_start.append((node, paths))
+    if to_start:
+        java = _java()
+        for node, _ in to_start:
+            what = _what(layout, node)
+            address = f"{settings.kafka_host}:{node.port}"
+            ensure_port_free(settings.kafka_host, node.port, f"Kafka broker{what} ({address})")
+            ensure_port_free(settings.kafka_host, node.controller_port, f"Kafka controller{what}")
+        fetch_jars(settings)
+        for node, _ in to_start:
+            render_config(settings, layout, node)
+        # One JVM each: formatting the nodes side by side, not one after the other.
+        with ThreadPoolExecutor(max_workers=len(to_start)) as pool:
+            done = [pool.submit(format_storage, settings, java, paths, layout.cluster_id)
+                    for _, paths in to_start]
+            for future in done:
+                future.result()
+        env = dict(os.environ)
+        env.pop("KAFKA_OPTS", None)
+        for node, paths in to_start:
+            argv = [*_java_argv(java, paths, BROKER_MAIN), str(paths.config)]
+            pid = spawn_detached(argv, paths.stdout_log, env)
+            write_pid_file(paths.pid_file, pid)
+            pids[node.node_id] = (pid, True)
+    # All nodes are launched before any is waited for: one node of three cannot elect a
+    # controller on its own.
+    report = []
+    for node in layout.nodes:
+        pid, started = pids[node.node_id]
+        report.append(_wait_ready(settings, layout, node, pid, started, deadline))
+    if layout.is_cluster:
+        _wait_joined(settings, layout, deadline)
+    return report
+
+
+def _node_name(layout: Layout, node: Node) -> str:
+    return f"kafka-{node.node_id}" if layout.is_cluster else "kafka"
+
+
+def _what(layout: Layout, node: Node) -> str:
+    return f" {node.node_id}" if layout.is_cluster else ""
+
+
+def _wait_ready(
+    settings: Settings, layout: Layout, node: Node, pid: int, started: bool, deadline: float
+) -> ServiceStatus:
+    paths = node_paths(settings, layout, node)
+    alone = node_settings(settings, node)
     last = "no answer yet"
     while time.monotonic() < deadline:
-        # The pid itself, not its command line: right after the fork that is still ours, not
-        # yet the JVM's, and must not be taken for a broker that exited.
+        # The pid itself, not its command line: right after the fork that may still be ours
+        # (or the launcher's), not yet the JVM's, and must not be taken for a broker that exited.
         if not pid_alive(pid):
             raise ServiceError(
                 f"the Kafka broker (pid {pid}) exited during start-up; see "
                 f"{paths.logs / 'server.log'} and {paths.stdout_log}"
             )
-        ok, last = probe(settings)
+        ok, last = probe(alone)
         if ok:
-            return ServiceStatus("kafka", True, settings.kafka_bootstrap, pid, last, started)
+            name = _node_name(layout, node)
+            return ServiceStatus(name, True, alone.kafka_bootstrap, pid, last, started)
         time.sleep(0.5)
     raise ServiceError(
-        f"the Kafka broker (pid {pid}) did not answer on {settings.kafka_bootstrap} in time "
+        f"the Kafka broker (pid {pid}) did not answer on {alone.kafka_bootstrap} in time "
         f"({last}); see {paths.logs / 'server.log'}"
     )
 
 
-def probe(settings: Settings) -> tuple[bool, str]:
-    """Ask the broker for its metadata; (True, summary) when it answers."""
-    if not port_answers(settings.kafka_host, settings.kafka_port):
-        return False, "port closed"
+def _wait_joined(settings: Settings, layout: Layout, deadline: float) -> None:
+    want = {n.node_id for n in layout.nodes}
+    seen: set[int] = set()
+    while time.monotonic() < deadline:
+        seen = live_brokers(settings)
+        if seen >= want:
+            return
+        time.sleep(0.5)
+    missing = ", ".join(str(n) for n in sorted(want - seen))
+    raise ServiceError(f"Kafka brokers {missing} did not join the cluster in time; see their "
+                       f"server.log under {KafkaPaths(settings).root}")
+
+
+def _admin(settings: Settings) -> Any:
     # Imported here so that `hubctl --help` does not pay for loading the Kafka client.
     from kafka import KafkaAdminClient
+
+    return KafkaAdminClient(
+        **settings.kafka_config(),
+        client_id="hubctl-probe",
+        request_timeout_ms=5000,
+        bootstrap_timeout_ms=5000,
+    )
+
+
+def live_brokers(settings: Settings) -> set[int]:
+    """The node ids of the brokers the cluster reports alive (empty when it cannot be asked)."""
     from kafka.errors import KafkaError
 
     try:
-        admin = KafkaAdminClient(
-            **settings.kafka_config(),
-            client_id="hubctl-probe",
-            request_timeout_ms=5000,
-            bootstrap_timeout_ms=5000,
-        )
+        admin = _admin(settings)
+    except (KafkaError, OSError, ValueError, HubError):
+        return set()
+    try:
+        brokers = admin.describe_cluster()["brokers"]
+        return {int(b["broker_id"]) for b in brokers if not b.get("is_fenced")}
+    except (KafkaError, OSError):
+        return set()
+    finally:
+        admin.close()
+
+
+def probe(settings: Settings) -> tuple[bool, str]:
+    """Ask the broker for its metadata; (True, summary) when it answers."""
+    if not any(port_answers(settings.kafka_host, port)
+               for port in (settings.kafka_port, *settings.kafka_peer_ports)):
+        return False, "port closed"
+    from kafka.errors import KafkaError
+
+    try:
+        admin = _admin(settings)
     except (KafkaError, OSError, ValueError, HubError) as err:
         return False, f"no metadata: {err!r}"
     try:
@@ -255,26 +383,64 @@ def probe(settings: Settings) -> tuple[bool, str]:
         return False, f"no metadata: {err!r}"
     finally:
         admin.close()
-    return True, f"cluster {cluster.get('cluster_id')}, {len(topics)} topics"
+    brokers = len(cluster.get("brokers") or ())
+    alive = f", {brokers} brokers alive" if brokers != 1 else ""
+    return True, f"cluster {cluster.get('cluster_id')}{alive}, {len(topics)} topics"
+
+
+def statuses(settings: Settings) -> list[ServiceStatus]:
+    """Health of every node of the data dir's layout, without starting any."""
+    layout = read_layout(settings)
+    report = []
+    for node in layout.nodes:
+        name = _node_name(layout, node)
+        alone = node_settings(settings, node)
+        pid = _running_pid(node_paths(settings, layout, node))
+        if pid is None:
+            report.append(ServiceStatus(name, False, alone.kafka_bootstrap, None, "not running"))
+            continue
+        ok, detail = probe(alone)
+        report.append(ServiceStatus(name, ok, alone.kafka_bootstrap, pid, detail))
+    return report
 
 
 def status(settings: Settings) -> ServiceStatus:
-    """Health of the broker without starting it."""
-    pid = read_pid(KafkaPaths(settings).pid_file, BROKER_MAIN)
-    if pid is None:
-        return ServiceStatus("kafka", False, settings.kafka_bootstrap, None, "not running")
-    ok, detail = probe(settings)
-    return ServiceStatus("kafka", ok, settings.kafka_bootstrap, pid, detail)
+    """Health of the broker (a cluster's first node) without starting it."""
+    return statuses(settings)[0]
+
+
+def node_pids(settings: Settings) -> dict[int, int]:
+    """The running nodes' pids by node id."""
+    layout = read_layout(settings)
+    found = {}
+    for node in layout.nodes:
+        pid = _running_pid(node_paths(settings, layout, node))
+        if pid is not None:
+            found[node.node_id] = pid
+    return found
 
 
 def stop(settings: Settings) -> str:
-    """Stop the broker (SIGTERM, wait for a clean shutdown); a sentence saying what happened."""
-    paths = KafkaPaths(settings)
-    pid = read_pid(paths.pid_file, BROKER_MAIN)
-    if pid is None:
-        paths.pid_file.unlink(missing_ok=True)
+    """Stop the broker, or every node of a cluster (SIGTERM, wait for a clean shutdown).
+
+    The nodes of a cluster are told to stop all at once: one by one, the last two would be
+    left without a controller quorum to approve their controlled shutdown.
+    """
+    layout = read_layout(settings)
+    running = node_pids(settings)
+    if not running:
+        for node in layout.nodes:
+            node_paths(settings, layout, node).pid_file.unlink(missing_ok=True)
         return "kafka: not running"
-    if not stop_process_group(pid, timeout=60):
-        raise ServiceError(f"the Kafka broker (pid {pid}) did not stop, even after SIGKILL")
-    paths.pid_file.unlink(missing_ok=True)
-    return f"kafka: stopped (pid {pid})"
+    for pid in running.values():
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+    for node_id, pid in running.items():
+        if not stop_process_group(pid, timeout=90):
+            raise ServiceError(f"the Kafka broker (pid {pid}) did not stop, even after SIGKILL")
+        node = next(n for n in layout.nodes if n.node_id == node_id)
+        node_paths(settings, layout, node).pid_file.unlink(missing_ok=True)
+    if not layout.is_cluster:
+        return f"kafka: stopped (pid {running[1]})"
+    listed = ", ".join(f"{node_id}: pid {pid}" for node_id, pid in sorted(running.items()))
+    return f"kafka: stopped {len(running)} of {len(layout.nodes)} brokers ({listed})"

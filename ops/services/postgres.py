@@ -30,7 +30,21 @@ from ops.services._pg_cluster import (
 from ops.services._proc import ensure_port_free, read_pid, run_checked
 from ops.services._status import ServiceStatus
 
+# pg_ctl's wait for the server, and ours for its first answer: generous, since crash recovery
+# on a machine whose cores are busy can take minutes, and giving up early fails by chance.
+START_TIMEOUT_S = 180.0
+
 __all__ = ["PgPaths", "admin_dsn", "find_bin_dir", "probe", "start", "status", "stop"]
+
+
+def running_pid(paths: PgPaths) -> int | None:
+    """The postmaster's pid when this cluster runs.
+
+    Its command line must name this cluster's directory (`postgres -D <dir>`): a stale
+    postmaster.pid may hold a pid that now belongs to another cluster's process on the machine,
+    whose command line says "postgres" too.
+    """
+    return read_pid(paths.pid_file, str(paths.cluster))
 
 
 def _admin_password(paths: PgPaths) -> str:
@@ -112,13 +126,14 @@ def admin_dsn(settings: Settings, dbname: str = "postgres") -> str:
 def start(settings: Settings) -> ServiceStatus:
     """Start the cluster unless it runs; create role and database; return once it answers."""
     paths = PgPaths(settings)
-    pid = read_pid(paths.pid_file, "postgres")
+    pid = running_pid(paths)
     started = False
     if pid is None:
         bin_dir = find_bin_dir()
         ensure_port_free(settings.pg_host, settings.pg_port, "PostgreSQL")
         paths.prepare()
         init_cluster(paths, bin_dir)
+        _drop_stale_pid_file(paths)
         _write_hub_conf(paths)
         argv = server_argv(
             [
@@ -129,7 +144,7 @@ def start(settings: Settings) -> ServiceStatus:
                 str(paths.log),
                 "-w",
                 "-t",
-                "90",
+                str(int(START_TIMEOUT_S)),
                 "start",
             ]
         )
@@ -137,7 +152,7 @@ def start(settings: Settings) -> ServiceStatus:
             argv,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=START_TIMEOUT_S + 60,
             start_new_session=True,
             stdin=subprocess.DEVNULL,
         )
@@ -146,9 +161,9 @@ def start(settings: Settings) -> ServiceStatus:
                 f"PostgreSQL did not start (exit {done.returncode}): "
                 f"{(done.stdout + done.stderr).strip()[-800:]}; see {paths.log}"
             )
-        pid = read_pid(paths.pid_file, "postgres")
+        pid = running_pid(paths)
         started = True
-    _wait_ready(settings, deadline=time.monotonic() + 60)
+    _wait_ready(settings, deadline=time.monotonic() + START_TIMEOUT_S)
     ensure_role_and_database(settings)
     ok, detail = probe(settings)
     if not ok:
@@ -156,6 +171,14 @@ def start(settings: Settings) -> ServiceStatus:
     return ServiceStatus(
         "postgres", True, f"{settings.pg_host}:{settings.pg_port}", pid, detail, started
     )
+
+
+def _drop_stale_pid_file(paths: PgPaths) -> None:
+    # Left by a cluster that was killed: its pid may since have gone to another process, and
+    # then the server refuses to start ("lock file already exists"). Nothing of this cluster
+    # runs (no process names its directory, its port is free), so the file is stale.
+    if paths.pid_file.exists() and running_pid(paths) is None:
+        paths.pid_file.unlink(missing_ok=True)
 
 
 def _wait_ready(settings: Settings, deadline: float) -> None:
@@ -239,7 +262,7 @@ def status(settings: Settings) -> ServiceStatus:
     """Health of the cluster without starting it."""
     paths = PgPaths(settings)
     address = f"{settings.pg_host}:{settings.pg_port}"
-    pid = read_pid(paths.pid_file, "postgres")
+    pid = running_pid(paths)
     if pid is None:
         return ServiceStatus("postgres", False, address, None, "not running")
     ok, detail = probe(settings)
@@ -249,7 +272,7 @@ def status(settings: Settings) -> ServiceStatus:
 def stop(settings: Settings) -> str:
     """Stop the cluster with pg_ctl's fast mode (active sessions are rolled back)."""
     paths = PgPaths(settings)
-    pid = read_pid(paths.pid_file, "postgres")
+    pid = running_pid(paths)
     if pid is None:
         return "postgres: not running"
     bin_dir = find_bin_dir()

@@ -14,11 +14,10 @@ import pytest
 from hub.config import Settings
 from ops import services
 from ops.services import kafka, postgres
+from ops.services._pg_cluster import SERVER_USER
 from ops.services._proc import free_ports
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
-
-
 
 
 @pytest.fixture
@@ -101,6 +100,23 @@ def test_private_broker_restarts_without_touching_the_shared_one(
     assert kafka.status(services_up).pid == shared_before
 
 
+def test_cluster_id_starting_with_a_dash_formats(
+    tmp_path: Path, services_up: Settings
+) -> None:
+    """The real storage tool takes a cluster id that begins with '-' (about one id in 64)."""
+    settings = Settings(data_dir=tmp_path / "data", secrets_dir=services_up.secrets_dir)
+    paths = kafka.KafkaPaths(settings)
+    paths.root.mkdir(parents=True)
+    # The jars of the shared broker, instead of a second copy from Maven.
+    paths.libs.symlink_to(kafka.KafkaPaths(services_up).libs)
+    kafka.render_config(settings)
+    java = shutil.which("java")
+    assert java is not None
+    assert kafka.format_storage(settings, java, cluster_id="-wfmFKFxQvqqKD8OwWzgHQ")
+    meta = (paths.data / "meta.properties").read_text()
+    assert "cluster.id=-wfmFKFxQvqqKD8OwWzgHQ" in meta
+
+
 def test_private_postgres_restarts_without_touching_the_shared_one(
     private_postgres_settings: Settings, services_up: Settings
 ) -> None:
@@ -113,3 +129,24 @@ def test_private_postgres_restarts_without_touching_the_shared_one(
     again = postgres.start(private_postgres_settings)
     assert again.healthy and again.started and again.pid != first.pid
     assert postgres.status(services_up).pid == shared_before
+
+
+def test_private_postgres_starts_over_a_stale_pid_file(
+    private_postgres_settings: Settings,
+) -> None:
+    """A postmaster.pid left by a killed cluster, whose pid now runs another program of the
+    server's user, does not stop the cluster from starting (the server would refuse: "lock
+    file already exists")."""
+    paths = postgres.PgPaths(private_postgres_settings)
+    postgres.stop(private_postgres_settings)
+    # The server checks the pid with kill(pid, 0): the stand-in must belong to its user.
+    user = SERVER_USER if os.geteuid() == 0 else None
+    # Named "postgres", as another cluster's process would be ("; :" keeps the shell alive).
+    stand_in = subprocess.Popen(["sh", "-c", "sleep 120; :", "postgres"], user=user)
+    try:
+        paths.pid_file.write_text(f"{stand_in.pid}\n{paths.cluster}\n")
+        again = postgres.start(private_postgres_settings)
+        assert again.healthy and again.started and again.pid != stand_in.pid
+    finally:
+        stand_in.kill()
+        stand_in.wait()
