@@ -10,6 +10,7 @@ the verified topic absorb the repeat by event id).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -612,6 +613,43 @@ def event_id_of(msg: InMessage) -> str | None:
         return None
 
 
+def received_records(
+    events: EventStore, catalog: SchemaCatalog | None, messages: Sequence[InMessage]
+) -> list[EventRecord | None]:
+    """The stored record of each verified-topic message, None for a message naming no stored
+    event.
+
+    The store stays the source of truth, but a message carrying exactly the stored bytes (same
+    SHA-256) is decoded from those bytes instead of reading its whole row back; any other
+    message (different bytes under a stored id, or no catalog) gets the stored row.
+    """
+    ids = [event_id_of(m) for m in messages]
+    named = [i for i in ids if i is not None]
+    out: list[EventRecord | None] = [None] * len(messages)
+    missing: dict[int, str] = {}
+    if catalog is None:
+        missing = {n: i for n, i in enumerate(ids) if i is not None}
+    else:
+        digests = events.wire_digests(named) if named else {}
+        for n, (msg, event_id) in enumerate(zip(messages, ids, strict=True)):
+            if event_id is None or event_id not in digests:
+                continue  # not stored: None
+            if digests[event_id] == hashlib.sha256(msg.value).digest():
+                try:
+                    env = decode_envelope(msg.value)
+                    out[n] = record_of(env, msg.value, decode_payload(catalog, env))
+                    continue
+                except (HubError, ValueError):
+                    pass  # stored, so it decoded once: read the stored row instead
+            missing[n] = event_id
+    if missing:
+        stored = events.get_many(sorted(set(missing.values())))
+        for n, event_id in missing.items():
+            found = stored.get(event_id)
+            out[n] = found.record if found is not None else None
+    return out
+
+
 def _genuine_retry(txn: EventStoreTxn, msg: InMessage) -> int | None:
     """The quarantine entry this message retries, if it carries exactly that entry's bytes.
 
@@ -644,6 +682,7 @@ __all__ = [
     "advance_partitions",
     "claim_partitions",
     "event_id_of",
+    "received_records",
     "refusals_marked",
     "split_until_alone",
 ]
