@@ -38,7 +38,7 @@ from processors.pg_projections import PgProjectionStore
 from processors.pg_store import PgEventStore
 from processors.project_stage import ProjectStage
 from processors.push_stage import PUSH_EVERY, AlertPusher, PgAlertPushes
-from processors.verify_stage import InMessage, Outgoing, VerifyStage
+from processors.verify_stage import BatchResult, InMessage, Outgoing, VerifyStage
 
 log = logging.getLogger(__name__)
 
@@ -263,25 +263,42 @@ class PipelineApp:
         return topic
 
     async def _verify_agent(self, stream: Any) -> None:
-        async for events in stream.noack_take(self.batch, within=WITHIN):
-            messages = [_message(e) for e in events]
-            started = time.monotonic()
-            result = await _until_stored(
-                "verify", functools.partial(self.verify_stage.process, messages)
-            )
-            await self._send_all(result.outgoing)
-            await _ack(stream, events)
-            log.info(
-                "verify: %d messages, %d stored, %d quarantined, %d duplicates, %d resent, "
-                "%d re-driven in %.3fs",
-                len(messages),
-                result.stored,
-                result.quarantined,
-                result.duplicates,
-                result.resent,
-                result.redriven,
-                time.monotonic() - started,
-            )
+        # One batch's outputs wait for the broker's acknowledgements while the next batch is
+        # verified and stored: at most one batch in delivery, delivered and acked in order.
+        delivering: asyncio.Future[None] | None = None
+        try:
+            async for events in stream.noack_take(self.batch, within=WITHIN):
+                messages = [_message(e) for e in events]
+                started = time.monotonic()
+                result = await _until_stored(
+                    "verify", functools.partial(self.verify_stage.process, messages)
+                )
+                if delivering is not None:
+                    await delivering
+                delivering = asyncio.ensure_future(
+                    self._deliver(stream, events, result, started)
+                )
+        finally:
+            if delivering is not None and not delivering.done():
+                # Stopping: what is not acknowledged yet is read again and absorbed.
+                delivering.cancel()
+
+    async def _deliver(
+        self, stream: Any, events: Sequence[Any], result: BatchResult, started: float
+    ) -> None:
+        await self._send_all(result.outgoing)
+        await _ack(stream, events)
+        log.info(
+            "verify: %d messages, %d stored, %d quarantined, %d duplicates, %d resent, "
+            "%d re-driven in %.3fs",
+            len(events),
+            result.stored,
+            result.quarantined,
+            result.duplicates,
+            result.resent,
+            result.redriven,
+            time.monotonic() - started,
+        )
 
     async def _project_agent(self, stream: Any) -> None:
         async for events in stream.noack_take(self.batch, within=WITHIN):

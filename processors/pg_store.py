@@ -125,6 +125,14 @@ class _PgEventTxn:
     def advance(self, consumer: str, topic: str, partition: int, offset: int) -> None:
         _advance(self._cur, consumer, topic, partition, offset)
 
+    def claim_many(
+        self, consumer: str, parts: Iterable[tuple[str, int]]
+    ) -> dict[tuple[str, int], int]:
+        return _claim_many(self._cur, consumer, parts)
+
+    def advance_many(self, consumer: str, offsets: dict[tuple[str, int], int]) -> None:
+        _advance_many(self._cur, consumer, offsets)
+
     def known(self, event_ids: Iterable[str]) -> dict[str, bytes]:
         ids = list(event_ids)
         if not ids:
@@ -290,6 +298,44 @@ def _advance(cur: psycopg.Cursor[Any], consumer: str, topic: str, partition: int
     )
     if cur.rowcount != 1:
         raise StoreError(f"advance without claim for {consumer} {topic}[{partition}]")
+
+
+def _claim_many(
+    cur: psycopg.Cursor[Any], consumer: str, parts: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
+    """_claim for several partitions in two statements instead of two per partition; rows are
+    created and locked in (topic, partition) order, the same order in every worker."""
+    wanted = sorted(set(parts))
+    topics, partitions = [t for t, _ in wanted], [p for _, p in wanted]
+    cur.execute(
+        'INSERT INTO processed (consumer, topic, partition, "offset") '
+        "SELECT %s, t, p, -1 FROM unnest(%s::text[], %s::int[]) AS u(t, p) ORDER BY t, p "
+        "ON CONFLICT DO NOTHING",
+        (consumer, topics, partitions),
+    )
+    cur.execute(
+        'SELECT topic, partition, "offset" FROM processed WHERE consumer = %s AND '
+        "(topic, partition) IN (SELECT * FROM unnest(%s::text[], %s::int[])) "
+        "ORDER BY topic, partition FOR UPDATE",
+        (consumer, topics, partitions),
+    )
+    return {(row[0], row[1]): int(row[2]) for row in cur.fetchall()}
+
+
+def _advance_many(
+    cur: psycopg.Cursor[Any], consumer: str, offsets: dict[tuple[str, int], int]
+) -> None:
+    """_advance for several partitions in one statement."""
+    items = sorted(offsets.items())
+    cur.execute(
+        'UPDATE processed AS d SET "offset" = GREATEST(d."offset", u.o), '
+        "updated_at = clock_timestamp() "
+        "FROM unnest(%s::text[], %s::int[], %s::bigint[]) AS u(t, p, o) "
+        "WHERE d.consumer = %s AND d.topic = u.t AND d.partition = u.p",
+        ([t for (t, _), _ in items], [p for (_, p), _ in items], [o for _, o in items], consumer),
+    )
+    if cur.rowcount != len(items):
+        raise StoreError(f"advance without claim for {consumer} on {len(items)} partitions")
 
 
 _QUARANTINE_COLUMNS = (

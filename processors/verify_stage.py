@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from hub.authority import MatchSubject, named_subject, refusal, subject_of
 from hub.envelope import Envelope, decode_envelope, decode_payload
@@ -93,28 +93,41 @@ class PartitionPositions(Protocol):
     def advance(self, consumer: str, topic: str, partition: int, offset: int) -> None: ...
 
 
+@runtime_checkable
+class BulkPositions(Protocol):
+    """A transaction that claims and advances all of a batch's partitions at once (PostgreSQL:
+    a few statements per batch instead of three per partition)."""
+
+    def claim_many(
+        self, consumer: str, parts: Iterable[tuple[str, int]]
+    ) -> dict[tuple[str, int], int]: ...
+
+    def advance_many(self, consumer: str, offsets: dict[tuple[str, int], int]) -> None: ...
+
+
 def claim_partitions(
     txn: PartitionPositions, consumer: str, messages: Iterable[InMessage]
 ) -> dict[tuple[str, int], int]:
-    """Claim each partition of the batch once, in order of first appearance: the last offset
-    the consumer processed on it (-1 if none), by (topic, partition)."""
-    done: dict[tuple[str, int], int] = {}
-    for msg in messages:
-        part = (msg.topic, msg.partition)
-        if part not in done:
-            done[part] = txn.claim(consumer, msg.topic, msg.partition)
-    return done
+    """Claim each partition of the batch once: the last offset the consumer processed on it
+    (-1 if none), by (topic, partition). One at a time in order of first appearance, or all at
+    once in (topic, partition) order by a transaction that can."""
+    parts = list(dict.fromkeys((msg.topic, msg.partition) for msg in messages))
+    if isinstance(txn, BulkPositions):
+        return txn.claim_many(consumer, parts)
+    return {part: txn.claim(consumer, *part) for part in parts}
 
 
 def advance_partitions(
     txn: PartitionPositions, consumer: str, messages: Iterable[InMessage]
 ) -> None:
-    """Advance each partition of the batch to its highest offset in the batch, in order of first
-    appearance."""
+    """Advance each partition of the batch to its highest offset in the batch."""
     last: dict[tuple[str, int], int] = {}
     for msg in messages:
         part = (msg.topic, msg.partition)
         last[part] = max(last.get(part, msg.offset), msg.offset)
+    if isinstance(txn, BulkPositions):
+        txn.advance_many(consumer, last)
+        return
     for (topic, partition), offset in last.items():
         txn.advance(consumer, topic, partition, offset)
 
