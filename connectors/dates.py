@@ -67,8 +67,9 @@ _WITH_TIME = re.compile(r"^(.+?)[\sT]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-
 
 
 def _normalise(text: str) -> str:
-    # NFKC turns full-width digits and punctuation (２００９／５／３１) into ASCII.
-    return unicodedata.normalize("NFKC", text).strip()
+    # NFKC turns full-width digits and punctuation (２００９／５／３１) into ASCII; ASCII text
+    # is its own NFKC form.
+    return (text if text.isascii() else unicodedata.normalize("NFKC", text)).strip()
 
 
 def _build(year: int, month: int | None, day: int | None, original: str) -> PartialDate:
@@ -100,6 +101,11 @@ def parse_date(value: object) -> PartialDate:
     text = _normalise(str(value))
     if not text:
         raise DateFormatError("the date is empty")
+    if len(text) == 10 and text[4] == text[7] == "-" and text.isascii():
+        # 2009-05-31, by far the most common form, without the regular expressions below.
+        year, month, day = text[:4], text[5:7], text[8:]
+        if year.isdigit() and month.isdigit() and day.isdigit():
+            return _build(int(year), int(month), int(day), str(value))
     timed = _WITH_TIME.match(text)
     if timed:
         text = timed.group(1).strip()

@@ -142,6 +142,11 @@ class _Walker:
             if "null" not in branches:
                 self.bad(path, "is required")
             return
+        if len(branches) == 2 and branches[0] == "null":
+            # The common optional field: one branch to try, whose problems are kept whatever
+            # they are, so it is checked in place without a trial walker.
+            self.check(branches[1], value, path)
+            return
         attempts = []
         for branch in branches:
             if branch == "null":
@@ -162,20 +167,20 @@ class _Walker:
             self.bad(path, f"must be a record (mapping), got {type(value).__name__}")
             return
         prefix = f"{path}." if path else ""
-        known = set()
+        known = _field_names(schema)
         for fld in schema["fields"]:
             name = fld["name"]
-            known.add(name)
             if name not in value:
                 if "default" not in fld:
                     self.bad(prefix + name, "is required")
                 continue
             before = len(self.problems)
             self.check(fld["type"], value[name], prefix + name)
-            if len(self.problems) == before:
+            if name in _DOMAIN_FIELDS and len(self.problems) == before:
                 self.domain_field(name, value[name], prefix + name)
-        for extra in sorted(set(value) - known, key=str):
-            self.bad(prefix + str(extra), "is not a field of this schema")
+        if len(value) != len(known) or not known.issuperset(value):
+            for extra in sorted(set(value) - known, key=str):
+                self.bad(prefix + str(extra), "is not a field of this schema")
         rule = _RECORD_RULES.get(schema["name"].rsplit(".", 1)[-1])
         if rule is not None and not any(
             p.field.startswith(prefix) for p in self.problems if p.blocking
@@ -199,6 +204,21 @@ class _Walker:
             if not verdict.valid:
                 self.bad(path, f"identity number kept but flagged: {verdict.reason}",
                          blocking=False)
+
+
+# Fields domain_field looks at: for every other field it does nothing.
+_DOMAIN_FIELDS = _PARTICIPANT_FIELDS | _JURISDICTION_FIELDS | {"area_code", "event_type",
+                                                               "id_number"}
+_NAMES_OF: dict[int, tuple[Any, frozenset[str]]] = {}
+
+
+def _field_names(schema: Mapping[str, Any]) -> frozenset[str]:
+    """A record schema's field names, computed once per schema object (they never change)."""
+    found = _NAMES_OF.get(id(schema))
+    if found is None or found[0] is not schema:
+        found = (schema, frozenset(f["name"] for f in schema["fields"]))
+        _NAMES_OF[id(schema)] = found
+    return found[1]
 
 
 def _birth_rule(w: _Walker, value: Mapping[str, Any], prefix: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import copy
 import enum
+import hashlib
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -231,6 +232,9 @@ class EventStore(Protocol):
     def get(self, event_id: str) -> StoredEvent | None:
         """The stored event with this id, if any."""
 
+    def wire_digests(self, event_ids: Sequence[str]) -> dict[str, bytes]:
+        """SHA-256 of the stored wire bytes by event id; ids not stored are left out."""
+
     def get_many(self, event_ids: Sequence[str]) -> dict[str, StoredEvent]:
         """Stored events by id; ids not stored are left out."""
 
@@ -396,6 +400,10 @@ class InMemoryEventStore:
     def get_many(self, event_ids: Sequence[str]) -> dict[str, StoredEvent]:
         events = self._state.events
         return {i: events[i] for i in event_ids if i in events}
+
+    def wire_digests(self, event_ids: Sequence[str]) -> dict[str, bytes]:
+        events = self._state.events
+        return {i: hashlib.sha256(events[i].record.wire).digest() for i in event_ids if i in events}
 
     def read(
         self, *, after: int = 0, limit: int = 1000, event_types: Sequence[str] | None = None

@@ -61,7 +61,12 @@ from processors.pg_matching import (
 from processors.pg_store import PgEventStore
 from processors.route_stage import OutboxSender, Router, kinship_json
 from processors.tip_stage import TipForwarder, search_terms
-from processors.verify_stage import InMessage, advance_partitions, claim_partitions, event_id_of
+from processors.verify_stage import (
+    InMessage,
+    advance_partitions,
+    claim_partitions,
+    received_records,
+)
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +145,12 @@ class MatchStage:
         *,
         consumer: str = "match",
         rules: ResponseRules | None = None,
+        catalog: SchemaCatalog | None = None,
     ) -> None:
         self.events = events
+        # With a catalog, events are decoded from the verified messages (checked against the
+        # store by digest) instead of read back (processors.verify_stage.received_records).
+        self.catalog = catalog
         self.store = store
         self.router = router
         self.matcher = matcher or Matcher()
@@ -168,24 +177,21 @@ class MatchStage:
 
     def process(self, messages: Sequence[InMessage]) -> MatchResult:
         """One batch, one transaction; raises StoreUnavailable to be retried as a whole."""
-        ids = [event_id_of(m) for m in messages]
-        stored = self.events.get_many([i for i in ids if i is not None])
+        found_records = received_records(self.events, self.catalog, messages)
         result = MatchResult()
         self._registered = None  # read once per batch, when the first hit needs it
         with self.store.transaction() as txn:
             txn.lock()
             done = claim_partitions(txn, self.consumer, messages)
-            for msg, event_id in zip(messages, ids, strict=True):
-                found = stored.get(event_id) if event_id else None
-                if msg.offset <= done[(msg.topic, msg.partition)] or found is None:
+            for msg, record in zip(messages, found_records, strict=True):
+                if msg.offset <= done[(msg.topic, msg.partition)] or record is None:
                     # Unknown ids are recorded by the projection stage; nothing to match on here.
                     result.skipped += 1
                     continue
-                handler = self._handlers.get(found.record.event_type)
+                handler = self._handlers.get(record.event_type)
                 if handler is None:
                     continue
                 result.events += 1
-                record = found.record
                 # Name counts change as each event indexes its persons.
                 self._populations.clear()
                 try:
@@ -499,7 +505,7 @@ def create_match_stage(
     # the file, locus and allele named, rather than scoring DNA against it.
     tables = TableSet.load(settings.allele_tables, settings.dna_theta)
     stage = MatchStage(PgEventStore(settings.pg_dsn), store, router, Matcher(table=tables),
-                       rules=settings.response_rules)
+                       rules=settings.response_rules, catalog=catalog)
     return stage, OutboxSender(store, settings.kafka_config(), ensure)
 
 

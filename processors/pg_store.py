@@ -95,6 +95,9 @@ _INSERT_EVENT = (
 )
 
 
+_COPY_EVENTS = f"COPY event_store ({_EVENT_COLUMNS}) FROM STDIN"
+
+
 def _event_params(record: EventRecord) -> tuple[Any, ...]:
     return (
         record.event_id,
@@ -123,6 +126,14 @@ class _PgEventTxn:
     def advance(self, consumer: str, topic: str, partition: int, offset: int) -> None:
         _advance(self._cur, consumer, topic, partition, offset)
 
+    def claim_many(
+        self, consumer: str, parts: Iterable[tuple[str, int]]
+    ) -> dict[tuple[str, int], int]:
+        return _claim_many(self._cur, consumer, parts)
+
+    def advance_many(self, consumer: str, offsets: dict[tuple[str, int], int]) -> None:
+        _advance_many(self._cur, consumer, offsets)
+
     def known(self, event_ids: Iterable[str]) -> dict[str, bytes]:
         ids = list(event_ids)
         if not ids:
@@ -135,9 +146,19 @@ class _PgEventTxn:
         return self._cur.rowcount == 1
 
     def append_many(self, records: Sequence[EventRecord]) -> None:
-        if records:
+        if not records:
+            return
+        rows = [_event_params(r) for r in records]
+        # COPY streams the batch in one statement. It has no ON CONFLICT: when another worker
+        # stored one of these ids since this batch read the store (the same event sent twice
+        # under two keys), the copy is undone and the inserts below absorb the duplicate.
+        try:
+            with self._cur.connection.transaction(), self._cur.copy(_COPY_EVENTS) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.errors.UniqueViolation:
             # executemany pipelines the inserts: one round trip for the batch, not one per row.
-            self._cur.executemany(_INSERT_EVENT, [_event_params(r) for r in records])
+            self._cur.executemany(_INSERT_EVENT, rows)
 
     def sequences(self, publishers: Iterable[str]) -> dict[str, PublisherSequence]:
         ids = list(publishers)
@@ -288,6 +309,44 @@ def _advance(cur: psycopg.Cursor[Any], consumer: str, topic: str, partition: int
         raise StoreError(f"advance without claim for {consumer} {topic}[{partition}]")
 
 
+def _claim_many(
+    cur: psycopg.Cursor[Any], consumer: str, parts: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
+    """_claim for several partitions in two statements instead of two per partition; rows are
+    created and locked in (topic, partition) order, the same order in every worker."""
+    wanted = sorted(set(parts))
+    topics, partitions = [t for t, _ in wanted], [p for _, p in wanted]
+    cur.execute(
+        'INSERT INTO processed (consumer, topic, partition, "offset") '
+        "SELECT %s, t, p, -1 FROM unnest(%s::text[], %s::int[]) AS u(t, p) ORDER BY t, p "
+        "ON CONFLICT DO NOTHING",
+        (consumer, topics, partitions),
+    )
+    cur.execute(
+        'SELECT topic, partition, "offset" FROM processed WHERE consumer = %s AND '
+        "(topic, partition) IN (SELECT * FROM unnest(%s::text[], %s::int[])) "
+        "ORDER BY topic, partition FOR UPDATE",
+        (consumer, topics, partitions),
+    )
+    return {(row[0], row[1]): int(row[2]) for row in cur.fetchall()}
+
+
+def _advance_many(
+    cur: psycopg.Cursor[Any], consumer: str, offsets: dict[tuple[str, int], int]
+) -> None:
+    """_advance for several partitions in one statement."""
+    items = sorted(offsets.items())
+    cur.execute(
+        'UPDATE processed AS d SET "offset" = GREATEST(d."offset", u.o), '
+        "updated_at = clock_timestamp() "
+        "FROM unnest(%s::text[], %s::int[], %s::bigint[]) AS u(t, p, o) "
+        "WHERE d.consumer = %s AND d.topic = u.t AND d.partition = u.p",
+        ([t for (t, _), _ in items], [p for (_, p), _ in items], [o for _, o in items], consumer),
+    )
+    if cur.rowcount != len(items):
+        raise StoreError(f"advance without claim for {consumer} on {len(items)} partitions")
+
+
 _QUARANTINE_COLUMNS = (
     "id, reason, detail, wire, received_at, source_topic, source_partition, source_offset, "
     "event_id, publisher_id, event_type, status, retried_at, retries"
@@ -363,6 +422,16 @@ class PgEventStore:
                 (list(event_ids),),
             )
             return {row[1]: _stored(row) for row in cur.fetchall()}
+
+    def wire_digests(self, event_ids: Sequence[str]) -> dict[str, bytes]:
+        """SHA-256 of the stored wire bytes by event id (absent ids are left out): 32 bytes an
+        event instead of the whole row, for stages that decode the message they received."""
+        with self.db.cursor() as cur:
+            cur.execute(
+                "SELECT event_id, sha256(wire) FROM event_store WHERE event_id = ANY(%s)",
+                (list(event_ids),),
+            )
+            return {row[0]: bytes(row[1]) for row in cur.fetchall()}
 
     def read(
         self, *, after: int = 0, limit: int = 1000, event_types: Sequence[str] | None = None

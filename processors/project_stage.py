@@ -1,9 +1,11 @@
 """The projection stage without Faust: a batch of verified-topic messages into the projections.
 
-The verified topic carries wire bytes; the stage reads each event's record from the event store
-(the same JSON body a rebuild reads, so live and rebuilt projections cannot differ by decoding)
-and applies it with :func:`hub.projections.apply.apply_events`, in one transaction with its
-input positions.
+The verified topic carries wire bytes. With a schema catalog the stage checks each message
+against the event store by digest and decodes the record from the bytes it received (the same
+:func:`hub.store.record_of` the verify stage stored, so live and rebuilt projections cannot differ
+by decoding); without one, or when the bytes differ from the stored ones, it reads the record from
+the store. It applies the records with :func:`hub.projections.apply.apply_events`, in one
+transaction with its input positions.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from dataclasses import dataclass
 from hub.limits import storable_text
 from hub.projection_store import ProjectionStore
 from hub.projections.apply import apply_events
+from hub.schema_catalog import SchemaCatalog
 from hub.store import EventRecord, EventStore
 from processors.verify_stage import (
     InMessage,
     advance_partitions,
     claim_partitions,
     event_id_of,
+    received_records,
     refusals_marked,
     split_until_alone,
 )
@@ -52,9 +56,15 @@ class ProjectStage:
     """Apply verified events to every projection (see the module docstring)."""
 
     def __init__(
-        self, events: EventStore, projections: ProjectionStore, *, consumer: str = "project"
+        self,
+        events: EventStore,
+        projections: ProjectionStore,
+        *,
+        consumer: str = "project",
+        catalog: SchemaCatalog | None = None,
     ) -> None:
         self.events = events
+        self.catalog = catalog
         self.projections = projections
         self.consumer = consumer
 
@@ -80,18 +90,17 @@ class ProjectStage:
         return ProjectionResult(refused=1)
 
     def _attempt(self, messages: Sequence[InMessage]) -> ProjectionResult:
-        ids = [event_id_of(m) for m in messages]
-        stored = self.events.get_many([i for i in ids if i is not None])
+        found_records = received_records(self.events, self.catalog, messages)
         result = ProjectionResult()
         with refusals_marked(), self.projections.transaction() as txn:
             done = claim_partitions(txn, self.consumer, messages)
             records: list[EventRecord] = []
-            for msg, event_id in zip(messages, ids, strict=True):
+            for msg, found in zip(messages, found_records, strict=True):
                 if msg.offset <= done[(msg.topic, msg.partition)]:
                     result.skipped += 1
                     continue
-                found = stored.get(event_id) if event_id else None
                 if found is None:
+                    event_id = event_id_of(msg)
                     # Only the verify stage writes this topic, after storing; anything else on
                     # it is kept visible rather than silently dropped.
                     txn.fail(
@@ -102,7 +111,7 @@ class ProjectStage:
                     )
                     result.unknown += 1
                     continue
-                records.append(found.record)
+                records.append(found)
             result.applied = apply_events(txn, records)
             advance_partitions(txn, self.consumer, messages)
         return result

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -88,6 +90,32 @@ class TestEventStore:
             assert txn.append(record) is False
             assert txn.known([record.event_id, "absent"]) == {record.event_id: record.wire}
         assert events.count() == 1
+
+    def test_batch_append_absorbs_an_id_stored_meanwhile(self, stores: tuple[Any, Any]) -> None:
+        """A batch holding an id another transaction stored since is stored all the same, the
+        old row untouched and the new rows kept (PostgreSQL: the bulk copy gives way)."""
+        events, _ = stores
+        first, second, third = make_record(), make_record(sequence=2), make_record(sequence=3)
+        with events.transaction() as txn:
+            txn.append(second)
+        changed = replace(second, body={"tip_id": "other"})
+        with events.transaction() as txn:
+            txn.append_many([first, changed, third])
+        assert events.count() == 3
+        stored = events.get_many([first.event_id, second.event_id, third.event_id])
+        assert stored[second.event_id].record == second
+        assert stored[first.event_id].record == first
+        assert stored[third.event_id].record == third
+        assert stored[first.event_id].position < stored[third.event_id].position
+
+    def test_wire_digests_are_sha256_of_stored_bytes(self, stores: tuple[Any, Any]) -> None:
+        """The digest of each stored event's wire bytes; ids not stored are left out."""
+        events, _ = stores
+        records = [make_record(sequence=n) for n in (1, 2)]
+        with events.transaction() as txn:
+            txn.append_many(records)
+        digests = events.wire_digests([r.event_id for r in records] + [str(uuid.uuid4())])
+        assert digests == {r.event_id: hashlib.sha256(r.wire).digest() for r in records}
 
     def test_failed_unit_of_work_leaves_nothing(self, stores: tuple[Any, Any]) -> None:
         """An exception inside a transaction rolls back the event and its input position."""

@@ -15,7 +15,13 @@ from hub.keys import generate_keypair
 from hub.schema_catalog import SchemaCatalog
 from hub.store import InMemoryEventStore, QuarantineStatus
 from processors.testing import SignedWorld
-from processors.verify_stage import RETRY_HEADER, BatchSequences, InMessage, VerifyStage
+from processors.verify_stage import (
+    RETRY_HEADER,
+    BatchSequences,
+    InMessage,
+    VerifyStage,
+    received_records,
+)
 
 POLICE = "320000-police"
 REGISTRY = "000000-hub-operator"
@@ -276,3 +282,36 @@ class TestVerifyStage:
         monkeypatch.undo()
         again = stage.process(msgs)
         assert (again.stored, again.quarantined) == (2, 1)
+
+
+class TestReceivedRecords:
+    """What the projection and match stages project: decoded from the message only when its
+    bytes are the stored ones, otherwise the store's own record."""
+
+    @pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.services)])
+    def stored_stage(self, request: pytest.FixtureRequest, world: SignedWorld) -> VerifyStage:
+        if request.param == "memory":
+            return VerifyStage(InMemoryEventStore(), catalog(), world.operator.verify_key)
+        from processors.pg_store import PgEventStore
+
+        settings = request.getfixturevalue("fresh_db_settings")
+        return VerifyStage(PgEventStore(settings.pg_dsn), catalog(), world.operator.verify_key)
+
+    def test_stored_bytes_decode_and_other_bytes_read_the_store(
+        self, stored_stage: VerifyStage, world: SignedWorld, feed: Feed
+    ) -> None:
+        register(stored_stage, world, feed)
+        wire = world.event(POLICE, "tip-report", 1)
+        assert stored_stage.process([feed(wire)]).stored == 1
+        event_id = str(decode_envelope(wire).event_id)
+        found = stored_stage.store.get(event_id)
+        assert found is not None
+        other = world.event(POLICE, "tip-report", 2)  # signed, never stored
+        same = InMessage("verified", 0, 0, wire)
+        # A stored id in the header over other bytes: the store's record, not the message's.
+        posing = InMessage("verified", 0, 1, other, None, {"event-id": event_id.encode()})
+        unknown = InMessage("verified", 0, 2, other)
+        got = received_records(stored_stage.store, catalog(), [same, posing, unknown])
+        # Decoded from the message, equal to what the store reads back (JSON body included).
+        assert got == [found.record, found.record, None]
+        assert received_records(stored_stage.store, None, [same, unknown]) == [found.record, None]
