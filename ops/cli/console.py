@@ -24,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--session-minutes", type=float,
                         default=SESSION_LIFETIME.total_seconds() / 60,
                         help="a login lasts this long (default 30)")
+    parser.add_argument("--refresh", type=float, default=5.0, metavar="SECONDS",
+                        help="how often the overview's figures are retaken (default 5)")
     parser.set_defaults(handler=_serve)
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     user = actions.add_parser("user", help="add, disable or reset a console operator")
@@ -99,10 +101,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     if not 1 <= args.port <= 65535:
         raise ServiceError(f"--port {args.port} is not a port number")
-    if args.session_minutes <= 0:
-        raise ServiceError("--session-minutes must be above 0")
+    if args.session_minutes <= 0 or args.refresh <= 0:
+        raise ServiceError("--session-minutes and --refresh must be above 0")
     app = create_app(load_settings(),
-                     session_lifetime=timedelta(minutes=args.session_minutes))
+                     session_lifetime=timedelta(minutes=args.session_minutes),
+                     status_every=args.refresh)
     print(f"operator console on http://{LOOPBACK}:{args.port}/ (Ctrl-C stops it)", flush=True)
     # Loopback only, by design: there is no option to listen elsewhere.
     uvicorn.run(app, host=LOOPBACK, port=args.port, log_level="warning",

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,20 @@ class Console:
     def page(self, name: str, status: int = 200, **values: Any) -> HTMLResponse:
         html = self.templates.get_template(name).render(**values)
         return HTMLResponse(html, status_code=status)
+
+
+def when(value: Any, empty: str = "-") -> str:
+    """A time as the pages show it (UTC, to the minute); projections give ISO text."""
+    if value is None or value == "":
+        return empty
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    return str(value)
 
 
 class Refused(Exception):
@@ -256,6 +270,7 @@ def create_app(
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=select_autoescape(["html"]),
     )
+    templates.filters["when"] = when
     console = Console(
         settings=settings,
         accounts=Accounts(settings.pg_dsn, session_lifetime=session_lifetime),
