@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import timedelta
+from pathlib import Path
 
 from hub.config import load_settings
 from ops.console.accounts import ROLES, SESSION_LIFETIME, Accounts
@@ -26,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="a login lasts this long (default 30)")
     parser.add_argument("--refresh", type=float, default=5.0, metavar="SECONDS",
                         help="how often the overview's figures are retaken (default 5)")
+    parser.add_argument("--registry-dir", type=Path, metavar="DIR",
+                        help="where the hub operator key and registry journal are, for "
+                        "revoking and withdrawing (default: the data directory)")
     parser.set_defaults(handler=_serve)
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     user = actions.add_parser("user", help="add, disable or reset a console operator")
@@ -105,7 +109,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise ServiceError("--session-minutes and --refresh must be above 0")
     app = create_app(load_settings(),
                      session_lifetime=timedelta(minutes=args.session_minutes),
-                     status_every=args.refresh)
+                     status_every=args.refresh, registry_dir=args.registry_dir)
     print(f"operator console on http://{LOOPBACK}:{args.port}/ (Ctrl-C stops it)", flush=True)
     # Loopback only, by design: there is no option to listen elsewhere.
     uvicorn.run(app, host=LOOPBACK, port=args.port, log_level="warning",

@@ -242,11 +242,13 @@ def _emit(args: argparse.Namespace) -> int:
     return 0
 
 
-def emit(args: argparse.Namespace, say: Callable[[str], None] = print) -> list[Envelope]:
+def emit(args: argparse.Namespace, say: Callable[[str], None] = print,
+         settings: Settings | None = None) -> list[Envelope]:
     """Build, check, journal and publish the events `args.build` makes; the events.
 
-    The console calls this too, with its own `say`, so both write the same signed events."""
-    settings = load_settings()
+    The console calls this too, with its own `say` and settings, so both write the same
+    signed events."""
+    settings = settings or load_settings()
     catalog = SchemaCatalog.load()
     operator = _operator(settings)
     journal_path = _journal(settings)

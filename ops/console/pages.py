@@ -113,11 +113,12 @@ def participant(call: Call) -> Response:
                        anomalies=anomalies, notice=_notice(call))
 
 
-def _registry_emit(namespace: argparse.Namespace) -> list[str]:
+def _registry_emit(call: Call, namespace: argparse.Namespace) -> list[str]:
     from ops.cli import registry as registry_cli
 
     said: list[str] = []
-    registry_cli.emit(namespace, said.append)
+    settings = call.console.settings.with_overrides(data_dir=call.console.registry_dir)
+    registry_cli.emit(namespace, said.append, settings)
     return said
 
 
@@ -129,7 +130,7 @@ def revoke_key(call: Call) -> Response:
     call.must_act("revoke-key", f"{pid} key {key_id}")
     reason = call.reason()
     try:
-        _registry_emit(argparse.Namespace(
+        _registry_emit(call, argparse.Namespace(
             participant_id=pid, key_id=key_id, effective_at=None, reason=reason, out=None,
             build=registry_cli._build_revoke))
     except Exception as err:
@@ -149,7 +150,7 @@ def withdraw(call: Call) -> Response:
     call.must_act("withdraw-permission", f"{pid} {event_type}")
     reason = call.reason()
     try:
-        _registry_emit(argparse.Namespace(
+        _registry_emit(call, argparse.Namespace(
             participant_id=pid, event_type=event_type, effective_at=None, out=None,
             build=registry_cli._build_permission(False)))
     except Exception as err:

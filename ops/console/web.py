@@ -63,6 +63,7 @@ class Console:
     catalog: SchemaCatalog
     status: StatusCache
     templates: Environment
+    registry_dir: Path  # where the hub operator key and the registry journal are
 
     def page(self, name: str, status: int = 200, **values: Any) -> HTMLResponse:
         html = self.templates.get_template(name).render(**values)
@@ -77,7 +78,7 @@ def when(value: Any, empty: str = "-") -> str:
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            return value
+            return str(value)
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
     return str(value)
@@ -261,6 +262,7 @@ def create_app(
     *,
     session_lifetime: timedelta = SESSION_LIFETIME,
     status_every: float = 5.0,
+    registry_dir: Path | None = None,
 ) -> Starlette:
     """The console application for the hub these settings point at."""
     from ops.console import pages
@@ -279,6 +281,7 @@ def create_app(
         catalog=SchemaCatalog.load(),
         status=StatusCache(settings, every=status_every),
         templates=templates,
+        registry_dir=registry_dir or settings.data_dir,
     )
     routes = [
         Route("/login", _show_login, methods=["GET"]),
