@@ -68,11 +68,7 @@ def _overview_values(call: Call) -> dict[str, Any]:
     console = call.console
     snap, taken = console.status.latest()
     rates = readings.rates_last_hour(console.events.db)
-    try:
-        lags: list[readings.PartitionLag] = readings.partition_lag(console.settings)
-        lag_problem = ""
-    except Exception as err:  # the broker may be down: the page says so and shows the rest
-        lags, lag_problem = [], f"lag per partition not read: {err}"
+    lags, lag_problem = console.status.lags()
     return {
         "snap": snap,
         "taken": taken,
@@ -97,14 +93,14 @@ def overview_live(call: Call) -> Response:
 
 
 def participants(call: Call) -> Response:
-    found = readings.participants(call.console.settings, call.console.events)
+    found = readings.participants(call.console.projections, call.console.events)
     return call.render("participants.html", page="participants", participants=found,
                        notice=_notice(call))
 
 
 def participant(call: Call) -> Response:
     pid = call.request.path_params["pid"]
-    found = [p for p in readings.participants(call.console.settings, call.console.events)
+    found = [p for p in readings.participants(call.console.projections, call.console.events)
              if p.participant_id == pid]
     if not found:
         raise Refused(404, f"no participant {pid!r} is registered")

@@ -43,6 +43,8 @@ class StatusCache:
         self.every = every
         self._latest: StatusSnapshot | None = None
         self._taken_at: datetime | None = None
+        self._lags: list[PartitionLag] = []
+        self._lag_problem = ""
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -62,8 +64,13 @@ class StatusCache:
     def refresh(self) -> StatusSnapshot:
         previous = self._latest
         snap = snapshot(self.settings, previous)
+        try:
+            lags, problem = partition_lag(self.settings), ""
+        except Exception as err:  # the broker may be down: the page says so, shows the rest
+            lags, problem = [], f"lag per partition not read: {err}"
         with self._lock:
             self._latest, self._taken_at = snap, datetime.now(UTC)
+            self._lags, self._lag_problem = lags, problem
         return snap
 
     def latest(self) -> tuple[StatusSnapshot, datetime]:
@@ -72,6 +79,11 @@ class StatusCache:
                 return self._latest, self._taken_at
         snap = self.refresh()
         return snap, self._taken_at or datetime.now(UTC)
+
+    def lags(self) -> tuple[list[PartitionLag], str]:
+        """Lag per stage and partition as of the latest snapshot, or why it is missing."""
+        with self._lock:
+            return list(self._lags), self._lag_problem
 
 
 @dataclass(frozen=True)
@@ -219,14 +231,10 @@ class ParticipantView:
     anomalies: list[Any] = field(default_factory=list)
 
 
-def participants(settings: Settings, events: PgEventStore) -> list[ParticipantView]:
-    projections = PgProjectionStore(settings.pg_dsn)
-    try:
-        people = projections.rows("proj_participants")
-        keys = projections.rows("proj_participant_keys")
-        perms = projections.rows("proj_participant_permissions")
-    finally:
-        projections.close()
+def participants(projections: PgProjectionStore, events: PgEventStore) -> list[ParticipantView]:
+    people = projections.rows("proj_participants")
+    keys = projections.rows("proj_participant_keys")
+    perms = projections.rows("proj_participant_permissions")
     sequences = {p.publisher_id: p for p in events.publishers()}
     with events.db.cursor() as cur:
         cur.execute(

@@ -35,6 +35,7 @@ from hub.schema_catalog import SchemaCatalog
 from ops.console.accounts import SESSION_LIFETIME, Accounts, ConsoleError, Session
 from ops.console.audit import AuditLog
 from ops.console.readings import StatusCache
+from processors.pg_projections import PgProjectionStore
 from processors.pg_store import PgEventStore
 
 log = logging.getLogger("hub.console")
@@ -60,6 +61,7 @@ class Console:
     accounts: Accounts
     audit: AuditLog
     events: PgEventStore
+    projections: PgProjectionStore
     catalog: SchemaCatalog
     status: StatusCache
     templates: Environment
@@ -278,6 +280,7 @@ def create_app(
         accounts=Accounts(settings.pg_dsn, session_lifetime=session_lifetime),
         audit=AuditLog(events.db),
         events=events,
+        projections=PgProjectionStore(settings.pg_dsn),
         catalog=SchemaCatalog.load(),
         status=StatusCache(settings, every=status_every),
         templates=templates,
@@ -313,6 +316,7 @@ def create_app(
         finally:
             console.status.stop()
             console.accounts.close()
+            console.projections.close()
             events.close()
 
     app = Starlette(

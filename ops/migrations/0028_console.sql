@@ -56,3 +56,13 @@ CREATE TRIGGER console_audit_no_update_delete BEFORE UPDATE OR DELETE ON console
     FOR EACH ROW EXECUTE FUNCTION console_audit_refuse_change();
 CREATE TRIGGER console_audit_no_truncate BEFORE TRUNCATE ON console_audit
     FOR EACH STATEMENT EXECUTE FUNCTION console_audit_refuse_change();
+
+-- What the console's pages look up by time or by match, kept fast with a million events:
+-- the overview's per-minute rates, the newest matches first (per state too), and the
+-- notifications sent for one match (the outbox keys them by match id).
+CREATE INDEX console_event_store_stored_at ON event_store (stored_at);
+CREATE INDEX console_quarantine_received_at ON quarantine (received_at);
+CREATE INDEX console_outbox_sent_at ON match_outbox (sent_at) WHERE sent_at IS NOT NULL;
+CREATE INDEX console_outbox_key ON match_outbox (msg_key);
+CREATE INDEX console_match_pairs_found ON match_pairs (first_found_at DESC, match_id);
+CREATE INDEX console_match_pairs_state ON match_pairs (status, first_found_at DESC, match_id);
