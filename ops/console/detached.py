@@ -83,7 +83,7 @@ def start(hubctl: str, env: dict[str, str], base: Settings, registry_dir: Path,
             start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded machine takes its time to import it all
     while True:
         try:
             urllib.request.urlopen(f"{url}login", timeout=2).close()

@@ -272,7 +272,9 @@ def _match(call: Call) -> dict[str, Any]:
 def match(call: Call, revealed: str = "") -> Response:
     pair = _match(call)
     lines = pair["explanation"] or []
-    shown = list(lines) if revealed else readings.masked_explanation(lines)
+    # Identity numbers stay masked even when revealed, as in the hub's match-found events.
+    shown = [mask_id_numbers(x) for x in lines] if revealed else readings.masked_explanation(
+        lines)
     return call.render("match.html", page="matches", m=pair, lines=shown, revealed_for=revealed)
 
 

@@ -38,6 +38,8 @@ PROJECT = Path(__file__).resolve().parents[3]
 SHOTS = PROJECT / ".data" / "test-output" / "console"
 POLICE = "320000-police"
 CIVIL = "530000-civil-affairs"
+SICHUAN_POLICE = "510000-police"
+REGISTRY = "320000-migrant-registry"
 PASSWORD = "a-long-test-password"
 
 
@@ -96,7 +98,7 @@ def hub(hub_settings: Settings, tmp_path_factory: pytest.TempPathFactory,
     world.operator.save(private)
     public.write_text(world.operator.verify_key.base64 + "\n", encoding="ascii")
     registrations = data_dir / "registrations.b64"
-    wires = world.register(POLICE) + world.register(CIVIL)
+    wires = [w for pid in (POLICE, CIVIL, SICHUAN_POLICE, REGISTRY) for w in world.register(pid)]
     registrations.write_text(
         "".join(base64.b64encode(w).decode() + "\n" for w in wires), encoding="ascii")
     producer = KafkaProducer(**settings.kafka_config(), acks="all", linger_ms=10)
@@ -144,7 +146,7 @@ def console(hub: Hub) -> Iterator[Served]:
             env=env, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded machine takes its time to import it all
     while True:
         try:
             urllib.request.urlopen(f"{url}/login", timeout=2).close()

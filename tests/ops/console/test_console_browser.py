@@ -8,13 +8,26 @@ import re
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from conftest import CIVIL, PASSWORD, POLICE, SHOTS, Hub, Served
+from conftest import (
+    CIVIL,
+    PASSWORD,
+    POLICE,
+    REGISTRY,
+    SHOTS,
+    SICHUAN_POLICE,
+    Hub,
+    Served,
+)
 from selenium.webdriver.common.by import By
+
+from hub.identity import check_character
+from processors.testing import payload_for
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -169,12 +182,48 @@ def test_withdraw_a_permission_as_a_signed_registry_event(
                       "'permission-withdrawn' AND body->>'participant_id' = %s", POLICE) == 1
 
 
+def _a_hit(hub: Hub) -> str:
+    """A Sichuan alert and a Jiangsu migrant record of the same girl: the worker's match stage
+    finds the hit and notifies the police."""
+    girl = {"name": "李小红", "sex": "FEMALE", "birth": {"precision": "DAY",
+            "date": date(2016, 3, 5)}, "id_number": "51010420160305122"
+            + check_character("51010420160305122"), "marks": ["左耳后有痣"]}
+    at = hub.world.epoch
+    alert = payload_for("missing-person-alert", 1, at, SICHUAN_POLICE, person=girl,
+                        last_seen_place={"area_code": "510104", "text": "成都市锦江区某小区"},
+                        jurisdiction="510000")
+    record = payload_for("migrant-record", 1, at, REGISTRY)
+    record["children"] = [{"child": girl, "guardian_relation": "NON_RELATIVE"}]
+    record["moved_in_on"] = date(2023, 5, 1)
+    hub.publish([hub.world.event(SICHUAN_POLICE, "missing-person-alert", payload=alert)])
+    hub.wait_for("alert indexed", lambda: hub.scalar("SELECT count(*) FROM match_alerts") == 1)
+    hub.publish([hub.world.event(REGISTRY, "migrant-record", payload=record)])
+    hub.wait_for("hit notified", lambda: hub.scalar(
+        "SELECT count(*) FROM match_outbox WHERE sent_at IS NOT NULL AND topic LIKE "
+        "'%%notifications.%%'") >= 1, timeout=120)
+    return str(hub.scalar("SELECT match_id FROM match_pairs WHERE status = 'NOTIFIED'"))
+
+
 def test_matches_and_audit_pages(hub: Hub, console: Served, browser: Any) -> None:
-    """The matches page lists hits by state; the audit page shows who did what and why."""
+    """A hit is listed with its state and who was told; its compared values are hidden until
+    asked for with a reason; the audit page shows who did what and why."""
+    match_id = _a_hit(hub)
     log_in(browser, console, "olga")
     browser.get(f"{console.url}/matches")
-    assert "hits" in text(browser, "main")
+    assert "NOTIFIED" in text(browser, "#matches") and SICHUAN_POLICE in text(browser, "#matches")
     shot(browser, "matches")
+    browser.get(f"{console.url}/matches/{match_id}")
+    assert SICHUAN_POLICE in text(browser, "#told")
+    assert "李" not in text(browser, "#evidence") and "id_number" in text(browser, "#evidence")
+    browser.find_element(By.CSS_SELECTOR, "#reveal input[name=reason]").send_keys(
+        "checking the hit before the call")
+    browser.find_element(By.CSS_SELECTOR, "#reveal button").click()
+    revealed = text(browser, "#evidence")
+    assert "李 = 李" in revealed
+    assert "20160305" not in revealed  # identity numbers stay masked even then
+    assert hub.scalar("SELECT count(*) FROM console_audit WHERE action = 'reveal-evidence' "
+                      "AND target = %s", f"match {match_id}") == 1
+    shot(browser, "match")
     browser.get(f"{console.url}/matches?state=NOPE")
     assert "'state' must be one of" in text(browser, "#error")
     browser.get(f"{console.url}/audit")
