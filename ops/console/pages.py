@@ -66,18 +66,15 @@ def _time(call: Call, name: str) -> datetime | None:
 
 def _overview_values(call: Call) -> dict[str, Any]:
     console = call.console
-    snap, taken = console.status.latest()
-    rates = readings.rates_last_hour(console.events.db)
-    lags, lag_problem = console.status.lags()
+    figures = console.status.latest()
     return {
-        "snap": snap,
-        "taken": taken,
-        "charts": [bar_chart(name, rates[name]) for name in
-                   ("ingest", "verified", "quarantined", "notifications")],
-        "lags": lags,
-        "lag_problem": lag_problem,
-        "health": readings.health(console.settings, console.events.db, snap),
-        "attention": readings.attention(console.events.db, snap),
+        "snap": figures.snap,
+        "taken": figures.taken,
+        "charts": [bar_chart(name, figures.rates[name]) for name in readings.RATE_NAMES],
+        "lags": figures.lags,
+        "lag_problem": figures.lag_problem,
+        "health": readings.health(console.settings, console.events.db, figures.snap),
+        "attention": figures.attention,
     }
 
 

@@ -4,6 +4,7 @@ notifications, one page of matches)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,29 +23,43 @@ from processors.health import stage_positions
 from processors.kafka_reading import reading_consumer
 from processors.operations import StatusSnapshot, snapshot
 from processors.pg_projections import PgProjectionStore
-from processors.pg_store import PgConnection, PgEventStore
+from processors.pg_store import _QUARANTINE_COLUMNS, PgConnection, PgEventStore, _entry
 from processors.supervisor import workers
 
 MINUTES = 60
 KEYS_EXPIRING_WITHIN = timedelta(days=14)
 SILENT_AFTER = timedelta(hours=24)
 MATCH_STATES = ("NOTIFIED", "REVIEW", "CONFIRMED", "REJECTED", "NEED_INFO")
+RATE_NAMES = ("ingest", "verified", "quarantined", "notifications")
+log = logging.getLogger("hub.console")
+
+
+@dataclass
+class Figures:
+    """What the overview shows, taken together in the background."""
+
+    snap: StatusSnapshot
+    taken: datetime
+    lags: list[PartitionLag]
+    lag_problem: str
+    rates: dict[str, list[int]]
+    attention: list[Attention]
 
 
 class StatusCache:
-    """The `hubctl status` snapshot, retaken in the background every few seconds.
+    """The `hubctl status` snapshot with the overview's other figures (lag per partition,
+    rates per minute, the attention list), retaken in the background every few seconds.
 
-    Pages read the latest one instead of asking Kafka on every request, and each snapshot is
-    taken against the previous one, so rates are per second as `hubctl status` shows them.
+    Pages read the latest figures instead of asking Kafka and counting the store on every
+    request, and each snapshot is taken against the previous one, so rates are per second as
+    `hubctl status` shows them.
     """
 
     def __init__(self, settings: Settings, every: float = 5.0) -> None:
         self.settings = settings
         self.every = every
-        self._latest: StatusSnapshot | None = None
-        self._taken_at: datetime | None = None
-        self._lags: list[PartitionLag] = []
-        self._lag_problem = ""
+        self.db = PgConnection(settings.pg_dsn)
+        self._latest: Figures | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -58,32 +73,34 @@ class StatusCache:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.refresh()
+            try:
+                self.refresh()
+            except Exception:  # a failed round is retried; the pages show the last figures
+                log.exception("overview figures not taken")
             self._stop.wait(self.every)
 
-    def refresh(self) -> StatusSnapshot:
-        previous = self._latest
+    def refresh(self) -> Figures:
+        previous = self._latest.snap if self._latest else None
         snap = snapshot(self.settings, previous)
         try:
             lags, problem = partition_lag(self.settings), ""
         except Exception as err:  # the broker may be down: the page says so, shows the rest
             lags, problem = [], f"lag per partition not read: {err}"
+        try:
+            rates, items = rates_last_hour(self.db), attention(self.db, snap)
+        except HubError as err:
+            snap.problems.append(f"postgres: {err}")
+            rates, items = {name: [0] * MINUTES for name in RATE_NAMES}, []
+        figures = Figures(snap, datetime.now(UTC), lags, problem, rates, items)
         with self._lock:
-            self._latest, self._taken_at = snap, datetime.now(UTC)
-            self._lags, self._lag_problem = lags, problem
-        return snap
+            self._latest = figures
+        return figures
 
-    def latest(self) -> tuple[StatusSnapshot, datetime]:
+    def latest(self) -> Figures:
         with self._lock:
-            if self._latest is not None and self._taken_at is not None:
-                return self._latest, self._taken_at
-        snap = self.refresh()
-        return snap, self._taken_at or datetime.now(UTC)
-
-    def lags(self) -> tuple[list[PartitionLag], str]:
-        """Lag per stage and partition as of the latest snapshot, or why it is missing."""
-        with self._lock:
-            return list(self._lags), self._lag_problem
+            if self._latest is not None:
+                return self._latest
+        return self.refresh()
 
 
 @dataclass(frozen=True)
@@ -273,14 +290,27 @@ class QuarantineFilter:
 def quarantine_entries(
     events: PgEventStore, chosen: QuarantineFilter, limit: int = 200
 ) -> tuple[list[QuarantineEntry], int]:
-    """Entries matching the filter, newest first, at most `limit`; and how many matched."""
-    found = [
-        e for e in events.quarantined(reason=chosen.reason, status=chosen.status)
-        if (chosen.publisher is None or e.publisher_id == chosen.publisher)
-        and (chosen.since is None or e.received_at >= chosen.since)
-        and (chosen.until is None or e.received_at < chosen.until)
-    ]
-    return list(reversed(found))[:limit], len(found)
+    """Entries matching the filter, newest first, at most `limit`; and how many matched.
+
+    Filtered and limited in the database (PgEventStore.quarantined returns every entry with
+    its bytes, fine for the command line, too much for a page over a large quarantine); rows
+    are read into entries by the store's own row reader."""
+    where = (
+        "(%s::text IS NULL OR reason = %s) AND (%s::text IS NULL OR status = %s) "
+        "AND (%s::text IS NULL OR publisher_id = %s) "
+        "AND (%s::timestamptz IS NULL OR received_at >= %s) "
+        "AND (%s::timestamptz IS NULL OR received_at < %s)"
+    )
+    status = chosen.status.value if chosen.status else None
+    params = (chosen.reason, chosen.reason, status, status, chosen.publisher, chosen.publisher,
+              chosen.since, chosen.since, chosen.until, chosen.until)
+    with events.db.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM quarantine WHERE {where}", params)
+        row = cur.fetchone()
+        total = int(row[0]) if row else 0
+        cur.execute(f"SELECT {_QUARANTINE_COLUMNS} FROM quarantine WHERE {where} "
+                    "ORDER BY id DESC LIMIT %s", (*params, limit))
+        return [_entry(r) for r in cur.fetchall()], total
 
 
 def decoded_header(entry: QuarantineEntry) -> tuple[Envelope | None, str]:

@@ -315,6 +315,7 @@ def create_app(
             yield
         finally:
             console.status.stop()
+            console.status.db.close()
             console.accounts.close()
             console.projections.close()
             events.close()
