@@ -25,6 +25,9 @@ NOTICES = {
     "'resolved' once stored).",
     "retried-all": "Every open entry of that reason was put back on the pipeline.",
     "revoked": "The key-revoked event was signed and published to the registry topic.",
+    "registered": "Registered: the events were signed and published, and the participant's "
+    "bundle (its broker login: hand it over like a key) was written to bundles/ beside the "
+    "registry journal.",
     "withdrawn": "The permission-withdrawn event was signed and published to the registry topic.",
     "password": "Your password was changed.",
 }
@@ -113,6 +116,49 @@ def _registry_emit(call: Call, namespace: argparse.Namespace) -> list[str]:
     settings = call.console.settings.with_overrides(data_dir=call.console.registry_dir)
     registry_cli.emit(namespace, said.append, settings)
     return said
+
+
+MAX_REQUEST_BYTES = 16 * 1024
+
+
+def register_participant(call: Call) -> Response:
+    """Register from a connector's request file, as `hubctl registry import` does; the bundle
+    (broker login) is written beside the registry journal, to be handed over like a key."""
+    from hub.registry import RegistrationRequest
+    from ops.cli import registry as registry_cli
+
+    call.must_act("register", "registration request")
+    upload = call.form.get("request") if call.form is not None else None
+    if upload is None or isinstance(upload, str) or not upload.filename:
+        raise Refused(400, "choose the participant's registration request file "
+                           "(<participant>.registration.json, made by hub-connector init)")
+    raw = upload.file.read(MAX_REQUEST_BYTES + 1)
+    if len(raw) > MAX_REQUEST_BYTES:
+        raise Refused(400, f"{upload.filename}: a registration request is a small JSON file; "
+                           f"this one is over {MAX_REQUEST_BYTES // 1024} KiB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeError as err:
+        raise Refused(400, f"{upload.filename} is not UTF-8 text: {err}") from err
+    request = RegistrationRequest.from_json(text)  # names the field that is wrong
+    reason = call.reason()
+    pid = request.participant_id
+    folder = call.console.registry_dir / "requests"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    saved = folder / f"{pid}.registration.json"
+    saved.write_text(text, encoding="utf-8")
+    bundle = call.console.registry_dir / "bundles" / f"{pid}.bundle.json"
+    bundle.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        _registry_emit(call, argparse.Namespace(
+            request_file=saved, allow_extra=False, out=None, bundle=bundle,
+            build=registry_cli._build_import))
+    except Exception as err:
+        call.console.audit.write(call.session.operator.username, "register", pid, reason,
+                                 f"refused: {err}")
+        raise
+    call.console.audit.write(call.session.operator.username, "register", pid, reason)
+    return RedirectResponse(f"/participants/{pid}?notice=registered", status_code=303)
 
 
 def revoke_key(call: Call) -> Response:
@@ -310,6 +356,7 @@ ROUTES: list[tuple[str, Handler, bool]] = [
     ("/", overview, False),
     ("/overview/live", overview_live, False),
     ("/participants", participants, False),
+    ("/participants/register", register_participant, True),
     ("/participants/{pid}", participant, False),
     ("/participants/{pid}/revoke-key", revoke_key, True),
     ("/participants/{pid}/withdraw", withdraw, True),

@@ -28,6 +28,8 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 from hub.identity import check_character
+from hub.keys import generate_keypair
+from hub.registry import RegistrationRequest
 from processors.testing import payload_for
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -45,6 +47,9 @@ def log_in(driver: Any, console: Served, user: str, password: str = PASSWORD) ->
     driver.find_element(By.NAME, "username").send_keys(user)
     driver.find_element(By.NAME, "password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "#login button").click()
+    # The click does not wait for the answer: a page asked for too early would cut it off.
+    wait_until("the login answered", lambda: "/login" not in driver.current_url
+               or driver.find_elements(By.ID, "error"))
 
 
 def text(driver: Any, css: str) -> str:
@@ -314,3 +319,35 @@ def test_the_audit_log_refuses_changes(hub: Hub, console: Served) -> None:
                 with pytest.raises(psycopg.Error, match=r"append-only|permission denied"):
                     conn.execute(statement.encode())
     assert hub.scalar("SELECT count(*) FROM console_audit WHERE reason = 'rewritten'") == 0
+
+
+def test_register_a_participant_from_its_request_file(
+    hub: Hub, console: Served, browser: Any, tmp_path: Path
+) -> None:
+    """An uploaded request is registered as `hubctl registry import` would (events stored,
+    bundle written owner-only); a file that is no request is refused naming what is wrong."""
+    pid = "340000-womens-federation"
+    key = generate_keypair().verify_key
+    request = RegistrationRequest(pid, "安徽省妇女联合会", "340000", key, ())
+    good = tmp_path / f"{pid}.registration.json"
+    good.write_text(request.to_json(), encoding="utf-8")
+    bad = tmp_path / "not-a-request.json"
+    bad.write_text('{"participant_id": "340000-womens-federation"}', encoding="utf-8")
+    log_in(browser, console, "olga")
+    for path in (bad, good):
+        browser.get(f"{console.url}/participants")
+        browser.find_element(By.CSS_SELECTOR, "#register input[type=file]").send_keys(str(path))
+        browser.find_element(By.CSS_SELECTOR, "#register input[name=reason]").send_keys(
+            "new partner in Anhui")
+        browser.find_element(By.CSS_SELECTOR, "#register button").click()
+        if path is bad:
+            assert "display_name" in text(browser, "#error") or "field" in text(browser, "#error")
+            assert hub.scalar("SELECT count(*) FROM proj_participants WHERE participant_id = %s",
+                              pid) == 0
+    assert "Registered" in text(browser, "#notice")
+    hub.wait_for("registration projected", lambda: hub.scalar(
+        "SELECT count(*) FROM proj_participants WHERE participant_id = %s", pid) == 1)
+    bundle = hub.settings.data_dir / "bundles" / f"{pid}.bundle.json"
+    assert bundle.exists() and bundle.stat().st_mode & 0o077 == 0
+    assert hub.scalar("SELECT count(*) FROM console_audit WHERE action = 'register' "
+                      "AND target = %s AND outcome = 'done'", pid) == 1
