@@ -1,5 +1,6 @@
-"""The console as a detached process, for `hubctl demo`: started after the run, recorded in a
-small file so the next run (or the operator) stops exactly that process."""
+"""The console as a detached process, for `hubctl demo`: started after the run and recorded in
+a small file in the demo folder, so that retiring the run (the next run, or the tests) stops
+exactly that process."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub.config import Settings
 from ops.errors import ServiceError
 
 DEFAULT_PORT = 8470
+RECORD = "console.json"
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,6 @@ class Detached:
     pid: int
     url: str
     log: Path
-
-
-def _record(base: Settings) -> Path:
-    return base.data_dir / "console" / "demo-console.json"
 
 
 def _port_free(port: int) -> bool:
@@ -48,9 +45,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def stop(base: Settings) -> str | None:
-    """Stop the console recorded under the data dir, if it still runs; what was done."""
-    path = _record(base)
+def stop(path: Path) -> str | None:
+    """Stop the console recorded in `path`, if it still runs; what was done."""
     if not path.exists():
         return None
     try:
@@ -71,7 +67,7 @@ def stop(base: Settings) -> str | None:
     return f"stopped the previous console (pid {pid})"
 
 
-def start(hubctl: str, env: dict[str, str], base: Settings, registry_dir: Path,
+def start(hubctl: str, env: dict[str, str], record: Path, registry_dir: Path,
           log: Path) -> Detached:
     """`hubctl console` in its own session, on port 8470 when free; waits until it answers."""
     port = DEFAULT_PORT if _port_free(DEFAULT_PORT) else _free_port()
@@ -90,9 +86,9 @@ def start(hubctl: str, env: dict[str, str], base: Settings, registry_dir: Path,
             break
         except (urllib.error.URLError, ConnectionError) as err:
             if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
                 raise ServiceError(f"the console did not start ({err}); see {log}") from err
             time.sleep(0.3)
-    record = _record(base)
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps({"pid": process.pid, "url": url}), encoding="utf-8")
     return Detached(process.pid, url, log)

@@ -132,17 +132,14 @@ class Demo:
         from ops.console import detached
         from ops.console.accounts import Accounts
 
-        stopped = detached.stop(self.base)
-        if stopped:
-            self.console.log(stopped)
         try:
             accounts = Accounts(self.settings.pg_dsn)
             try:
                 password = accounts.add("demo-operator", "operator")
             finally:
                 accounts.close()
-            started = detached.start(tool("hubctl"), environment(self.settings), self.base,
-                                     self.run_info.operator_dir,
+            started = detached.start(tool("hubctl"), environment(self.settings),
+                                     self.root / detached.RECORD, self.run_info.operator_dir,
                                      self.run_info.logs / "console.log")
         except HubError as err:
             self.failed.append(f"console: {err}")

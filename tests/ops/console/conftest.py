@@ -153,6 +153,7 @@ def console(hub: Hub) -> Iterator[Served]:
             break
         except (urllib.error.URLError, ConnectionError):
             if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()  # never left behind, even when it did not come up
                 raise AssertionError("console did not start:\n" + log.read_text()) from None
             time.sleep(0.3)
     yield Served(url, process, log)
