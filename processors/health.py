@@ -18,7 +18,7 @@ from hub.registry import operator_key_paths
 from ops.topics import topic_name
 from processors.kafka_reading import reading_consumer
 
-__all__ = ["STAGE_INPUTS", "STUCK_AFTER", "stuck_now"]
+__all__ = ["STAGE_INPUTS", "STUCK_AFTER", "stage_positions", "stuck_now"]
 
 # Each stage's consumer name in `processed` and the topics it reads (processors/app.py).
 STAGE_INPUTS = {"verify": ("ingest", "registry"), "project": ("verified",), "match": ("verified",)}
@@ -58,6 +58,11 @@ def _matching_on(settings: Settings, recorded: Iterable[tuple[str, str, int]]) -
     # it, its empty positions would look like a stage stuck from the start.
     private, _ = operator_key_paths(settings.data_dir)
     return private.exists() or any(stage == "match" for stage, _, _ in recorded)
+
+
+def stage_positions(settings: Settings) -> dict[tuple[str, str, int], tuple[int, datetime]]:
+    """(stage, topic, partition) -> (last offset done, when), as the stages recorded them."""
+    return _recorded(settings)
 
 
 def _recorded(settings: Settings) -> dict[tuple[str, str, int], tuple[int, datetime]]:

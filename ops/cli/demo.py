@@ -47,7 +47,7 @@ def _run(args: argparse.Namespace) -> int:
     console = Console() if sys.stdout.isatty() else Console(width=120)
     outcome = Demo(settings, args.root or default_root(settings), size, args.seed,
                    keep_going=args.keep_going, console=console).run()
-    for line in where_next(outcome.run):
+    for line in where_next(outcome.run, console_login=outcome.console_login):
         console.print(line, markup=False, highlight=False)
     if outcome.failed_jobs:
         console.print(f"{len(outcome.failed_jobs)} step(s) failed, see above", style="red")

@@ -254,14 +254,24 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _emit(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    emit(args)
+    return 0
+
+
+def emit(args: argparse.Namespace, say: Callable[[str], None] = print,
+         settings: Settings | None = None) -> list[Envelope]:
+    """Build, check, journal and publish the events `args.build` makes; the events.
+
+    The console calls this too, with its own `say` and settings, so both write the same
+    signed events."""
+    settings = settings or load_settings()
     catalog = SchemaCatalog.load()
     operator = _operator(settings)
     journal_path = _journal(settings)
     journal = read_events(journal_path)
     registry = _state(catalog, operator.verify_key, journal)
     try:
-        envelopes = args.build(args, catalog, operator, _next_sequence(journal))
+        envelopes: list[Envelope] = args.build(args, catalog, operator, _next_sequence(journal))
     except (ValueError, KeyFileError) as err:
         raise RegistryError(str(err)) from err
     wires = [encode_envelope(env) for env in envelopes]
@@ -269,23 +279,23 @@ def _emit(args: argparse.Namespace) -> int:
     _append(journal_path, wires)
     if args.out:
         _append(args.out, wires)
-        print(f"{len(wires)} event(s) written to {args.out}; publish with "
+        say(f"{len(wires)} event(s) written to {args.out}; publish with "
               f"`hubctl registry publish {args.out}`")
     else:
         try:
-            _publish(settings, wires)
+            _publish(settings, wires, say)
         except ServiceError as err:
             raise ServiceError(f"{err}; they are kept in {journal_path}, send them again "
                                f"with `hubctl registry publish {journal_path}` (the hub "
                                "absorbs any duplicates)") from err
     for env in envelopes:
-        print(f"{env.event_type} seq={env.sequence} event_id={env.event_id}")
-    _broker_access(args, settings, registry, envelopes)
-    return 0
+        say(f"{env.event_type} seq={env.sequence} event_id={env.event_id}")
+    _broker_access(args, settings, registry, envelopes, say)
+    return envelopes
 
 
 def _broker_access(args: argparse.Namespace, settings: Settings, registry: Registry,
-                   envelopes: list[Envelope]) -> None:
+                   envelopes: list[Envelope], say: Callable[[str], None]) -> None:
     """A registration gets a broker login and its bundle; revoking the last key ends access."""
     from ops import broker_access  # imported late: it loads the Kafka client
 
@@ -301,7 +311,7 @@ def _broker_access(args: argparse.Namespace, settings: Settings, registry: Regis
             args.request_file.with_name(f"{participant}.bundle.json")
             if "request_file" in args else Path(f"{participant}.bundle.json"))
         bundle.save(path)
-        print(f"broker login {bundle.principal} created; bundle for {participant}: {path} "
+        say(f"broker login {bundle.principal} created; bundle for {participant}: {path} "
               "(mode 0600: hand it over like a key, the participant runs "
               "`hub-connector join` with it)")
     if "key-revoked" in kinds:
@@ -309,7 +319,7 @@ def _broker_access(args: argparse.Namespace, settings: Settings, registry: Regis
         now = datetime.now(UTC)
         if not any(k.state_at(now) is KeyState.VALID for k in registry.keys_of(participant)):
             for sentence in broker_access.revoke_access(settings, participant):
-                print(f"{participant} has no valid key left: {sentence}")
+                say(f"{participant} has no valid key left: {sentence}")
 
 
 def _check_against(registry: Registry, catalog: SchemaCatalog, wires: list[bytes]) -> None:
@@ -333,7 +343,7 @@ def _publish_file(args: argparse.Namespace) -> int:
     return 0
 
 
-def _publish(settings: Settings, wires: list[bytes]) -> None:
+def _publish(settings: Settings, wires: list[bytes], say: Callable[[str], None] = print) -> None:
     from kafka import KafkaProducer  # imported late: most sub-commands need no broker
 
     from ops.topics import topic_name
@@ -354,7 +364,7 @@ def _publish(settings: Settings, wires: list[bytes]) -> None:
         raise ServiceError(f"publishing to {topic} failed: {err}") from err
     finally:
         producer.close(timeout=5)
-    print(f"published {len(wires)} event(s) to {topic}")
+    say(f"published {len(wires)} event(s) to {topic}")
 
 
 def _show(args: argparse.Namespace) -> int:

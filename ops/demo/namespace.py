@@ -90,16 +90,22 @@ def save_run(run: DemoRun, base: Settings) -> None:
 
 
 def retire(base: Settings, root: Path) -> list[str]:
-    """Stop the workers of the run recorded in `root`, delete its topics and database."""
+    """Stop the console and workers of the run recorded in `root`, delete its topics and
+    database."""
     from ops import db, topics
+    from ops.console import detached
     from processors.app import app_id
     from processors.supervisor import stop_workers, worker_dir
 
+    # The run's operator console first: it reads the database dropped below.
+    stopped = detached.stop(root / detached.RECORD)
     previous = load_run(root)
     if previous is None:
-        return []
+        return [stopped] if stopped else []
     settings = previous.settings(base)
     lines = [f"previous demo run {previous.prefix}: " + "; ".join(stop_workers(settings))]
+    if stopped:
+        lines.append(stopped)
     # The retired run's worker logs and Faust scratch folders would only pile up.
     shutil.rmtree(worker_dir(settings), ignore_errors=True)
     for scratch in (base.data_dir / "faust").glob(f"{app_id(settings)}-*"):

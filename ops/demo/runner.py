@@ -42,6 +42,8 @@ class Outcome:
     seconds: float
     failed_jobs: list[str] = field(default_factory=list)
     reports: list[Path] = field(default_factory=list)
+    # The operator console started for the run: address, user, one-time password, pid.
+    console_login: tuple[str, str, str, int] | None = None
 
 
 class Demo:
@@ -65,6 +67,7 @@ class Demo:
         self._live: Live | None = None
         self.report_paths: list[Path] = []
         self._last_read = 0.0
+        self.console_login: tuple[str, str, str, int] | None = None
 
     # -- display ------------------------------------------------------------------------
 
@@ -124,12 +127,34 @@ class Demo:
             self._wait_stored(outcomes=True)
             self._confirm_true_hits()
             self.report_paths = self._write_report()
+            self._start_console()
             self.stage = f"done in {time.monotonic() - began:.0f}s"
             self.refresh(force=True)
         self._live = None
         q = figures.quality(self.fig.notifications, self.data.labels)
         return Outcome(self.run_info, self.data, self.fig, q, time.monotonic() - began,
-                       self.failed, self.report_paths)
+                       self.failed, self.report_paths, self.console_login)
+
+    def _start_console(self) -> None:
+        """The operator console on this run's data, with a demo operator's one-time password."""
+        from ops.console import detached
+        from ops.console.accounts import Accounts
+
+        try:
+            accounts = Accounts(self.settings.pg_dsn)
+            try:
+                password = accounts.add("demo-operator", "operator")
+            finally:
+                accounts.close()
+            started = detached.start(tool("hubctl"), environment(self.settings),
+                                     self.root / detached.RECORD, self.run_info.operator_dir,
+                                     self.run_info.logs / "console.log")
+        except HubError as err:
+            self.failed.append(f"console: {err}")
+            self.console.log(f"[red]the operator console was not started: {err}[/red]")
+            return
+        self.console_login = (started.url, "demo-operator", password, started.pid)
+        self.say(f"operator console on {started.url} (hubctl console, pid {started.pid})")
 
     def _create_namespace(self) -> None:
         from ops import db, topics
@@ -357,7 +382,8 @@ class Demo:
             time.sleep(1.0)
 
 
-def where_next(run: DemoRun, cwd: Path | None = None) -> list[str]:
+def where_next(run: DemoRun, cwd: Path | None = None,
+               console_login: tuple[str, str, str, int] | None = None) -> list[str]:
     """The closing lines: which commands show what the demo left running."""
     here = (cwd or Path.cwd()).resolve()
 
@@ -372,8 +398,13 @@ def where_next(run: DemoRun, cwd: Path | None = None) -> list[str]:
     hubctl, connector = rel(tool("hubctl")), rel(tool("hub-connector"))
     env = rel(run.root / namespace.ENV_FILE)
     unit = "510000-police"
+    console = [] if console_login is None else [
+        f"  {console_login[0]}   # the operator console: log in as {console_login[1]} with the "
+        f"one-time password {console_login[2]} (stop it: kill {console_login[3]})",
+    ]
     return [
         "Where to look next (the services and this demo's pipeline worker keep running):",
+        *console,
         f"  . {env} && {hubctl} status            # rates, lag, publishers, quarantine",
         f"  . {env} && {hubctl} quarantine list   # the tampered event: BAD_SIGNATURE",
         f"  {connector} inbox --config {rel(run.config_path(unit))}   # new hits only",

@@ -1,0 +1,395 @@
+"""What the console's pages show, read through the store, status and registry code `hubctl`
+uses; the few queries below are those no existing function answers (time series, per-match
+notifications, one page of matches)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from kafka import TopicPartition
+
+from hub.config import Settings
+from hub.envelope import Envelope, decode_envelope, decode_payload
+from hub.errors import EnvelopeError, HubError
+from hub.routing import minimal_line
+from hub.schema_catalog import SchemaCatalog
+from hub.store import PublisherSequence, QuarantineEntry, QuarantineStatus
+from processors.health import stage_positions
+from processors.kafka_reading import reading_consumer
+from processors.operations import StatusSnapshot, snapshot
+from processors.pg_projections import PgProjectionStore
+from processors.pg_store import _QUARANTINE_COLUMNS, PgConnection, PgEventStore, _entry
+from processors.supervisor import workers
+
+MINUTES = 60
+KEYS_EXPIRING_WITHIN = timedelta(days=14)
+SILENT_AFTER = timedelta(hours=24)
+MATCH_STATES = ("NOTIFIED", "REVIEW", "CONFIRMED", "REJECTED", "NEED_INFO")
+RATE_NAMES = ("ingest", "verified", "quarantined", "notifications")
+log = logging.getLogger("hub.console")
+
+
+@dataclass
+class Figures:
+    """What the overview shows, taken together in the background."""
+
+    snap: StatusSnapshot
+    taken: datetime
+    lags: list[PartitionLag]
+    lag_problem: str
+    rates: dict[str, list[int]]
+    attention: list[Attention]
+
+
+class StatusCache:
+    """The `hubctl status` snapshot with the overview's other figures (lag per partition,
+    rates per minute, the attention list), retaken in the background every few seconds.
+
+    Pages read the latest figures instead of asking Kafka and counting the store on every
+    request, and each snapshot is taken against the previous one, so rates are per second as
+    `hubctl status` shows them.
+    """
+
+    def __init__(self, settings: Settings, every: float = 5.0) -> None:
+        self.settings = settings
+        self.every = every
+        self.db = PgConnection(settings.pg_dsn)
+        self._latest: Figures | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="status-cache", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.refresh()
+            except Exception:  # a failed round is retried; the pages show the last figures
+                log.exception("overview figures not taken")
+            self._stop.wait(self.every)
+
+    def refresh(self) -> Figures:
+        previous = self._latest.snap if self._latest else None
+        snap = snapshot(self.settings, previous)
+        try:
+            lags, problem = partition_lag(self.settings), ""
+        except Exception as err:  # the broker may be down: the page says so, shows the rest
+            lags, problem = [], f"lag per partition not read: {err}"
+        try:
+            rates, items = rates_last_hour(self.db), attention(self.db, snap)
+        except HubError as err:
+            snap.problems.append(f"postgres: {err}")
+            rates, items = {name: [0] * MINUTES for name in RATE_NAMES}, []
+        figures = Figures(snap, datetime.now(UTC), lags, problem, rates, items)
+        with self._lock:
+            self._latest = figures
+        return figures
+
+    def latest(self) -> Figures:
+        with self._lock:
+            if self._latest is not None:
+                return self._latest
+        return self.refresh()
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    """One stage's position in one partition of its input."""
+
+    stage: str
+    topic: str
+    partition: int
+    end: int
+    done: int
+    updated_at: datetime | None
+
+    @property
+    def lag(self) -> int:
+        return max(self.end - self.done, 0)
+
+
+def partition_lag(settings: Settings) -> list[PartitionLag]:
+    """Per stage and partition: log end offset against what the stage recorded as done."""
+    from ops.topics import topic_name
+    from processors.health import STAGE_INPUTS
+
+    recorded = stage_positions(settings)
+    out: list[PartitionLag] = []
+    with reading_consumer(settings) as consumer:
+        for stage, inputs in STAGE_INPUTS.items():
+            for suffix in inputs:
+                name = topic_name(settings, suffix)
+                tps = [TopicPartition(name, p) for p in sorted(
+                    consumer.partitions_for_topic(name) or ())]
+                ends = consumer.end_offsets(tps) if tps else {}
+                for tp in tps:
+                    offset, at = recorded.get((stage, name, tp.partition), (-1, None))
+                    out.append(PartitionLag(stage, name, tp.partition, ends[tp], offset + 1, at))
+    return out
+
+
+def rates_last_hour(db: PgConnection) -> dict[str, list[int]]:
+    """Events per minute over the last hour: stored (verified), quarantined, notifications
+    sent; ingest is their sum, since every ingest message ends in one of the first two."""
+    queries = {
+        "verified": "SELECT stored_at FROM event_store WHERE stored_at > %s",
+        "quarantined": "SELECT received_at FROM quarantine WHERE received_at > %s",
+        "notifications": "SELECT sent_at FROM match_outbox WHERE sent_at > %s "
+        "AND topic LIKE '%%notifications.%%'",
+    }
+    now = datetime.now(UTC)
+    since = now - timedelta(minutes=MINUTES)
+    out: dict[str, list[int]] = {}
+    with db.cursor() as cur:
+        for name, query in queries.items():
+            # Counted per minute in the database, so only 60 rows come back at most.
+            cur.execute(
+                f"SELECT floor(extract(epoch FROM %s::timestamptz - t) / 60)::int, count(*) "
+                f"FROM ({query}) AS s(t) GROUP BY 1",
+                (now, since),
+            )
+            buckets = [0] * MINUTES
+            for ago, count in cur.fetchall():
+                if 0 <= ago < MINUTES:
+                    buckets[MINUTES - 1 - ago] = int(count)
+            out[name] = buckets
+    out["ingest"] = [a + b for a, b in zip(out["verified"], out["quarantined"], strict=True)]
+    return out
+
+
+@dataclass
+class Health:
+    """Whether PostgreSQL and the broker answer, and the workers' processes."""
+
+    postgres: str
+    postgres_ms: float | None
+    broker: str
+    workers: list[tuple[int, bool, int | None]] = field(default_factory=list)
+
+
+def health(settings: Settings, db: PgConnection, snap: StatusSnapshot) -> Health:
+    began = time.monotonic()
+    try:
+        with db.cursor() as cur:
+            cur.execute("SELECT 1")
+        pg, pg_ms = "up", (time.monotonic() - began) * 1000
+    except HubError as err:
+        pg, pg_ms = f"down: {err}", None
+    kafka = [p for p in snap.problems if p.startswith("kafka")]
+    broker = kafka[0] if kafka else ("up" if snap.topics else "no topics seen")
+    found = [(w.number, w.running, w.pid) for w in workers(settings)]
+    return Health(pg, pg_ms, broker, found)
+
+
+@dataclass(frozen=True)
+class Attention:
+    """One thing an operator on duty should look at now."""
+
+    kind: str
+    text: str
+    link: str
+
+
+def attention(db: PgConnection, snap: StatusSnapshot) -> list[Attention]:
+    """Open quarantine by reason, stuck stages, silent publishers, keys soon expiring."""
+    items: list[Attention] = []
+    for (reason, status), count in sorted(snap.quarantine.items()):
+        if status == QuarantineStatus.OPEN.value:
+            items.append(Attention("quarantine", f"{count} open quarantine entries {reason}",
+                                   f"/quarantine?reason={reason}&status=open"))
+    for stuck in snap.stuck:
+        items.append(Attention("stuck", stuck.describe(), "/"))
+    now = datetime.now(UTC)
+    for pub in snap.publishers:
+        if now - pub.last_seen_at > SILENT_AFTER:
+            hours = int((now - pub.last_seen_at).total_seconds() // 3600)
+            items.append(Attention("silent", f"{pub.publisher_id} silent for {hours} h",
+                                   f"/participants/{pub.publisher_id}"))
+    with db.cursor() as cur:
+        cur.execute(
+            "SELECT participant_id, key_id, valid_until FROM proj_participant_keys "
+            "WHERE revoked_at IS NULL AND valid_until IS NOT NULL "
+            "AND valid_until BETWEEN %s AND %s ORDER BY valid_until",
+            (now, now + KEYS_EXPIRING_WITHIN),
+        )
+        for pid, key_id, until in cur.fetchall():
+            items.append(Attention("key", f"key {key_id[:8]} of {pid} expires {until:%Y-%m-%d}",
+                                   f"/participants/{pid}"))
+    return items
+
+
+# -- participants -------------------------------------------------------------------------
+
+
+@dataclass
+class ParticipantView:
+    """A participant with what the registry and the store know of it."""
+
+    participant_id: str
+    display_name: str
+    jurisdiction: str
+    department: str
+    registered_at: datetime | None
+    keys: list[dict[str, Any]] = field(default_factory=list)
+    permissions: list[dict[str, Any]] = field(default_factory=list)
+    sequence: PublisherSequence | None = None
+    quarantined: int = 0
+    anomalies: list[Any] = field(default_factory=list)
+
+
+def participants(projections: PgProjectionStore, events: PgEventStore) -> list[ParticipantView]:
+    people = projections.rows("proj_participants")
+    keys = projections.rows("proj_participant_keys")
+    perms = projections.rows("proj_participant_permissions")
+    sequences = {p.publisher_id: p for p in events.publishers()}
+    with events.db.cursor() as cur:
+        cur.execute(
+            "SELECT publisher_id, count(*) FROM quarantine WHERE status = 'open' "
+            "AND publisher_id IS NOT NULL GROUP BY 1"
+        )
+        quarantined = {row[0]: int(row[1]) for row in cur.fetchall()}
+    out = []
+    for row in sorted(people, key=lambda r: str(r["participant_id"])):
+        pid = str(row["participant_id"])
+        out.append(ParticipantView(
+            pid, str(row.get("display_name") or ""), str(row.get("jurisdiction") or ""),
+            str(row.get("department") or ""), row.get("registered_at"),
+            keys=sorted((k for k in keys if k["participant_id"] == pid),
+                        key=lambda k: str(k.get("valid_from") or "")),
+            permissions=sorted((p for p in perms if p["participant_id"] == pid),
+                               key=lambda p: str(p["event_type"])),
+            sequence=sequences.get(pid),
+            quarantined=quarantined.get(pid, 0),
+        ))
+    return out
+
+
+# -- quarantine ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuarantineFilter:
+    reason: str | None = None
+    publisher: str | None = None
+    status: QuarantineStatus | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def quarantine_entries(
+    events: PgEventStore, chosen: QuarantineFilter, limit: int = 200
+) -> tuple[list[QuarantineEntry], int]:
+    """Entries matching the filter, newest first, at most `limit`; and how many matched.
+
+    Filtered and limited in the database (PgEventStore.quarantined returns every entry with
+    its bytes, fine for the command line, too much for a page over a large quarantine); rows
+    are read into entries by the store's own row reader."""
+    where = (
+        "(%s::text IS NULL OR reason = %s) AND (%s::text IS NULL OR status = %s) "
+        "AND (%s::text IS NULL OR publisher_id = %s) "
+        "AND (%s::timestamptz IS NULL OR received_at >= %s) "
+        "AND (%s::timestamptz IS NULL OR received_at < %s)"
+    )
+    status = chosen.status.value if chosen.status else None
+    params = (chosen.reason, chosen.reason, status, status, chosen.publisher, chosen.publisher,
+              chosen.since, chosen.since, chosen.until, chosen.until)
+    with events.db.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM quarantine WHERE {where}", params)
+        row = cur.fetchone()
+        total = int(row[0]) if row else 0
+        cur.execute(f"SELECT {_QUARANTINE_COLUMNS} FROM quarantine WHERE {where} "
+                    "ORDER BY id DESC LIMIT %s", (*params, limit))
+        return [_entry(r) for r in cur.fetchall()], total
+
+
+def decoded_header(entry: QuarantineEntry) -> tuple[Envelope | None, str]:
+    """The entry's envelope, or why it cannot be read (a malformed message is kept as is)."""
+    try:
+        return decode_envelope(entry.wire), ""
+    except EnvelopeError as err:
+        return None, str(err)
+
+
+def decoded_payload(
+    catalog: SchemaCatalog, envelope: Envelope
+) -> tuple[dict[str, Any] | None, str]:
+    try:
+        return decode_payload(catalog, envelope), ""
+    except HubError as err:
+        return None, str(err)
+
+
+# -- matches ------------------------------------------------------------------------------
+
+_PAIR_COLUMNS = (
+    "match_id, alert_id, counterpart_kind, counterpart_id, child_index, score, level, status, "
+    "explanation, recipients, notifications, decided_by, decided_at, first_found_at, updated_at"
+)
+
+
+def matches_page(
+    db: PgConnection, *, state: str | None, offset: int, limit: int = 100
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of hits, newest first, and how many there are in that state."""
+    with db.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM match_pairs WHERE %s::text IS NULL OR status = %s",
+            (state, state),
+        )
+        row = cur.fetchone()
+        total = int(row[0]) if row else 0
+        cur.execute(
+            f"SELECT {_PAIR_COLUMNS} FROM match_pairs WHERE %s::text IS NULL OR status = %s "
+            "ORDER BY first_found_at DESC, match_id LIMIT %s OFFSET %s",
+            (state, state, limit, offset),
+        )
+        names = [d.name for d in cur.description or ()]
+        rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    return rows, total
+
+
+def match_detail(db: PgConnection, match_id: str) -> dict[str, Any] | None:
+    """One hit, the notifications sent for it and its decision history."""
+    with db.cursor() as cur:
+        cur.execute(f"SELECT {_PAIR_COLUMNS} FROM match_pairs WHERE match_id = %s", (match_id,))
+        found = cur.fetchone()
+        if found is None:
+            return None
+        names = [d.name for d in cur.description or ()]
+        pair = dict(zip(names, found, strict=True))
+        # Notifications are keyed by match id in the outbox (processors/route_stage.py).
+        cur.execute(
+            "SELECT topic, created_at, sent_at FROM match_outbox WHERE msg_key = %s "
+            "AND topic LIKE '%%notifications.%%' ORDER BY id",
+            (match_id.encode(),),
+        )
+        pair["told"] = [
+            {"recipient": t.rsplit("notifications.", 1)[-1], "queued": c, "sent": s}
+            for t, c, s in cur.fetchall()
+        ]
+        cur.execute(
+            "SELECT decision, deciding_unit, publisher_id, decided_at, note FROM "
+            "proj_match_decisions WHERE match_id = %s ORDER BY decided_at",
+            (match_id,),
+        )
+        pair["decisions"] = [
+            dict(zip(("decision", "unit", "publisher", "at", "note"), r, strict=True))
+            for r in cur.fetchall()
+        ]
+    return pair
+
+
+def masked_explanation(lines: list[str] | None) -> list[str]:
+    """The explanation without compared values (names, dates): field, level and weight."""
+    return [minimal_line(line) for line in lines or []]
