@@ -202,7 +202,8 @@ class Attention:
 
 
 def attention(db: PgConnection, snap: StatusSnapshot) -> list[Attention]:
-    """Open quarantine by reason, stuck stages, silent publishers, keys soon expiring."""
+    """Open quarantine by reason, stuck stages, silent publishers, keys soon expiring, hits
+    past their reply or decision deadline (hub.response, proj_match_duties)."""
     items: list[Attention] = []
     for (reason, status), count in sorted(snap.quarantine.items()):
         if status == QuarantineStatus.OPEN.value:
@@ -226,6 +227,17 @@ def attention(db: PgConnection, snap: StatusSnapshot) -> list[Attention]:
         for pid, key_id, until in cur.fetchall():
             items.append(Attention("key", f"key {key_id[:8]} of {pid} expires {until:%Y-%m-%d}",
                                    f"/participants/{pid}"))
+        cur.execute(
+            "SELECT match_id, duty, unit, owed_by, due_at, escalated_to FROM proj_match_duties "
+            "WHERE done_at IS NULL AND due_at < %s ORDER BY due_at LIMIT 50",
+            (now,),
+        )
+        for match_id, duty, unit, owed_by, due_at, escalated_to in cur.fetchall():
+            who = owed_by or unit
+            late = f"{duty} by {who} overdue since {due_at:%Y-%m-%d %H:%M} UTC"
+            told = f", escalated to {escalated_to}" if escalated_to else ", not yet escalated"
+            items.append(Attention("overdue", f"hit {match_id[:8]}: {late}{told}",
+                                   f"/matches/{match_id}"))
     return items
 
 
