@@ -29,7 +29,7 @@ _MAX_YEARS = 12
 _CHILD_YEARS = 18
 # Blocks of weak keys larger than this are skipped at query time (see CandidateIndex).
 DEFAULT_MAX_BLOCK = 1500
-_WEAK_KEYS = frozenset(("gn", "sn", "pv", "lt", "lo", "bd"))
+_WEAK_KEYS = frozenset(("gn", "sn", "pv", "lt", "lo", "lp", "bd", "ad"))
 
 
 def _years(f: Features, widen: int) -> list[int]:
@@ -86,6 +86,11 @@ def blocking_keys(f: Features, stored: bool) -> set[str]:
             half = len(number) // 2
             keys.add(f"fdh:{number[:half]}")
             keys.add(f"fdt:{number[half:]}")
+    if f.address:
+        # Three neighbouring words of an address without area code ("25 de vis"): one
+        # mistyped word leaves the other runs (pairs drew ten times the candidates).
+        words = f.address.split()
+        keys.update(f"ad:{' '.join(words[i:i + 3])}" for i in range(max(len(words) - 2, 1)))
     if f.birth_lo is not None and f.birth_lo == f.birth_hi:
         # A full birth date is rare enough to key on alone: it meets names that are badly
         # mistyped on both parts.
@@ -113,6 +118,8 @@ def _latin_part_keys(name: NameForms, stored: bool) -> Iterator[str]:
     if name.family and name.first:
         yield f"lf:{soundex(name.family)}:{name.first[0]}"
         yield f"lg:{soundex(name.first)}:{name.family[0]}"
+        # Two letters of each part: meets typos that change a Soundex code in both parts.
+        yield f"lp:{name.family[:2]}:{name.first[:2]}"
         # Written the other way round (family name first).
         yield f"lf:{soundex(name.first)}:{name.family[0]}"
         if stored:

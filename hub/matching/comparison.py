@@ -151,8 +151,9 @@ def _latin_parts(a: NameForms, b: NameForms) -> dict[str, tuple[int | None, Deta
     giv = _jw_level(a.first, b.first) if a.first and b.first else None
     if fam == 3 and giv == 3 and a.family and a.first and b.family and b.first:
         # Written in the other order (family name first): the crosswise parts agree.
+        # (Also when only one part agrees crosswise: "harrison capurso" / "capurso ruby".)
         fam_x, giv_x = _jw_level(a.family, b.first), _jw_level(a.first, b.family)
-        if fam_x < 3 and giv_x < 3:
+        if min(fam_x, giv_x) < 3:
             fam, giv = fam_x, giv_x
     if fam is not None:
         out["latin_family"] = (fam, lambda: f"{a.family} / {b.family}")
