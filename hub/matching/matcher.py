@@ -76,10 +76,16 @@ class Matcher:
     """Scores candidate pairs; both search directions share the same comparison and weights."""
 
     def __init__(
-        self, model: FellegiSunterModel | None = None, table: AlleleTable | None = None
+        self,
+        model: FellegiSunterModel | None = None,
+        table: AlleleTable | None = None,
+        partial_floor: bool = True,
     ) -> None:
         self.model = model or FellegiSunterModel.default()
         self.table = table or AlleleTable.load()
+        # False restores the weighing of partial name agreements before issue 17 (frequency
+        # adjustment could push a sound-alike surname below "different"); only for measuring.
+        self.partial_floor = partial_floor
 
     def match_new_alert(self, alert_facts: PersonFacts, index: CandidateIndex) -> list[Hit]:
         """Search a new or updated alert against every stored record and rescue notice."""
@@ -146,7 +152,7 @@ class Matcher:
         last = len(FIELDS[field]) - 1
         if level == 0:
             return exact
-        if level < last:
+        if level < last and self.partial_floor:
             # Sounding alike (陈/晨) is evidence for, never against: never below "different"
             # (a common surname's adjustment once took it to -5 bits, under a plain mismatch).
             floor = self.model.weight(field, last) + 0.5

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hub.errors import HubError
 from hub.matching.batch import run_batch
-from hub.matching.evaluation import evaluate
+from hub.matching.evaluation import evaluate, name_case_effect
 from hub.matching.matcher import Matcher
 from hub.matching.model import FellegiSunterModel
 from hub.matching.synthetic import generate
@@ -36,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     ev.add_argument(
         "--fit-out", type=Path, metavar="FILE", help="estimate weights from this data and save them"
+    )
+    ev.add_argument(
+        "--no-name-effect",
+        action="store_true",
+        help="skip the second run that measures the name rules' effect on their subsets",
     )
     ev.set_defaults(handler=_match_eval)
 
@@ -103,6 +108,10 @@ def _match_eval(args: argparse.Namespace) -> int:
     print(report.notify_or_review.line("NOTIFY+REVIEW"))
     rate = report.persons / report.seconds if report.seconds else 0.0
     print(f"matched incrementally in {report.seconds:.2f} s ({rate:,.0f} persons/s)")
+    if not args.no_name_effect:
+        print("names as recorded (rules before -> after: name kind read, sound-alike floor):")
+        for effect in name_case_effect(data, matcher, report, seed=args.seed):
+            print("  " + effect.line())
     for err in report.errors[:20]:
         print(f"input error: {err}", file=sys.stderr)
     return 0

@@ -47,6 +47,9 @@ class Dataset:
     records: list[Payload] = field(default_factory=list)
     rescues: list[Payload] = field(default_factory=list)
     labels: list[Label] = field(default_factory=list)
+    # True pairs whose name was written in a way the matcher must recognise: "given_name_only"
+    # (a rescued child gives only a given name) or "sound_alike_surname" (陈 written 晨).
+    name_cases: dict[Label, str] = field(default_factory=dict)
 
 
 class Generator:
@@ -54,6 +57,9 @@ class Generator:
 
     def __init__(self, seed: int, table: AlleleTable | None = None) -> None:
         self.rng = random.Random(seed)
+        # A second stream for the name cases of issue 17 (given name only, sound-alike
+        # surnames), so adding them left every other draw of a seed unchanged.
+        self.names_rng = random.Random(seed * 7919 + 17)
         self.seed = seed
         self.table = table or AlleleTable.load()
         self._serial = 0
