@@ -245,12 +245,11 @@ def _birth(a: Features, b: Features) -> tuple[int | None, Detail]:
 
     if a.birth_lo == a.birth_hi == b.birth_lo == b.birth_hi:
         return 0, detail
-    if alo == ahi and blo == bhi:
-        da, db = dt.date.fromordinal(alo), dt.date.fromordinal(blo)
-        x, y = da.strftime("%Y%m%d"), db.strftime("%Y%m%d")
-        # One digit mistyped, two swapped, or day and month read the other way round.
-        if idnumber_typo(x, y) or (da.year == db.year and (da.month, da.day) == (db.day, db.month)):
-            return 1, lambda: f"{detail()}, a typing error apart"
+    x, y = a.birth_digits, b.birth_digits
+    # One digit mistyped, two swapped, or day and month read the other way round.
+    swapped = x[:4] == y[:4] and x[4:6] == y[6:] and x[6:] == y[4:6]
+    if x and y and (idnumber_typo(x, y) or swapped):
+        return 1, lambda: f"{detail()}, a typing error apart"
     gap = max(a.birth_lo - b.birth_hi, b.birth_lo - a.birth_hi, 0)
     if gap == 0:
         wide = max(a.birth_hi - a.birth_lo, b.birth_hi - b.birth_lo)

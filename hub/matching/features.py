@@ -120,6 +120,8 @@ class Features:
     sex: Sex
     birth_lo: int | None
     birth_hi: int | None
+    # A day-precise birth date as YYYYMMDD digits (for typing errors), else "".
+    birth_digits: str
     id_birth_conflict: bool
     home_province: str | None
     provinces: frozenset[str]
@@ -179,6 +181,8 @@ def prepare(facts: PersonFacts) -> Features:
         id_parsed=parsed,
         sex=sex,
         birth_lo=interval[0].toordinal() if interval else None,
+        birth_digits=interval[0].strftime("%Y%m%d") if interval and interval[0] == interval[1]
+        else "",
         birth_hi=interval[1].toordinal() if interval else None,
         id_birth_conflict=conflict,
         home_province=home,
