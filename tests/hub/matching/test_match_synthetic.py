@@ -10,7 +10,7 @@ import pytest
 from hub.avro import validate_payload
 from hub.errors import MatchingInputError
 from hub.matching.adapters import facts_from_alert, facts_from_migrant_record
-from hub.matching.evaluation import evaluate, facts_of
+from hub.matching.evaluation import evaluate, facts_of, name_case_effect
 from hub.matching.matcher import Matcher
 from hub.matching.synthetic import Dataset, generate
 from hub.matching.synthetic.files import read_documents, write_dataset
@@ -130,3 +130,26 @@ class TestQuality:
         assert report.notify.precision >= 0.9
         assert report.notify.f1 >= 0.7
         assert report.notify_or_review.recall >= 0.7
+
+
+class TestNameCases:
+    def test_given_name_only_and_sound_alike_cases_are_generated(self) -> None:
+        """Some rescued children give only a given name (marked GIVEN_ONLY); some surnames are
+        written as sound-alikes; both are tagged on their true pairs."""
+        data = generate(4000, seed=11)
+        cases = set(data.name_cases.values())
+        assert cases == {"given_name_only", "sound_alike_surname"}
+        rescues = {r["rescue_id"]: r for r in data.rescues}
+        for (_, other, _), case in data.name_cases.items():
+            if case == "given_name_only":
+                person = rescues[other]["person"]
+                assert person["name_kind"] == "GIVEN_ONLY" and 1 <= len(person["name"]) <= 2
+
+    def test_name_rules_raise_recall_on_their_subsets(self) -> None:
+        """Reading the name kind and flooring sound-alike surnames finds more of those pairs."""
+        data = generate(4000, seed=11)
+        matcher = Matcher()
+        after = evaluate(data, matcher, seed=11)
+        effects = {e.case: e for e in name_case_effect(data, matcher, after, seed=11)}
+        for case in ("given_name_only", "sound_alike_surname"):
+            assert effects[case].after[1] > effects[case].before[1], case
