@@ -256,6 +256,7 @@ def _written_id(gen: Generator, p: Person, keep: float) -> str | None:
 def _record_of_woman(gen: Generator, p: Person, found: dt.date) -> Payload:
     rng = gen.rng
     destination = gen.weighted(pools.DESTINATION_WEIGHTS)
+    heard = False
     if p.latin:
         name = gen.latin_variant(p.name)
     else:
@@ -267,6 +268,7 @@ def _record_of_woman(gen: Generator, p: Person, found: dt.date) -> Payload:
             name = gen.surname() + p.given  # registered under a husband's clan name
         elif roll < 0.4 and p.surname in pools.SOUND_ALIKE_SURNAMES:
             name = pools.SOUND_ALIKE_SURNAMES[p.surname] + p.given  # written as heard
+            heard = True
     real_id = rng.random() < 0.7
     return _record(
         gen,
@@ -278,7 +280,9 @@ def _record_of_woman(gen: Generator, p: Person, found: dt.date) -> Payload:
         registered=gen.area(destination),
         when=found,
         marks=p.marks if rng.random() < 0.4 else None,
-        former=[p.name] if name != p.name and rng.random() < 0.2 else [],
+        # A name written as heard has no former name on file; this also keeps the draws of
+        # the main stream as they were before sound-alike surnames existed.
+        former=[p.name] if name != p.name and not heard and rng.random() < 0.2 else [],
     )
 
 
