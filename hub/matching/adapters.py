@@ -16,6 +16,7 @@ from hub.matching.facts import (
     BirthInfo,
     DatePrecision,
     DnaOrigin,
+    NameKind,
     PersonFacts,
     PersonRef,
     Sex,
@@ -168,6 +169,45 @@ def _names(doc: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
     return tuple(str(n).strip() for n in raw if str(n).strip())
 
 
+def _name_kind(person: Mapping[str, Any], where: str) -> NameKind:
+    raw = _text(person, "name_kind", where)
+    if raw is None:
+        return NameKind.FULL  # v1 data: the name was taken as a full name
+    try:
+        return NameKind(raw.upper())
+    except ValueError as err:
+        raise MatchingInputError(
+            f"{where} field name_kind: {raw!r} is not FULL/GIVEN_ONLY/NICKNAME"
+        ) from err
+
+
+def _documents(person: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    """Foreign document numbers as "COUNTRY:NUMBER" (or the number alone), upper case."""
+    raw = person.get("foreign_documents") or []
+    if not isinstance(raw, list | tuple):
+        raise MatchingInputError(f"{where} field foreign_documents: expected a list")
+    out = []
+    for i, doc in enumerate(raw):
+        dw = f"{where}.foreign_documents[{i}]"
+        if not isinstance(doc, Mapping):
+            raise MatchingInputError(f"{dw}: expected a ForeignDocument record")
+        number = _text(doc, "number", dw)
+        if number is None:
+            raise MatchingInputError(f"{dw} field number: missing")
+        # Separators are typed inconsistently; the characters are what identifies a document.
+        number = "".join(ch for ch in number.upper() if ch.isalnum())
+        country = (_text(doc, "country", dw) or "").upper()
+        out.append(f"{country}:{number}" if country else number)
+    return tuple(out)
+
+
+def _address_text(place: Mapping[str, Any] | None, where: str) -> str | None:
+    """The text of a place that carries no area code (a foreign address): compared as text."""
+    if place is None or _text(place, "area_code", where) is not None:
+        return None
+    return _text(place, "text", where)
+
+
 def _area(doc: Mapping[str, Any] | None, where: str) -> str | None:
     if doc is None:
         return None
@@ -193,14 +233,27 @@ def _person(
     observed: dt.date | None,
     home: str | None,
     seen: tuple[str, ...],
+    address: str | None = None,
     origins: tuple[DnaOrigin | None, DnaOrigin | None] = (None, None),
     **profiles: StrProfile | None,
 ) -> PersonFacts:
     birth, assessed = _birth(person, where, observed)
+    name = _text(person, "name", where)
+    kind = _name_kind(person, where)
+    aliases = _names(person, "former_names", where) + _names(person, "aliases", where)
+    if kind is NameKind.NICKNAME and name is not None:
+        # A nickname is compared as an alias ("强强" is not surname 强 + given name 强).
+        aliases = (name, *aliases)
+        name = None
     return PersonFacts(
         ref=ref,
-        name=_text(person, "name", where),
-        other_names=_names(person, "former_names", where) + _names(person, "aliases", where),
+        name=name,
+        other_names=aliases,
+        name_kind=kind,
+        family_name=_text(person, "family_name", where),
+        given_names=_text(person, "given_names", where),
+        foreign_documents=_documents(person, where),
+        address_text=address,
         sex=_sex(person, where),
         birth=birth,
         observed_at=assessed,
@@ -236,7 +289,8 @@ def facts_from_alert(
         _record(payload, "household_registration", where), f"{where}.household_registration"
     )
     seen = _area(_record(payload, "last_seen_place", where), f"{where}.last_seen_place")
-    residence = _area(_record(payload, "residence", where), f"{where}.residence")
+    residence_place = _record(payload, "residence", where)
+    residence = _area(residence_place, f"{where}.residence")
     father = mother = None
     parents_origin = None
     if parents_dna is not None:
@@ -254,6 +308,7 @@ def facts_from_alert(
         _date(payload, "last_seen_at", where),
         home or residence,
         tuple(a for a in (seen, residence) if a),
+        _address_text(residence_place, f"{where}.residence"),
         origins=(None, parents_origin),
         father=father,
         mother=mother,
@@ -271,7 +326,9 @@ def facts_from_migrant_record(
     home = _area(
         _record(payload, "household_registration", where), f"{where}.household_registration"
     )
-    current = _area(_record(payload, "current_address", where), f"{where}.current_address")
+    current_place = _record(payload, "current_address", where)
+    current = _area(current_place, f"{where}.current_address")
+    address = _address_text(current_place, f"{where}.current_address")
     seen = (current,) if current else ()
     person = _record(payload, "person", where, required=True) or {}
     people = [
@@ -282,6 +339,7 @@ def facts_from_migrant_record(
             registered,
             home,
             seen,
+            address,
         )
     ]
     children = payload.get("children") or []
@@ -302,6 +360,7 @@ def facts_from_migrant_record(
                 registered,
                 home,
                 seen,
+                address,
                 origins=(_origin(entry, ("str_profile",), cw), None),
                 own=_profile(entry, "str_profile", cw),
             )

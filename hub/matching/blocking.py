@@ -17,8 +17,8 @@ from functools import lru_cache
 from itertools import combinations
 
 from hub.matching.facts import PersonRef, Sex
-from hub.matching.features import Features
-from hub.matching.names import fuzzy_pinyin
+from hub.matching.features import Features, NameForms
+from hub.matching.names import fuzzy_pinyin, soundex
 
 # DNA keys come from groups of three loci that the profile itself has, whatever its kit: a
 # group is used when a hash of its locus names falls in one of _DNA_GROUP_SHARE buckets, so two
@@ -37,7 +37,7 @@ _MAX_YEARS = 12
 _CHILD_YEARS = 18
 # Blocks of weak keys larger than this are skipped at query time (see CandidateIndex).
 DEFAULT_MAX_BLOCK = 1500
-_WEAK_KEYS = frozenset(("gn", "sn", "pv", "lt"))
+_WEAK_KEYS = frozenset(("gn", "sn", "pv", "lt", "lo", "lp", "bd", "ad"))
 
 
 def _years(f: Features, widen: int) -> list[int]:
@@ -74,8 +74,9 @@ def blocking_keys(f: Features, stored: bool) -> set[str]:
             for y in years:
                 if name.given_fuzzy:
                     keys.add(f"gn:{name.given_fuzzy}:{y}")
-            for decade in {y // 10 for y in years}:
-                keys.add(f"sn:{name.surname_py}{name.given_py[:1]}:{decade}:{_sex(f)}")
+            if name.surname_py:  # a given name only has no surname to key on
+                for decade in {y // 10 for y in years}:
+                    keys.add(f"sn:{name.surname_py}{name.given_py[:1]}:{decade}:{_sex(f)}")
             if name is not f.name or _nickname_like(name.text):
                 # Nicknames (丫丫, 小军) survive renaming; keyed whole, without birth year.
                 keys.add(f"nick:{fuzzy_pinyin(name.text)}:{_sex(f)}")
@@ -83,6 +84,25 @@ def blocking_keys(f: Features, stored: bool) -> set[str]:
             for token in name.given.split():
                 if token not in _LATIN_FILLER and len(token) > 1:
                     keys.update(f"lt:{token[:4]}:{y}" for y in years)
+            keys.update(_latin_part_keys(name, stored))
+    for doc in f.foreign_documents:
+        # The number without its country (often left out), whole and in two halves so that
+        # one mistyped character leaves one half intact.
+        number = doc.rpartition(":")[2]
+        if len(number) >= 5:
+            keys.add("fd:" + number)
+            half = len(number) // 2
+            keys.add(f"fdh:{number[:half]}")
+            keys.add(f"fdt:{number[half:]}")
+    if f.address:
+        # Three neighbouring words of an address without area code ("25 de vis"): one
+        # mistyped word leaves the other runs (pairs drew ten times the candidates).
+        words = f.address.split()
+        keys.update(f"ad:{' '.join(words[i:i + 3])}" for i in range(max(len(words) - 2, 1)))
+    if f.birth_lo is not None and f.birth_lo == f.birth_hi:
+        # A full birth date is rare enough to key on alone: it meets names that are badly
+        # mistyped on both parts.
+        keys.add(f"bd:{f.birth_lo}")
     if years and f.birth_hi is not None and f.facts.observed_at is not None:
         age_now = (f.facts.observed_at.toordinal() - f.birth_hi) / 365.25
         if age_now < _CHILD_YEARS:
@@ -138,6 +158,27 @@ def _profile_keys(profile: dict[str, tuple[str, str]]) -> Iterator[tuple[str, st
         yield from ((gid, c) for c in combos)
 
 
+def _latin_part_keys(name: NameForms, stored: bool) -> Iterator[str]:
+    """Keys on each part of a Latin name, needing no birth year (it is often missing or wrong):
+    one part's sound (Soundex) with the other part's initial, both ways round, so a typo in one
+    part still leaves a key. A name missing a part (or of one word) is keyed by its words' sound
+    alone; full names are stored under those keys too so that such a name finds them."""
+    if name.family and name.first:
+        yield f"lf:{soundex(name.family)}:{name.first[0]}"
+        yield f"lg:{soundex(name.first)}:{name.family[0]}"
+        # Two letters of each part: meets typos that change a Soundex code in both parts.
+        yield f"lp:{name.family[:2]}:{name.first[:2]}"
+        # Written the other way round (family name first).
+        yield f"lf:{soundex(name.first)}:{name.family[0]}"
+        if stored:
+            yield f"lo:{soundex(name.family)}"
+            yield f"lo:{soundex(name.first)}"
+        return
+    for word in (name.family, name.first, *(name.given.split() if name.one_word else ())):
+        if word and word not in _LATIN_FILLER:
+            yield f"lo:{soundex(word)}"
+
+
 def _dna_keys(f: Features) -> Iterator[str]:
     for profile in _dna_profiles(f):
         yield from (f"dna:{gid}:{c}" for gid, c in _profile_keys(profile))
@@ -174,6 +215,9 @@ class CandidateIndex:
         self.surname_counts: Counter[str] = Counter()
         # Persons with a Chinese name, kept as a running total (Counter.total() walks every name).
         self.named = 0
+        # Latin names' family ("f:...") and first given ("g:...") names, for their frequencies.
+        self.latin_counts: Counter[str] = Counter()
+        self.latin_named = 0
 
     def __len__(self) -> int:
         return len(self._people)
@@ -207,6 +251,8 @@ class CandidateIndex:
             self.given_counts[person.name.given_py] += 1
             self.surname_counts[person.name.surname_py] += 1
             self.named += 1
+        elif person.name and not person.name.han:
+            self._count_latin(person.name, 1)
 
     def remove(self, ref: PersonRef) -> bool:
         """Drop a person; False if it was not there."""
@@ -238,7 +284,16 @@ class CandidateIndex:
             self.given_counts[person.name.given_py] -= 1
             self.surname_counts[person.name.surname_py] -= 1
             self.named -= 1
+        elif person.name and not person.name.han:
+            self._count_latin(person.name, -1)
         return True
+
+    def _count_latin(self, name: NameForms, step: int) -> None:
+        if name.family:
+            self.latin_counts["f:" + name.family] += step
+        if name.first:
+            self.latin_counts["g:" + name.first] += step
+        self.latin_named += step
 
     def remove_business_id(self, business_id: str) -> int:
         """Drop every person of one alert, record or notice; how many were dropped."""

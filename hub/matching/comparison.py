@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from rapidfuzz import fuzz
+
 from hub.matching import idnumber
 from hub.matching.facts import DnaOrigin, Sex
 from hub.matching.features import Features, NameForms
@@ -25,12 +27,21 @@ FIELDS: dict[str, tuple[str, ...]] = {
     # Children go missing young and are renamed by whoever takes them: their names weigh apart.
     "child_surname": ("exact", "pinyin", "different"),
     "child_given_name": ("exact", "pinyin", "fuzzy", "different"),
+    # A Han name against a Latin one (pinyin transcription), compared whole.
     "latin_name": ("exact", "jw_high", "jw_mid", "different"),
+    # Latin names part by part, each part earning its own credit.
+    "latin_family": ("exact", "jw_high", "jw_mid", "different"),
+    "latin_given": ("exact", "jw_high", "jw_mid", "different"),
+    "latin_middle": ("exact", "initial", "different"),
+    # A one-word name (part unknown) says less than a full name: its own, weaker weights.
+    "latin_one_word": ("exact", "jw_high", "different"),
     "other_names": ("exact", "pinyin", "none"),
-    "birth": ("exact", "year", "range", "near", "different"),
+    "foreign_document": ("exact", "one_typo", "different"),
+    "birth": ("exact", "typo", "year", "range", "near", "different"),
     "sex": ("agree", "differ"),
     "province": ("home", "any", "none"),
     "marks": ("strong", "some", "none"),
+    "address": ("exact", "high", "mid", "different"),
 }
 
 # Birth intervals this narrow (both sides, in days) count as a year-level agreement.
@@ -79,12 +90,14 @@ def _names(a: NameForms | None, b: NameForms | None) -> dict[str, tuple[int | No
         return f"{a.text} / {b.text}"
 
     if a.han and b.han:
-        if a.surname == b.surname:
-            out["surname"] = (0, lambda: f"{a.surname} = {b.surname}")
-        elif a.surname_py == b.surname_py:
-            out["surname"] = (1, lambda: f"{a.surname} ~ {b.surname} ({a.surname_py})")
-        else:
-            out["surname"] = (2, lambda: f"{a.surname} / {b.surname}")
+        # A name recorded as a given name only has no surname to disagree with.
+        if a.surname and b.surname:
+            if a.surname == b.surname:
+                out["surname"] = (0, lambda: f"{a.surname} = {b.surname}")
+            elif a.surname_py == b.surname_py:
+                out["surname"] = (1, lambda: f"{a.surname} ~ {b.surname} ({a.surname_py})")
+            else:
+                out["surname"] = (2, lambda: f"{a.surname} / {b.surname}")
         if a.given and b.given:
             if a.given == b.given:
                 lvl = 0
@@ -99,7 +112,10 @@ def _names(a: NameForms | None, b: NameForms | None) -> dict[str, tuple[int | No
                 lambda: f"{a.given} / {b.given} ({a.given_py} / {b.given_py})",
             )
         return out
-    # Latin script on at least one side: compare sound-alike ASCII forms of the full names.
+    if not a.han and not b.han:
+        out.update(_latin_parts(a, b))
+        return out
+    # A Han name against a Latin one: compare sound-alike ASCII forms of the full names.
     ka, kb = (a.full_py if a.han else a.given), (b.full_py if b.han else b.given)
     if ka == kb or ka.replace(" ", "") == kb.replace(" ", ""):
         out["latin_name"] = (0, detail)
@@ -108,6 +124,91 @@ def _names(a: NameForms | None, b: NameForms | None) -> dict[str, tuple[int | No
     lvl = 1 if score >= 0.94 else 2 if score >= 0.86 else 3
     out["latin_name"] = (lvl, lambda: f"{detail()} (Jaro-Winkler {score:.2f})")
     return out
+
+
+def _jw_level(x: str, y: str) -> int:
+    """exact / Jaro-Winkler >= 0.94 / >= 0.88 / lower, on words in written order (never sorted:
+    sorting makes the prefix bonus depend on which word happens to come first)."""
+    if x == y:
+        return 0
+    score = jaro_winkler(x, y)
+    return 1 if score >= 0.94 else 2 if score >= 0.88 else 3
+
+
+def _latin_parts(a: NameForms, b: NameForms) -> dict[str, tuple[int | None, Detail]]:
+    out: dict[str, tuple[int | None, Detail]] = {}
+    if a.one_word or b.one_word:
+        # One word against a name: the best agreement with any of the other's words.
+        single, other = (a, b) if a.one_word else (b, a)
+        words = [w for w in (other.first, other.family, *other.middle) if w]
+        if other.one_word:
+            words = [other.given]
+        if words:
+            best = min(_jw_level(single.given, w) for w in words)
+            out["latin_one_word"] = (min(best, 2), lambda: f"{a.text} / {b.text}")
+        return out
+    fam = _jw_level(a.family, b.family) if a.family and b.family else None
+    giv = _jw_level(a.first, b.first) if a.first and b.first else None
+    if fam == 3 and giv == 3 and a.family and a.first and b.family and b.first:
+        # Written in the other order (family name first): the crosswise parts agree.
+        # (Also when only one part agrees crosswise: "harrison capurso" / "capurso ruby".)
+        fam_x, giv_x = _jw_level(a.family, b.first), _jw_level(a.first, b.family)
+        if min(fam_x, giv_x) < 3:
+            fam, giv = fam_x, giv_x
+    if fam is not None:
+        out["latin_family"] = (fam, lambda: f"{a.family} / {b.family}")
+    if giv is not None:
+        out["latin_given"] = (giv, lambda: f"{a.first} / {b.first}")
+    if a.middle and b.middle:
+        if set(a.middle) & set(b.middle):
+            mid = 0
+        elif {w[0] for w in a.middle} & {w[0] for w in b.middle}:
+            mid = 1
+        else:
+            mid = 2
+        out["latin_middle"] = (mid, lambda: f"{' '.join(a.middle)} / {' '.join(b.middle)}")
+    return out
+
+
+def _documents(a: Features, b: Features) -> tuple[int | None, Detail]:
+    if not a.foreign_documents or not b.foreign_documents:
+        return None, _none
+    best = 2
+    shown = ""
+    for x in a.foreign_documents:
+        for y in b.foreign_documents:
+            cx, _, nx = x.rpartition(":")
+            cy, _, ny = y.rpartition(":")
+            if cx and cy and cx != cy:
+                continue  # the same number issued by two countries is two documents
+            if nx == ny:
+                return 0, partial("{} = {}".format, x, y)
+            if best > 1 and idnumber_typo(nx, ny):
+                best, shown = 1, f"{x} ~ {y}"
+    return best, (lambda: shown) if shown else _none
+
+
+def idnumber_typo(x: str, y: str) -> bool:
+    """One character mistyped, or two adjacent characters swapped."""
+    if len(x) != len(y):
+        return False
+    diff = [i for i, (p, q) in enumerate(zip(x, y, strict=True)) if p != q]
+    if len(diff) == 1:
+        return True
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and x[diff[0]] == y[diff[1]] and (
+        x[diff[1]] == y[diff[0]]
+    )
+
+
+def _address(a: Features, b: Features) -> tuple[int | None, Detail]:
+    if not a.address or not b.address:
+        return None, _none
+    if a.address == b.address:
+        return 0, lambda: f"{a.address} = {b.address}"
+    # Words in any order, a few mistyped: token-set similarity (rapidfuzz, 0..100).
+    score = fuzz.token_set_ratio(a.address, b.address)
+    lvl = 1 if score >= 90 else 2 if score >= 70 else 3
+    return lvl, lambda: f"{a.address} / {b.address} (similarity {score:.0f})"
 
 
 def _aliases(a: Features, b: Features) -> tuple[int | None, Detail]:
@@ -144,13 +245,18 @@ def _birth(a: Features, b: Features) -> tuple[int | None, Detail]:
 
     if a.birth_lo == a.birth_hi == b.birth_lo == b.birth_hi:
         return 0, detail
+    x, y = a.birth_digits, b.birth_digits
+    # One digit mistyped, two swapped, or day and month read the other way round.
+    swapped = x[:4] == y[:4] and x[4:6] == y[6:] and x[6:] == y[4:6]
+    if x and y and (idnumber_typo(x, y) or swapped):
+        return 1, lambda: f"{detail()}, a typing error apart"
     gap = max(a.birth_lo - b.birth_hi, b.birth_lo - a.birth_hi, 0)
     if gap == 0:
         wide = max(a.birth_hi - a.birth_lo, b.birth_hi - b.birth_lo)
-        return (1 if wide <= _NARROW_DAYS else 2), detail
+        return (2 if wide <= _NARROW_DAYS else 3), detail
     if gap <= _NEAR_DAYS:
-        return 3, lambda: f"{detail()}, {gap} days apart"
-    return 4, lambda: f"{detail()}, {gap} days apart"
+        return 4, lambda: f"{detail()}, {gap} days apart"
+    return 5, lambda: f"{detail()}, {gap} days apart"
 
 
 def _span(lo: int, hi: int) -> str:
@@ -219,9 +325,11 @@ def compare(a: Features, b: Features, table: TableSet | AlleleTable) -> PairComp
         "id_number": _id(a, b),
         **names,
         "other_names": _aliases(a, b),
+        "foreign_document": _documents(a, b),
         "birth": _birth(a, b),
         "province": _province(a, b),
         "marks": _marks(a, b),
+        "address": _address(a, b),
     }
     if a.sex is not Sex.UNKNOWN and b.sex is not Sex.UNKNOWN:
         results["sex"] = (0 if a.sex is b.sex else 1, lambda: f"{a.sex.value} / {b.sex.value}")

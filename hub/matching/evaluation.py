@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import random
 import time
 from collections.abc import Iterable
@@ -256,3 +257,55 @@ def _fits(person: Features, matcher: Matcher) -> bool:
         if profile and not matcher.tables.choose(origin).coverage(profile).fits:
             return False
     return True
+
+
+@dataclass(frozen=True)
+class NameCaseEffect:
+    """Recall on the true pairs of one name case, with the name rules before issue 17 and now."""
+
+    case: str
+    labelled: int
+    before: tuple[float, float]  # recall at NOTIFY, at NOTIFY+REVIEW
+    after: tuple[float, float]
+
+    def line(self) -> str:
+        return (
+            f"{self.case:<20} {self.labelled:>4} true pairs: recall NOTIFY "
+            f"{self.before[0]:.3f} -> {self.after[0]:.3f}, NOTIFY+REVIEW "
+            f"{self.before[1]:.3f} -> {self.after[1]:.3f} (before -> after)"
+        )
+
+
+def _as_before(data: Dataset) -> Dataset:
+    """The same documents as a v1 reader saw them: no name kind (every name taken as full)."""
+    old = copy.copy(data)
+    old.rescues = [copy.deepcopy(r) for r in data.rescues]
+    old.records = [copy.deepcopy(r) for r in data.records]
+    for doc in (*old.rescues, *old.records):
+        doc["person"].pop("name_kind", None)
+        for entry in doc.get("children") or []:
+            entry["child"].pop("name_kind", None)
+    return old
+
+
+def name_case_effect(
+    data: Dataset, matcher: Matcher, after: EvalReport, seed: int = 0
+) -> list[NameCaseEffect]:
+    """Recall per name case (given name only, sound-alike surname): rules before and after.
+
+    "Before" reads the documents without their name kind and weighs partial name agreements
+    as before (no floor at "different"); "after" is the report already computed.
+    """
+    before = evaluate(_as_before(data), Matcher(matcher.model, matcher.tables, False), seed)
+
+    def recall(report: EvalReport, wanted: set[Label]) -> tuple[float, float]:
+        notify = {pair_of(h) for h in report.hits if h.decision is Decision.NOTIFY}
+        every = {pair_of(h) for h in report.hits}
+        n = max(len(wanted), 1)
+        return len(notify & wanted) / n, len(every & wanted) / n
+
+    out = []
+    for case in sorted(set(data.name_cases.values())):
+        wanted = {label for label, c in data.name_cases.items() if c == case}
+        out.append(NameCaseEffect(case, len(wanted), recall(before, wanted), recall(after, wanted)))
+    return out

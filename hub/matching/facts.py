@@ -25,6 +25,14 @@ class Sex(StrEnum):
     UNKNOWN = "U"
 
 
+class NameKind(StrEnum):
+    """What the recorded `name` is: a full name, a given name only, or a nickname."""
+
+    FULL = "FULL"
+    GIVEN_ONLY = "GIVEN_ONLY"
+    NICKNAME = "NICKNAME"
+
+
 class DatePrecision(StrEnum):
     """How much of a birth date is known."""
 
@@ -120,6 +128,14 @@ class PersonFacts:
     other_names: tuple[str, ...] = ()
     surname: str | None = None
     given_name: str | None = None
+    name_kind: NameKind = NameKind.FULL
+    # Latin-script names as a document writes them in parts (passport: surname, given names).
+    family_name: str | None = None
+    given_names: str | None = None
+    # Foreign documents (passport, travel document), normalised "COUNTRY:NUMBER" or "NUMBER".
+    foreign_documents: tuple[str, ...] = ()
+    # Address text of places that carry no area code (foreign or unknown), compared as text.
+    address_text: str | None = None
     sex: Sex = Sex.UNKNOWN
     birth: BirthInfo | None = None
     observed_at: dt.date | None = None

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from hub.matching import idnumber
-from hub.matching.facts import DnaOrigin, PersonFacts, Sex, SourceKind, StrProfile
+from hub.matching.facts import DnaOrigin, NameKind, PersonFacts, Sex, SourceKind, StrProfile
 from hub.matching.kinship import normalise_profile
 from hub.matching.marks import mark_tokens
 from hub.matching.names import (
@@ -14,6 +14,7 @@ from hub.matching.names import (
     fuzzy_pinyin,
     is_han,
     latin_key,
+    latin_tokens,
     pinyin,
     split_han_name,
     surname_pinyin,
@@ -32,29 +33,77 @@ class NameForms:
     given_py: str
     given_fuzzy: str
     full_py: str
+    # Latin script, part by part in written order: family name, first given name, middle names.
+    # `one_word`: a single word whose part is unknown (a name or a surname), compared apart.
+    family: str = ""
+    first: str = ""
+    middle: tuple[str, ...] = ()
+    one_word: bool = False
 
 
 def name_forms(
-    raw: str | None, surname: str | None = None, given: str | None = None
+    raw: str | None,
+    surname: str | None = None,
+    given: str | None = None,
+    kind: NameKind = NameKind.FULL,
+    family_name: str | None = None,
+    given_names: str | None = None,
 ) -> NameForms | None:
-    """All comparison forms of a name; an explicit surname/given split wins over the guess."""
+    """All comparison forms of a name; an explicit surname/given split wins over the guess.
+
+    A name recorded as a given name only has no surname (it is never split into one).
+    """
     text = clean_name(raw)
+    if text is None and (family_name or given_names):
+        text = clean_name(" ".join(p for p in (given_names, family_name) if p))
     if text is None:
         return None
     if is_han(text):
-        sur, giv = (surname, given) if surname and given is not None else split_han_name(text)
+        if kind is NameKind.GIVEN_ONLY:
+            sur, giv = "", text
+        elif surname and given is not None:
+            sur, giv = surname, given
+        else:
+            sur, giv = split_han_name(text)
         return NameForms(
             text=text,
             han=True,
             surname=sur,
             given=giv,
-            surname_py=surname_pinyin(sur),
+            surname_py=surname_pinyin(sur) if sur else "",
             given_py=pinyin(giv) if giv else "",
             given_fuzzy=fuzzy_pinyin(giv) if giv else "",
-            full_py=surname_pinyin(sur) + (pinyin(giv) if giv else ""),
+            full_py=(surname_pinyin(sur) if sur else "") + (pinyin(giv) if giv else ""),
         )
     key = latin_key(text)
-    return NameForms(text, False, "", key, "", key, key, key.replace(" ", ""))
+    family, first, middle, one_word = _latin_parts(text, kind, family_name, given_names)
+    return NameForms(
+        text, False, "", key, "", key, key, key.replace(" ", ""), family, first, middle, one_word
+    )
+
+
+def _latin_parts(
+    text: str, kind: NameKind, family_name: str | None, given_names: str | None
+) -> tuple[str, str, tuple[str, ...], bool]:
+    """Family, first given, middle names: from the document's parts, else by written order."""
+    if family_name is not None or given_names is not None:
+        # Parts as the document gives them; a missing part stays unknown, not guessed.
+        given = latin_tokens(given_names or "")
+        return (
+            " ".join(latin_tokens(family_name or "")),
+            given[0] if given else "",
+            tuple(given[1:]),
+            False,
+        )
+    tokens = latin_tokens(text)
+    if not tokens:
+        return "", "", (), False
+    if kind is NameKind.GIVEN_ONLY:
+        return "", tokens[0], tuple(tokens[1:]), False
+    if len(tokens) == 1:
+        return "", "", (), True
+    # Written order "given [middle ...] family", the order of the documents this reads.
+    return tokens[-1], tokens[0], tuple(tokens[1:-1]), False
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +113,15 @@ class Features:
     facts: PersonFacts
     name: NameForms | None
     aliases: tuple[NameForms, ...]
+    foreign_documents: frozenset[str]
+    address: str | None
     id_number: str | None
     id_parsed: idnumber.ParsedId | None
     sex: Sex
     birth_lo: int | None
     birth_hi: int | None
+    # A day-precise birth date as YYYYMMDD digits (for typing errors), else "".
+    birth_digits: str
     id_birth_conflict: bool
     home_province: str | None
     provinces: frozenset[str]
@@ -93,7 +146,14 @@ def province_of(area: str | None) -> str | None:
 
 def prepare(facts: PersonFacts) -> Features:
     """Compute every comparison form of a person once."""
-    name = name_forms(facts.name, facts.surname, facts.given_name)
+    name = name_forms(
+        facts.name,
+        facts.surname,
+        facts.given_name,
+        facts.name_kind,
+        facts.family_name,
+        facts.given_names,
+    )
     aliases = tuple(f for f in (name_forms(n) for n in facts.other_names) if f is not None)
     number = idnumber.normalise(facts.id_number)
     parsed = idnumber.parse(number) if number else None
@@ -117,10 +177,14 @@ def prepare(facts: PersonFacts) -> Features:
         facts=facts,
         name=name,
         aliases=aliases,
+        foreign_documents=frozenset(facts.foreign_documents),
+        address=address_key(facts.address_text),
         id_number=number,
         id_parsed=parsed,
         sex=sex,
         birth_lo=interval[0].toordinal() if interval else None,
+        birth_digits=interval[0].strftime("%Y%m%d") if interval and interval[0] == interval[1]
+        else "",
         birth_hi=interval[1].toordinal() if interval else None,
         id_birth_conflict=conflict,
         home_province=home,
@@ -133,6 +197,13 @@ def prepare(facts: PersonFacts) -> Features:
         dna_origin=facts.dna_origin,
         parents_dna_origin=facts.parents_dna_origin,
     )
+
+
+def address_key(text: str | None) -> str | None:
+    """An address as lower-case ASCII words in written order, for text comparison."""
+    if not text:
+        return None
+    return " ".join(latin_tokens(text)) or None
 
 
 # Someone missing before this age is compared on the children's name fields.

@@ -108,12 +108,16 @@ class Matcher:
         self,
         model: FellegiSunterModel | None = None,
         table: AlleleTable | TableSet | None = None,
+        partial_floor: bool = True,
     ) -> None:
         self.model = model or FellegiSunterModel.default()
         if isinstance(table, TableSet):
             self.tables = table
         else:
             self.tables = TableSet.single(table or AlleleTable.load())
+        # False restores the weighing of partial name agreements before issue 17 (frequency
+        # adjustment could push a sound-alike surname below "different"); only for measuring.
+        self.partial_floor = partial_floor
 
     @property
     def table(self) -> AlleleTable:
@@ -163,10 +167,7 @@ class Matcher:
         for field, level in comparison.levels.items():
             if level is None:
                 continue
-            weight = self.model.weight(field, level)
-            if population is not None and field in self.model.tf_fields and level <= 1:
-                weight += self._tf_adjustment(field, level, alert, population)
-            contributions[field] = weight
+            contributions[field] = self._field_weight(field, level, alert, population)
         kin = comparison.kinship
         if kin is not None:
             bits = max(_DNA_MIN_BITS, min(_DNA_MAX_BITS, kin.log2_lr))
@@ -226,6 +227,43 @@ class Matcher:
         if scored.comparison.level_name("birth") == "different":
             out.append("age far off")
         return tuple(out)
+
+    def _field_weight(
+        self, field: str, level: int, alert: Features, population: NamePopulation | None
+    ) -> float:
+        """The level's weight, frequency-adjusted; a partial agreement (a sound-alike surname,
+        a near spelling) always lands between the field's "different" and its exact agreement."""
+        weight = self.model.weight(field, level)
+        if field not in self.model.tf_fields:
+            return weight
+        exact = self.model.weight(field, 0)
+        if population is not None:
+            if field.startswith("latin_"):
+                exact += self._latin_tf(field, alert, population)
+            else:
+                # Same characters and same pinyin are both adjusted by how common the value is.
+                exact += self._tf_adjustment(field, 0, alert, population)
+                if level == 1:
+                    weight += self._tf_adjustment(field, level, alert, population)
+        last = len(FIELDS[field]) - 1
+        if level == 0:
+            return exact
+        if level < last and self.partial_floor:
+            # Sounding alike (陈/晨) is evidence for, never against: never below "different"
+            # (a common surname's adjustment once took it to -5 bits, under a plain mismatch).
+            floor = self.model.weight(field, last) + 0.5
+            weight = min(max(weight, floor), max(exact, floor))
+        return weight
+
+    def _latin_tf(self, field: str, alert: Features, population: NamePopulation) -> float:
+        counts = getattr(population, "latin_counts", None)
+        total = getattr(population, "latin_named", 0)
+        if alert.name is None or alert.name.han or counts is None or total < _TF_MIN_POPULATION:
+            return 0.0
+        value = ("f:" + alert.name.family) if field == "latin_family" else ("g:" + alert.name.first)
+        freq = (counts.get(value, 0) + 1) / (total + 1)
+        adjust = math.log2(self.model.u[field][0] / freq)
+        return max(-_TF_MAX_BITS, min(_TF_MAX_BITS, adjust))
 
     def _tf_adjustment(
         self, field: str, level: int, alert: Features, population: NamePopulation

@@ -1,4 +1,4 @@
-"""Names: script, surname split, toneless pinyin, Latin normalisation, Jaro-Winkler."""
+"""Names: script, surname split, toneless pinyin, Latin normalisation and keys, Jaro-Winkler."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import unicodedata
 from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
+from rapidfuzz.distance import JaroWinkler
 
 # Two-character surnames; a name starting with one of these keeps both characters as surname.
 COMPOUND_SURNAMES: frozenset[str] = frozenset(
@@ -140,43 +141,48 @@ def _fold_syllable(syl: str) -> str:
     return syl
 
 
-def latin_key(name: str) -> str:
-    """Lower-case ASCII form of a Latin-script name: accents stripped, tokens sorted."""
+def latin_tokens(name: str) -> tuple[str, ...]:
+    """Lower-case ASCII words of a Latin-script name, in written order."""
     decomposed = unicodedata.normalize("NFKD", name)
     ascii_only = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    # Vietnamese đ has no decomposition.
     ascii_only = ascii_only.replace("đ", "d").replace("Đ", "D")
-    tokens = "".join(ch.lower() if ch.isalnum() else " " for ch in ascii_only).split()
-    return " ".join(sorted(tokens))
+    # Apostrophes join (O'Brien is one word); other punctuation separates.
+    ascii_only = ascii_only.replace("'", "").replace("\u2019", "")
+    return tuple("".join(ch.lower() if ch.isalnum() else " " for ch in ascii_only).split())
 
 
-def jaro_winkler(a: str, b: str, prefix_scale: float = 0.1) -> float:
-    """Jaro-Winkler similarity in [0, 1]; written here to avoid a C dependency for a few pairs."""
-    if a == b:
-        return 1.0 if a else 0.0
-    la, lb = len(a), len(b)
-    if la == 0 or lb == 0:
-        return 0.0
-    window = max(max(la, lb) // 2 - 1, 0)
-    a_matched = [False] * la
-    b_matched = [False] * lb
-    matches = 0
-    for i, ch in enumerate(a):
-        lo, hi = max(0, i - window), min(lb, i + window + 1)
-        for j in range(lo, hi):
-            if not b_matched[j] and b[j] == ch:
-                a_matched[i] = b_matched[j] = True
-                matches += 1
-                break
-    if matches == 0:
-        return 0.0
-    a_seq = [ch for ch, m in zip(a, a_matched, strict=True) if m]
-    b_seq = [ch for ch, m in zip(b, b_matched, strict=True) if m]
-    transpositions = sum(1 for x, y in zip(a_seq, b_seq, strict=True) if x != y) / 2
-    jaro = (matches / la + matches / lb + (matches - transpositions) / matches) / 3
-    prefix = 0
-    for x, y in zip(a[:4], b[:4], strict=False):
-        if x != y:
-            break
-        prefix += 1
-    return jaro + prefix * prefix_scale * (1 - jaro)
+def latin_key(name: str) -> str:
+    """Lower-case ASCII form of a Latin-script name: accents stripped, tokens sorted."""
+    return " ".join(sorted(latin_tokens(name)))
+
+
+_SOUNDEX = {
+    **dict.fromkeys("bfpv", "1"),
+    **dict.fromkeys("cgjkqsxz", "2"),
+    **dict.fromkeys("dt", "3"),
+    "l": "4",
+    **dict.fromkeys("mn", "5"),
+    "r": "6",
+}
+
+
+@lru_cache(maxsize=200_000)
+def soundex(word: str) -> str:
+    """American Soundex of one lower-case ASCII word ("robert" -> "r163"); "" for no letters."""
+    letters = [ch for ch in word if "a" <= ch <= "z"]
+    if not letters:
+        return ""
+    code = [letters[0]]
+    last = _SOUNDEX.get(letters[0], "")
+    for ch in letters[1:]:
+        digit = _SOUNDEX.get(ch, "")
+        if digit and digit != last:
+            code.append(digit)
+        if ch not in "hw":  # h and w do not separate two letters of the same code
+            last = digit
+    return ("".join(code) + "000")[:4]
+
+
+def jaro_winkler(a: str, b: str) -> float:
+    """Jaro-Winkler similarity in [0, 1] (prefix scale 0.1), computed by rapidfuzz's C code."""
+    return float(JaroWinkler.similarity(a, b))

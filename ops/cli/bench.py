@@ -11,7 +11,8 @@ from rich.table import Table
 from hub.config import load_settings
 
 _NAMES = (
-    "envelope", "connector", "pipeline", "security", "matching", "match-latency", "splink"
+    "envelope", "connector", "pipeline", "security", "matching", "match-latency", "splink",
+    "febrl4",
 )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from hub.config import load_settings
 from hub.errors import HubError
 from hub.matching.batch import run_batch
-from hub.matching.evaluation import EvalReport, evaluate
+from hub.matching.evaluation import EvalReport, evaluate, name_case_effect
 from hub.matching.kinship import TableSet
 from hub.matching.matcher import Matcher
 from hub.matching.model import FellegiSunterModel
@@ -55,6 +55,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     ev.add_argument(
         "--fit-out", type=Path, metavar="FILE", help="estimate weights from this data and save them"
+    )
+    ev.add_argument(
+        "--no-name-effect",
+        action="store_true",
+        help="skip the second run that measures the name rules' effect on their subsets",
     )
     ev.set_defaults(handler=_match_eval)
 
@@ -152,10 +157,12 @@ def _match_eval(args: argparse.Namespace) -> int:
     )
     print(f"thresholds: notify >= {t.notify:g}, review >= {t.review:g}")
     errors: list[str] = []
+    first: tuple[Matcher, EvalReport] | None = None
     for title, tables in runs:
         matcher = _matcher(args, tables)
         report = evaluate(data, matcher, seed=args.seed)
         errors = report.errors
+        first = first or (matcher, report)
         names = ", ".join(x.name for x in tables.tables)
         print(f"-- {title} ({names})")
         _print_report(report)
@@ -167,6 +174,11 @@ def _match_eval(args: argparse.Namespace) -> int:
                 f"candidates per search, all-key candidate recall {free.candidate_recall:.3f}; "
                 f"NOTIFY F1 {free.notify.f1:.3f} in {free.seconds:.1f} s"
             )
+    if first is not None and not args.no_name_effect:
+        # Measured once, with the first run's tables: the name rules do not touch DNA.
+        print("names as recorded (rules before -> after: name kind read, sound-alike floor):")
+        for effect in name_case_effect(data, first[0], first[1], seed=args.seed):
+            print("  " + effect.line())
     if args.without_dna:
         bare = evaluate(data, _matcher(args, lab), seed=args.seed, without_dna=True)
         print("-- without DNA (every STR profile dropped)")

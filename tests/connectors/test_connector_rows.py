@@ -129,3 +129,31 @@ class TestMappings:
         bad.write_text("event_type = \n", encoding="utf-8")
         with pytest.raises(MappingError, match=r"bad\.toml"):
             load_mapping("tip-report", bad)
+
+
+class TestNameColumns:
+    def test_name_kind_parts_and_passport_columns(self, catalog: SchemaCatalog) -> None:
+        """姓名类型, 外文姓/外文名 and numbered passport columns land in the v2 Person fields."""
+        row = SourceRow(3, {**BASE, "姓名": "秀英", "姓名类型": "仅名", "外文姓": "Nguyen",
+                            "外文名": "Thi Lan", "护照1号码": "C1234567", "护照1签发国": "VNM",
+                            "外国证件2号码": "P-998877", "外国证件2类型": "旅行证"})
+        payload, problems = converter(catalog).convert(row)
+        assert problems == [] and payload is not None
+        person = payload["person"]
+        assert person["name_kind"] == "GIVEN_ONLY"
+        assert (person["family_name"], person["given_names"]) == ("Nguyen", "Thi Lan")
+        assert [(d["kind"], d["country"], d["number"]) for d in person["foreign_documents"]] == [
+            ("OTHER", "VNM", "C1234567"), ("TRAVEL_DOCUMENT", None, "P-998877")]
+
+    def test_rows_without_the_new_columns_get_the_defaults(self, catalog: SchemaCatalog) -> None:
+        """A department file of before (no name-kind column) still reads: a full name."""
+        payload, problems = converter(catalog).convert(SourceRow(4, dict(BASE)))
+        assert problems == [] and payload is not None
+        assert payload["person"]["name_kind"] == "FULL"
+        assert payload["person"]["foreign_documents"] == []
+
+    def test_unknown_name_kind_is_refused_with_the_field(self, catalog: SchemaCatalog) -> None:
+        """A name-kind cell that is no known kind names the field, and the row is kept aside."""
+        payload, problems = converter(catalog).convert(SourceRow(5, {**BASE, "姓名类型": "艺名"}))
+        assert payload is None
+        assert any("name_kind" in p.field for p in problems)

@@ -343,3 +343,21 @@ def test_match_index_is_rebuilt_from_the_event_store(
     assert harness.scalar("SELECT count(*) FROM match_outbox") == 2 * outbox  # the new hit only
     rebuilt = harness.scalar(index + "match_persons WHERE business_id LIKE '%%-1'")
     assert rebuilt == live
+
+
+def test_name_fields_survive_the_json_round_trip() -> None:
+    """Name kind, Latin name parts, foreign documents and address text are stored and read back;
+    a row stored before they existed reads as a full name without documents."""
+    payload = payload_for("migrant-record", 4, SignedWorld(CATALOG).epoch, REGISTRY)
+    payload["person"].update(name="秀英", name_kind="GIVEN_ONLY", family_name="Nguyen",
+                             given_names="Thi Lan", foreign_documents=[
+                                 {"kind": "PASSPORT", "country": "VNM", "number": "C1234567"}])
+    payload["current_address"] = {"area_code": "", "text": "12 Hang Bac, Hanoi"}
+    facts = facts_from_migrant_record(payload, "e-2")[0]
+    assert facts.name_kind.value == "GIVEN_ONLY" and facts.address_text == "12 Hang Bac, Hanoi"
+    stored = json.loads(json.dumps(facts_to_json(facts)))
+    assert facts_from_json(stored) == facts
+    for key in ("name_kind", "family_name", "given_names", "foreign_documents", "address_text"):
+        del stored[key]
+    old = facts_from_json(stored)
+    assert old.name_kind.value == "FULL" and old.foreign_documents == ()

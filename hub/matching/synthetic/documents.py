@@ -11,6 +11,7 @@ from hub.matching.synthetic import pools
 from hub.matching.synthetic.generator import (
     Dataset,
     Generator,
+    Label,
     Payload,
     Person,
     birth_record,
@@ -67,9 +68,9 @@ def _alert_with_fate(gen: Generator, data: Dataset) -> None:
         if person.profile is None:
             person.profile = gen.child_profile(*_parents_of(gen))
         if rng.random() < 0.5:
-            rescue = _rescue_of(gen, person, found, home)
+            rescue = _rescue_of(gen, person, found, home, child=True)
             data.rescues.append(rescue)
-            data.labels.append((alert["alert_id"], rescue["rescue_id"], None))
+            _label(data, (alert["alert_id"], rescue["rescue_id"], None), rescue["person"], person)
         else:
             record, index = _record_with_child(gen, person, found)
             data.records.append(record)
@@ -77,11 +78,23 @@ def _alert_with_fate(gen: Generator, data: Dataset) -> None:
     elif rng.random() < 0.8:
         record = _record_of_woman(gen, person, found)
         data.records.append(record)
-        data.labels.append((alert["alert_id"], record["record_id"], None))
+        _label(data, (alert["alert_id"], record["record_id"], None), record["person"], person)
     else:
         rescue = _rescue_of(gen, person, found, home)
         data.rescues.append(rescue)
-        data.labels.append((alert["alert_id"], rescue["rescue_id"], None))
+        _label(data, (alert["alert_id"], rescue["rescue_id"], None), rescue["person"], person)
+
+
+def _label(data: Dataset, label: Label, written: Payload, p: Person) -> None:
+    """A true pair, tagged when its name was written as a given name only or sound-alike."""
+    data.labels.append(label)
+    name = written.get("name")
+    if written.get("name_kind") == "GIVEN_ONLY":
+        data.name_cases[label] = "given_name_only"
+    elif name and name[0] != p.surname[:1] and pools.SOUND_ALIKE_SURNAMES.get(p.surname) == (
+        name[0]
+    ):
+        data.name_cases[label] = "sound_alike_surname"
 
 
 def _parents_of(gen: Generator) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -243,6 +256,7 @@ def _written_id(gen: Generator, p: Person, keep: float) -> str | None:
 def _record_of_woman(gen: Generator, p: Person, found: dt.date) -> Payload:
     rng = gen.rng
     destination = gen.weighted(pools.DESTINATION_WEIGHTS)
+    heard = False
     if p.latin:
         name = gen.latin_variant(p.name)
     else:
@@ -252,6 +266,9 @@ def _record_of_woman(gen: Generator, p: Person, found: dt.date) -> Payload:
             name = p.surname + gen.homophone(p.given)
         elif roll < 0.3:
             name = gen.surname() + p.given  # registered under a husband's clan name
+        elif roll < 0.4 and p.surname in pools.SOUND_ALIKE_SURNAMES:
+            name = pools.SOUND_ALIKE_SURNAMES[p.surname] + p.given  # written as heard
+            heard = True
     real_id = rng.random() < 0.7
     return _record(
         gen,
@@ -263,7 +280,9 @@ def _record_of_woman(gen: Generator, p: Person, found: dt.date) -> Payload:
         registered=gen.area(destination),
         when=found,
         marks=p.marks if rng.random() < 0.4 else None,
-        former=[p.name] if name != p.name and rng.random() < 0.2 else [],
+        # A name written as heard has no former name on file; this also keeps the draws of
+        # the main stream as they were before sound-alike surnames existed.
+        former=[p.name] if name != p.name and not heard and rng.random() < 0.2 else [],
     )
 
 
@@ -345,10 +364,13 @@ def _record_with_child(gen: Generator, p: Person, found: dt.date) -> tuple[Paylo
     return record, index
 
 
-def _rescue_of(gen: Generator, p: Person, found: dt.date, home: str) -> Payload:
+def _rescue_of(
+    gen: Generator, p: Person, found: dt.date, home: str, child: bool = False
+) -> Payload:
     rng = gen.rng
     destination = gen.weighted(pools.DESTINATION_WEIGHTS)
     roll = rng.random()
+    kind = "FULL"
     if p.latin:
         name: str | None = gen.latin_variant(p.name)
     elif roll < 0.3 and p.nickname:
@@ -357,12 +379,20 @@ def _rescue_of(gen: Generator, p: Person, found: dt.date, home: str) -> Payload:
         name = p.surname + gen.homophone(p.given) if rng.random() < 0.4 else p.name
     elif roll < 0.85:
         name = gen.surname() + gen.given_name(p.sex)
+        # Drawn apart so the rest of the data stays as before these cases existed.
+        case = gen.names_rng.random()
+        if case < 0.35 and child:
+            # A young child knows its given name ("洋", "秀英"), not always its surname.
+            name, kind = p.given, "GIVEN_ONLY"
+        elif case < 0.55 and p.surname in pools.SOUND_ALIKE_SURNAMES:
+            name = pools.SOUND_ALIKE_SURNAMES[p.surname] + p.given  # the surname as heard
     else:
         name = None
     birth = gen.birth_fields(p.birth, found, 0.0, 1)
     return _rescue(
         gen,
         name=name,
+        name_kind=kind,
         sex=p.sex,
         birth=birth,
         found=found,
@@ -377,7 +407,10 @@ def _rescue(gen: Generator, **f: Any) -> Payload:
     area = f["area"]
     return {
         "rescue_id": gen.next_id("S"),
-        "person": person_payload(f["name"], f["sex"], f["birth"], None, f["marks"]),
+        "person": dict(
+            person_payload(f["name"], f["sex"], f["birth"], None, f["marks"]),
+            name_kind=f.get("name_kind", "FULL"),
+        ),
         "rescued_at": _moment(f["found"], gen),
         "rescue_place": _place(area),
         "trafficked_from": _place(f["from_area"]) if f["from_area"] else None,

@@ -23,6 +23,7 @@ SEX_FROM_CN = {v: k for k, v in SEX_CN.items()}
 
 _PERSON = (
     ("姓名", "name"),
+    ("姓名类型", "name_kind"),
     ("曾用名", "former_names"),
     ("别名绰号", "aliases"),
     ("性别", "sex"),

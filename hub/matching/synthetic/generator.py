@@ -50,6 +50,9 @@ class Dataset:
     labels: list[Label] = field(default_factory=list)
     # The run's population, kit and lab table (None when a table was imposed).
     world: LabWorld | None = None
+    # True pairs whose name was written in a way the matcher must recognise: "given_name_only"
+    # (a rescued child gives only a given name) or "sound_alike_surname" (陈 written 晨).
+    name_cases: dict[Label, str] = field(default_factory=dict)
 
 
 class Generator:
@@ -57,6 +60,9 @@ class Generator:
 
     def __init__(self, seed: int, table: AlleleTable | None = None) -> None:
         self.rng = random.Random(seed)
+        # A second stream for the name cases of issue 17 (given name only, sound-alike
+        # surnames), so adding them left every other draw of a seed unchanged.
+        self.names_rng = random.Random(seed * 7919 + 17)
         self.seed = seed
         # Without a table given, the run draws its own population, kit and lab (never the
         # shipped frequencies); with one, profiles follow it on its loci (tests).

@@ -207,6 +207,21 @@ NICKNAMES: tuple[str, ...] = (
     "欢欢",
 )
 
+# Surnames a clerk who only hears them may write as another character of the same toneless
+# reading (陈/晨, 王/汪, 张/章, 杨/阳 ...): the sound-alike surnames of issue 17.
+SOUND_ALIKE_SURNAMES: dict[str, str] = {
+    "陈": "晨",
+    "王": "汪",
+    "张": "章",
+    "杨": "阳",
+    "刘": "柳",
+    "李": "理",
+    "黄": "皇",
+    "徐": "许",
+    "周": "州",
+    "吴": "武",
+}
+
 # Characters sharing a toneless reading; a clerk who hears a name may write any of them.
 HOMOPHONES: tuple[str, ...] = (
     "丽莉利力立",

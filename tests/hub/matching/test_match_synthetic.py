@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hub.avro import validate_payload
 from hub.errors import MatchingInputError
 from hub.matching.adapters import facts_from_alert, facts_from_migrant_record
-from hub.matching.evaluation import evaluate, facts_of
+from hub.matching.evaluation import evaluate, facts_of, name_case_effect
 from hub.matching.matcher import Matcher
-from hub.matching.synthetic import Dataset, generate
+from hub.matching.synthetic import Dataset, generate, pools
 from hub.matching.synthetic.files import read_documents, write_dataset
+from hub.matching.synthetic.generator import Generator
 from hub.schema_catalog import SchemaCatalog
 
 
@@ -130,3 +133,48 @@ class TestQuality:
         assert report.notify.precision >= 0.9
         assert report.notify.f1 >= 0.7
         assert report.notify_or_review.recall >= 0.7
+
+
+class TestNameCases:
+    def test_given_name_only_and_sound_alike_cases_are_generated(self) -> None:
+        """Some rescued children give only a given name (marked GIVEN_ONLY); some surnames are
+        written as sound-alikes; both are tagged on their true pairs."""
+        data = generate(4000, seed=11)
+        cases = set(data.name_cases.values())
+        assert cases == {"given_name_only", "sound_alike_surname"}
+        rescues = {r["rescue_id"]: r for r in data.rescues}
+        for (_, other, _), case in data.name_cases.items():
+            if case == "given_name_only":
+                person = rescues[other]["person"]
+                assert person["name_kind"] == "GIVEN_ONLY" and 1 <= len(person["name"]) <= 2
+
+    def test_name_cases_leave_the_other_draws_unchanged(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Turning the name cases off changes names only: the same alerts, the same number of
+        records, rescue notices and true pairs, so DNA figures of a seed stay comparable."""
+        data = generate(4000, seed=21)
+        monkeypatch.setattr(pools, "SOUND_ALIKE_SURNAMES", {})
+        real_init = Generator.__init__
+
+        def init(self: Generator, *args: Any, **kwargs: Any) -> None:
+            real_init(self, *args, **kwargs)
+            self.names_rng = random.Random()
+            self.names_rng.random = lambda: 0.99  # type: ignore[method-assign]
+
+        monkeypatch.setattr(Generator, "__init__", init)
+        plain = generate(4000, seed=21)
+        assert plain.name_cases == {}
+        assert plain.alerts == data.alerts and plain.parents_dna == data.parents_dna
+        assert len(plain.records) == len(data.records)
+        assert len(plain.rescues) == len(data.rescues)
+        assert plain.labels == data.labels
+
+    def test_name_rules_raise_recall_on_their_subsets(self) -> None:
+        """Reading the name kind and flooring sound-alike surnames finds more of those pairs."""
+        data = generate(4000, seed=11)
+        matcher = Matcher()
+        after = evaluate(data, matcher, seed=11)
+        effects = {e.case: e for e in name_case_effect(data, matcher, after, seed=11)}
+        for case in ("given_name_only", "sound_alike_surname"):
+            assert effects[case].after[1] > effects[case].before[1], case
