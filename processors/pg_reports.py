@@ -67,6 +67,14 @@ _EVENTS = """
 SELECT publisher_id, (stored_at AT TIME ZONE 'UTC')::date, count(*)
 FROM event_store GROUP BY 1, 2
 """
+# Reply duties (hub.response, proj_match_duties) whose deadline passed before the unit
+# acknowledged (or decided), counted on the day they fell due.
+_OVERDUE = """
+SELECT unit, (due_at AT TIME ZONE 'UTC')::date, count(*)
+FROM proj_match_duties
+WHERE duty = 'ACK' AND due_at IS NOT NULL AND due_at < COALESCE(done_at, clock_timestamp())
+GROUP BY 1, 2
+"""
 _REJECTED = """
 SELECT reason, COALESCE(publisher_id, 'unknown'), (received_at AT TIME ZONE 'UTC')::date,
        count(*)
@@ -138,7 +146,7 @@ def read_facts(dsn: str) -> Facts:
             events={(p, d): int(n) for p, d, n in _rows(db, _EVENTS)},
             rejected={(r, p, d): int(n) for r, p, d, n in _rows(db, _REJECTED)},
             delays=tuple((d, float(s)) for d, s in _rows(db, _DELAYS)),
-            deadlines_recorded=False,
+            overdue={(u, d): int(n) for u, d, n in _rows(db, _OVERDUE)},
         )
         return Facts(alerts, hits, rescues, tips, exchange)
     finally:

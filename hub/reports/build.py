@@ -103,7 +103,7 @@ class ExchangeHealth:
     delay_median_s: float | None
     delay_p90_s: float | None
     delays: int
-    deadlines_recorded: bool
+    overdue: CountTable
 
 
 @dataclass(frozen=True)
@@ -313,6 +313,10 @@ def _exchange(
     for (reason, publisher, day), n in facts.exchange.rejected.items():
         if period.holds(day) and keep(publisher):
             rejected[(reason, "events")] += n
+    overdue: Counter[tuple[str, str]] = Counter()
+    for (unit, day), n in facts.exchange.overdue.items():
+        if period.holds(day) and keep(unit):
+            overdue[(unit, "hits")] += n
     delays = [s for day, s in facts.exchange.delays if period.holds(day)]
     few = 0 < len(delays) < threshold
     return ExchangeHealth(
@@ -335,7 +339,14 @@ def _exchange(
         None if few else nearest_rank(delays, 0.5),
         None if few else nearest_rank(delays, 0.9),
         len(delays),
-        facts.exchange.deadlines_recorded,
+        count_table(
+            "超期未确认的比中 hits unacknowledged past their reply deadline, by unit",
+            sorted({u for u, _ in overdue}),
+            ("hits",),
+            overdue,
+            threshold=threshold,
+            row_totals=False,
+        ),
     )
 
 

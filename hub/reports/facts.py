@@ -209,7 +209,9 @@ class ExchangeFacts:
     # (reason, publisher or "unknown", day)
     rejected: Mapping[tuple[str, str, dt.date], int] = field(default_factory=dict)
     delays: tuple[tuple[dt.date, float], ...] = ()  # (day of the hit, seconds)
-    deadlines_recorded: bool = False
+    # Acknowledgements owed by a notified unit that were not made by their reply deadline
+    # (made late, or not at all by the time the report is made): (unit, day due) -> hits.
+    overdue: Mapping[tuple[str, dt.date], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

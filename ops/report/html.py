@@ -123,13 +123,10 @@ def _period_body(report: Report, part: PeriodReport, with_charts: bool) -> list[
     ex = part.exchange
     out.append(_table(ex.events, rows_are_provinces=False))
     out.append(_table(ex.rejected, rows_are_provinces=False))
-    if ex.deadlines_recorded:
-        out.append("<p>超期未确认的比中 hits unacknowledged past their deadline: see table</p>")
+    if ex.overdue.rows:
+        out.append(_table(ex.overdue, rows_are_provinces=False))
     else:
-        out.append(
-            "<p>超期未确认的比中 hits unacknowledged past their deadline: <b>not recorded yet</b> "
-            "(the hub does not yet record reply deadlines or acknowledgements)</p>"
-        )
+        out.append("<p>超期未确认的比中 hits unacknowledged past their reply deadline: none</p>")
     if ex.delay_median_s is None:
         delay = "— (no hits)" if ex.delays == 0 else f"< {t} hits"
     else:
@@ -216,6 +213,7 @@ def csv_rows(report: Report) -> Iterator[list[str]]:
             ("tips", part.tips),
             ("events per participant", part.exchange.events),
             ("rejected by reason", part.exchange.rejected),
+            ("unacknowledged past deadline", part.exchange.overdue),
         ]
         for title, table in tables:
             for row in table.row_labels:

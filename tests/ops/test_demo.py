@@ -122,7 +122,8 @@ def test_demo_ends_with_the_joint_office_report(
     root, run, done = demo
     assert "report written to" in done.stdout and "report.pdf" in done.stdout
     page = (root / "report.html").read_text(encoding="utf-8")
-    assert "<svg" in page and "疑似拐卖" in page and "not recorded yet" in page
+    assert "<svg" in page and "疑似拐卖" in page
+    assert "unacknowledged past their reply deadline" in page
     assert (root / "report.pdf").read_bytes().startswith(b"%PDF")
     with psycopg.connect(run.settings(services_up).pg_dsn) as conn:
         stored = dict(conn.execute(

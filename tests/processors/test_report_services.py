@@ -153,7 +153,7 @@ def test_every_figure_equals_an_independent_count(loaded: tuple[Settings, sample
     for publisher, n in per_publisher.items():
         assert live.current.exchange.events.cell(publisher, "events") == n
     assert live.current.exchange.delays == sum(len(a.hits) for a in truth.alerts)
-    assert live.current.exchange.deadlines_recorded is False
+    assert live.current.exchange.overdue.rows == ()  # no hit owes a reply here
     rejected = live.current.exchange.rejected
     assert rejected.cell("BAD_SIGNATURE", "events") == 7
     assert rejected.cell("NOT_PERMITTED", "events") == 2
@@ -241,3 +241,31 @@ def test_a_tip_the_matcher_forwarded_to_an_alert_counts_as_forwarded(
     count = lambda report: report.current.tips.cell(province, "forwarded")  # noqa: E731
     assert count(unchanged) == count(before)
     assert count(after) == count(before) + 1
+
+
+def test_hits_unacknowledged_past_their_deadline_are_counted_per_unit(
+    loaded: tuple[Settings, samples.Truth],
+) -> None:
+    """Late or missing acknowledgements count on the day they fell due; timely ones do not."""
+    settings, _ = loaded
+    now = dt.datetime.now(dt.UTC)
+    due = now - dt.timedelta(hours=2)
+    duties = [
+        ("m1", "ACK", "510000-police", due, None),  # never acknowledged
+        ("m2", "ACK", "510000-police", due, now),  # acknowledged late
+        ("m3", "ACK", "520000-police", due, due - dt.timedelta(minutes=5)),  # in time
+        ("m4", "ACK", "530000-police", now + dt.timedelta(hours=1), None),  # not yet due
+        ("m5", "DECISION", "*", due, None),  # a decision overdue is not a missing ack
+    ]
+    with psycopg.connect(settings.pg_dsn) as conn:
+        for match_id, duty, unit, due_at, done_at in duties:
+            conn.execute(
+                "INSERT INTO proj_match_duties (match_id, duty, unit, owed_by, due_at, done_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                (match_id, duty, unit, unit, due_at, done_at),
+            )
+    period = Period(due.date(), now.date())
+    overdue = build_report(read_facts(settings.pg_reader_dsn), period,
+                           threshold=1).current.exchange.overdue
+    assert overdue.rows == ("510000-police",)
+    assert overdue.cell("510000-police", "hits") == 2
