@@ -166,12 +166,18 @@ def apply(settings: Settings, specs: Sequence[TopicSpec] = TOPICS) -> list[str]:
         with admin_client(settings) as admin:
             durability = cluster_durability(admin)
             current = describe(admin, list(by_name))
+            created: set[str] = set()
             for name, spec in by_name.items():
                 if name not in current:
-                    changes.extend(_create(admin, name, spec, durability))
+                    made = _create(admin, name, spec, durability)
+                    changes.extend(made)
+                    created.update([name] if made else [])
             current = _describe_all(admin, list(by_name))
             for name, spec in by_name.items():
-                changes.extend(_reconcile(admin, spec, current[name], durability))
+                # A topic made just now has the declared configs; on a cluster another broker
+                # may not list them yet, and "correcting" them would be refused as unknown.
+                if name not in created:
+                    changes.extend(_reconcile(admin, spec, current[name], durability))
     except KafkaError as err:
         raise TopicError(f"topic administration failed: {err!r}") from err
     return changes
