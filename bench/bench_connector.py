@@ -28,11 +28,12 @@ from connectors.outbox import Outbox
 from connectors.readers import read_rows
 from connectors.rows import RowConverter
 from connectors.samples import write_migrant_csv
+from hub import topics
 from hub.config import load_settings
 from hub.keys import generate_keypair
 from hub.schema_catalog import SchemaCatalog
-from ops import topics
 from ops.broker_access import grant_access, revoke_access
+from processors import topic_admin
 
 
 def raw_kafka(kafka: dict[str, Any], topic: str, count: int, size: int) -> float:
@@ -79,7 +80,7 @@ def run(rows: int) -> dict[str, float]:
     bench = settings.with_overrides(topic_prefix=f"bench{secrets.token_hex(3)}.")
     ingest = topics.TopicSpec("ingest", 6)
     raw_spec = topics.TopicSpec("raw", 6)
-    topics.apply(bench, [ingest, raw_spec])
+    topic_admin.apply(bench, [ingest, raw_spec])
     try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
@@ -108,7 +109,7 @@ def run(rows: int) -> dict[str, float]:
             raw_s = raw_kafka(bench.kafka_config(), raw_spec.name(bench), rows, size)
     finally:
         revoke_access(bench, "320000-migrant-registry")
-        topics.delete_prefixed(bench)
+        topic_admin.delete_prefixed(bench)
     print(f"average signed envelope: {size} bytes")
     print(f"read+map+validate only:  {rows / conversion_s:10,.0f} rows/s ({conversion_s:.2f} s)")
     print(f"connector publish:       {rows / connector_s:10,.0f} rows/s ({connector_s:.2f} s)")

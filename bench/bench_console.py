@@ -31,9 +31,10 @@ from pathlib import Path
 import psycopg
 
 from hub.config import Settings, load_settings
-from ops import db, topics
+from ops import db
 from ops.console.accounts import Accounts
-from ops.services._proc import free_ports
+from processors import topic_admin
+from processors.processes import free_ports
 
 LIMIT_MS = 300.0
 # Stored events arrive over a week (about 6 a second for a million), the last hour's among them.
@@ -155,7 +156,7 @@ def run(events: int, matches: int, rounds: int = 40) -> dict[str, dict[str, floa
     process = None
     try:
         db.migrate(settings.pg_owner_dsn)
-        topics.apply(settings)
+        topic_admin.apply(settings)
         began = time.monotonic()
         fill(settings, events, matches, max(events // 200, 100))
         print(f"filled {events} events and {matches} matches in "
@@ -177,7 +178,7 @@ def run(events: int, matches: int, rounds: int = 40) -> dict[str, dict[str, floa
             process.terminate()
             process.wait(timeout=20)
         db.drop_database(base, name)
-        topics.delete_prefixed(settings)
+        topic_admin.delete_prefixed(settings)
     figures = {}
     for page, times in timed.items():
         ordered = sorted(times)

@@ -31,11 +31,13 @@ from typing import Any
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from hub import topics
 from hub.config import Settings, load_settings
 from hub.identity import check_character
 from hub.registry import operator_key_paths
 from hub.schema_catalog import SchemaCatalog
-from ops import db, topics
+from ops import db
+from processors import topic_admin
 from processors.app import ANCHOR_ENV
 from processors.supervisor import start_workers, stop_workers
 from processors.testing import SignedWorld, payload_for
@@ -78,7 +80,7 @@ def paced(count: int, rate: float, send: Callable[[int], None]) -> None:
 def bare_kafka(settings: Settings, count: int, rate: float, size: int) -> list[float]:
     """Produce -> consume latencies (seconds) of bare kafka-python at the same rate."""
     topic = settings.topic_prefix + "bench.roundtrip"
-    topics.apply(settings, [topics.TopicSpec("bench.roundtrip", 1)])
+    topic_admin.apply(settings, [topics.TopicSpec("bench.roundtrip", 1)])
     consumer = KafkaConsumer(**settings.kafka_config(), fetch_max_wait_ms=100)
     part = TopicPartition(topic, 0)
     consumer.assign([part])
@@ -118,7 +120,7 @@ class Lane:
             topic_prefix=f"bench{rid}.", data_dir=data_dir
         )
         db.migrate(self.settings.pg_owner_dsn)
-        topics.apply(self.settings)
+        topic_admin.apply(self.settings)
         self.world = SignedWorld(SchemaCatalog.load())
         self.world.operator.save(operator_key_paths(data_dir)[0])
         self.producer = KafkaProducer(
@@ -140,7 +142,7 @@ class Lane:
         stop_workers(self.settings, timeout=20)
         self.producer.close(timeout=5)
         db.drop_database(self.settings, self.db_name)
-        topics.delete_prefixed(self.settings)
+        topic_admin.delete_prefixed(self.settings)
 
 
 def run_pipeline(
@@ -161,7 +163,7 @@ def run_pipeline(
         if time.monotonic() > deadline:
             raise SystemExit("alerts were not indexed within 300 s; see the worker logs")
         time.sleep(0.5)
-    topic = topics.ensure_notification_topic(lane.settings, POLICE)
+    topic = topic_admin.ensure_notification_topic(lane.settings, POLICE)
     consumer = KafkaConsumer(**lane.settings.kafka_config(), fetch_max_wait_ms=100)
     parts = [TopicPartition(topic, p) for p in range(3)]
     consumer.assign(parts)

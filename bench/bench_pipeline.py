@@ -29,12 +29,14 @@ from typing import Any
 import psycopg
 from kafka import KafkaProducer
 
+from hub import topics
 from hub.config import Settings, load_settings
 from hub.envelope import decode_envelope, signed_region
 from hub.identity import HUB_OPERATOR_ID
 from hub.keys import SIGNATURE_SIZE
 from hub.schema_catalog import SchemaCatalog
-from ops import db, topics
+from ops import db
+from processors import topic_admin
 from processors.app import ANCHOR_ENV
 from processors.supervisor import start_workers, stop_workers
 from processors.testing import SignedWorld
@@ -56,13 +58,13 @@ def lane(workers: int, world: SignedWorld) -> Iterator[Settings]:
         )
         try:
             db.migrate(settings.pg_owner_dsn)
-            topics.apply(settings)
+            topic_admin.apply(settings)
             start_workers(settings, workers, env={ANCHOR_ENV: world.operator.verify_key.base64})
             yield settings
         finally:
             stop_workers(settings, timeout=20)
             db.drop_database(settings, name)
-            topics.delete_prefixed(settings)
+            topic_admin.delete_prefixed(settings)
 
 
 def _count(settings: Settings, query: str) -> Any:

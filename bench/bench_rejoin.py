@@ -20,10 +20,10 @@ import time
 from kafka import KafkaProducer
 
 from bench.bench_pipeline import _count, _wait, lane
+from hub import topics
 from hub.config import Settings
 from hub.schema_catalog import SchemaCatalog
-from ops import topics
-from ops.services._proc import pid_alive
+from processors.processes import pid_alive
 from processors.supervisor import workers
 from processors.testing import SignedWorld
 from processors.watchdog import QUICK_DEATH

@@ -38,14 +38,16 @@ from bench.plaintext import plaintext_broker, plaintext_clients
 from connectors.cli import main as connector_main
 from connectors.config import load_config
 from connectors.samples import write_migrant_csv
+from hub import topics
 from hub.config import Settings, load_settings
 from hub.identity import HUB_OPERATOR_ID
 from hub.keys import generate_keypair
 from hub.schema_catalog import SchemaCatalog
-from ops import db, topics
+from ops import db
 from ops.broker_access import grant_access, revoke_access
-from ops.services._proc import free_ports, spawn_detached, stop_process_group
+from processors import topic_admin
 from processors.app import ANCHOR_ENV
+from processors.processes import free_ports, spawn_detached, stop_process_group
 from processors.supervisor import start_workers, stop_workers
 from processors.testing import SignedWorld
 
@@ -76,7 +78,7 @@ def connector_rate(config: Path, broker: Settings, source: Path, rows: int) -> f
     outbox (the clients of this process speak whatever the caller set up)."""
     loaded = load_config(config)
     bench = broker.with_overrides(topic_prefix=loaded.topic_prefix)
-    topics.apply(bench, [topics.TopicSpec("ingest", 6)])
+    topic_admin.apply(bench, [topics.TopicSpec("ingest", 6)])
     for leftover in loaded.outbox_path.parent.glob(loaded.outbox_path.name + "*"):
         leftover.unlink()
     text = config.read_text()
@@ -87,7 +89,7 @@ def connector_rate(config: Path, broker: Settings, source: Path, rows: int) -> f
                                "--config", str(config), str(source)])
         elapsed = time.perf_counter() - started
     finally:
-        topics.delete_prefixed(bench)
+        topic_admin.delete_prefixed(bench)
     if code != 0:
         raise RuntimeError("hub-connector publish failed")
     return rows / elapsed
@@ -98,11 +100,11 @@ def raw_rate(broker: Settings, count: int) -> float:
     transport by itself, where TLS and the login weigh most."""
     bench = broker.with_overrides(topic_prefix=f"bsec{secrets.token_hex(3)}.")
     spec = topics.TopicSpec("raw", 6)
-    topics.apply(bench, [spec])
+    topic_admin.apply(bench, [spec])
     try:
         return count / raw_kafka(bench.kafka_config(), spec.name(bench), count, 700)
     finally:
-        topics.delete_prefixed(bench)
+        topic_admin.delete_prefixed(bench)
 
 
 @contextmanager
@@ -118,7 +120,7 @@ def pipeline_lane(broker: Settings, world: SignedWorld, plain: bool) -> Iterator
         pid = None
         try:
             db.migrate(settings.pg_owner_dsn)
-            topics.apply(settings)
+            topic_admin.apply(settings)
             if plain:
                 argv = [sys.executable, "-m", "bench.plain_worker"]
                 pid = spawn_detached(argv, Path(tmp) / "worker.log",
@@ -131,7 +133,7 @@ def pipeline_lane(broker: Settings, world: SignedWorld, plain: bool) -> Iterator
                 stop_process_group(pid, timeout=20)
             stop_workers(settings, timeout=20)
             db.drop_database(settings, name)
-            topics.delete_prefixed(settings)
+            topic_admin.delete_prefixed(settings)
 
 
 def pipeline_rate(broker: Settings, plain: bool, events: int) -> float:

@@ -22,8 +22,8 @@ from kafka.errors import KafkaError
 
 import processors.app
 from hub.config import KafkaAccess, Settings
-from ops.services._proc import require_tool, run_checked, spawn_detached, stop_process_group
 from ops.services.kafka import HEAP, KafkaPaths, new_cluster_id
+from processors.processes import require_tool, run_checked, spawn_detached, stop_process_group
 
 _CONFIG = """process.roles=broker,controller
 node.id=1

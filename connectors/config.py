@@ -16,6 +16,7 @@ from hub.errors import ConfigError
 from hub.identity import participant_problem
 from hub.keys import VerifyKey
 from hub.paths import read_user_bytes
+from hub.topics import declared, notification_spec
 
 DEFAULT_CONFIG = Path("hub-connector.toml")
 
@@ -105,11 +106,11 @@ class ConnectorConfig:
 
     @property
     def ingest_topic(self) -> str:
-        return f"{self.topic_prefix}ingest"
+        return self.topic_prefix + declared("ingest").suffix
 
     @property
     def notification_topic(self) -> str:
-        return f"{self.topic_prefix}notifications.{self.participant_id}"
+        return self.topic_prefix + notification_spec(self.participant_id).suffix
 
 
 def encryption_key_path(signing_key: Path) -> Path:

@@ -36,9 +36,10 @@ from hub.bundle import Bundle
 from hub.config import Settings
 from hub.keys import VerifyKey
 from hub.registry import load_operator_key
+from hub.topics import notification_spec, topic_name
 from ops.errors import ServiceError
 from ops.services.tls import ca_pem
-from ops.topics import admin_client, ensure_notification_topic, notification_spec, topic_name
+from processors.topic_admin import admin_client, ensure_notification_topic
 
 # PBKDF2 rounds the broker stores per credential (Kafka's minimum is 4096).
 SCRAM_ITERATIONS = 8192

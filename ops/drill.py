@@ -27,12 +27,14 @@ from typing import Any
 import psycopg
 from kafka import KafkaProducer
 
+from hub import topics
 from hub.config import Settings
 from hub.envelope import decode_envelope
 from hub.identity import HUB_OPERATOR_ID
 from hub.registry import operator_key_paths
 from hub.schema_catalog import SchemaCatalog
-from ops import db, topics
+from ops import db
+from processors import topic_admin
 from processors.app import ANCHOR_ENV
 from processors.supervisor import start_workers, stop_workers
 from processors.testing import SignedWorld, payload_for
@@ -115,7 +117,7 @@ class Drill:
             self.say(f"namespace {settings.topic_prefix} database {name}")
             try:
                 db.migrate(settings.pg_owner_dsn)
-                topics.apply(settings)
+                topic_admin.apply(settings)
                 self.world.operator.save(operator_key_paths(settings.data_dir)[0])
                 env = {ANCHOR_ENV: self.world.operator.verify_key.base64}
                 start_workers(settings, 1, env=env)
@@ -124,7 +126,7 @@ class Drill:
             finally:
                 stop_workers(settings, timeout=20)
                 db.drop_database(self.base, name)
-                topics.delete_prefixed(settings)
+                topic_admin.delete_prefixed(settings)
                 self.say("namespace removed")
 
     def _register(self, settings: Settings, producer: KafkaProducer) -> None:

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 from hub.errors import HubError
 
+# Raised by the process plumbing the services share with the pipeline workers; named here too
+# so that every platform error is found in one place.
+from processors.processes import PortInUseError, ServiceError, ToolMissingError
 
-class ServiceError(HubError):
-    """A platform service (Kafka broker, PostgreSQL) cannot be installed, started or reached."""
-
-
-class ToolMissingError(ServiceError):
-    """A program the platform needs (java, mvn, pg_ctl ...) is not installed."""
-
-
-class PortInUseError(ServiceError):
-    """A port the platform wants to listen on is already taken by another process."""
+__all__ = [
+    "DemoError", "MigrationError", "PortInUseError", "ReportError", "ServiceError",
+    "ToolMissingError",
+]
 
 
 class MigrationError(HubError):

@@ -34,13 +34,14 @@ from hub.errors import StoreUnavailable
 from hub.keys import SigningKey, VerifyKey
 from hub.registry import load_operator_key, operator_key_paths
 from hub.schema_catalog import SchemaCatalog
-from ops.topics import ensure_notification_topic, notification_topic, topic_name
+from hub.topics import notification_topic, topic_name
 from processors.deadline_sweep import DeadlineSweep
 from processors.match_stage import create_match_stage
 from processors.pg_projections import PgProjectionStore
 from processors.pg_store import PgEventStore
 from processors.project_stage import ProjectStage
 from processors.push_stage import AlertPusher, PgAlertPushes
+from processors.topic_admin import ensure_notification_topic
 from processors.verify_stage import BatchResult, InMessage, Outgoing, VerifyStage
 
 log = logging.getLogger(__name__)
@@ -154,7 +155,7 @@ class PipelineApp:
             store="memory://",
             datadir=str(datadir),
             web_enabled=False,
-            topic_allow_declare=False,  # the platform's ops/topics.py owns topic creation
+            topic_allow_declare=False,  # declared in hub/topics.py, made by `hubctl topics apply`
             topic_disable_leader=True,
             consumer_auto_offset_reset="earliest",
             key_serializer="raw",

@@ -15,7 +15,7 @@ from hub.config import Settings
 from hub.errors import StoreUnavailable
 from hub.health import Place, Position, StuckStage, arrivals_needed, stuck_stages
 from hub.registry import operator_key_paths
-from ops.topics import topic_name
+from hub.topics import topic_name
 from processors.kafka_reading import reading_consumer
 
 __all__ = ["STAGE_INPUTS", "STUCK_AFTER", "stage_positions", "stuck_now"]

@@ -49,7 +49,7 @@ from hub.response import ResponseRules, deadlines_for, dna_in_words, score_band
 from hub.routing import MatchSummary, match_id_for, route
 from hub.schema_catalog import SchemaCatalog
 from hub.store import EventRecord, EventStore
-from ops.topics import NOTIFICATIONS, ensure_notification_topic, notification_topic, topic_name
+from hub.topics import NOTIFICATIONS, notification_topic, topic_name
 from processors.disclose_stage import Discloser
 from processors.pg_matching import (
     AlertState,
@@ -61,6 +61,7 @@ from processors.pg_matching import (
 from processors.pg_store import PgEventStore
 from processors.route_stage import OutboxSender, Router, kinship_json
 from processors.tip_stage import TipForwarder, search_terms
+from processors.topic_admin import ensure_notification_topic
 from processors.verify_stage import (
     InMessage,
     advance_partitions,
@@ -510,7 +511,7 @@ def create_match_stage(
 
 
 def ensure_topic(settings: Settings, topic: str) -> None:
-    """Create a notification topic on first use (other topics are declared in ops/topics)."""
+    """Create a notification topic on first use (other topics are declared in hub/topics)."""
     prefix = settings.topic_prefix + NOTIFICATIONS
     if topic.startswith(prefix):
         ensure_notification_topic(settings, topic[len(prefix) :])

@@ -29,7 +29,7 @@ from hub.projections.apply import rebuild
 from hub.registry import REGISTRY_EVENT_TYPES
 from hub.schema_catalog import SchemaCatalog
 from hub.store import QuarantineEntry, QuarantineStatus
-from ops.topics import TOPICS, topic_name
+from hub.topics import TOPICS, topic_name
 from processors.app import app_id
 from processors.health import STUCK_AFTER, stuck_now
 from processors.kafka_reading import reading_consumer

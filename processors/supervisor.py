@@ -19,7 +19,7 @@ from pathlib import Path
 from hub.config import KAFKA_PIPELINE, Settings
 from hub.errors import HubError
 from hub.secrets import make_private_dirs
-from ops.services._proc import pid_alive, read_pid, spawn_detached, stop_process_group
+from processors.processes import pid_alive, read_pid, spawn_detached, stop_process_group
 from processors.watchdog import WANTED_FILE
 
 SUPERVISOR_PID = "supervisor.pid"

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from ops.services._proc import pid_alive, read_pid, spawn_detached
+from processors.processes import pid_alive, read_pid, spawn_detached
 
 log = logging.getLogger("processors.watchdog")
 

@@ -19,11 +19,13 @@ import psycopg
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
+from hub import topics
 from hub.config import Settings, load_settings
 from hub.errors import HubError
-from ops import db, services, topics
+from ops import db, services
 from ops.services import kafka, postgres
-from ops.services._proc import free_ports
+from processors import topic_admin
+from processors.processes import free_ports
 
 _RUN_ID = secrets.token_hex(4)
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -65,12 +67,12 @@ def hub_settings(services_up: Settings) -> Iterator[Settings]:
     try:
         settings = db.create_database(base, name, exist_ok=False)
         db.migrate(settings.pg_owner_dsn)
-        topics.apply(settings)
+        topic_admin.apply(settings)
     except HubError as err:
         _unavailable(str(err))
     yield settings
     db.drop_database(settings, name)
-    topics.delete_prefixed(settings)
+    topic_admin.delete_prefixed(settings)
 
 
 @pytest.fixture(scope="session")
@@ -108,7 +110,7 @@ def topic_factory(hub_settings: Settings) -> Callable[..., str]:
 
     def make(partitions: int = 1, suffix: str | None = None) -> str:
         spec = topics.TopicSpec(suffix or f"adhoc.{secrets.token_hex(4)}", partitions)
-        topics.apply(hub_settings, [spec])
+        topic_admin.apply(hub_settings, [spec])
         return spec.name(hub_settings)
 
     return make
@@ -169,7 +171,7 @@ def private_kafka_settings(
     )
     try:
         kafka.start(settings)
-        topics.apply(settings)
+        topic_admin.apply(settings)
         yield settings
     finally:
         kafka.stop(settings)

@@ -103,9 +103,10 @@ def _iso_time(text: str) -> datetime:
 
 
 def _start(args: argparse.Namespace) -> int:
-    from ops.topics import list_topics, topic_name
+    from hub.topics import topic_name
     from processors.app import load_anchor
     from processors.supervisor import start_workers, supervisor_pid, worker_dir
+    from processors.topic_admin import list_topics
 
     settings = load_settings()
     load_anchor(settings)  # fail here, not in a detached process nobody watches

@@ -346,7 +346,7 @@ def _publish_file(args: argparse.Namespace) -> int:
 def _publish(settings: Settings, wires: list[bytes], say: Callable[[str], None] = print) -> None:
     from kafka import KafkaProducer  # imported late: most sub-commands need no broker
 
-    from ops.topics import topic_name
+    from hub.topics import topic_name
 
     topic = topic_name(settings, "registry")
     try:

@@ -1,11 +1,12 @@
-"""hubctl topics apply|list: the topics declared in ops/topics.py."""
+"""hubctl topics apply|list: the topics declared in hub/topics.py."""
 
 from __future__ import annotations
 
 import argparse
 
+from hub import topics
 from hub.config import load_settings
-from ops import topics
+from processors import topic_admin
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,7 +32,7 @@ def _apply(args: argparse.Namespace) -> int:
     settings = load_settings()
     specs = list(topics.TOPICS)
     specs += [topics.notification_spec(pid) for pid in args.notifications_for]
-    changes = topics.apply(settings, specs)
+    changes = topic_admin.apply(settings, specs)
     for change in changes:
         print(change)
     print(f"{len(specs)} topics under prefix {settings.topic_prefix!r} match their declaration")
@@ -40,7 +41,7 @@ def _apply(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     settings = load_settings()
-    for state in topics.list_topics(settings):
+    for state in topic_admin.list_topics(settings):
         retention = state.configs.get("retention.ms", "?")
         cleanup = state.configs.get("cleanup.policy", "?")
         insync = state.configs.get("min.insync.replicas", "?")

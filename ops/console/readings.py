@@ -121,7 +121,7 @@ class PartitionLag:
 
 def partition_lag(settings: Settings) -> list[PartitionLag]:
     """Per stage and partition: log end offset against what the stage recorded as done."""
-    from ops.topics import topic_name
+    from hub.topics import topic_name
     from processors.health import STAGE_INPUTS
 
     recorded = stage_positions(settings)

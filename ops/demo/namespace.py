@@ -92,8 +92,9 @@ def save_run(run: DemoRun, base: Settings) -> None:
 def retire(base: Settings, root: Path) -> list[str]:
     """Stop the console and workers of the run recorded in `root`, delete its topics and
     database."""
-    from ops import db, topics
+    from ops import db
     from ops.console import detached
+    from processors import topic_admin
     from processors.app import app_id
     from processors.supervisor import stop_workers, worker_dir
 
@@ -111,7 +112,7 @@ def retire(base: Settings, root: Path) -> list[str]:
     for scratch in (base.data_dir / "faust").glob(f"{app_id(settings)}-*"):
         shutil.rmtree(scratch, ignore_errors=True)
     try:
-        deleted = topics.delete_prefixed(settings)
+        deleted = topic_admin.delete_prefixed(settings)
         lines.append(f"deleted {len(deleted)} topics under {previous.prefix}")
         db.drop_database(base, previous.database)
         lines.append(f"dropped database {previous.database}")

@@ -157,14 +157,16 @@ class Demo:
         self.say(f"operator console on {started.url} (hubctl console, pid {started.pid})")
 
     def _create_namespace(self) -> None:
-        from ops import db, topics
+        from hub import topics
+        from ops import db
+        from processors import topic_admin
 
         self.say(f"creating topics under {self.run_info.prefix} and database "
                  f"{self.run_info.database}")
         db.migrate(db.create_database(self.base, self.run_info.database).pg_owner_dsn)
-        topics.apply(self.settings)
+        topic_admin.apply(self.settings)
         specs = [topics.notification_spec(pid) for pid in self.ids]
-        topics.apply(self.settings, specs)
+        topic_admin.apply(self.settings, specs)
 
     def _jobs(self, jobs: list[Job], parallel: int) -> None:
         failed = run_all(jobs, parallel=parallel, tick=self.refresh, keep_going=self.keep_going,

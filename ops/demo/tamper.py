@@ -13,8 +13,8 @@ from hub.config import Settings
 from hub.envelope import encode_envelope, seal
 from hub.keys import SigningKey
 from hub.schema_catalog import SchemaCatalog
+from hub.topics import topic_name
 from ops.errors import DemoError
-from ops.topics import topic_name
 
 # Far beyond any sequence the publisher's own connector uses in a demo.
 TAMPER_SEQUENCE = 1_000_000

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from hub.config import Settings
 from ops.errors import ServiceError, ToolMissingError
-from ops.services._proc import INSTALL_HINT, read_pid, run_checked
+from processors.processes import INSTALL_HINT, read_pid, run_checked
 
 SERVER_USER = "postgres"
 SUPERUSER = "postgres"

@@ -29,7 +29,9 @@ from ops.services._kafka_layout import (
     plan_layout,
     read_layout,
 )
-from ops.services._proc import (
+from ops.services._status import ServiceStatus
+from ops.services.tls import ensure_tls
+from processors.processes import (
     ensure_port_free,
     pid_alive,
     port_answers,
@@ -40,8 +42,6 @@ from ops.services._proc import (
     stop_process_group,
     write_pid_file,
 )
-from ops.services._status import ServiceStatus
-from ops.services.tls import ensure_tls
 
 KAFKA_OPS_DIR = PROJECT_ROOT / "ops" / "kafka"
 POM = KAFKA_OPS_DIR / "pom.xml"

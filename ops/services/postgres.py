@@ -27,8 +27,8 @@ from ops.services._pg_cluster import (
     find_bin_dir,
     server_argv,
 )
-from ops.services._proc import ensure_port_free, read_pid, run_checked
 from ops.services._status import ServiceStatus
+from processors.processes import ensure_port_free, read_pid, run_checked
 
 # pg_ctl's wait for the server, and ours for its first answer: generous, since crash recovery
 # on a machine whose cores are busy can take minutes, and giving up early fails by chance.

@@ -20,7 +20,7 @@ from hub.config import Settings
 from hub.keys import SigningKey, generate_keypair
 from hub.notice import refusal_body, seal_notice
 from hub.tips import TipFit, tip_notification
-from ops import topics
+from processors import topic_admin
 
 pytestmark = pytest.mark.services
 Reader = Callable[[str], list[tuple[str, Any]]]
@@ -53,7 +53,7 @@ def test_inbox_delivers_once_and_decide_publishes(
     """A signed notice is written once, not again after offsets are lost; decide signs it."""
     config = connector_factory("police")
     police = participant_of(config)
-    topic = topics.ensure_notification_topic(hub_settings, police)
+    topic = topic_admin.ensure_notification_topic(hub_settings, police)
     match_id = str(uuid.uuid4())
     send(hub_settings, topic, seal_notice(hub_operator_key, hit(police, match_id)))
     out = tmp_path / "notes.jsonl"
@@ -92,7 +92,7 @@ def test_forged_notifications_are_refused_with_their_reason(
     """Unsigned, participant-signed, altered and misaddressed notices are kept, never shown."""
     config = connector_factory("police")
     police = participant_of(config)
-    topic = topics.ensure_notification_topic(hub_settings, police)
+    topic = topic_admin.ensure_notification_topic(hub_settings, police)
     plain = json.dumps(hit(police, str(uuid.uuid4())) | {"action_on_hit":
                                                          "PLACE_UNDER_PROTECTION"}).encode()
     by_participant = seal_notice(generate_keypair(), hit(police, str(uuid.uuid4())))

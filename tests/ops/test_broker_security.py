@@ -13,11 +13,11 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewPartitions, NewTopic
 from kafka.errors import KafkaError
 
+from hub import topics
 from hub.bundle import Bundle
 from hub.config import PG_READER, Settings
 from hub.keys import generate_keypair
 from hub.secrets import write_private
-from ops import topics
 from ops.broker_access import access_of, grant_access, revoke_access
 
 pytestmark = pytest.mark.services

@@ -28,15 +28,16 @@ from kafka import KafkaConsumer
 from connectors.cli import main as connector_main
 from connectors.config import load_config
 from connectors.samples import HEADER, migrant_row
+from hub import topics
 from hub.config import Settings
 from hub.identity import check_character
 from hub.keys import SigningKey
 from hub.notice import open_notice
 from hub.registry import operator_key_paths
-from ops import topics
 from ops.broker_access import grant_access
 from ops.services import kafka
-from ops.services._proc import free_ports
+from processors import topic_admin
+from processors.processes import free_ports
 from processors.testing import payload_for
 from tests.processors.pipeline_support import Lane, make_lane
 
@@ -176,7 +177,7 @@ def _notifications(lane: Lane) -> Counter[tuple[str, str]]:
 
 def _out_of_sync(settings: Settings, names: list[str]) -> list[str]:
     """Partitions of these topics with fewer than three replicas in sync."""
-    with topics.admin_client(settings) as admin:
+    with topic_admin.admin_client(settings) as admin:
         described = admin.describe_topics(names)
     return [f"{t['name']}[{p['partition_index']}] isr={p['isr_nodes']}"
             for t in described for p in t["partitions"] if len(p["isr_nodes"]) < 3]
@@ -189,7 +190,7 @@ def test_one_broker_killed_mid_run_loses_and_doubles_nothing(
     and the restarted broker rejoins with every partition back to three in-sync replicas."""
     began = time.monotonic()
     with make_lane(cluster, tmp_path / "lane") as lane:
-        for state in topics.list_topics(lane.settings):
+        for state in topic_admin.list_topics(lane.settings):
             assert (state.replication, state.configs["min.insync.replicas"]) == (3, "2"), state
         # The matcher signs match-found events with the operator key found in the data dir.
         lane.world.operator.save(operator_key_paths(lane.settings.data_dir)[0])
@@ -210,7 +211,7 @@ def test_one_broker_killed_mid_run_loses_and_doubles_nothing(
         # broker stays down until every row is stored and every hit notified.
         _wait("the first rows sent", lambda: _outbox_sent(config) > 0
               or publish.poll() is not None)
-        with topics.admin_client(lane.settings) as admin:
+        with topic_admin.admin_client(lane.settings) as admin:
             victim = int(admin.describe_cluster()["controller_id"])
         pid = kafka.node_pids(cluster)[victim]
         os.kill(pid, signal.SIGKILL)
@@ -258,7 +259,7 @@ def test_one_broker_killed_mid_run_loses_and_doubles_nothing(
         began = time.monotonic()
         again = kafka.start_all(cluster)
         assert [s.started for s in again].count(True) == 1 and all(s.healthy for s in again)
-        names = [s.name for s in topics.list_topics(lane.settings)]
+        names = [s.name for s in topic_admin.list_topics(lane.settings)]
         _wait("every partition back to three in-sync replicas",
               lambda: not _out_of_sync(lane.settings, names))
         print(f"broker {victim} restarted and in sync in {time.monotonic() - began:.1f}s")

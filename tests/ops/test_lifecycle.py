@@ -15,7 +15,7 @@ from hub.config import Settings
 from ops import services
 from ops.services import kafka, postgres
 from ops.services._pg_cluster import SERVER_USER
-from ops.services._proc import free_ports
+from processors.processes import free_ports
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from hub.config import Settings, load_settings
+from hub.topics import Durability
 from ops.errors import PortInUseError, ServiceError, ToolMissingError
-from ops.services import _proc, kafka, postgres
+from ops.services import kafka, postgres
 from ops.services._kafka_layout import Layout, Node, node_paths, plan_layout, read_layout
-from ops.topics import Durability
+from processors import processes as _proc
 
 
 @pytest.fixture

@@ -7,9 +7,10 @@ import secrets
 import pytest
 from kafka.admin import ConfigResource, ConfigResourceType
 
+from hub import topics
 from hub.config import Settings
 from hub.errors import TopicError
-from ops import topics
+from processors import topic_admin
 
 
 class TestDeclarations:
@@ -46,8 +47,8 @@ class TestDeclarations:
 class TestOnTheBroker:
     def test_apply_is_idempotent_and_keeps_forever(self, hub_settings: Settings) -> None:
         """A second apply changes nothing; the broker holds retention -1 for every event log."""
-        assert topics.apply(hub_settings) == []
-        held = {s.name: s for s in topics.list_topics(hub_settings)}
+        assert topic_admin.apply(hub_settings) == []
+        held = {s.name: s for s in topic_admin.list_topics(hub_settings)}
         for spec in topics.TOPICS:
             state = held[spec.name(hub_settings)]
             assert state.partitions == spec.partitions
@@ -56,29 +57,30 @@ class TestOnTheBroker:
     def test_partitions_grow_and_never_shrink(self, hub_settings: Settings) -> None:
         """Raising the declared count adds partitions; lowering it is reported, not applied."""
         suffix = f"grow.{secrets.token_hex(3)}"
-        topics.apply(hub_settings, [topics.TopicSpec(suffix, 1)])
-        changes = topics.apply(hub_settings, [topics.TopicSpec(suffix, 3)])
+        topic_admin.apply(hub_settings, [topics.TopicSpec(suffix, 1)])
+        changes = topic_admin.apply(hub_settings, [topics.TopicSpec(suffix, 3)])
         assert any("partitions 1 -> 3" in c for c in changes), changes
-        changes = topics.apply(hub_settings, [topics.TopicSpec(suffix, 2)])
+        changes = topic_admin.apply(hub_settings, [topics.TopicSpec(suffix, 2)])
         assert any("can only grow" in c for c in changes), changes
-        held = {s.name: s for s in topics.list_topics(hub_settings)}
+        held = {s.name: s for s in topic_admin.list_topics(hub_settings)}
         assert held[hub_settings.topic_prefix + suffix].partitions == 3
 
     def test_config_drift_is_put_back(self, hub_settings: Settings) -> None:
         """A retention changed by hand on the broker is restored to the declaration."""
         name = topics.topic_name(hub_settings, "quarantine")
-        with topics.admin_client(hub_settings) as admin:
+        with topic_admin.admin_client(hub_settings) as admin:
             admin.alter_configs(
                 [ConfigResource(ConfigResourceType.TOPIC, name, {"retention.ms": "60000"})]
             )
-        changes = topics.apply(hub_settings)
+        changes = topic_admin.apply(hub_settings)
         assert changes == [f"{name}: retention.ms 60000 -> -1"]
-        assert topics.apply(hub_settings) == []
+        assert topic_admin.apply(hub_settings) == []
 
     def test_notification_topic_on_demand(self, hub_settings: Settings) -> None:
         """A recipient's notification topic is created with 3 partitions, kept forever."""
-        name = topics.ensure_notification_topic(hub_settings, "510100-migrant-registry")
-        assert topics.ensure_notification_topic(hub_settings, "510100-migrant-registry") == name
-        held = {s.name: s for s in topics.list_topics(hub_settings)}
+        name = topic_admin.ensure_notification_topic(hub_settings, "510100-migrant-registry")
+        again = topic_admin.ensure_notification_topic(hub_settings, "510100-migrant-registry")
+        assert again == name
+        held = {s.name: s for s in topic_admin.list_topics(hub_settings)}
         assert held[name].partitions == 3
         assert held[name].configs["retention.ms"] == "-1"

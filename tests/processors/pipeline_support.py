@@ -13,10 +13,12 @@ from typing import Any
 import psycopg
 from kafka import KafkaProducer
 
+from hub import topics
 from hub.config import Settings
 from hub.envelope import decode_envelope
 from hub.schema_catalog import SchemaCatalog
-from ops import db, topics
+from ops import db
+from processors import topic_admin
 from processors.app import ANCHOR_ENV
 from processors.supervisor import start_workers, stop_workers, workers
 from processors.testing import SignedWorld
@@ -111,7 +113,7 @@ def make_lane(base: Settings, data_dir: Path) -> Iterator[Lane]:
         topic_prefix=f"{base.topic_prefix}{rid}.", data_dir=data_dir
     )
     db.migrate(settings.pg_owner_dsn)
-    topics.apply(settings)
+    topic_admin.apply(settings)
     producer = KafkaProducer(**settings.kafka_config(), acks="all", linger_ms=10)
     lane = Lane(settings, SignedWorld(CATALOG), producer)
     try:
@@ -120,4 +122,4 @@ def make_lane(base: Settings, data_dir: Path) -> Iterator[Lane]:
         stop_workers(settings, timeout=20)
         producer.close(timeout=5)
         db.drop_database(settings, name)
-        topics.delete_prefixed(settings)
+        topic_admin.delete_prefixed(settings)

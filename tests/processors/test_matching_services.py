@@ -18,7 +18,7 @@ from hub.envelope import decode_envelope
 from hub.identity import check_character
 from hub.notice import open_notice
 from hub.registry import operator_key_paths
-from ops.topics import NOTIFICATIONS
+from hub.topics import NOTIFICATIONS
 from processors.testing import payload_for
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]

@@ -194,7 +194,7 @@ def test_outbox_is_sent_once_and_abandoned_claims_are_taken_over(
     """Sent rows are marked; rows a dead worker claimed but never sent go out on a later flush."""
     from kafka import KafkaConsumer
 
-    from ops.topics import notification_topic, topic_name
+    from hub.topics import notification_topic, topic_name
     from processors.match_stage import ensure_topic
     from processors.route_stage import OutboxSender
 

@@ -22,7 +22,7 @@ from hub.identity import HUB_OPERATOR_ID, check_character
 from hub.notice import open_notice
 from hub.registry import operator_key_paths
 from hub.sealing import SealError, open_sealed
-from ops.topics import NOTIFICATIONS
+from hub.topics import NOTIFICATIONS
 from processors.operations import rebuild_projections
 from processors.supervisor import stop_workers
 from processors.testing import payload_for

@@ -13,7 +13,7 @@ from threading import Thread
 
 import pytest
 
-from ops.services._proc import pid_alive, read_pid, spawn_detached
+from processors.processes import pid_alive, read_pid, spawn_detached
 from processors.supervisor import stop_all_workers
 from processors.watchdog import WANTED_FILE, WORKER_MODULE, Watchdog, restart_delay
 

@@ -13,7 +13,7 @@ from pipeline_support import Lane, make_lane
 
 from hub.config import Settings
 from ops.cli import main as hubctl
-from ops.services._proc import pid_alive
+from processors.processes import pid_alive
 from processors.supervisor import supervisor_pid, worker_dir
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]

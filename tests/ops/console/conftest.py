@@ -21,15 +21,17 @@ import psycopg
 import pytest
 from kafka import KafkaProducer
 
+from hub import topics
 from hub.config import Settings
 from hub.envelope import decode_envelope
 from hub.errors import EnvelopeError
 from hub.registry import operator_key_paths
 from hub.schema_catalog import SchemaCatalog
-from ops import db, topics
+from ops import db
 from ops.cli import main as hubctl
 from ops.console.accounts import Accounts
-from ops.services._proc import free_ports
+from processors import topic_admin
+from processors.processes import free_ports
 from processors.supervisor import start_workers, stop_workers, workers
 from processors.testing import SignedWorld
 
@@ -92,7 +94,7 @@ def hub(hub_settings: Settings, tmp_path_factory: pytest.TempPathFactory,
     settings = db.create_database(hub_settings, name, exist_ok=False).with_overrides(
         topic_prefix=f"{hub_settings.topic_prefix}c{rid}.", data_dir=data_dir)
     db.migrate(settings.pg_owner_dsn)
-    topics.apply(settings)
+    topic_admin.apply(settings)
     world = SignedWorld(SchemaCatalog.load())
     private, public = operator_key_paths(data_dir)
     world.operator.save(private)
@@ -117,7 +119,7 @@ def hub(hub_settings: Settings, tmp_path_factory: pytest.TempPathFactory,
         stop_workers(settings, timeout=20)
         producer.close(timeout=5)
         db.drop_database(settings, name)
-        topics.delete_prefixed(settings)
+        topic_admin.delete_prefixed(settings)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Process plumbing shared by the service modules: tools, ports, pid files, detached start."""
+"""Process plumbing shared by the hub's services and its pipeline workers: tools, ports, pid files,
+detached start and stop."""
 
 from __future__ import annotations
 
@@ -13,8 +14,21 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from hub.errors import HubError
 from hub.secrets import make_private_dirs
-from ops.errors import PortInUseError, ServiceError, ToolMissingError
+
+
+class ServiceError(HubError):
+    """A platform service (Kafka broker, PostgreSQL) cannot be installed, started or reached."""
+
+
+class ToolMissingError(ServiceError):
+    """A program the platform needs (java, mvn, pg_ctl ...) is not installed."""
+
+
+class PortInUseError(ServiceError):
+    """A port the platform wants to listen on is already taken by another process."""
+
 
 INSTALL_HINT = "run `bash ops/bootstrap` (as root it installs the missing packages with apt-get)"
 
