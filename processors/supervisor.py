@@ -9,6 +9,7 @@ group) and share the partitions.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import sys
 import time
@@ -23,6 +24,8 @@ from processors.processes import pid_alive, read_pid, spawn_detached, stop_proce
 from processors.watchdog import WANTED_FILE
 
 SUPERVISOR_PID = "supervisor.pid"
+# Folders under a data directory that never hold workers (the broker log, the database).
+_NOT_WORKER_DIRS = frozenset(("kafka", "postgres"))
 
 __all__ = [
     "WorkerInfo",
@@ -147,10 +150,23 @@ def stop_all_workers(data_dir: Path, *, timeout: float = 30.0) -> list[str]:
     demo's included), so that stopping the services never leaves workers retrying against
     nothing."""
     return _stop(
-        data_dir.rglob(f"processors/*/{SUPERVISOR_PID}"),
-        data_dir.rglob("processors/*/worker-*.pid"),
-        timeout,
+        _pid_files(data_dir, SUPERVISOR_PID), _pid_files(data_dir, "worker-*.pid"), timeout
     )
+
+
+def _pid_files(data_dir: Path, pattern: str) -> list[Path]:
+    """Files named like `pattern` in any processors/<prefix>/ folder under data_dir.
+
+    The broker's and the database's folders are not entered: they hold no workers, and the
+    broker deletes topic folders while we look (a folder gone mid-walk is skipped, not fatal).
+    """
+    found: list[Path] = []
+    for root, dirs, files in os.walk(data_dir, onerror=lambda _err: None):
+        dirs[:] = [d for d in dirs if d not in _NOT_WORKER_DIRS]
+        here = Path(root)
+        if here.parent.name == "processors":
+            found.extend(here / name for name in files if fnmatch.fnmatch(name, pattern))
+    return found
 
 
 def _stop(supervisors: Iterable[Path], worker_files: Iterable[Path], timeout: float) -> list[str]:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from threading import Thread
+from typing import Any
 
 import pytest
 
@@ -40,6 +41,31 @@ class TestStopAllWorkers:
         assert len(lines) == 2 and all(line.endswith("stopped") for line in lines)
         assert not any(pid_alive(pid) for pid in pids)
         assert not list(tmp_path.rglob("worker-*.pid"))
+
+    def test_a_folder_vanishing_mid_search_is_skipped(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Kafka deletes topic folders while `services down` looks for workers: never fatal,
+        and the broker's and the database's folders are not searched at all."""
+        hub = tmp_path / "processors" / "hub"
+        hub.mkdir(parents=True)
+        gone = tmp_path / "demo" / "t1.notifications.x-0.delete"
+        gone.mkdir(parents=True)
+        (tmp_path / "kafka" / "data").mkdir(parents=True)
+        pid = _sleeper(hub / "worker-1.pid")
+        real_scandir = os.scandir
+        entered: list[Path] = []
+
+        def scandir(path: Any = ".") -> Any:
+            entered.append(Path(path))
+            if Path(path) == gone:
+                raise FileNotFoundError(2, "No such file or directory", str(path))
+            return real_scandir(path)
+
+        monkeypatch.setattr(os, "scandir", scandir)
+        assert stop_all_workers(tmp_path, timeout=10) == [f"hub worker-1 (pid {pid}) stopped"]
+        assert not pid_alive(pid)
+        assert gone in entered and tmp_path / "kafka" not in entered
 
     def test_stops_the_supervisor_before_the_workers(self, tmp_path: Path) -> None:
         """The supervisor goes first, so it cannot restart a worker being stopped."""
