@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.responses import RedirectResponse, Response
@@ -318,7 +318,8 @@ def match(call: Call, revealed: str = "") -> Response:
     # Identity numbers stay masked even when revealed, as in the hub's match-found events.
     shown = [mask_id_numbers(x) for x in lines] if revealed else readings.masked_explanation(
         lines)
-    return call.render("match.html", page="matches", m=pair, lines=shown, revealed_for=revealed)
+    return call.render("match.html", page="matches", m=pair, lines=shown, revealed_for=revealed,
+                       now=datetime.now(UTC))
 
 
 def match_reveal(call: Call) -> Response:

@@ -399,6 +399,18 @@ def match_detail(db: PgConnection, match_id: str) -> dict[str, Any] | None:
             dict(zip(("decision", "unit", "publisher", "at", "note"), r, strict=True))
             for r in cur.fetchall()
         ]
+        # What the hit owes by when (hub.response): each notified unit's acknowledgement and
+        # the decision, met or not, escalated or not.
+        cur.execute(
+            "SELECT duty, owed_by, due_at, done_at, escalated_at, escalated_to "
+            "FROM proj_match_duties WHERE match_id = %s ORDER BY due_at NULLS LAST, duty, unit",
+            (match_id,),
+        )
+        pair["duties"] = [
+            dict(zip(("duty", "owed_by", "due", "done", "escalated", "escalated_to"), r,
+                     strict=True))
+            for r in cur.fetchall()
+        ]
     return pair
 
 

@@ -222,8 +222,14 @@ def test_matches_and_audit_pages(hub: Hub, console: Served, browser: Any) -> Non
     browser.get(f"{console.url}/matches")
     assert "NOTIFIED" in text(browser, "#matches") and SICHUAN_POLICE in text(browser, "#matches")
     shot(browser, "matches")
+    # The hit's match-found event comes back through verification with its reply deadlines.
+    hub.wait_for("reply deadlines projected", lambda: hub.scalar(
+        "SELECT count(*) FROM proj_match_duties WHERE match_id = %s", match_id) >= 2)
     browser.get(f"{console.url}/matches/{match_id}")
     assert SICHUAN_POLICE in text(browser, "#told")
+    duties = text(browser, "#duties")
+    assert "acknowledgement" in duties and "decision" in duties and SICHUAN_POLICE in duties
+    assert "not yet" in duties  # nobody has acknowledged
     assert "李" not in text(browser, "#evidence") and "id_number" in text(browser, "#evidence")
     browser.find_element(By.CSS_SELECTOR, "#reveal input[name=reason]").send_keys(
         "checking the hit before the call")
