@@ -158,7 +158,9 @@ def register_participant(call: Call) -> Response:
                                  f"refused: {err}")
         raise
     call.console.audit.write(call.session.operator.username, "register", pid, reason)
-    return RedirectResponse(f"/participants/{pid}?notice=registered", status_code=303)
+    # To the list, not the participant's own page: the registration is published but may not
+    # be verified and projected yet, and that page would say it does not exist.
+    return RedirectResponse("/participants?notice=registered", status_code=303)
 
 
 def revoke_key(call: Call) -> Response:
