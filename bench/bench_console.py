@@ -33,6 +33,7 @@ import psycopg
 from hub.config import Settings, load_settings
 from ops import db
 from ops.console.accounts import Accounts
+from ops.console.loopback import address
 from processors import topic_admin
 from processors.processes import free_ports
 
@@ -104,7 +105,7 @@ def serve(settings: Settings, data_dir: Path) -> tuple[subprocess.Popen[bytes], 
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "hubctl"), "console", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    url = address(port).rstrip("/")
     for _ in range(100):
         try:
             urllib.request.urlopen(f"{url}/login", timeout=2).close()

@@ -70,7 +70,8 @@ class PushPlan:
         return self.radius_km is None or self.radius_km >= FINAL_RADIUS_KM
 
 
-def _when(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
+    """A time as the matcher's JSON keeps it (ISO text) or as decoded; None if neither."""
     if isinstance(value, datetime):
         return value
     if isinstance(value, str) and value:
@@ -81,7 +82,8 @@ def _when(value: Any) -> datetime | None:
     return None
 
 
-def _day(value: Any) -> date | None:
+def parse_day(value: Any) -> date | None:
+    """A day as ISO text (a time's first ten characters will do) or as decoded; else None."""
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
     if isinstance(value, str) and value:
@@ -92,7 +94,8 @@ def _day(value: Any) -> date | None:
     return None
 
 
-def _years_between(born: date, on: date) -> int:
+def whole_years(born: date, on: date) -> int:
+    """Completed years from `born` to `on` (an age)."""
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
@@ -101,12 +104,12 @@ def child_at(person: Mapping[str, Any], seen_at: datetime) -> bool | None:
     birth = person.get("birth")
     if not isinstance(birth, Mapping):
         return None
-    born = _day(birth.get("date"))
+    born = parse_day(birth.get("date"))
     if born is not None:
-        return _years_between(born, seen_at.date()) < ADULT_AGE
+        return whole_years(born, seen_at.date()) < ADULT_AGE
     age_max = birth.get("age_max")
     if isinstance(age_max, int):
-        assessed = _day(birth.get("age_assessed_on")) or seen_at.date()
+        assessed = parse_day(birth.get("age_assessed_on")) or seen_at.date()
         return age_max + max(0, seen_at.year - assessed.year) < ADULT_AGE
     return None
 
@@ -115,7 +118,7 @@ def why_not_pushed(alert: Mapping[str, Any]) -> str | None:
     """None when the alert is an urgent child alert with a place and time; else the reason."""
     if alert.get("urgency") not in PUSHED_URGENCIES:
         return f"urgency {alert.get('urgency')}: only URGENT and IMMEDIATE alerts are pushed"
-    seen_at = _when(alert.get("last_seen_at"))
+    seen_at = parse_time(alert.get("last_seen_at"))
     if seen_at is None:
         return "no time last seen"
     place = alert.get("last_seen_place")
@@ -143,7 +146,7 @@ def plan_push(
     reason = why_not_pushed(alert)
     if reason is not None:
         return PushPlan(alert_id, None, (), (reason,))
-    seen_at = _when(alert["last_seen_at"])
+    seen_at = parse_time(alert["last_seen_at"])
     assert seen_at is not None  # why_not_pushed checked it
     code = str(alert["last_seen_place"]["area_code"])
     origin = areas.place(code)

@@ -16,11 +16,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
-from hub.alert_push import push_radius_km
+from hub.alert_push import parse_day, parse_time, push_radius_km, whole_years
 from hub.areas import AreaCoordinates, great_circle_km
 from hub.routing import local_police
 
@@ -43,49 +43,23 @@ class TipFit:
     lines: tuple[str, ...]
 
 
-def _when(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
-
-def _day(value: Any) -> date | None:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
-
-
-def _years(born: date, on: date) -> int:
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-
-
 def age_range_on(person: Mapping[str, Any], on: date) -> tuple[int, int] | None:
     """The person's age in whole years on a day, as a (low, high) range; None if unknown."""
     birth = person.get("birth")
     if not isinstance(birth, Mapping):
         return None
-    born = _day(birth.get("date"))
+    born = parse_day(birth.get("date"))
     precision = birth.get("precision")
     if born is not None and precision == "DAY":
-        age = _years(born, on)
+        age = whole_years(born, on)
         return age, age
     if born is not None and precision in ("MONTH", "YEAR"):
         last = date(born.year, 12, 31) if precision == "YEAR" else born + timedelta(days=30)
-        return _years(last, on), _years(born, on)
+        return whole_years(last, on), whole_years(born, on)
     lo, hi = birth.get("age_min"), birth.get("age_max")
     if isinstance(lo, int) or isinstance(hi, int):
-        assessed = _day(birth.get("age_assessed_on")) or on
-        grown = max(0, _years(assessed, on))
+        assessed = parse_day(birth.get("age_assessed_on")) or on
+        grown = max(0, whole_years(assessed, on))
         low = (lo if isinstance(lo, int) else hi) + grown  # type: ignore[operator]
         high = (hi if isinstance(hi, int) else lo) + grown  # type: ignore[operator]
         return min(low, high), max(low, high)
@@ -146,8 +120,8 @@ def fit_tip(
     raw_subject, raw_person = tip.get("subject"), alert.get("person")
     subject: Mapping[str, Any] = raw_subject if isinstance(raw_subject, Mapping) else {}
     person: Mapping[str, Any] = raw_person if isinstance(raw_person, Mapping) else {}
-    seen_at = _when(tip.get("seen_at")) or _when(tip.get("received_at"))
-    last_seen = _when(alert.get("last_seen_at"))
+    seen_at = parse_time(tip.get("seen_at")) or parse_time(tip.get("received_at"))
+    last_seen = parse_time(alert.get("last_seen_at"))
     agreements = 0
 
     sex, theirs = subject.get("sex"), person.get("sex")

@@ -174,6 +174,17 @@ class AlertState:
     status: str
 
 
+# The columns of match_alerts (as table alias `a`) that make an AlertState, in its order.
+ALERT_COLUMNS = (
+    "a.alert_id, a.alert_event_id, a.publisher_id, a.body, a.updates, a.parents_dna, a.status"
+)
+
+
+def alert_state(row: Sequence[Any]) -> AlertState:
+    """An AlertState from a row of ALERT_COLUMNS."""
+    return AlertState(row[0], row[1], row[2], row[3], list(row[4] or []), row[5], row[6])
+
+
 @dataclass(frozen=True)
 class OutboxMessage:
     """One message waiting to be sent."""
@@ -358,14 +369,11 @@ class PgMatchTxn:
 
     def alert(self, alert_id: str) -> AlertState | None:
         self._cur.execute(
-            "SELECT alert_id, alert_event_id, publisher_id, body, updates, parents_dna, status "
-            "FROM match_alerts WHERE alert_id = %s FOR UPDATE",
+            f"SELECT {ALERT_COLUMNS} FROM match_alerts a WHERE alert_id = %s FOR UPDATE",
             (alert_id,),
         )
         row = self._cur.fetchone()
-        if row is None:
-            return None
-        return AlertState(row[0], row[1], row[2], row[3], list(row[4] or []), row[5], row[6])
+        return None if row is None else alert_state(row)
 
     def save_alert(self, state: AlertState, reason: str | None = None) -> None:
         self._cur.execute(
@@ -393,18 +401,15 @@ class PgMatchTxn:
         """Open alerts a sighting could concern: the person's sex is not `not_sex` and they
         were last seen no later than `seen_by` (ISO time); either filter off when None."""
         self._cur.execute(
-            "SELECT alert_id, alert_event_id, publisher_id, body, updates, parents_dna, status "
-            "FROM match_alerts WHERE status = 'open' AND body IS NOT NULL "
+            f"SELECT {ALERT_COLUMNS} FROM match_alerts a "
+            "WHERE status = 'open' AND body IS NOT NULL "
             "AND (%(sex)s::text IS NULL OR body->'person'->>'sex' IS DISTINCT FROM %(sex)s) "
             "AND (%(seen)s::timestamptz IS NULL "
             "OR (body->>'last_seen_at')::timestamptz <= %(seen)s::timestamptz) "
             "ORDER BY alert_id",
             {"sex": not_sex, "seen": seen_by},
         )
-        return [
-            AlertState(r[0], r[1], r[2], r[3], list(r[4] or []), r[5], r[6])
-            for r in self._cur.fetchall()
-        ]
+        return [alert_state(r) for r in self._cur.fetchall()]
 
     def record_tip_forward(
         self, tip_event_id: str, tip_id: str, recipient: str, role: str, alert_ids: list[str]

@@ -24,7 +24,7 @@ from hub.areas import AreaCoordinates
 from hub.keys import SigningKey
 from hub.notice import seal_notice
 from processors.match_stage import merged_alert
-from processors.pg_matching import AlertState, PgMatchTxn
+from processors.pg_matching import ALERT_COLUMNS, AlertState, PgMatchTxn, alert_state
 from processors.pg_store import PgConnection
 
 log = logging.getLogger(__name__)
@@ -59,17 +59,13 @@ class PgAlertPushesTxn:
         """Open alerts that are new to the sweep, changed since it last looked, or not yet at
         their final radius."""
         self._cur.execute(
-            "SELECT a.alert_id, a.alert_event_id, a.publisher_id, a.body, a.updates, "
-            "a.parents_dna, a.status FROM match_alerts a "
+            f"SELECT {ALERT_COLUMNS} FROM match_alerts a "
             "LEFT JOIN alert_push_progress p ON p.alert_id = a.alert_id "
             "WHERE a.status = 'open' AND a.body IS NOT NULL "
             "AND (p.alert_id IS NULL OR NOT p.settled OR a.updated_at > p.checked_at) "
             "ORDER BY a.alert_id"
         )
-        return [
-            AlertState(r[0], r[1], r[2], r[3], list(r[4] or []), r[5], r[6])
-            for r in self._cur.fetchall()
-        ]
+        return [alert_state(r) for r in self._cur.fetchall()]
 
     def told(self, alert_ids: list[str]) -> dict[str, list[str]]:
         self._cur.execute(

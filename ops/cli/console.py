@@ -8,8 +8,8 @@ from pathlib import Path
 
 from hub.config import load_settings
 from ops.console.accounts import ROLES, SESSION_LIFETIME, Accounts
+from ops.console.loopback import LOOPBACK, address
 
-LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 8470
 
 
@@ -110,7 +110,7 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(load_settings(),
                      session_lifetime=timedelta(minutes=args.session_minutes),
                      status_every=args.refresh, registry_dir=args.registry_dir)
-    print(f"operator console on http://{LOOPBACK}:{args.port}/ (Ctrl-C stops it)", flush=True)
+    print(f"operator console on {address(args.port)} (Ctrl-C stops it)", flush=True)
     # Loopback only, by design: there is no option to listen elsewhere.
     uvicorn.run(app, host=LOOPBACK, port=args.port, log_level="warning",
                 server_header=False, proxy_headers=False)

@@ -15,6 +15,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from ops.console.loopback import address
 from ops.errors import ServiceError
 
 DEFAULT_PORT = 8470
@@ -78,7 +79,7 @@ def start(hubctl: str, env: dict[str, str], record: Path, registry_dir: Path,
             env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    url = f"http://127.0.0.1:{port}/"
+    url = address(port)
     deadline = time.monotonic() + 120  # a loaded machine takes its time to import it all
     while True:
         try:

@@ -30,6 +30,7 @@ from hub.schema_catalog import SchemaCatalog
 from ops import db
 from ops.cli import main as hubctl
 from ops.console.accounts import Accounts
+from ops.console.loopback import address
 from processors import topic_admin
 from processors.processes import free_ports
 from processors.supervisor import start_workers, stop_workers, workers
@@ -147,7 +148,7 @@ def console(hub: Hub) -> Iterator[Served]:
              "--port", str(port), "--refresh", "1"],
             env=env, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT,
         )
-    url = f"http://127.0.0.1:{port}"
+    url = address(port).rstrip("/")
     deadline = time.monotonic() + 120  # a loaded machine takes its time to import it all
     while True:
         try:
