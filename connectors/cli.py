@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The hub-connector parser with every sub-command of COMMAND_MODULES registered."""
     return commandline.build_parser(
         "hub-connector",
         "Publish your events to the exchange hub and receive your notifications.",
@@ -33,4 +34,5 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run hub-connector with `argv` (default: the command line); returns the exit status."""
     return commandline.run(build_parser(), argv)

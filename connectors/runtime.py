@@ -18,6 +18,7 @@ from hub.schema_catalog import SchemaCatalog
 
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    """Give a sub-command the --config option shared by all of them."""
     parser.add_argument(
         "--config", type=Path, default=DEFAULT_CONFIG,
         help=f"connector configuration file (default: ./{DEFAULT_CONFIG})",
@@ -25,6 +26,7 @@ def add_config_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from(args: argparse.Namespace) -> ConnectorConfig:
+    """Load the connector configuration named by --config (ConfigError says what is wrong)."""
     return load_config(Path(args.config))
 
 

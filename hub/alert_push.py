@@ -13,10 +13,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from hub.areas import AreaCoordinates, covers, great_circle_km
+from hub.dates import parse_day, parse_time, whole_years
 from hub.routing import POLICE
 
 # (time since disappearance below which, radius in km); past the last step, FINAL_RADIUS_KM.
@@ -68,35 +69,6 @@ class PushPlan:
         """Nothing more will come of this alert unless it changes: not pushable, or at the
         final radius with everyone in range told."""
         return self.radius_km is None or self.radius_km >= FINAL_RADIUS_KM
-
-
-def parse_time(value: Any) -> datetime | None:
-    """A time as the matcher's JSON keeps it (ISO text) or as decoded; None if neither."""
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
-
-def parse_day(value: Any) -> date | None:
-    """A day as ISO text (a time's first ten characters will do) or as decoded; else None."""
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
-
-
-def whole_years(born: date, on: date) -> int:
-    """Completed years from `born` to `on` (an age)."""
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
 def child_at(person: Mapping[str, Any], seen_at: datetime) -> bool | None:

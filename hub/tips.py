@@ -20,8 +20,9 @@ from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
-from hub.alert_push import parse_day, parse_time, push_radius_km, whole_years
+from hub.alert_push import push_radius_km
 from hub.areas import AreaCoordinates, great_circle_km
+from hub.dates import parse_day, parse_time, whole_years
 from hub.routing import local_police
 
 MAX_FITS = 5

@@ -68,6 +68,7 @@ class Probe:
 
 @dataclass
 class DrillReport:
+    """What a drill found: each probe's outcome, whether the stage settled, how long it took."""
     probes: list[Probe]
     settled: bool  # the verify stage moved past every message in time
     open_entries_kept: bool  # a forged retry header resolved no quarantine entry
@@ -75,6 +76,7 @@ class DrillReport:
 
     @property
     def ok(self) -> bool:
+        """True when nothing was lost, every probe ended as expected and the stage settled."""
         return (self.settled and self.open_entries_kept
                 and all(p.lost == 0 and p.as_expected for p in self.probes))
 

@@ -170,6 +170,7 @@ def _exit_code(pid: int) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the worker of `directory` and start it again whenever it exits unasked."""
     parser = argparse.ArgumentParser(prog="python -m processors.watchdog")
     parser.add_argument("directory", type=Path, help="the worker directory (pid and log files)")
     parser.add_argument("--batch", type=int, default=500, help="messages per transaction")

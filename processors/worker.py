@@ -37,6 +37,7 @@ class _Worker(faust.Worker):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one pipeline worker (verify, store, project, match, route) until asked to stop."""
     parser = argparse.ArgumentParser(prog="python -m processors.worker")
     parser.add_argument("--loglevel", default="info", choices=["debug", "info", "warning"])
     parser.add_argument("--batch", type=int, default=500, help="messages per transaction")

@@ -11,6 +11,7 @@ from hub.errors import ConnectorError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `ack MATCH_ID [--note]` to the hub-connector parser."""
     parser = subparsers.add_parser(
         "ack", help="acknowledge a match notification before its reply deadline",
         description="Publish a signed match-ack event through the outbox. Only a unit the hub "
@@ -24,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    """Publish a signed match-ack for the match; 0 once it is sent or kept pending in the outbox."""
     try:
         match_id = str(uuid.UUID(args.match_id))
     except ValueError:

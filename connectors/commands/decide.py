@@ -14,6 +14,7 @@ DECISIONS = {"confirm": "CONFIRMED", "reject": "REJECTED", "need-info": "NEED_IN
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `decide MATCH_ID confirm|reject|need-info` to the hub-connector parser."""
     parser = subparsers.add_parser(
         "decide", help="confirm or reject a match notification, or ask for more information",
         description="Publish a signed match-decision event through the outbox.",
@@ -29,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    """Publish a signed match-decision; its alert is read from the inbox unless given."""
     try:
         match_id = str(uuid.UUID(args.match_id))
     except ValueError:

@@ -11,6 +11,7 @@ from hub.errors import ConnectorError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `details MATCH_ID --reason` to the hub-connector parser."""
     parser = subparsers.add_parser(
         "details", help="ask for the personal details behind a match (with a reason)",
         description="Publish a signed details-request event. The hub checks that you were "
@@ -26,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    """Publish a signed details-request; refused without an encryption key to open the answer."""
     try:
         match_id = str(uuid.UUID(args.match_id))
     except ValueError:

@@ -17,6 +17,7 @@ from hub.secrets import open_private_append
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `inbox [--follow] [--jsonl OUT]` to the hub-connector parser."""
     parser = subparsers.add_parser(
         "inbox", help="receive the notifications addressed to you",
         description="Show new notifications, or append them to a JSON Lines file. Only "
@@ -36,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print or append each new notification once, opening sealed details with this unit's key."""
     config = config_from(args)
     store = DeliveredStore(config.inbox_path)
     # Hits name alerts and places: the file is readable by this participant only.

@@ -16,6 +16,7 @@ from hub.secrets import make_private_dirs
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `init PARTICIPANT_ID` to the hub-connector parser."""
     settings = load_settings()
     parser = subparsers.add_parser(
         "init",
@@ -42,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    """Create the configuration, both key pairs, state folders and the registration request."""
     participant: str = args.participant_id
     area, _ = check_participant_id(participant)
     config_path = Path(args.config)

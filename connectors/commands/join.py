@@ -14,6 +14,7 @@ from hub.secrets import make_private_dirs, write_private
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `join BUNDLE` to the hub-connector parser."""
     parser = subparsers.add_parser(
         "join", help="take in the hub's bundle: broker login, CA certificate, operator key",
         description=(
@@ -29,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    """Take in the operator's bundle: keep the broker secret privately and pin the operator key."""
     config = load_config(Path(args.config))
     bundle = Bundle.load(Path(args.bundle))
     if bundle.participant_id != config.participant_id:

@@ -12,6 +12,7 @@ from hub.sealing import generate_encryption_key
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `keygen --out PATH [--force]` to the hub-connector parser."""
     parser = subparsers.add_parser(
         "keygen",
         help="create an Ed25519 signing key pair and an X25519 encryption key pair (mode 0600)",
@@ -26,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    """Write new signing and encryption key pairs (mode 0600) and print their public halves."""
     key = generate_keypair()
     sealing_path = encryption_key_path(Path(args.out))
     if sealing_path.exists():

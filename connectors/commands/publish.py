@@ -22,6 +22,7 @@ _PROGRESS_MIN_BYTES = 256 * 1024
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `publish FILE... --type EVENT_TYPE` to the hub-connector parser."""
     parser = subparsers.add_parser(
         "publish",
         help="publish the rows of CSV / JSON Lines / Excel files as events",
@@ -86,6 +87,7 @@ def describe(report: PublishReport) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Convert, sign and send every row of the files; 1 when any row or file was rejected."""
     config = config_from(args)
     reports = []
     with open_publisher(config, send=not args.no_send) as publisher:

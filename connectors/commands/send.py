@@ -15,6 +15,7 @@ from connectors.runtime import (
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `send` to the hub-connector parser."""
     parser = subparsers.add_parser(
         "send",
         help="send the events waiting in the outbox",
@@ -25,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    """Send what waits in the outbox; 2 while some is still pending."""
     config = config_from(args)
     with open_publisher(config) as publisher:
         queued = start_sending(publisher)

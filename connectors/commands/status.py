@@ -12,6 +12,7 @@ from hub.keys import SigningKey
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `status [--timeout S]` to the hub-connector parser."""
     parser = subparsers.add_parser(
         "status", help="show the outbox, the connection to the hub and the key in use",
         description="Outbox size, pending events, last sent sequence number, whether the hub "
@@ -37,6 +38,7 @@ def hub_answers(bootstrap: str, timeout: float) -> tuple[bool, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print the outbox figures, the key in use and whether the hub answers; 2 when it does not."""
     config = config_from(args)
     key = SigningKey.load(config.key_file)
     fingerprint = hashlib.sha256(key.public_key_bytes).hexdigest()

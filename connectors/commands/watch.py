@@ -24,6 +24,7 @@ from hub.secrets import make_private_dirs
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `watch FOLDER` to the hub-connector parser."""
     parser = subparsers.add_parser(
         "watch", help="publish every file dropped into a folder",
         description=(
@@ -76,6 +77,7 @@ def _settled(path: Path, sizes: dict[Path, int]) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Publish each settled file, then move it to done/ or failed/; loops unless --once."""
     root: Path = check_folder(args.folder, "watched folder")
     config = config_from(args)
     sizes: dict[Path, int] = {}

@@ -30,6 +30,7 @@ _STEP_DECAY = 0.1
 
 
 class KinshipKind(StrEnum):
+    """Which relatives a profile was compared with: both parents, one parent, or the person."""
     TRIO = "TRIO"
     DUO = "DUO"
     IDENTITY = "IDENTITY"
@@ -294,6 +295,7 @@ class AlleleTable:
 
 
 def check_theta(theta: float) -> float:
+    """The θ (F_ST) correction if it is in [0, 0.5), else a MatchingModelError naming it."""
     if not 0.0 <= theta < 0.5:
         raise MatchingModelError(f"θ (F_ST) {theta} is outside [0, 0.5); NRC II uses 0.01-0.03")
     return theta

@@ -81,6 +81,7 @@ class DurationCell:
 
 @dataclass(frozen=True)
 class DurationTable:
+    """Median days from report to an outcome, per province and case type."""
     title: str
     rows: tuple[str, ...]  # provinces, then TOTAL
     columns: tuple[str, ...]  # case types, then TOTAL
@@ -98,6 +99,7 @@ class Series:
 
 @dataclass(frozen=True)
 class ExchangeHealth:
+    """How the exchange itself worked: events, rejections, notification delays, late replies."""
     events: CountTable
     rejected: CountTable
     delay_median_s: float | None
@@ -131,6 +133,7 @@ class PeriodReport:
         )
 
     def tip_share(self, province: str = TOTAL) -> Share:
+        """The share of tips forwarded to police, from the printed counts."""
         return Share(
             self.tips.cell(province, "forwarded"),
             self.tips.cell(province, TOTAL),
@@ -140,6 +143,7 @@ class PeriodReport:
 
 @dataclass(frozen=True)
 class Comparison:
+    """One figure of the period beside the same figure of the baseline period."""
     figure: str
     scope: str
     baseline: str
@@ -149,12 +153,14 @@ class Comparison:
 
 @dataclass(frozen=True)
 class Target:
+    """A goal of the action plan and whether the period's figures meet it."""
     words: str
     verdict: Verdict
 
 
 @dataclass(frozen=True)
 class Report:
+    """The whole report: the period, its baseline if asked, comparisons and targets."""
     current: PeriodReport
     baseline: PeriodReport | None
     provinces: tuple[str, ...]

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.dates import whole_years
+
 # Case types as the joint office counts them, and the alert's case_type symbols in each.
 CASE_TYPES: tuple[str, ...] = ("trafficking", "runaway", "lost", "other")
 CASE_TYPE_LABELS: dict[str, str] = {
@@ -81,21 +83,17 @@ def _age_on(birth: Mapping[str, Any] | None, on: dt.date) -> tuple[int, int] | N
             latest = dt.date(born.year, 12, 31)
         elif precision == "MONTH":
             latest = (born.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-        return _years(latest, on), _years(born, on)
+        return whole_years(latest, on), whole_years(born, on)
     low, high = birth.get("age_min"), birth.get("age_max")
     if low is None and high is None:
         return None
     assessed = birth.get("age_assessed_on")
     drift = 0
     if assessed:
-        drift = max(0, _years(dt.date.fromisoformat(str(assessed)[:10]), on))
+        drift = max(0, whole_years(dt.date.fromisoformat(str(assessed)[:10]), on))
     low_n = int(low if low is not None else high or 0) + drift
     high_n = int(high if high is not None else low or 0) + drift
     return low_n, high_n
-
-
-def _years(born: dt.date, on: dt.date) -> int:
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
 def person_group(person: Mapping[str, Any] | None, on: dt.date) -> str:
@@ -155,6 +153,7 @@ class Period:
 
 @dataclass(frozen=True)
 class AlertFact:
+    """One missing-person alert: where and when it was reported, and how it ended."""
     alert_id: str
     province: str
     case_type: str  # one of CASE_TYPES
@@ -166,6 +165,7 @@ class AlertFact:
 
 @dataclass(frozen=True)
 class HitFact:
+    """One match on an alert: when it was found, whether it was notified, when it was confirmed."""
     match_id: str
     alert_id: str
     found_at: dt.datetime
@@ -177,6 +177,7 @@ class HitFact:
 
 @dataclass(frozen=True)
 class FollowUpFact:
+    """One follow-up of a rescued person: the assistance, reunion and placement it records."""
     on: dt.date
     assistance: frozenset[str] = frozenset()
     family_reunion: str | None = None
@@ -185,6 +186,7 @@ class FollowUpFact:
 
 @dataclass(frozen=True)
 class RescueFact:
+    """One rescue notice with its placement and the follow-ups published since."""
     rescue_id: str
     province: str
     group: str
@@ -195,6 +197,7 @@ class RescueFact:
 
 @dataclass(frozen=True)
 class TipFact:
+    """One tip from the public and whether the hub forwarded it to police."""
     tip_id: str
     province: str
     received_at: dt.datetime
@@ -216,6 +219,7 @@ class ExchangeFacts:
 
 @dataclass(frozen=True)
 class Facts:
+    """Everything a report counts, read from the projections; no personal data."""
     alerts: tuple[AlertFact, ...] = ()
     hits: tuple[HitFact, ...] = ()
     rescues: tuple[RescueFact, ...] = ()

@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The hubctl parser with every sub-command of COMMAND_MODULES registered."""
     return commandline.build_parser(
         "hubctl",
         "Run and watch the exchange hub: services, topics, registry, pipeline.",
@@ -36,4 +37,5 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run hubctl with `argv` (default: the command line); returns the exit status."""
     return commandline.run(build_parser(), argv)

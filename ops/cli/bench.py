@@ -12,6 +12,7 @@ import sys
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `bench` to the hubctl parser."""
     parser = subparsers.add_parser(
         "bench",
         help="run the benchmarks and print one table: figure, same-run limit or peer, ratio",

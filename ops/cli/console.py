@@ -14,6 +14,7 @@ DEFAULT_PORT = 8470
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `console` to the hubctl parser."""
     parser = subparsers.add_parser(
         "console",
         help="serve the operator web console on loopback; manage its operators",

@@ -9,6 +9,7 @@ from ops import db
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `db migrate|status` to the hubctl parser."""
     parser = subparsers.add_parser("db", help="schema migrations of the hub's databases")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     migrate = actions.add_parser("migrate", help="apply the migrations not yet applied")

@@ -12,6 +12,7 @@ from hub.config import load_settings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `demo` to the hubctl parser."""
     parser = subparsers.add_parser(
         "demo",
         help="bring the whole exchange up with demo participants and show hits flowing",

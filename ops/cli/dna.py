@@ -9,6 +9,7 @@ from ops.cli.match import allele_tables
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `dna tables` to the hubctl parser."""
     dna = subparsers.add_parser(
         "dna",
         help="DNA evidence: the allele tables used for likelihood ratios",

@@ -11,6 +11,7 @@ from hub.config import load_settings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `drill` to the hubctl parser."""
     parser = subparsers.add_parser(
         "drill",
         help="send poison, forged and foreign messages at a namespace of the running hub",

@@ -20,6 +20,7 @@ from hub.paths import check_readable_file
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `match-eval` (quality on labelled data) and `match` (batch over files) to hubctl."""
     ev = subparsers.add_parser(
         "match-eval",
         help="generate labelled data, match it incrementally, report precision/recall/F1",

@@ -22,6 +22,7 @@ REJECT_REASONS = [str(r) for r in RejectReason]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `processors`, `rebuild`, `replay`, `quarantine` and `status` to the hubctl parser."""
     proc = subparsers.add_parser("processors", help="start, stop or list pipeline workers")
     actions = proc.add_subparsers(dest="action", metavar="ACTION", required=True)
     start = actions.add_parser("start", help="start detached Faust workers (no-op if running)")

@@ -11,6 +11,7 @@ from ops.errors import ReportError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `report` to the hubctl parser."""
     parser = subparsers.add_parser(
         "report",
         help="stage evaluation report for the joint office (HTML, PDF or CSV)",

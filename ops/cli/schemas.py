@@ -12,6 +12,7 @@ from hub.schema_catalog import SchemaCatalog
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `schemas check|list` to the hubctl parser."""
     parser = subparsers.add_parser("schemas", help="list payload schemas, check evolution rules")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     check = actions.add_parser(

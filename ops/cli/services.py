@@ -11,6 +11,7 @@ from processors.supervisor import stop_all_workers
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `services up|down|status` to the hubctl parser."""
     parser = subparsers.add_parser(
         "services", help="start, stop or check the Kafka broker and PostgreSQL"
     )

@@ -10,6 +10,7 @@ from processors import topic_admin
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `topics apply|list` to the hubctl parser."""
     parser = subparsers.add_parser("topics", help="create, reconcile and list the hub's topics")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     apply = actions.add_parser(

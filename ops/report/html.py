@@ -238,6 +238,7 @@ def csv_rows(report: Report) -> Iterator[list[str]]:
 
 
 def render_csv(report: Report) -> str:
+    """The report's figures as CSV text, one figure a row."""
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(csv_rows(report))
     return out.getvalue()

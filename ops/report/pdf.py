@@ -17,6 +17,7 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 
 def browser() -> str:
+    """The path of an installed headless Chromium, or a ReportError saying how to get one."""
     for name in BROWSERS:
         found = shutil.which(name)
         if found:

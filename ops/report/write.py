@@ -20,6 +20,7 @@ FORMATS = ("html", "pdf", "csv")
 
 @dataclass(frozen=True)
 class ReportRequest:
+    """What `hubctl report` was asked for: period, output, format, baseline, province."""
     period: Period
     out: Path
     fmt: str
@@ -29,6 +30,7 @@ class ReportRequest:
 
 
 def parse_day(text: str, option: str) -> dt.date:
+    """A date given as YYYY-MM-DD, or a ReportError naming the option."""
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
@@ -36,6 +38,7 @@ def parse_day(text: str, option: str) -> dt.date:
 
 
 def period_of(first: str, last: str, options: str) -> Period:
+    """The period between two dates given as options; refused when it ends before it starts."""
     start, end = parse_day(first, options.split()[0]), parse_day(last, options.split()[-1])
     if end < start:
         raise ReportError(f"{options}: the period ends ({end}) before it starts ({start})")
@@ -53,6 +56,7 @@ def format_of(out: Path, fmt: str | None) -> str:
 
 
 def write(report: Report, out: Path, fmt: str, source: str) -> Path:
+    """Write the report as CSV, HTML or PDF (HTML printed by Chromium) and return its path."""
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
         out.write_text(render_csv(report), encoding="utf-8")
@@ -69,6 +73,7 @@ def write(report: Report, out: Path, fmt: str, source: str) -> Path:
 
 
 def make_report(facts: Facts, request: ReportRequest) -> Report:
+    """Build the report the request asks for from the facts, checking the province code."""
     if request.province is not None and not (
         len(request.province) == 6 and request.province.isdigit()
     ):

@@ -135,6 +135,7 @@ def plan_layout(
 
 
 def recorded_home(settings: Settings) -> Path:
+    """The folder that holds the broker (or brokers) of these settings."""
     return KafkaPaths(settings).root
 
 

@@ -49,6 +49,7 @@ def find_bin_dir() -> Path:
 
 
 def as_root() -> bool:
+    """Whether we run as root, in which case the server runs as the postgres user."""
     return os.geteuid() == 0
 
 
