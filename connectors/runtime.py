@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from connectors.config import DEFAULT_CONFIG, ConnectorConfig, load_config
 from connectors.outbox import Outbox
 from connectors.publisher import Publisher
 from connectors.transport import HubUnreachableError, KafkaSender
-from hub.errors import ConfigError
+from hub.errors import ConfigError, ConnectorError
 from hub.keys import SigningKey
 from hub.schema_catalog import SchemaCatalog
 
@@ -85,3 +86,21 @@ def finish_sending(publisher: Publisher) -> tuple[int, int]:
         say(f"hub-connector: {len(failed)} sends failed, last: {failed[-1][1]}; "
             "those events stay pending and are sent by the next publish, send or watch")
     return sender.total_acked, publisher.outbox.stats().pending
+
+
+def match_id_of(text: str) -> str:
+    """A match id as given on the command line, checked to be a UUID."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise ConnectorError(f"{text!r} is not a match id (a UUID)") from None
+
+
+def publish_now(
+    config: ConnectorConfig, event_type: str, payload: Mapping[str, object], what: str
+) -> tuple[int, str]:
+    """Sign one event, keep it in the outbox and send it: (its sequence, sent or pending)."""
+    with open_publisher(config) as publisher:
+        sequence = publisher.publish_one(event_type, dict(payload), what)
+        _, pending = finish_sending(publisher)
+    return sequence, "sent" if pending == 0 else "stored, pending (the hub is not reachable now)"

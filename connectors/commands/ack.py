@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import uuid
 from datetime import UTC, datetime
 
-from connectors.runtime import add_config_argument, config_from, finish_sending, open_publisher, say
-from hub.errors import ConnectorError
+from connectors.runtime import add_config_argument, config_from, match_id_of, publish_now, say
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,10 +24,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Publish a signed match-ack for the match; 0 once it is sent or kept pending in the outbox."""
-    try:
-        match_id = str(uuid.UUID(args.match_id))
-    except ValueError:
-        raise ConnectorError(f"{args.match_id!r} is not a match id (a UUID)") from None
+    match_id = match_id_of(args.match_id)
     config = config_from(args)
     payload = {
         "match_id": match_id,
@@ -37,9 +32,6 @@ def run(args: argparse.Namespace) -> int:
         "acknowledged_at": datetime.now(UTC),
         "note": args.note,
     }
-    with open_publisher(config) as publisher:
-        sequence = publisher.publish_one("match-ack", payload, f"ack {match_id}")
-        _, pending = finish_sending(publisher)
-    state = "sent" if pending == 0 else "stored, pending (the hub is not reachable now)"
+    sequence, state = publish_now(config, "match-ack", payload, f"ack {match_id}")
     say(f"acknowledged match {match_id}: sequence {sequence}, {state}")
     return 0

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import uuid
 from datetime import UTC, datetime
 
 from connectors.inbox import DeliveredStore
-from connectors.runtime import add_config_argument, config_from, finish_sending, open_publisher, say
+from connectors.runtime import add_config_argument, config_from, match_id_of, publish_now, say
 from hub.errors import ConnectorError
 
 DECISIONS = {"confirm": "CONFIRMED", "reject": "REJECTED", "need-info": "NEED_INFO"}
@@ -31,10 +30,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Publish a signed match-decision; its alert is read from the inbox unless given."""
-    try:
-        match_id = str(uuid.UUID(args.match_id))
-    except ValueError:
-        raise ConnectorError(f"{args.match_id!r} is not a match id (a UUID)") from None
+    match_id = match_id_of(args.match_id)
     config = config_from(args)
     alert_id = args.alert_id
     if alert_id is None:
@@ -56,9 +52,6 @@ def run(args: argparse.Namespace) -> int:
         "deciding_unit": config.participant_id,
         "decided_at": datetime.now(UTC),
     }
-    with open_publisher(config) as publisher:
-        sequence = publisher.publish_one("match-decision", payload, f"decide {match_id}")
-        _, pending = finish_sending(publisher)
-    state = "sent" if pending == 0 else "stored, pending (the hub is not reachable now)"
+    sequence, state = publish_now(config, "match-decision", payload, f"decide {match_id}")
     say(f"decision {DECISIONS[args.decision]} on match {match_id}: sequence {sequence}, {state}")
     return 0

@@ -6,7 +6,7 @@ import argparse
 import uuid
 from datetime import UTC, datetime
 
-from connectors.runtime import add_config_argument, config_from, finish_sending, open_publisher, say
+from connectors.runtime import add_config_argument, config_from, match_id_of, publish_now, say
 from hub.errors import ConnectorError
 
 
@@ -28,10 +28,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Publish a signed details-request; refused without an encryption key to open the answer."""
-    try:
-        match_id = str(uuid.UUID(args.match_id))
-    except ValueError:
-        raise ConnectorError(f"{args.match_id!r} is not a match id (a UUID)") from None
+    match_id = match_id_of(args.match_id)
     reason = str(args.reason).strip()
     if not reason:
         raise ConnectorError("--reason must say why you need the details; it is audited")
@@ -49,10 +46,7 @@ def run(args: argparse.Namespace) -> int:
         "requesting_unit": config.participant_id,
         "requested_at": datetime.now(UTC),
     }
-    with open_publisher(config) as publisher:
-        sequence = publisher.publish_one("details-request", payload, f"details {match_id}")
-        _, pending = finish_sending(publisher)
-    state = "sent" if pending == 0 else "stored, pending (the hub is not reachable now)"
+    sequence, state = publish_now(config, "details-request", payload, f"details {match_id}")
     say(f"details of match {match_id} requested: sequence {sequence}, {state}; "
         "run `hub-connector inbox` to receive them")
     return 0
