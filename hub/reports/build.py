@@ -326,34 +326,22 @@ def _exchange(
     delays = [s for day, s in facts.exchange.delays if period.holds(day)]
     few = 0 < len(delays) < threshold
     return ExchangeHealth(
-        count_table(
-            "参与方事件数 events stored per participant",
-            sorted({p for p, _ in events}),
-            ("events",),
-            events,
-            threshold=threshold,
-            row_totals=False,
-        ),
-        count_table(
-            "拒收事件 按原因 rejected events by reason",
-            sorted({r for r, _ in rejected}),
-            ("events",),
-            rejected,
-            threshold=threshold,
-            row_totals=False,
-        ),
+        _column("参与方事件数 events stored per participant", "events", events, threshold),
+        _column("拒收事件 按原因 rejected events by reason", "events", rejected, threshold),
         None if few else nearest_rank(delays, 0.5),
         None if few else nearest_rank(delays, 0.9),
         len(delays),
-        count_table(
-            "超期未确认的比中 hits unacknowledged past their reply deadline, by unit",
-            sorted({u for u, _ in overdue}),
-            ("hits",),
-            overdue,
-            threshold=threshold,
-            row_totals=False,
-        ),
+        _column("超期未确认的比中 hits unacknowledged past their reply deadline, by unit", "hits",
+                overdue, threshold),
     )
+
+
+def _column(
+    title: str, column: str, counts: Counter[tuple[str, str]], threshold: int
+) -> CountTable:
+    """One column of counts, a row per key that has any, with its total (no row totals)."""
+    return count_table(title, sorted({k for k, _ in counts}), (column,), counts,
+                       threshold=threshold, row_totals=False)
 
 
 def period_report(
