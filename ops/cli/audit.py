@@ -86,7 +86,8 @@ def _record(row: AuditRow) -> dict[str, str]:
 
 
 def _table(rows: list[AuditRow]) -> None:
-    console = Console()
+    # Pipes and files get a fixed width: rich would fold the columns to 80.
+    console = Console(width=None if sys.stdout.isatty() else 180)
     if not rows:
         console.print("no audit rows match")
         return
