@@ -233,7 +233,7 @@ def case_file_lines(content: Mapping[str, Any]) -> list[str]:
         where = (f" placement {placement.get('kind')} {placement.get('institution', '')}"
                  if placement else "")
         assistance = ", ".join(f.get("assistance") or []) or "none"
-        note = f" note: {f['note']}" if f.get("note") else ""
+        note = f"; note: {f['note']}" if f.get("note") else ""
         lines.append(f"    {f.get('followed_up_on')} {f.get('follow_up_id')} by "
                      f"{f.get('issuing_unit')}: assistance {assistance};{where} reunion "
                      f"{f.get('family_reunion')}; case {f.get('status')}{note}")
