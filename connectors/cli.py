@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "decide",
     "ack",
     "details",
+    "case",
     "status",
     "keygen",
 )

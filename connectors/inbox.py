@@ -31,6 +31,7 @@ from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
 from connectors.config import ConnectorConfig
+from hub.case_file import CASE_FILE_KIND
 from hub.disclosure import DETAILS_KIND
 from hub.errors import ConnectorError
 from hub.keys import VerifyKey
@@ -71,6 +72,8 @@ class Notification:
         kind = self.body.get("event_type", "notification")
         if kind == DETAILS_KIND:
             return f"{kind} match {payload.get('match_id')}: personal details (sealed to you)"
+        if kind == CASE_FILE_KIND:
+            return f"{kind} case {payload.get('case_id')}: the case file (sealed to you)"
         if kind == "MATCH_ESCALATED":
             return (f"{kind} [{payload.get('urgency')}] match {payload.get('match_id')} alert "
                     f"{payload.get('alert_id')}: {payload.get('duty')} of "

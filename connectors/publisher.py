@@ -117,6 +117,12 @@ class Publisher:
 
     def publish_one(self, event_type: str, payload: dict[str, Any], source: str) -> int:
         """Publish a single payload built in code (a decision); returns its sequence number."""
+        return self.publish_one_event(event_type, payload, source)[0]
+
+    def publish_one_event(
+        self, event_type: str, payload: dict[str, Any], source: str
+    ) -> tuple[int, str]:
+        """As publish_one, with the event id (to recognise the hub's answer to a request)."""
         problems = [p for p in validate_payload(self.catalog, event_type, payload) if p.blocking]
         if problems:
             raise HubError("; ".join(str(p) for p in problems))
@@ -127,7 +133,7 @@ class Publisher:
         self.encode_within_limits(event_type, payload)
         stored = self.store_and_send([(None, source, event_type,
                                        self.sealer(event_type, payload))])
-        return stored[0][0]
+        return stored[0][0], str(stored[0][1].event_id)
 
     def publish_file(
         self, path: Path, event_type: str, *, mapping_path: Path | None = None,

@@ -62,9 +62,10 @@ DEFAULT_PERMISSIONS: Mapping[str, tuple[str, ...]] = {
         "tip-report",
         "details-request",
         "match-ack",
+        "case-request",
     ),
     "migrant-registry": ("migrant-record",),
-    "civil-affairs": ("rescue-notice", "case-follow-up"),
+    "civil-affairs": ("rescue-notice", "case-follow-up", "case-request"),
     "womens-federation": ("case-follow-up", "tip-report"),
     "hub-operator": (*REGISTRY_EVENT_TYPES, "match-found", "match-escalated"),
 }

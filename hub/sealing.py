@@ -8,8 +8,9 @@ makes a fresh ephemeral key pair for every message:
     key    = HKDF-SHA256(shared, salt = ephemeral public || recipient public, info = INFO)
     box    = ChaCha20-Poly1305(key, nonce, plaintext, aad)
 
-The associated data names the match, the recipient and the recipient's key id, so a box opened
-under another match or by another participant fails even with the right key. Nobody without
+The associated data names what is sealed (the details of a match, or a case file), the match or
+case, the recipient and the recipient's key id, so a box opened under another match or case, or
+by another participant, fails even with the right key. Nobody without
 the recipient's private key (the hub and the broker included, once the ephemeral key is
 dropped) can read it.
 """
@@ -34,6 +35,8 @@ from hub.errors import HubError, KeyFileError
 from hub.secrets import make_private_dirs
 
 __all__ = [
+    "CASE_FILE_PURPOSE",
+    "DETAILS_PURPOSE",
     "EncryptionKey",
     "EncryptionPublicKey",
     "SealError",
@@ -43,6 +46,8 @@ __all__ = [
 ]
 
 INFO = b"org.exchangehub.sealed-details.v1"
+DETAILS_PURPOSE = "match-details"
+CASE_FILE_PURPOSE = "case-file"
 PUBLIC_SIZE = 32
 _NONCE = 12
 
@@ -152,8 +157,8 @@ def generate_encryption_key() -> EncryptionKey:
     return EncryptionKey(X25519PrivateKey.generate())
 
 
-def _aad(match_id: str, recipient: str, key_id: str) -> bytes:
-    return "\x1f".join(("match-details", match_id, recipient, key_id)).encode("utf-8")
+def _aad(purpose: str, match_id: str, recipient: str, key_id: str) -> bytes:
+    return "\x1f".join((purpose, match_id, recipient, key_id)).encode("utf-8")
 
 
 def _box_key(shared: bytes, ephemeral: bytes, recipient: bytes) -> bytes:
@@ -161,9 +166,13 @@ def _box_key(shared: bytes, ephemeral: bytes, recipient: bytes) -> bytes:
 
 
 def seal_for(
-    recipient_key: EncryptionPublicKey, plaintext: bytes, *, match_id: str, recipient: str
+    recipient_key: EncryptionPublicKey, plaintext: bytes, *, match_id: str, recipient: str,
+    purpose: str = DETAILS_PURPOSE,
 ) -> dict[str, str]:
-    """A sealed box (JSON-ready) that only the holder of `recipient_key` can open."""
+    """A sealed box (JSON-ready) that only the holder of `recipient_key` can open.
+
+    `purpose` and `match_id` name what is sealed (a case file passes CASE_FILE_PURPOSE and its
+    case id), so a box cannot be opened as anything else."""
     ephemeral = X25519PrivateKey.generate()
     ephemeral_raw = ephemeral.public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
@@ -171,7 +180,7 @@ def seal_for(
     shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(recipient_key.raw))
     nonce = os.urandom(_NONCE)
     cipher = ChaCha20Poly1305(_box_key(shared, ephemeral_raw, recipient_key.raw))
-    aad = _aad(match_id, recipient, recipient_key.key_id)
+    aad = _aad(purpose, match_id, recipient, recipient_key.key_id)
     return {
         "alg": "X25519-HKDF-SHA256-CHACHA20POLY1305",
         "key_id": recipient_key.key_id,
@@ -182,7 +191,8 @@ def seal_for(
 
 
 def open_sealed(
-    key: EncryptionKey, box: Mapping[str, Any], *, match_id: str, recipient: str
+    key: EncryptionKey, box: Mapping[str, Any], *, match_id: str, recipient: str,
+    purpose: str = DETAILS_PURPOSE,
 ) -> bytes:
     """The plaintext of a box sealed to `key` for this match and recipient; SealError else."""
     public = key.public
@@ -201,7 +211,7 @@ def open_sealed(
         raise SealError(f"the ephemeral key is not usable: {err}") from err
     cipher = ChaCha20Poly1305(_box_key(shared, ephemeral, public.raw))
     try:
-        return cipher.decrypt(nonce, sealed, _aad(match_id, recipient, public.key_id))
+        return cipher.decrypt(nonce, sealed, _aad(purpose, match_id, recipient, public.key_id))
     except (InvalidTag, ValueError) as err:
         raise SealError(
             "the details do not open: not sealed for this match and participant, or altered"

@@ -30,6 +30,7 @@ from hub.errors import StoreError
 SUBJECT_FIELDS = {"missing-person-alert": "alert_id", "match-found": "match_id"}
 
 __all__ = [
+    "CaseReadAudit",
     "DisclosureAudit",
     "EventRecord",
     "EventStore",
@@ -206,6 +207,9 @@ class EventStoreTxn(Protocol):
     def audit_disclosure(self, entry: DisclosureAudit) -> None:
         """Keep one row of the disclosure audit (a details request refused here)."""
 
+    def audit_case_read(self, entry: CaseReadAudit) -> None:
+        """Keep one row of the case-file audit (a case-file request refused here)."""
+
     def mark_quarantine(self, entry_id: int, status: QuarantineStatus, at: datetime) -> None:
         """Move a quarantine entry to a new status (retried entries get retried_at and a count)."""
 
@@ -281,6 +285,23 @@ class DisclosureAudit:
     at: datetime
 
 
+@dataclass(frozen=True)
+class CaseReadAudit:
+    """One request for a rescued person's case file, granted or refused (append-only).
+
+    `step` says which check decided: "verify" (permission, key) or "entitlement" (who may
+    read this case, processors.case_stage)."""
+
+    case_id: str
+    requester: str
+    request_event_id: str
+    reason: str
+    step: str
+    outcome: str  # GRANTED or REFUSED
+    detail: str
+    at: datetime
+
+
 @dataclass
 class _EventState:
     events: dict[str, StoredEvent] = field(default_factory=dict)
@@ -292,6 +313,7 @@ class _EventState:
     quarantine: dict[int, QuarantineEntry] = field(default_factory=dict)
     next_quarantine: int = 1
     audits: list[DisclosureAudit] = field(default_factory=list)
+    case_audits: list[CaseReadAudit] = field(default_factory=list)
 
 
 class _InMemoryEventTxn:
@@ -335,6 +357,9 @@ class _InMemoryEventTxn:
 
     def audit_disclosure(self, entry: DisclosureAudit) -> None:
         self._s.audits.append(entry)
+
+    def audit_case_read(self, entry: CaseReadAudit) -> None:
+        self._s.case_audits.append(entry)
 
     def quarantine(self, entry: QuarantineEntry) -> int:
         entry_id = self._s.next_quarantine

@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 
 
 # Tables that only grow: the pipeline may add rows and read them, never change or remove them.
-APPEND_ONLY = ("event_store", "disclosure_audit")
+APPEND_ONLY = ("event_store", "disclosure_audit", "case_audit")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@
 - alert-closed, and a CONFIRMED match-decision, take the alert out of matching;
 - a REJECTED match-decision makes sure that pair is never notified again, whatever updates follow;
 - a details-request (accepted by the verify stage: from a notified unit) is answered with the
-  pair's details sealed to that unit (processors.disclose_stage).
+  pair's details sealed to that unit (processors.disclose_stage);
+- a case-request is decided, audited and answered with the case file sealed to the unit, or a
+  refusal (processors.case_stage).
 
 Every NOTIFY hit carries its reply and decision deadlines (hub.response, from the settings).
 
@@ -50,6 +52,7 @@ from hub.routing import MatchSummary, match_id_for, route
 from hub.schema_catalog import SchemaCatalog
 from hub.store import EventRecord, EventStore
 from hub.topics import NOTIFICATIONS, notification_topic, topic_name
+from processors.case_stage import CaseReader
 from processors.disclose_stage import Discloser
 from processors.pg_matching import (
     AlertState,
@@ -90,6 +93,7 @@ MATCH_TYPES = frozenset(
         "rescue-notice",
         "match-decision",
         "details-request",
+        "case-request",
     )
 )
 # Fields an alert-update replaces when it carries them.
@@ -158,6 +162,7 @@ class MatchStage:
         self.consumer = consumer
         self.rules = rules or ResponseRules()
         self.discloser = Discloser(events, router.operator, router.notification_topic)
+        self.case_reader = CaseReader(router.operator, router.notification_topic)
         self._registered: dict[str, str | None] | None = None
         self._populations: dict[tuple[str, str], NameCounts] = {}
         # Prepared features of indexed persons by (reference, event id): derived from immutable
@@ -173,6 +178,7 @@ class MatchStage:
             "match-decision": self._decision,
             "tip-report": self._tip,
             "details-request": self._details,
+            "case-request": self._case_request,
         }
         self.tips = TipForwarder(router)
 
@@ -450,6 +456,9 @@ class MatchStage:
 
     def _details(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
         self.discloser.handle(txn, event)
+
+    def _case_request(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
+        self.case_reader.handle(txn, event)
 
 
 def _stored_keys(person: Features) -> set[str]:

@@ -91,7 +91,8 @@ class ResponseTxn:
         )
 
     def due(self, now: dt.datetime, limit: int = 500) -> list[DueDuty]:
-        """Duties due by `now`, neither met nor escalated, of matches not yet decided."""
+        """Duties due by `now`, neither met nor escalated, of matches not yet decided whose
+        alert is not closed."""
         self._cur.execute(
             "SELECT d.match_id, d.duty, d.unit, d.owed_by, d.alert_id, d.urgency, d.due_at "
             "FROM proj_match_duties d "
@@ -101,6 +102,10 @@ class ResponseTxn:
             "AND e.duty = d.duty AND e.unit = d.unit) "
             "AND NOT EXISTS (SELECT 1 FROM proj_match_duties f WHERE f.match_id = d.match_id "
             "AND f.duty = 'DECISION' AND f.done_at IS NOT NULL) "
+            # A closed alert (found, returned home, withdrawn) owes nobody anything any more;
+            # read from the store, which is ahead of the projections.
+            "AND NOT EXISTS (SELECT 1 FROM event_store c WHERE c.event_type = 'alert-closed' "
+            "AND c.body->>'alert_id' = d.alert_id) "
             "ORDER BY d.due_at, d.match_id, d.duty, d.unit LIMIT %s",
             (now, limit),
         )

@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 from hub.errors import StoreError, StoreUnavailable
 from hub.store import (
     SUBJECT_FIELDS,
+    CaseReadAudit,
     DisclosureAudit,
     EventRecord,
     PublisherSequence,
@@ -208,6 +209,14 @@ class _PgEventTxn:
             "INSERT INTO disclosure_audit (match_id, requester, request_event_id, reason, "
             "outcome, detail, at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
             (entry.match_id, entry.requester, entry.request_event_id, entry.reason,
+             entry.outcome, entry.detail, entry.at),
+        )
+
+    def audit_case_read(self, entry: CaseReadAudit) -> None:
+        self._cur.execute(
+            "INSERT INTO case_audit (case_id, requester, request_event_id, reason, step, "
+            "outcome, detail, at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (entry.case_id, entry.requester, entry.request_event_id, entry.reason, entry.step,
              entry.outcome, entry.detail, entry.at),
         )
 

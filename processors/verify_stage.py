@@ -29,6 +29,7 @@ from hub.notice import refusal_body, seal_notice
 from hub.registry import REGISTRY_EVENT_TYPES, Registry
 from hub.schema_catalog import SchemaCatalog
 from hub.store import (
+    CaseReadAudit,
     DisclosureAudit,
     EventRecord,
     EventStore,
@@ -64,6 +65,8 @@ CURING_EVENTS = frozenset({"participant-registered", "key-added", "permission-gr
 CURABLE_REASONS = (
     RejectReason.UNKNOWN_PUBLISHER, RejectReason.UNKNOWN_KEY, RejectReason.NOT_PERMITTED
 )
+# Requests for personal data: every one whose signature holds is audited, refused ones here.
+AUDITED_REQUESTS = frozenset({"details-request", "case-request"})
 # Refusals of events whose signature held: the publisher is told (hub.notice.refusal_body).
 TOLD_REASONS = frozenset({
     RejectReason.KEY_NOT_YET_VALID,
@@ -577,11 +580,24 @@ class VerifyStage:
 
     def _audit_refused(self, txn: EventStoreTxn, env: Envelope, detail: str, now: datetime
                        ) -> None:
-        """A refused request for details is audited like a granted one (who, why, when)."""
+        """A refused request for details or a case file is audited like a granted one (who,
+        why, when)."""
         try:
             payload: Mapping[str, Any] = decode_payload(self.catalog, env)
         except HubError:  # a payload that does not decode still leaves a row naming the sender
             payload = {}
+        if env.event_type == "case-request":
+            txn.audit_case_read(CaseReadAudit(
+                case_id=storable_text(str(payload.get("case_id") or "")),
+                requester=env.publisher_id,
+                request_event_id=str(env.event_id),
+                reason=storable_text(str(payload.get("reason") or ""), _DETAIL_TEXT),
+                step="verify",
+                outcome="REFUSED",
+                detail=storable_text(detail, _DETAIL_TEXT),
+                at=now,
+            ))
+            return
         txn.audit_disclosure(DisclosureAudit(
             match_id=storable_text(str(payload.get("match_id") or "")),
             requester=env.publisher_id,
@@ -619,7 +635,7 @@ class VerifyStage:
         )
         entry_id = txn.quarantine(entry)
         result.quarantined += 1
-        if env is not None and env.event_type == "details-request" \
+        if env is not None and env.event_type in AUDITED_REQUESTS \
                 and outcome.reason in TOLD_REASONS:
             # Authentic requests only (the signature held): a forgery cannot put words in a
             # unit's mouth in the audit; it is kept in quarantine like any other.

@@ -8,8 +8,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from connectors.casefile import open_case_file
 from connectors.inbox import DeliveredStore, Notification, open_details, receive
 from connectors.runtime import add_config_argument, config_from, say
+from hub.case_file import CASE_FILE_KIND
 from hub.disclosure import DETAILS_KIND
 from hub.errors import KeyFileError
 from hub.sealing import EncryptionKey, SealError
@@ -23,8 +25,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Show new notifications, or append them to a JSON Lines file. Only "
                     "notifications signed by the hub and addressed to you are shown, each once; "
                     "anything else is refused and kept with its reason in refused.jsonl. "
-                    "Personal details you asked for are decrypted with your encryption key "
-                    "and shown (or written) with their notification.",
+                    "Personal details and case files you asked for are decrypted with your "
+                    "encryption key and shown (or written) with their notification.",
     )
     parser.add_argument("--follow", action="store_true",
                         help="keep waiting for new notifications (Ctrl-C to stop)")
@@ -46,14 +48,16 @@ def run(args: argparse.Namespace) -> int:
     keys: list[EncryptionKey] = []
 
     def opened(note: Notification) -> dict[str, Any]:
-        if note.body.get("event_type") != DETAILS_KIND:
+        kind = note.body.get("event_type")
+        if kind not in (DETAILS_KIND, CASE_FILE_KIND):
             return note.body
+        opener = open_details if kind == DETAILS_KIND else open_case_file
         try:
             if not keys:
                 keys.append(EncryptionKey.load(config.encryption_key_file))
-            details: Any = open_details(note, keys[0], config.participant_id)
+            details: Any = opener(note, keys[0], config.participant_id)
         except (KeyFileError, SealError) as err:
-            details = {"error": f"cannot decrypt these details: {err}"}
+            details = {"error": f"cannot decrypt this: {err}"}
         return {**note.body, "details": details}
 
     def deliver(note: Notification) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 from rich.console import Console, Group
 from rich.live import Live
 
@@ -20,7 +21,7 @@ from hub.config import Settings
 from hub.errors import HubError
 from hub.keys import SigningKey
 from hub.registry import operator_key_paths
-from ops.demo import dataset, figures, namespace
+from ops.demo import casefiles, dataset, figures, namespace
 from ops.demo.figures import Figures, Quality
 from ops.demo.jobs import Job, run_all
 from ops.demo.namespace import DemoRun, environment, tool
@@ -44,6 +45,8 @@ class Outcome:
     reports: list[Path] = field(default_factory=list)
     # The operator console started for the run: address, user, one-time password, pid.
     console_login: tuple[str, str, str, int] | None = None
+    # The case-file reads: (case id, unit, what it got), the entitled one first.
+    case_reads: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 class Demo:
@@ -68,6 +71,7 @@ class Demo:
         self.report_paths: list[Path] = []
         self._last_read = 0.0
         self.console_login: tuple[str, str, str, int] | None = None
+        self.case_reads: list[tuple[str, str, str]] = []
 
     # -- display ------------------------------------------------------------------------
 
@@ -126,6 +130,7 @@ class Demo:
             self._publish(outcomes=True)
             self._wait_stored(outcomes=True)
             self._confirm_true_hits()
+            self._read_case_file()
             self.report_paths = self._write_report()
             self._start_console()
             self.stage = f"done in {time.monotonic() - began:.0f}s"
@@ -133,7 +138,7 @@ class Demo:
         self._live = None
         q = figures.quality(self.fig.notifications, self.data.labels)
         return Outcome(self.run_info, self.data, self.fig, q, time.monotonic() - began,
-                       self.failed, self.report_paths, self.console_login)
+                       self.failed, self.report_paths, self.console_login, self.case_reads)
 
     def _start_console(self) -> None:
         """The operator console on this run's data, with a demo operator's one-time password."""
@@ -343,6 +348,32 @@ class Demo:
         self._wait("the decisions to be stored",
                    lambda: self.fig.stored_of("match-decision") >= before + len(jobs), 180)
 
+    def _read_case_file(self) -> None:
+        """One case file read by an entitled unit and refused to another, both audited."""
+        chosen = casefiles.pick_case(self.settings.pg_dsn, list(dataset.PROVINCES))
+        if chosen is None:
+            self.say("no rescue case with follow-ups in a demo province: no case file read")
+            return
+        connector = tool("hub-connector")
+        self.say(f"reading case file {chosen.case_id} as {chosen.reader} and as "
+                 f"{chosen.outsider} (hub-connector case)")
+        jobs = [Job(f"case {pid}", [
+            connector, "case", chosen.case_id, "--config", str(self.run_info.config_path(pid)),
+            "--reason", reason, "--wait", "120"], environment(self.settings),
+            self.run_info.logs / f"{pid}-case.log", ok_codes=(0, 1))
+            for pid, reason in ((chosen.reader, "安置复核 placement review"),
+                                (chosen.outsider, "查询 looking around"))]
+        self._jobs(jobs, 2)
+        for job, pid in zip(jobs, (chosen.reader, chosen.outsider), strict=True):
+            got = casefiles.summary(job.output())
+            self.case_reads.append((chosen.case_id, pid, got))
+            self.console.log(f"case file {chosen.case_id} for {pid}: {got}")
+        with psycopg.connect(self.settings.pg_dsn) as conn:
+            row = conn.execute("SELECT count(*) FROM case_audit WHERE case_id = %s",
+                               (chosen.case_id,)).fetchone()
+        self.console.log(f"both requests audited ({row[0] if row else 0} rows): "
+                         f"hubctl audit --case {chosen.case_id}")
+
     def _write_report(self) -> list[Path]:
         """The joint office's report of this run, in HTML and PDF (hubctl report's code)."""
         from hub.reports.facts import Period
@@ -412,6 +443,7 @@ def where_next(run: DemoRun, cwd: Path | None = None,
         f"  {connector} inbox --config {rel(run.config_path(unit))}   # new hits only",
         f"  {rel(run.participant_dir(unit) / 'inbox.jsonl')}   # the hits the demo received",
         f"  {rel(run.root)}/<participant>/data/*.rejects.csv   # rejected rows and why",
+        f"  . {env} && {hubctl} audit            # case-file reads and details requests",
         f"  {rel(run.root / 'report.html')}  and  {rel(run.root / 'report.pdf')}   "
         "# the joint office's report of this run (hubctl report writes others)",
         f"Stop: {hubctl} services down   # the pipeline workers first, then Kafka and PostgreSQL",

@@ -133,6 +133,9 @@ def sample_payloads() -> dict[str, dict[str, Any]]:
                             "requesting_unit": "510000-police", "requested_at": T0},
         "match-ack": {"match_id": match_id, "acknowledging_unit": "510000-police",
                       "acknowledged_at": T0},
+        "case-request": {"request_id": match_id, "case_id": "R-530000-2026-0007",
+                         "reason": "placement review", "requesting_unit": "530000-civil-affairs",
+                         "requested_at": T0},
         "match-escalated": {"match_id": match_id, "alert_id": "A-510100-2026-0042",
                             "duty": "ACK", "overdue_unit": "510100-police", "due_at": T0,
                             "escalated_to": "510000-police", "urgency": "URGENT"},
@@ -148,6 +151,7 @@ PUBLISHER_OF = {
     "match-decision": "510000-police", "migrant-record": "320000-migrant-registry",
     "details-request": "510000-police", "match-ack": "510000-police",
     "rescue-notice": "530000-civil-affairs", "case-follow-up": "530000-civil-affairs",
+    "case-request": "530000-civil-affairs",
     "tip-report": "530000-womens-federation",
 }
 

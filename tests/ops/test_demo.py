@@ -132,3 +132,17 @@ def test_demo_ends_with_the_joint_office_report(
             "SELECT event_type, count(*) FROM event_store GROUP BY 1").fetchall())
     for event_type in ("alert-closed", "case-follow-up", "tip-report", "match-decision"):
         assert stored.get(event_type, 0) > 0, (event_type, stored)
+
+
+def test_demo_reads_a_case_file_and_shows_a_refused_read(
+        demo: tuple[Path, DemoRun, subprocess.CompletedProcess[str]],
+        services_up: Settings) -> None:
+    """The province of rescue's police open one case file with its follow-ups; a province with
+    no part in it is refused; both requests are in the audit, with their outcomes."""
+    _, run, done = demo
+    lines = [line for line in done.stdout.splitlines() if "case file" in line]
+    assert any("opened:" in line and "follow-ups" in line for line in lines), lines
+    assert any("refused (CASE_FILE_REFUSED)" in line for line in lines), lines
+    with psycopg.connect(run.settings(services_up).pg_dsn) as conn:
+        rows = conn.execute("SELECT requester, outcome FROM case_audit ORDER BY id").fetchall()
+    assert sorted(outcome for _, outcome in rows) == ["GRANTED", "REFUSED"], rows
