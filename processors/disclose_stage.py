@@ -49,6 +49,10 @@ class Discloser:
         requester = event.publisher_id
         now = datetime.now(UTC)
         response = ResponseTxn(txn.cursor)
+        if not response.first_answer(event.event_id):
+            # Fed again (a redelivery or a rebuild of the match index): answered and audited once.
+            log.info("details request %s was answered before; not again", event.event_id)
+            return True
         audit = DisclosureAudit(
             match_id=match_id, requester=requester, request_event_id=event.event_id,
             reason=storable_text(str(body.get("reason") or ""), _TEXT), outcome="GRANTED",

@@ -82,6 +82,15 @@ class ResponseTxn:
             return None
         return EncryptionPublicKey(base64.b64decode(max(valid)[1]))
 
+    def first_answer(self, request_event_id: str) -> bool:
+        """Claim the answer to a details request: False when it was answered before."""
+        self._cur.execute(
+            "INSERT INTO disclosure_answers (request_event_id) VALUES (%s) "
+            "ON CONFLICT DO NOTHING RETURNING request_event_id",
+            (request_event_id,),
+        )
+        return self._cur.fetchone() is not None
+
     def audit(self, entry: DisclosureAudit) -> None:
         self._cur.execute(
             "INSERT INTO disclosure_audit (match_id, requester, request_event_id, reason, "

@@ -23,7 +23,7 @@ from hub.notice import open_notice
 from hub.registry import operator_key_paths
 from hub.sealing import SealError, open_sealed
 from hub.topics import NOTIFICATIONS
-from processors.operations import rebuild_projections
+from processors.operations import rebuild_match_index, rebuild_projections
 from processors.supervisor import stop_workers
 from processors.testing import payload_for
 
@@ -169,6 +169,15 @@ def test_hit_carries_no_personal_data_and_details_reach_only_the_notified_unit(l
                         "requester = %s AND match_id = %s", who, match_id)
             for who in (ISSUER, BYSTANDER)}
     assert rows == {"GRANTED identify the child before pickup", "REFUSED curious"}
+
+    # A rebuild of the match index feeds the request through the stage again: the details are
+    # neither sealed nor audited a second time.
+    stop_workers(lane.settings, timeout=20)
+    outbox = "SELECT count(*) FROM match_outbox"
+    rows_before = lane.scalar(outbox)
+    assert rebuild_match_index(lane.settings) > 0
+    assert lane.scalar(outbox) == rows_before
+    assert lane.scalar("SELECT count(*) FROM disclosure_audit") == 2
 
 
 def escalations(lane: Lane, match_id: str | None = None) -> list[dict[str, Any]]:
