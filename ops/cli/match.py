@@ -14,9 +14,9 @@ from hub.matching.evaluation import EvalReport, evaluate, name_case_effect
 from hub.matching.kinship import TableSet
 from hub.matching.matcher import Matcher
 from hub.matching.model import FellegiSunterModel
-from hub.matching.synthetic import generate
-from hub.matching.synthetic.files import write_dataset
 from hub.paths import check_readable_file
+from synthetic import generate
+from synthetic.files import write_dataset
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from hub.identity import check_resident_id
-from hub.matching.synthetic import Dataset, Label, Payload, generate
-from hub.matching.synthetic.files import write_jsonl
-from hub.matching.synthetic.outcomes import outcomes
+from hub.matching.document_files import write_jsonl
+from synthetic import Dataset, Label, Payload, generate
+from synthetic.outcomes import outcomes
 
 # GB/T 2260 province codes of the demo's partner provinces, with their names.
 PROVINCES: dict[str, str] = {

@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from hub.matching.synthetic import Label
+from hub.matching.labelled import Label
 from ops.demo.dataset import PROVINCES, BadRow
 from ops.demo.figures import OPERATOR, Figures, hit_of, quality
 

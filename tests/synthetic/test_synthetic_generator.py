@@ -12,12 +12,13 @@ import pytest
 from hub.avro import validate_payload
 from hub.errors import MatchingInputError
 from hub.matching.adapters import facts_from_alert, facts_from_migrant_record
+from hub.matching.document_files import read_documents
 from hub.matching.evaluation import evaluate, facts_of, name_case_effect
 from hub.matching.matcher import Matcher
-from hub.matching.synthetic import Dataset, generate, pools
-from hub.matching.synthetic.files import read_documents, write_dataset
-from hub.matching.synthetic.generator import Generator
 from hub.schema_catalog import SchemaCatalog
+from synthetic import Dataset, generate, pools
+from synthetic.files import write_dataset
+from synthetic.generator import Generator
 
 
 class TestGenerator:

@@ -7,12 +7,11 @@ from typing import Any
 
 from hub.matching.idnumber import parse
 from hub.matching.kinship import AlleleTable
-from hub.matching.synthetic import pools
-from hub.matching.synthetic.generator import (
+from hub.matching.labelled import Label, Payload
+from synthetic import pools
+from synthetic.generator import (
     Dataset,
     Generator,
-    Label,
-    Payload,
     Person,
     birth_record,
     random_date,

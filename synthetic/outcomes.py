@@ -12,7 +12,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.matching.synthetic.generator import Dataset, Payload, today
+from hub.matching.labelled import Payload
+from synthetic.generator import Dataset, today
 
 _ASSISTANCE = ("MEDICAL", "PSYCHOLOGICAL", "LEGAL", "SCHOOLING", "VOCATIONAL_TRAINING",
                "LIVING_SUPPORT")

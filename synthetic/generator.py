@@ -9,16 +9,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import random
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from hub.identity import check_character
 from hub.matching.kinship import AlleleTable
-from hub.matching.synthetic import pools
-from hub.matching.synthetic.dna import LabWorld, draw_world
+from hub.matching.labelled import LabelledData, Payload
+from synthetic import pools
+from synthetic.dna import LabWorld, draw_world
 
-Payload = dict[str, Any]
-Label = tuple[str, str, int | None]
 _TODAY = dt.date(2026, 11, 1)
 
 
@@ -40,19 +38,11 @@ class Person:
 
 
 @dataclass
-class Dataset:
-    """Payload-like dicts plus the true (alert id, record or notice id, child index) pairs."""
+class Dataset(LabelledData):
+    """Labelled documents plus the run's population, kit and lab table."""
 
-    alerts: list[Payload] = field(default_factory=list)
-    parents_dna: list[Payload] = field(default_factory=list)
-    records: list[Payload] = field(default_factory=list)
-    rescues: list[Payload] = field(default_factory=list)
-    labels: list[Label] = field(default_factory=list)
-    # The run's population, kit and lab table (None when a table was imposed).
+    # None when a table was imposed on the generator.
     world: LabWorld | None = None
-    # True pairs whose name was written in a way the matcher must recognise: "given_name_only"
-    # (a rescued child gives only a given name) or "sound_alike_surname" (陈 written 晨).
-    name_cases: dict[Label, str] = field(default_factory=dict)
 
 
 class Generator:
