@@ -5,8 +5,8 @@ Police sample a child for the anti-trafficking DNA database when its origin does
 household only after a child of that age and sex went missing elsewhere. The sample, not the
 name, finds a renamed child, so the hub asks for one when a migrant record lists a child that
 
-- fits an open alert on sex and age (the alert's child then, grown to the day of listing), and
-  was not listed in that household before the disappearance (then it cannot be that child), and
+- fits an open alert on sex and age (birth years a year apart at most), and was not listed in
+  that household before the disappearance (then it cannot be that child), and
 - has at least one reason of :class:`SamplingReason`.
 
 One request per child and household, never repeated: a household's children are told apart by
@@ -29,6 +29,7 @@ from hub.tips import AGE_TOLERANCE_YEARS, age_range_on
 
 __all__ = [
     "ListedChild",
+    "OpenAlert",
     "SamplingReason",
     "SamplingRequest",
     "birth_years",
@@ -36,6 +37,7 @@ __all__ = [
     "fitting_alerts",
     "listed_child",
     "listing_day",
+    "open_alert",
     "request_id_for",
     "sampling_notification",
     "sampling_request",
@@ -43,6 +45,7 @@ __all__ = [
 
 # The guardian is the child's parent: the child is the household's son or daughter.
 _PARENTS = frozenset({"MOTHER", "FATHER"})
+_SEXES = frozenset({"MALE", "FEMALE"})
 _NAMESPACE = uuid.UUID("5d0c7a3e-2b41-5f8e-9a6d-31c4e8b0f2a7")
 MAX_ALERTS_NAMED = 20  # a request names the alerts it fits, heaviest evidence first, this many
 
@@ -113,37 +116,46 @@ def _reasons_of(entry: Mapping[str, Any]) -> list[SamplingReason]:
     return reasons
 
 
+@dataclass(frozen=True)
+class OpenAlert:
+    """What the rule reads of an open alert: its person's sex and birth years, and the day
+    the person went missing."""
+
+    alert_id: str
+    sex: str
+    years: tuple[int, int]
+    lost_on: date
+
+
+def open_alert(alert_id: str, body: Mapping[str, Any]) -> OpenAlert | None:
+    """The rule's view of an alert (updates applied); None when it has no time or age."""
+    person = body.get("person")
+    lost = parse_time(body.get("last_seen_at"))
+    if not isinstance(person, Mapping) or lost is None:
+        return None
+    reported = parse_time(body.get("reported_at")) or lost
+    years = birth_years(person, reported.date())
+    if years is None:
+        return None
+    return OpenAlert(alert_id, str(person.get("sex") or "UNKNOWN"), years, lost.date())
+
+
 def fitting_alerts(
-    entry: Mapping[str, Any],
-    listed_on: date,
-    alerts: Iterable[tuple[str, Mapping[str, Any]]],
-) -> list[tuple[str, date]]:
-    """(alert id, disappearance day) of the open alerts (id, merged body) the child fits on
-    sex and age, among those that went missing before the child was first listed here."""
-    child = entry.get("child")
-    if not isinstance(child, Mapping):
+    entry: Mapping[str, Any], listed_on: date, alerts: Iterable[OpenAlert]
+) -> list[OpenAlert]:
+    """The open alerts the child fits on sex and birth years (an age a year off either way),
+    among those that went missing before the child was first listed here."""
+    seen = listed_child(entry, listed_on)
+    if seen is None:
         return []
-    sex = child.get("sex")
-    ages = age_range_on(child, listed_on)
-    if ages is None:
-        return []
-    fits = []
-    for alert_id, body in alerts:
-        person = body.get("person")
-        lost = parse_time(body.get("last_seen_at"))
-        if not isinstance(person, Mapping) or lost is None or lost.date() > listed_on:
-            continue
-        theirs = person.get("sex")
-        if sex in ("MALE", "FEMALE") and theirs in ("MALE", "FEMALE") and sex != theirs:
-            continue
-        grown = age_range_on(person, listed_on)
-        if grown is None:
-            continue
-        if (ages[0] > grown[1] + AGE_TOLERANCE_YEARS
-                or ages[1] < grown[0] - AGE_TOLERANCE_YEARS):
-            continue
-        fits.append((alert_id, lost.date()))
-    return fits
+    sex, years = seen
+    low, high = years[0] - AGE_TOLERANCE_YEARS, years[1] + AGE_TOLERANCE_YEARS
+    return [
+        a for a in alerts
+        if a.lost_on <= listed_on
+        and not (sex in _SEXES and a.sex in _SEXES and sex != a.sex)
+        and a.years[0] <= high and low <= a.years[1]
+    ]
 
 
 def sampling_request(
@@ -152,7 +164,7 @@ def sampling_request(
     entry: Mapping[str, Any],
     listed: ListedChild,
     household_since: date,
-    alerts: Iterable[tuple[str, Mapping[str, Any]]],
+    alerts: Iterable[OpenAlert],
 ) -> SamplingRequest | None:
     """The request for one listed child, or None when it fits no open alert or its origin fits.
 
@@ -165,13 +177,14 @@ def sampling_request(
         return None
     reasons = _reasons_of(entry)
     if household_since < listed.first_listed_on and any(
-        household_since <= lost for _, lost in fits
+        household_since <= a.lost_on for a in fits
     ):
         reasons.append(SamplingReason.APPEARED_AFTER_DISAPPEARANCE)
     if not reasons:
         return None
     # Latest disappearances first: the child's arrival is closest to them.
-    named = [a for a, _ in sorted(fits, key=lambda f: (f[1], f[0]), reverse=True)]
+    named = [a.alert_id for a in sorted(fits, key=lambda a: (a.lost_on, a.alert_id),
+                                        reverse=True)]
     return SamplingRequest(
         request_id_for(record_id, listed.sex, listed.years),
         record_id,

@@ -30,10 +30,12 @@ from hub.notice import seal_notice
 from hub.routing import local_police
 from hub.sampling import (
     ListedChild,
+    OpenAlert,
     SamplingRequest,
     first_listed,
     listed_child,
     listing_day,
+    open_alert,
     sampling_notification,
     sampling_request,
 )
@@ -120,10 +122,11 @@ class ChildSampling:
                 sent += 1
         return sent
 
-    def _open_alerts(self, txn: PgMatchTxn, day: date) -> list[tuple[str, Mapping[str, Any]]]:
+    def _open_alerts(self, txn: PgMatchTxn, day: date) -> list[OpenAlert]:
         # Only alerts of persons last seen by the listing day can concern the child.
         seen_by = datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC).isoformat()
-        return [(s.alert_id, self.merge(s)) for s in txn.open_alerts(None, seen_by)]
+        alerts = (open_alert(s.alert_id, self.merge(s)) for s in txn.open_alerts(None, seen_by))
+        return [a for a in alerts if a is not None]
 
     def _send(
         self,

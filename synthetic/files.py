@@ -13,16 +13,18 @@ from hub.matching.document_files import (
     write_csv,
     write_jsonl,
 )
-from hub.matching.labelled import LabelledData
+from hub.matching.labelled import LabelledData, latest_records
 
 
 def write_dataset(directory: Path, data: LabelledData, fmt: str) -> dict[str, Path]:
-    """alerts, records, rescues and labels files in `directory` (fmt 'jsonl' or 'csv')."""
+    """alerts, records, rescues and labels files in `directory` (fmt 'jsonl' or 'csv'); the
+    records file holds each record's latest registration, as a registry's export would."""
+    records = latest_records(data.records)
     directory.mkdir(parents=True, exist_ok=True)
     paths = {kind: directory / f"{kind}.{fmt}" for kind in ("alerts", "records", "rescues")}
     if fmt == "jsonl":
         write_jsonl(paths["alerts"], [*data.alerts, *data.parents_dna])
-        write_jsonl(paths["records"], data.records)
+        write_jsonl(paths["records"], records)
         write_jsonl(paths["rescues"], data.rescues)
     elif fmt == "csv":
         dna = {p["alert_id"]: p for p in data.parents_dna}
@@ -31,7 +33,7 @@ def write_dataset(directory: Path, data: LabelledData, fmt: str) -> dict[str, Pa
             ALERT_COLUMNS,
             [{**a, "dna": dna.get(a["alert_id"], {})} for a in data.alerts],
         )
-        write_csv(paths["records"], RECORD_COLUMNS, record_rows(data.records))
+        write_csv(paths["records"], RECORD_COLUMNS, record_rows(records))
         write_csv(paths["rescues"], RESCUE_COLUMNS, data.rescues)
     else:
         raise ValueError(f"unknown format {fmt!r}: use jsonl or csv")

@@ -17,7 +17,7 @@ from hub.matching.blocking import (
 )
 from hub.matching.facts import PersonFacts, PersonRef, SourceKind
 from hub.matching.features import Features, prepare
-from hub.matching.labelled import Label, LabelledData
+from hub.matching.labelled import Label, LabelledData, latest_records
 from hub.matching.matcher import Decision, Hit, Matcher
 
 Pair = tuple[str, str, int | None]
@@ -107,7 +107,8 @@ def facts_of(data: LabelledData, errors: list[str]) -> list[tuple[str, list[Pers
     parents = {p.get("alert_id"): p for p in data.parents_dna}
     for kind, payloads in (
         ("alert", data.alerts),
-        ("record", data.records),
+        # A household registered again replaces its earlier registration, as on the stream.
+        ("record", latest_records(data.records)),
         ("rescue", data.rescues),
     ):
         for payload in payloads:

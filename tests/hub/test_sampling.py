@@ -10,6 +10,7 @@ from hub.sampling import (
     SamplingReason,
     first_listed,
     listed_child,
+    open_alert,
     request_id_for,
     sampling_notification,
     sampling_request,
@@ -21,7 +22,7 @@ LISTED_ON = date(2024, 6, 1)
 def _alert(sex: str = "FEMALE", born: str = "2018-03-01", lost: str = "2022-05-01T10:00:00+08:00"
            ) -> dict[str, Any]:
     return {"person": {"sex": sex, "birth": {"precision": "DAY", "date": born}},
-            "last_seen_at": lost}
+            "last_seen_at": lost, "reported_at": lost}
 
 
 def _entry(sex: str = "FEMALE", born: str = "2018-01-10", id_number: str | None = None,
@@ -36,7 +37,8 @@ def _request(entry: dict[str, Any], alerts: list[tuple[str, dict[str, Any]]],
     seen = listed_child(entry, listed_on)
     assert seen is not None
     child, _ = first_listed([], *seen, listed_on)
-    return sampling_request("R-1", 0, entry, child, since, alerts)
+    opened = [a for a in (open_alert(i, body) for i, body in alerts) if a is not None]
+    return sampling_request("R-1", 0, entry, child, since, opened)
 
 
 class TestWhoIsAskedFor:
