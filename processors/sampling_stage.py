@@ -72,6 +72,10 @@ class ChildSampling:
         self.router = router
         self.events = events
         self.merge = merge  # an alert's body with its updates applied (the match stage's)
+        # The open alerts as the rule reads them, and the state of match_alerts they were read
+        # at: read again only when an alert changed, not for every record.
+        self._alerts: list[OpenAlert] = []
+        self._alerts_at: tuple[Any, ...] | None = None
 
     # --- requests ------------------------------------------------------------------------
 
@@ -123,10 +127,15 @@ class ChildSampling:
         return sent
 
     def _open_alerts(self, txn: PgMatchTxn, day: date) -> list[OpenAlert]:
-        # Only alerts of persons last seen by the listing day can concern the child.
-        seen_by = datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC).isoformat()
-        alerts = (open_alert(s.alert_id, self.merge(s)) for s in txn.open_alerts(None, seen_by))
-        return [a for a in alerts if a is not None]
+        cur = txn.cursor
+        cur.execute("SELECT count(*), max(updated_at) FROM match_alerts")
+        state = tuple(cur.fetchone() or ())
+        if state != self._alerts_at:
+            read = (open_alert(s.alert_id, self.merge(s)) for s in txn.open_alerts(None, None))
+            self._alerts = [a for a in read if a is not None]
+            self._alerts_at = state
+        # Only persons last seen by the listing day can be the child.
+        return [a for a in self._alerts if a.lost_on <= day]
 
     def _send(
         self,

@@ -175,6 +175,20 @@ def test_a_sample_of_another_child_notifies_nobody(harness: Harness) -> None:
     assert harness.notices(POLICE) == []
 
 
+def test_a_closed_alert_asks_for_no_more_children(harness: Harness) -> None:
+    """Once the alert is closed, a child who fits only it is not asked for (the stage's view of
+    the open alerts follows the closing)."""
+    harness.feed(harness.alert(), harness.record(1, RENAMED))
+    assert len(_requests(harness)) == 1
+    closed = payload_for("alert-closed", 1, harness.world.epoch, POLICE)
+    other = payload_for("migrant-record", 2, harness.world.epoch, REGISTRY,
+                        registered_on=date(2021, 3, 1), moved_in_on=date(2021, 3, 1))
+    other["children"] = [{"child": RENAMED, "guardian_relation": "NON_RELATIVE"}]
+    harness.feed(harness.world.event(POLICE, "alert-closed", payload=closed),
+                 harness.world.event(REGISTRY, "migrant-record", payload=other))
+    assert len(_requests(harness)) == 1
+
+
 def test_a_sample_naming_no_request_is_kept_as_failed(harness: Harness) -> None:
     """A sample for a request the hub never made is refused with the field and kept."""
     _, _, own = _profiles(11)
