@@ -23,7 +23,7 @@ from hub.matching.evaluation import facts_of
 from hub.matching.facts import PersonFacts
 from hub.matching.features import Features, prepare
 from hub.matching.matcher import Matcher
-from hub.matching.synthetic import generate
+from synthetic import generate
 
 
 def rss_mib() -> float:

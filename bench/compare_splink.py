@@ -21,7 +21,7 @@ from typing import Any
 from hub.matching.evaluation import Scores, evaluate, facts_of, score_pairs
 from hub.matching.features import Features, prepare
 from hub.matching.matcher import Matcher
-from hub.matching.synthetic import Dataset, generate
+from synthetic import Dataset, generate
 
 
 def _row(f: Features) -> dict[str, Any]:

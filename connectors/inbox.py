@@ -99,6 +99,14 @@ class Notification:
             return (f"{kind} tip {payload.get('tip_id')} of {payload.get('received_by')} "
                     f"({payload.get('role')}): seen {payload.get('seen_at')} at "
                     f"{place.get('text')} ({place.get('area_code')}); fits alerts: {fits}")
+        if kind == "DNA_SAMPLING_REQUEST":
+            place = payload.get("address") or {}
+            child = payload.get("child") or {}
+            return (f"{kind} request {payload.get('request_id')}: sample child "
+                    f"{payload.get('child_index')} ({child.get('name')}, {child.get('sex')}) of "
+                    f"record {payload.get('record_id')} at {place.get('text')} "
+                    f"({place.get('area_code')}); why: {', '.join(payload.get('reasons') or [])}; "
+                    f"fits {payload.get('alerts_fitting')} open alerts; answer with a dna-sample")
         if kind == "EVENT_REFUSED":
             return (f"{kind} your {payload.get('event_type')} {payload.get('event_id')} was not "
                     f"accepted: {payload.get('reason')}: {payload.get('detail')}")

@@ -63,11 +63,14 @@ DEFAULT_PERMISSIONS: Mapping[str, tuple[str, ...]] = {
         "details-request",
         "match-ack",
         "case-request",
+        "dna-sample",
     ),
     "migrant-registry": ("migrant-record",),
     "civil-affairs": ("rescue-notice", "case-follow-up", "case-request"),
     "womens-federation": ("case-follow-up", "tip-report"),
-    "hub-operator": (*REGISTRY_EVENT_TYPES, "match-found", "match-escalated"),
+    "hub-operator": (
+        *REGISTRY_EVENT_TYPES, "match-found", "match-escalated", "dna-sampling-request"
+    ),
 }
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 

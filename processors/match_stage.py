@@ -9,7 +9,9 @@
 - a details-request (accepted by the verify stage: from a notified unit) is answered with the
   pair's details sealed to that unit (processors.disclose_stage);
 - a case-request is decided, audited and answered with the case file sealed to the unit, or a
-  refusal (processors.case_stage).
+  refusal (processors.case_stage);
+- a migrant record's children of unknown origin are asked to be DNA-sampled, and a dna-sample
+  answering such a request is indexed with the child and searched (processors.sampling_stage).
 
 Every NOTIFY hit carries its reply and decision deadlines (hub.response, from the settings).
 
@@ -63,6 +65,7 @@ from processors.pg_matching import (
 )
 from processors.pg_store import PgEventStore
 from processors.route_stage import OutboxSender, Router, kinship_json
+from processors.sampling_stage import ChildSampling
 from processors.tip_stage import TipForwarder, search_terms
 from processors.topic_admin import ensure_notification_topic
 from processors.verify_stage import (
@@ -94,6 +97,7 @@ MATCH_TYPES = frozenset(
         "match-decision",
         "details-request",
         "case-request",
+        "dna-sample",
     )
 )
 # Fields an alert-update replaces when it carries them.
@@ -120,6 +124,7 @@ class MatchResult:
     suppressed: int = 0
     failed: int = 0
     tips: int = 0
+    sampling_requests: int = 0
 
 
 def _area(body: Mapping[str, Any] | None, field: str) -> str | None:
@@ -179,8 +184,10 @@ class MatchStage:
             "tip-report": self._tip,
             "details-request": self._details,
             "case-request": self._case_request,
+            "dna-sample": self._dna_sample,
         }
         self.tips = TipForwarder(router)
+        self.sampling = ChildSampling(router, events, merged_alert)
 
     def process(self, messages: Sequence[InMessage]) -> MatchResult:
         """One batch, one transaction; raises StoreUnavailable to be retried as a whole."""
@@ -314,6 +321,7 @@ class MatchStage:
     # --- records and rescue notices ----------------------------------------------------------
 
     def _record(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
+        event = self.sampling.with_samples(txn, event)
         persons: list[PersonFacts]
         if event.event_type == "migrant-record":
             persons = facts_from_migrant_record(event.body, event.event_id)
@@ -347,6 +355,15 @@ class MatchStage:
                 state = txn.alert(alert.facts.ref.business_id) if hit else None
                 if hit is not None and state is not None and state.status == "open":
                     self._hit(txn, state, hit, indexed, event.event_id, result)
+        if event.event_type == "migrant-record":
+            if self._registered is None:
+                self._registered = txn.registered()
+            result.sampling_requests += self.sampling.consider(txn, event, self._registered)
+
+    def _dna_sample(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
+        record = self.sampling.take_sample(txn, event)
+        if record is not None:
+            self._record(txn, record, result)
 
     # --- scoring, hits, decisions --------------------------------------------------------------
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from hub.errors import MatchingInputError
 from hub.matching.adapters import facts_from_alert, facts_from_migrant_record, facts_from_rescue
 from hub.matching.blocking import CandidateIndex
+from hub.matching.document_files import read_documents
 from hub.matching.facts import PersonFacts
 from hub.matching.features import prepare
 from hub.matching.matcher import Matcher, explain
-from hub.matching.synthetic.files import read_documents
 from hub.secrets import open_private_write
 
 PAIR_COLUMNS = (

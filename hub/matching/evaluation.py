@@ -17,8 +17,8 @@ from hub.matching.blocking import (
 )
 from hub.matching.facts import PersonFacts, PersonRef, SourceKind
 from hub.matching.features import Features, prepare
+from hub.matching.labelled import Label, LabelledData, latest_records
 from hub.matching.matcher import Decision, Hit, Matcher
-from hub.matching.synthetic import Dataset, Label
 
 Pair = tuple[str, str, int | None]
 
@@ -101,13 +101,14 @@ def pair_of(hit: Hit) -> Pair:
     return (hit.alert_ref.business_id, hit.record_ref.business_id, hit.record_ref.child_index)
 
 
-def facts_of(data: Dataset, errors: list[str]) -> list[tuple[str, list[PersonFacts]]]:
+def facts_of(data: LabelledData, errors: list[str]) -> list[tuple[str, list[PersonFacts]]]:
     """Every document as ('alert'|'other', persons); a malformed one is reported, not dropped."""
     docs: list[tuple[str, list[PersonFacts]]] = []
     parents = {p.get("alert_id"): p for p in data.parents_dna}
     for kind, payloads in (
         ("alert", data.alerts),
-        ("record", data.records),
+        # A household registered again replaces its earlier registration, as on the stream.
+        ("record", latest_records(data.records)),
         ("rescue", data.rescues),
     ):
         for payload in payloads:
@@ -129,7 +130,7 @@ def _has_dna(person: Features) -> bool:
 
 
 def evaluate(
-    data: Dataset,
+    data: LabelledData,
     matcher: Matcher,
     seed: int = 0,
     dna_limit: int | None = DEFAULT_DNA_LIMIT,
@@ -276,7 +277,7 @@ class NameCaseEffect:
         )
 
 
-def _as_before(data: Dataset) -> Dataset:
+def _as_before(data: LabelledData) -> LabelledData:
     """The same documents as a v1 reader saw them: no name kind (every name taken as full)."""
     old = copy.copy(data)
     old.rescues = [copy.deepcopy(r) for r in data.rescues]
@@ -289,7 +290,7 @@ def _as_before(data: Dataset) -> Dataset:
 
 
 def name_case_effect(
-    data: Dataset, matcher: Matcher, after: EvalReport, seed: int = 0
+    data: LabelledData, matcher: Matcher, after: EvalReport, seed: int = 0
 ) -> list[NameCaseEffect]:
     """Recall per name case (given name only, sound-alike surname): rules before and after.
 

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from hub.matching.comparison import compare
 from hub.matching.evaluation import facts_of
 from hub.matching.features import Features, prepare
+from hub.matching.labelled import LabelledData
 from hub.matching.matcher import Matcher
 from hub.matching.model import FellegiSunterModel
-from hub.matching.synthetic import Dataset
 
 Levels = Mapping[str, int | None]
 
@@ -45,7 +45,7 @@ def fit_labelled(
 
 
 def fit_dataset(
-    data: Dataset, matcher: Matcher, seed: int = 0, random_pairs: int = 50_000
+    data: LabelledData, matcher: Matcher, seed: int = 0, random_pairs: int = 50_000
 ) -> FellegiSunterModel:
     """Weights from a labelled dataset (generated, or built from confirmed police decisions)."""
     docs = facts_of(data, [])

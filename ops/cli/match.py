@@ -10,13 +10,14 @@ from pathlib import Path
 from hub.config import load_settings
 from hub.errors import HubError
 from hub.matching.batch import run_batch
-from hub.matching.evaluation import EvalReport, evaluate, name_case_effect
+from hub.matching.evaluation import EvalReport, evaluate, name_case_effect, pair_of
 from hub.matching.kinship import TableSet
-from hub.matching.matcher import Matcher
+from hub.matching.matcher import Decision, Matcher
 from hub.matching.model import FellegiSunterModel
-from hub.matching.synthetic import generate
-from hub.matching.synthetic.files import write_dataset
+from hub.matching.sampling_eval import evaluate_sampling
 from hub.paths import check_readable_file
+from synthetic import generate
+from synthetic.files import write_dataset
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,6 +57,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     ev.add_argument(
         "--fit-out", type=Path, metavar="FILE", help="estimate weights from this data and save them"
+    )
+    ev.add_argument(
+        "--no-sampling",
+        action="store_true",
+        help="skip replaying the DNA-sampling requests for children of unknown origin",
     )
     ev.add_argument(
         "--no-name-effect",
@@ -167,6 +173,13 @@ def _match_eval(args: argparse.Namespace) -> int:
         names = ", ".join(x.name for x in tables.tables)
         print(f"-- {title} ({names})")
         _print_report(report)
+        if not args.no_sampling:
+            notified = [pair_of(h) for h in report.hits if h.decision is Decision.NOTIFY]
+            sampling = evaluate_sampling(data, matcher, data.sample_profile, notified,
+                                         data.late_registered)
+            for line in sampling.lines():
+                print(line)
+            print(sampling.with_record_hits(notified, data.labels).line("NOTIFY with samples"))
         if args.dna_bound_check:
             free = evaluate(data, matcher, seed=args.seed, dna_limit=None, dna_min_share=0.0)
             print(

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from hub.identity import check_resident_id
-from hub.matching.synthetic import Dataset, Label, Payload, generate
-from hub.matching.synthetic.files import write_jsonl
-from hub.matching.synthetic.outcomes import outcomes
+from hub.matching.document_files import write_jsonl
+from hub.matching.labelled import in_registration_order
+from synthetic import Dataset, Label, Payload, generate
+from synthetic.outcomes import outcomes
 
 # GB/T 2260 province codes of the demo's partner provinces, with their names.
 PROVINCES: dict[str, str] = {
@@ -93,6 +94,8 @@ class DemoData:
     labels: list[Label] = field(default_factory=list)
     bad_rows: list[BadRow] = field(default_factory=list)
     tamper_template: Payload = field(default_factory=dict)
+    # The generated set: what a lab would type for a child the hub asks to have sampled.
+    generated: Dataset | None = None
 
 
 def _province(code: str) -> str:
@@ -103,7 +106,9 @@ def _owners(data: Dataset) -> dict[str, list[tuple[str, Payload]]]:
     by_kind: dict[str, list[tuple[str, Payload]]] = {k: [] for k, _, _ in KINDS}
     by_kind["alerts"] = [(_province(a["issuing_unit"]), a) for a in data.alerts]
     by_kind["dna"] = [(_province(d["issuing_unit"]), d) for d in data.parents_dna]
-    by_kind["records"] = [(_province(r["current_address"]["area_code"]), r) for r in data.records]
+    # In registration order: a household registered again replaces its earlier registration.
+    by_kind["records"] = [(_province(r["current_address"]["area_code"]), r)
+                          for r in in_registration_order(data.records)]
     by_kind["rescues"] = [(_province(s["placement"]["area_code"]), s) for s in data.rescues]
     return by_kind
 
@@ -152,7 +157,7 @@ def _bad_rows(data: Dataset) -> list[tuple[BadRow, Payload]]:
 def build(directory: Path, size: int, seed: int) -> DemoData:
     """Generate the data set and write one JSON Lines file per participant and kind."""
     data = generate(size, seed)
-    out = DemoData(labels=list(data.labels))
+    out = DemoData(labels=list(data.labels), generated=data)
     by_kind = _owners(data)
     planted = _bad_rows(data)
     known = set(PROVINCES)
@@ -224,3 +229,27 @@ def _write_labels(path: Path, data: DemoData) -> None:
         "bad_rows": [info.__dict__ for info in data.bad_rows],
     }
     path.write_text(json.dumps(body, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+SAMPLING_REQUEST = "DNA_SAMPLING_REQUEST"
+
+
+def samples_for(notes: list[dict[str, Any]], data: DemoData, police: str,
+                sampled_on: str) -> list[Payload]:
+    """The dna-sample rows a police unit sends back for the sampling requests it received:
+    each child's profile as the generator's lab would type it."""
+    rows: list[Payload] = []
+    seen: set[str] = set()
+    for note in notes:
+        request_id = str(note.get("request_id") or "")
+        if note.get("kind") != SAMPLING_REQUEST or not request_id or request_id in seen:
+            continue
+        seen.add(request_id)
+        record_id, index = str(note.get("record_id")), int(note.get("child_index") or 0)
+        profile = data.generated.sample_profile(record_id, index) if data.generated else None
+        if profile is None:
+            continue
+        rows.append({"sample_id": f"DNA-{police[:6]}-{len(rows) + 1}", "request_id": request_id,
+                     "record_id": record_id, "child_index": index, "str_profile": profile,
+                     "sampled_on": sampled_on, "issuing_unit": police})
+    return rows

@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 
 from hub.identity import HUB_OPERATOR_ID
-from hub.matching.synthetic import Label
+from hub.matching.labelled import Label
 
 OPERATOR = HUB_OPERATOR_ID
 

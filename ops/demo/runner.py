@@ -20,6 +20,7 @@ from rich.live import Live
 from hub.config import Settings
 from hub.errors import HubError
 from hub.keys import SigningKey
+from hub.matching.document_files import write_jsonl
 from hub.registry import operator_key_paths
 from ops.demo import casefiles, dataset, figures, namespace
 from ops.demo.figures import Figures, Quality
@@ -126,6 +127,7 @@ class Demo:
             self._wait_stored()
             self._wait_matches()
             self._collect_inboxes()
+            self._answer_sampling_requests()
             # Outcomes only now: a closed alert stops matching, and the demo shows the hits.
             self._publish(outcomes=True)
             self._wait_stored(outcomes=True)
@@ -326,6 +328,33 @@ class Demo:
             self.refresh(force=True)
             if sum(len(v) for v in self.fig.notifications.values()) == before:
                 return
+
+    def _answer_sampling_requests(self) -> None:
+        """Police units sample the children the hub asked for and send the profiles back
+        (hub-connector publish --type dna-sample); the hub searches them against every alert's
+        parents, and the hits arrive in the alerts' units' inboxes."""
+        connector, today = tool("hub-connector"), dt.datetime.now(dt.UTC).date().isoformat()
+        jobs, sent = [], 0
+        for pid, notes in sorted(self.fig.notifications.items()):
+            rows = dataset.samples_for(notes, self.data, pid, today)
+            if not rows:
+                continue
+            path = self.run_info.participant_dir(pid) / "data" / "dna-samples.jsonl"
+            write_jsonl(path, rows)
+            sent += len(rows)
+            jobs.append(Job(f"publish {pid} dna-sample", [
+                connector, "publish", "--config", str(self.run_info.config_path(pid)), "--type",
+                "dna-sample", "--quiet", str(path)], environment(self.settings),
+                self.run_info.logs / f"{pid}.log"))
+        self.say(f"police units answer {sent} DNA-sampling requests with the children's "
+                 "profiles (hub-connector publish --type dna-sample)")
+        if not jobs:
+            return
+        self._jobs(jobs, PARALLEL)
+        self._wait("the samples to be stored", lambda: self.fig.stored_of("dna-sample") >= sent,
+                   180)
+        self._wait_matches()
+        self._collect_inboxes()
 
     def _confirm_true_hits(self) -> None:
         """Each police unit confirms the hits it received that are true (the labels say so)."""

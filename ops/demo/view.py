@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from hub.matching.synthetic import Label
+from hub.matching.labelled import Label
 from ops.demo.dataset import PROVINCES, BadRow
 from ops.demo.figures import OPERATOR, Figures, hit_of, quality
 
@@ -72,7 +72,7 @@ def hits_table(fig: Figures, labels: list[Label]) -> Table:
     truth = set(labels)
     for code in PROVINCES:
         pid = f"{code}-police"
-        notes = fig.notifications.get(pid, [])
+        notes = [n for n in fig.notifications.get(pid, []) if hit_of(n) is not None]
         true = sum(1 for n in notes if hit_of(n) in truth)
         table.add_row(pid, str(len(notes)), str(true))
     return table
@@ -92,6 +92,21 @@ def quality_line(fig: Figures, labels: list[Label]) -> Text:
     )
 
 
+def sampling_line(fig: Figures, labels: list[Label]) -> Text:
+    """DNA-sampling requests received by police units, samples returned, children found."""
+    requests = {(n.get("record_id"), n.get("child_index")) for notes in fig.notifications.values()
+                for n in notes if n.get("kind") == "DNA_SAMPLING_REQUEST"}
+    truth = set(labels)
+    found = {hit for notes in fig.notifications.values() for n in notes
+             if (hit := hit_of(n)) in truth and hit is not None and hit[2] is not None
+             and n.get("dna") and (hit[1], hit[2]) in requests}
+    return Text(
+        f"DNA-sampling requests to the police of residence: {len(requests)} children; samples "
+        f"sent back: {fig.stored_of('dna-sample')}; true children found by their sample: "
+        f"{len(found)}\n"
+    )
+
+
 def render(stage: str, fig: Figures, expected: dict[tuple[str, str], int],
            bad_rows: list[BadRow], labels: list[Label]) -> Group:
     """The whole summary."""
@@ -101,5 +116,6 @@ def render(stage: str, fig: Figures, expected: dict[tuple[str, str], int],
         problems_table(fig, bad_rows),
         hits_table(fig, labels),
         quality_line(fig, labels),
+        sampling_line(fig, labels),
     ]
     return Group(*parts)

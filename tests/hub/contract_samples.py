@@ -141,6 +141,16 @@ def sample_payloads() -> dict[str, dict[str, Any]]:
                             "escalated_to": "510000-police", "urgency": "URGENT"},
         "encryption-key-added": {"participant_id": "450000-police", "key_id": "0" * 32,
                                  "public_key": bytes(32), "valid_from": T0},
+        "dna-sampling-request": {"request_id": match_id, "record_id": "R-320000-0001",
+                                 "record_event_id": uuid.uuid4(), "child_index": 0,
+                                 "reasons": ["NO_ID_NUMBER"], "alert_ids": ["A-510100-2026-0042"],
+                                 "alerts_fitting": 1, "recipient": "320000-police",
+                                 "requested_at": T0},
+        "dna-sample": {"sample_id": "S-1", "request_id": match_id, "record_id": "R-320000-0001",
+                       "child_index": 0, "sampled_on": date(2026, 3, 20),
+                       "str_profile": {"kit": "Goldeneye 20A", "lab": None, "population": None,
+                                       "loci": [{"locus": "TH01", "alleles": ["9", "9.3"]}]},
+                       "issuing_unit": "510000-police"},
     }
 
 
@@ -150,6 +160,7 @@ PUBLISHER_OF = {
     "alert-closed": "510000-police", "parents-dna-profile": "510000-police",
     "match-decision": "510000-police", "migrant-record": "320000-migrant-registry",
     "details-request": "510000-police", "match-ack": "510000-police",
+    "dna-sample": "510000-police",
     "rescue-notice": "530000-civil-affairs", "case-follow-up": "530000-civil-affairs",
     "case-request": "530000-civil-affairs",
     "tip-report": "530000-womens-federation",

@@ -22,12 +22,14 @@ EVENT_TYPES = [
     "details-request", "match-ack", "match-escalated", "encryption-key-added",
     # Case files read under audit (issue 13, item 5).
     "case-request",
+    # DNA-sampling requests for children of unknown origin (issue 17).
+    "dna-sampling-request", "dna-sample",
 ]
 
 
 class TestCatalog:
     def test_every_event_type_has_a_schema(self) -> None:
-        """All twenty agreed event type names are in the catalog, and nothing else."""
+        """All twenty-two agreed event type names are in the catalog, and nothing else."""
         assert sorted(EVENT_TYPES) == catalog().event_types()
 
     def test_fingerprint_lookup(self) -> None:

@@ -146,3 +146,19 @@ def test_demo_reads_a_case_file_and_shows_a_refused_read(
     with psycopg.connect(run.settings(services_up).pg_dsn) as conn:
         rows = conn.execute("SELECT requester, outcome FROM case_audit ORDER BY id").fetchall()
     assert sorted(outcome for _, outcome in rows) == ["GRANTED", "REFUSED"], rows
+def test_children_of_unknown_origin_are_asked_for_and_sampled(
+        demo: tuple[Path, DemoRun, subprocess.CompletedProcess[str]],
+        services_up: Settings) -> None:
+    """The hub asks police of residence for samples (signed events, inbox notices); the police
+    send them back through hub-connector, and the summary counts requests, samples, finds."""
+    root, run, done = demo
+    with psycopg.connect(run.settings(services_up).pg_dsn) as conn:
+        stored = dict(conn.execute(
+            "SELECT event_type, count(*) FROM event_store GROUP BY 1").fetchall())
+    assert stored.get("dna-sampling-request", 0) > 0, stored
+    assert stored.get("dna-sample", 0) == stored["dna-sampling-request"], stored
+    asked = [n for folder in root.iterdir() if folder.name.endswith("-police")
+             for n in _inbox(root, folder.name) if n["kind"] == "DNA_SAMPLING_REQUEST"]
+    assert len(asked) == stored["dna-sampling-request"]
+    assert all(n["reasons"] and n["address"]["area_code"] for n in asked)
+    assert "DNA-sampling requests to the police of residence" in done.stdout

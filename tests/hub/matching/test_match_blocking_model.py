@@ -17,8 +17,8 @@ from hub.matching.facts import Sex, SourceKind
 from hub.matching.features import prepare
 from hub.matching.matcher import Matcher
 from hub.matching.model import FellegiSunterModel
-from hub.matching.synthetic import generate
 from hub.matching.training import fit_dataset
+from synthetic import generate
 
 
 class TestBlocking:

@@ -33,6 +33,9 @@ def test_match_eval_reports_precision_recall_f1(
     out = capsys.readouterr().out
     assert "NOTIFY " in out and "NOTIFY+REVIEW" in out and "F1" in out
     assert (tmp_path / "alerts.csv").is_file() and (tmp_path / "labels.csv").is_file()
+    # Per kind, and the DNA-sampling requests replayed for each table.
+    assert "accompanying child" in out and out.count("requests per true child found") == 2
+    assert "NOTIFY with samples" in out
 
 
 def test_match_batch_writes_pairs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

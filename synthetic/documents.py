@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from typing import Any
 
 from hub.matching.idnumber import parse
 from hub.matching.kinship import AlleleTable
-from hub.matching.synthetic import pools
-from hub.matching.synthetic.generator import (
+from hub.matching.labelled import Label, Payload
+from hub.sampling import birth_years
+from synthetic import pools
+from synthetic.generator import (
     Dataset,
     Generator,
-    Label,
-    Payload,
     Person,
     birth_record,
     random_date,
@@ -29,7 +30,7 @@ def generate(size: int, seed: int, table: AlleleTable | None = None) -> Dataset:
     drawn from the same name and place pools, so common names collide as in real registers.
     """
     gen = Generator(seed, table)
-    data = Dataset(world=gen.world)
+    data = Dataset(world=gen.world, seed=seed)
     n_alerts = max(1, size // 4)
     for _ in range(n_alerts):
         _alert_with_fate(gen, data)
@@ -74,7 +75,15 @@ def _alert_with_fate(gen: Generator, data: Dataset) -> None:
         else:
             record, index = _record_with_child(gen, person, found)
             data.records.append(record)
-            data.labels.append((alert["alert_id"], record["record_id"], index))
+            label = (alert["alert_id"], record["record_id"], index)
+            data.labels.append(label)
+            sample = str_payload(person.profile, gen)
+            if sample is not None:
+                data.child_profiles[(record["record_id"], index)] = sample
+            earlier = _registered_late(gen, record, index, lost)
+            if earlier is not None:
+                data.records.append(earlier)
+                data.late_registered.add(label)
     elif rng.random() < 0.8:
         record = _record_of_woman(gen, person, found)
         data.records.append(record)
@@ -356,12 +365,42 @@ def _record_with_child(gen: Generator, p: Person, found: dt.date) -> tuple[Paylo
         nickname=p.nickname if p.nickname and rng.random() < 0.4 else None,
         id_number=fake if id_roll < 0.2 else _written_id(gen, p, 1.0) if id_roll < 0.28 else None,
         marks=p.marks if p.marks and rng.random() < 0.3 else None,
+        relation=_buyers_relation(gen.late_rng.random()),
     )
     siblings = [_random_child(gen, guardian, found) for _ in range(rng.randint(0, 2))]
     index = rng.randint(0, len(siblings))
     siblings.insert(index, entry)
     record["children"] = siblings
     return record, index
+
+
+def _registered_late(
+    gen: Generator, record: Payload, index: int, lost: dt.date
+) -> Payload | None:
+    """Half the buyer households were registered before the child went missing and list it
+    only later, renamed with the family's surname and a new given name. Returns that earlier
+    registration (same record id), listing the other children born by then; None otherwise."""
+    rng = gen.late_rng
+    start = max(_EARLIEST_LOSS - dt.timedelta(days=2 * 365), lost - dt.timedelta(days=5 * 365))
+    if rng.random() >= 0.5 or start >= lost:
+        return None
+    before = random_date(rng, start, lost - dt.timedelta(days=1))
+    child = record["children"][index]["child"]
+    guardian = record["person"].get("name")
+    if child.get("name") and guardian:
+        with gen.drawing_from(rng):
+            given = gen.given_name("F" if child["sex"] == "FEMALE" else "M")
+        child["name"], child["aliases"] = guardian[0] + given, []
+    earlier = copy.deepcopy(record)
+    earlier["registered_on"] = before
+    earlier["moved_in_on"] = before - dt.timedelta(days=rng.randint(0, 3))
+    found = record["registered_on"]
+    earlier["children"] = [
+        copy.deepcopy(entry) for i, entry in enumerate(record["children"])
+        if i != index and (years := birth_years(entry["child"], found)) is not None
+        and years[1] <= before.year
+    ]
+    return earlier
 
 
 def _rescue_of(
@@ -451,7 +490,18 @@ def _random_child(gen: Generator, guardian: Person, when: dt.date) -> Payload:
         id_number=gen.id_number(guardian.area, birth, kid.sex) if has_id else None,
         birth=birth_record("DAY", birth) if has_id else gen.birth_fields(birth, when, 0.5, 0),
         marks=kid.marks if rng.random() < 0.3 else None,
+        # Grandparents and aunts register children too (their own stream, see Generator).
+        relation=_honest_relation(gen.late_rng.random()),
     )
+
+
+def _honest_relation(roll: float) -> str:
+    return "GRANDPARENT" if roll < 0.08 else "OTHER_RELATIVE" if roll < 0.1 else "MOTHER"
+
+
+def _buyers_relation(roll: float) -> str:
+    # Most buyers register the child as their own; some as a relative's or a friend's.
+    return "OTHER_RELATIVE" if roll < 0.1 else "NON_RELATIVE" if roll < 0.15 else "MOTHER"
 
 
 def _background_record(

@@ -12,12 +12,13 @@ import pytest
 from hub.avro import validate_payload
 from hub.errors import MatchingInputError
 from hub.matching.adapters import facts_from_alert, facts_from_migrant_record
-from hub.matching.evaluation import evaluate, facts_of, name_case_effect
-from hub.matching.matcher import Matcher
-from hub.matching.synthetic import Dataset, generate, pools
-from hub.matching.synthetic.files import read_documents, write_dataset
-from hub.matching.synthetic.generator import Generator
+from hub.matching.document_files import read_documents
+from hub.matching.evaluation import evaluate, facts_of, name_case_effect, pair_of, score_pairs
+from hub.matching.matcher import Decision, Matcher
 from hub.schema_catalog import SchemaCatalog
+from synthetic import Dataset, generate, pools
+from synthetic.files import write_dataset
+from synthetic.generator import Generator
 
 
 class TestGenerator:
@@ -125,14 +126,22 @@ class TestAdapters:
 
 class TestQuality:
     def test_precision_and_recall_floor_on_seeded_set(self) -> None:
-        """On a seeded 2,000-person set: NOTIFY precision >= 0.9 and F1 >= 0.7."""
+        """On a seeded 2,000-person set: NOTIFY precision >= 0.9 and F1 >= 0.7; NOTIFY+REVIEW
+        recall >= 0.7 counting the children that DNA-sampling requests find (since buyers rename
+        the children they register late, their records alone no longer reach it)."""
+        from hub.matching.sampling_eval import evaluate_sampling
+
         data = generate(2000, seed=1)
         assert data.world is not None
-        report = evaluate(data, Matcher(table=data.world.lab_table), seed=1)
+        matcher = Matcher(table=data.world.lab_table)
+        report = evaluate(data, matcher, seed=1)
         assert report.errors == []
         assert report.notify.precision >= 0.9
         assert report.notify.f1 >= 0.7
-        assert report.notify_or_review.recall >= 0.7
+        notified = [pair_of(h) for h in report.hits if h.decision is Decision.NOTIFY]
+        sampled = evaluate_sampling(data, matcher, data.sample_profile, notified)
+        found = {pair_of(h) for h in report.hits} | sampled.hits
+        assert score_pairs(found, data.labels).recall >= 0.7
 
 
 class TestNameCases:
@@ -171,10 +180,67 @@ class TestNameCases:
         assert plain.labels == data.labels
 
     def test_name_rules_raise_recall_on_their_subsets(self) -> None:
-        """Reading the name kind and flooring sound-alike surnames finds more of those pairs."""
+        """Reading the name kind and flooring sound-alike surnames finds more of those pairs (at
+        NOTIFY or at NOTIFY+REVIEW) and loses none of them at NOTIFY+REVIEW."""
         data = generate(4000, seed=11)
         matcher = Matcher()
         after = evaluate(data, matcher, seed=11)
         effects = {e.case: e for e in name_case_effect(data, matcher, after, seed=11)}
         for case in ("given_name_only", "sound_alike_surname"):
-            assert effects[case].after[1] > effects[case].before[1], case
+            effect = effects[case]
+            assert effect.after[1] >= effect.before[1], case
+            assert effect.after[0] > effect.before[0] or effect.after[1] > effect.before[1], case
+
+
+class TestLateRegistration:
+    def test_buyers_register_some_children_late_under_a_new_name(self) -> None:
+        """A late household was registered before the loss without the child, and lists it
+        renamed (the guardian's surname) only in a later registration of the same record."""
+        data = generate(2000, seed=21)
+        assert data.late_registered
+        alerts = {a["alert_id"]: a for a in data.alerts}
+        for alert_id, record_id, index in data.late_registered:
+            versions = sorted((r for r in data.records if r["record_id"] == record_id),
+                              key=lambda r: r["registered_on"])
+            assert len(versions) == 2
+            earlier, later = versions
+            assert earlier["registered_on"] < alerts[alert_id]["last_seen_at"].date()
+            assert len(earlier["children"]) < len(later["children"])
+            child = later["children"][index]["child"]
+            if child["name"]:
+                assert child["name"][0] == later["person"]["name"][0]
+
+    def test_a_true_childs_sample_is_its_own_profile_and_strangers_draw_theirs(self) -> None:
+        """The profile police would send back: the truth for a true child, else a stable draw."""
+        data = generate(1000, seed=5)
+        (record_id, index), truth = next(iter(data.child_profiles.items()))
+        assert data.sample_profile(record_id, index) == truth
+        stranger = data.sample_profile("R-nobody", 0)
+        assert stranger is not None and stranger == data.sample_profile("R-nobody", 0)
+        assert stranger != truth
+
+    def test_files_hold_each_records_latest_registration(self, tmp_path: Path) -> None:
+        """An export lists a record once: the registration that lists the child."""
+        data = generate(1000, seed=21)
+        paths = write_dataset(tmp_path, data, "jsonl")
+        ids = [json.loads(line)["record_id"] for line in paths["records"].open(encoding="utf-8")]
+        assert len(ids) == len(set(ids)) == len({r["record_id"] for r in data.records})
+
+
+def test_sampling_requests_find_true_children_their_records_did_not() -> None:
+    """Replayed requests and samples: true children found beyond the record hits, each request
+    counted once, and requests per child found reported."""
+    from hub.matching.sampling_eval import evaluate_sampling
+
+    data = generate(1600, seed=21)
+    assert data.world is not None
+    matcher = Matcher(table=data.world.lab_table)
+    report = evaluate(data, matcher, seed=21)
+    notified = [pair_of(h) for h in report.hits if h.decision is Decision.NOTIFY]
+    sampling = evaluate_sampling(data, matcher, data.sample_profile, notified,
+                                 data.late_registered)
+    assert 0 < sampling.true_found <= sampling.true_requested <= sampling.requests
+    assert sampling.found_either > sampling.found_on_record
+    assert sampling.late_found > 0
+    assert sampling.with_record_hits(notified, data.labels).recall > report.notify.recall
+    assert "requests per true child found" in "\n".join(sampling.lines())

@@ -9,16 +9,15 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from hub.identity import check_character
 from hub.matching.kinship import AlleleTable
-from hub.matching.synthetic import pools
-from hub.matching.synthetic.dna import LabWorld, draw_world
+from hub.matching.labelled import Label, LabelledData, Payload
+from synthetic import pools
+from synthetic.dna import LabWorld, draw_world
 
-Payload = dict[str, Any]
-Label = tuple[str, str, int | None]
 _TODAY = dt.date(2026, 11, 1)
 
 
@@ -40,19 +39,33 @@ class Person:
 
 
 @dataclass
-class Dataset:
-    """Payload-like dicts plus the true (alert id, record or notice id, child index) pairs."""
+class Dataset(LabelledData):
+    """Labelled documents plus the run's population, kit and lab table."""
 
-    alerts: list[Payload] = field(default_factory=list)
-    parents_dna: list[Payload] = field(default_factory=list)
-    records: list[Payload] = field(default_factory=list)
-    rescues: list[Payload] = field(default_factory=list)
-    labels: list[Label] = field(default_factory=list)
-    # The run's population, kit and lab table (None when a table was imposed).
+    # None when a table was imposed on the generator.
     world: LabWorld | None = None
-    # True pairs whose name was written in a way the matcher must recognise: "given_name_only"
-    # (a rescued child gives only a given name) or "sound_alike_surname" (陈 written 晨).
-    name_cases: dict[Label, str] = field(default_factory=dict)
+    # What a lab would type if a record's child were sampled: the truth for true children
+    # (record id, child index in the record's latest version); other children draw theirs.
+    child_profiles: dict[tuple[str, int], Payload] = field(default_factory=dict)
+    seed: int = 0
+    # True child pairs whose household registered the child late and renamed it.
+    late_registered: set[Label] = field(default_factory=set)
+
+    def sample_profile(self, record_id: str, child_index: int) -> Payload | None:
+        """The STR profile police would send back for this child (None without a lab world)."""
+        known = self.child_profiles.get((record_id, child_index))
+        if known is not None or self.world is None:
+            return known
+        rng = random.Random(f"{self.seed}\x1f{record_id}\x1f{child_index}")
+        table = self.world.truth
+        loci = []
+        for locus in table.loci:
+            alleles = list(table.frequencies[locus])
+            weights = list(table.frequencies[locus].values())
+            loci.append({"locus": table.names[locus],
+                         "alleles": sorted(rng.choices(alleles, weights, k=2))})
+        return {"kit": self.world.kit, "lab": self.world.lab, "loci": loci,
+                "population": self.world.population}
 
 
 class Generator:
@@ -63,6 +76,8 @@ class Generator:
         # A second stream for the name cases of issue 17 (given name only, sound-alike
         # surnames), so adding them left every other draw of a seed unchanged.
         self.names_rng = random.Random(seed * 7919 + 17)
+        # A third stream for households that register a bought child late (issue 17 item 5).
+        self.late_rng = random.Random(seed * 104729 + 29)
         self.seed = seed
         # Without a table given, the run draws its own population, kit and lab (never the
         # shipped frequencies); with one, profiles follow it on its loci (tests).
@@ -86,6 +101,15 @@ class Generator:
     def area(self, province: str) -> str:
         prefecture = self.rng.choice(pools.PREFECTURES[province])
         return prefecture[:4] + f"{self.rng.randint(1, 20):02d}"
+
+    @contextlib.contextmanager
+    def drawing_from(self, stream: random.Random) -> Iterator[None]:
+        """Draw from another stream for a while, so the main stream's draws stay as they were."""
+        main, self.rng = self.rng, stream
+        try:
+            yield
+        finally:
+            self.rng = main
 
     def given_name(self, sex: str) -> str:
         names = pools.FEMALE_GIVEN if sex == "F" else pools.MALE_GIVEN

@@ -12,7 +12,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.matching.synthetic.generator import Dataset, Payload, today
+from hub.matching.labelled import Payload, latest_records
+from synthetic.generator import Dataset, today
 
 _ASSISTANCE = ("MEDICAL", "PSYCHOLOGICAL", "LEGAL", "SCHOOLING", "VOCATIONAL_TRAINING",
                "LIVING_SUPPORT")
@@ -42,7 +43,7 @@ def _found_on(data: Dataset) -> dict[str, dt.datetime]:
     rescued = {r["rescue_id"]: _instant(r["rescued_at"]) for r in data.rescues}
     registered = {
         r["record_id"]: _instant(f"{r.get('moved_in_on') or r.get('registered_on')}T09:00:00")
-        for r in data.records
+        for r in latest_records(data.records)  # the registration that lists the child
         if r.get("moved_in_on") or r.get("registered_on")
     }
     out = {}

@@ -1,4 +1,4 @@
-"""Writing and reading generated documents as JSON Lines or CSV with Chinese column headers.
+"""The connector's document files: JSON Lines or CSV with Chinese column headers, both ways.
 
 One file per kind (alerts, records, rescues). In JSON Lines a line is one event payload; an alerts
 file may also hold parents-dna-profile payloads (recognised by `profile_id`). In CSV a row is one
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hub.matching.synthetic.generator import Dataset, Payload
+from hub.matching.labelled import Payload
 
 SEX_CN = {"MALE": "男", "FEMALE": "女", "UNKNOWN": "未知"}
 SEX_FROM_CN = {v: k for k, v in SEX_CN.items()}
@@ -111,35 +111,7 @@ def write_jsonl(path: Path, payloads: Iterable[Payload]) -> int:
     return count
 
 
-def write_dataset(directory: Path, data: Dataset, fmt: str) -> dict[str, Path]:
-    """alerts, records, rescues and labels files in `directory` (fmt 'jsonl' or 'csv')."""
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = {kind: directory / f"{kind}.{fmt}" for kind in ("alerts", "records", "rescues")}
-    if fmt == "jsonl":
-        write_jsonl(paths["alerts"], [*data.alerts, *data.parents_dna])
-        write_jsonl(paths["records"], data.records)
-        write_jsonl(paths["rescues"], data.rescues)
-    elif fmt == "csv":
-        dna = {p["alert_id"]: p for p in data.parents_dna}
-        _write_csv(
-            paths["alerts"],
-            ALERT_COLUMNS,
-            [{**a, "dna": dna.get(a["alert_id"], {})} for a in data.alerts],
-        )
-        _write_csv(paths["records"], RECORD_COLUMNS, _record_rows(data.records))
-        _write_csv(paths["rescues"], RESCUE_COLUMNS, data.rescues)
-    else:
-        raise ValueError(f"unknown format {fmt!r}: use jsonl or csv")
-    paths["labels"] = directory / "labels.csv"
-    with paths["labels"].open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["alert_id", "other_id", "child_index"])
-        for alert_id, other_id, child in data.labels:
-            writer.writerow([alert_id, other_id, "" if child is None else child])
-    return paths
-
-
-def _record_rows(records: Iterable[Payload]) -> list[Payload]:
+def record_rows(records: Iterable[Payload]) -> list[Payload]:
     rows = []
     for record in records:
         rows.append({**record, "child_index": None, "guardian_relation": None})
@@ -184,7 +156,7 @@ def _cell(key: str, value: Any) -> str:
     return str(value)
 
 
-def _write_csv(path: Path, columns: tuple[tuple[str, str], ...], rows: Iterable[Payload]) -> None:
+def write_csv(path: Path, columns: tuple[tuple[str, str], ...], rows: Iterable[Payload]) -> None:
     # utf-8-sig so that spreadsheet programs on Chinese Windows open it with the right encoding.
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)

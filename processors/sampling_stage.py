@@ -1,0 +1,243 @@
+"""DNA-sampling requests and the samples that answer them, inside the match stage's transaction.
+
+The rule is hub.sampling. This adapter keeps each migrant household's children as first listed
+(``sampling_households``), records one request per child (``sampling_requests``, keyed by a
+request id derived from the household and the child, so nothing is asked twice, also after a
+restart or a rebuild of the match index), and writes to the match outbox a signed
+``dna-sampling-request`` event (kept in the event store like every hub act) and a signed notice
+to the police of the place of residence. A ``dna-sample`` event answering a request puts the
+child's profile into the household's latest record, which the match stage then indexes and
+searches again: the DNA candidates and the kinship score (trio or duo against every alert's
+parents) do the rest, and a hit notifies the alert's unit as any hit does.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from hub.envelope import encode_envelope, seal
+from hub.errors import MatchingInputError
+from hub.identity import HUB_OPERATOR_ID
+from hub.notice import seal_notice
+from hub.routing import local_police
+from hub.sampling import (
+    ListedChild,
+    OpenAlert,
+    SamplingRequest,
+    first_listed,
+    listed_child,
+    listing_day,
+    open_alert,
+    sampling_notification,
+    sampling_request,
+)
+from hub.store import EventRecord, EventStore
+from processors.pg_matching import AlertState, PgMatchTxn
+from processors.route_stage import Router
+
+__all__ = ["ChildSampling"]
+
+log = logging.getLogger(__name__)
+
+
+def _children_json(children: list[ListedChild]) -> Jsonb:
+    return Jsonb([
+        {"sex": c.sex, "years": list(c.years), "first_listed_on": c.first_listed_on.isoformat()}
+        for c in children
+    ])
+
+
+def _children(raw: Any) -> list[ListedChild]:
+    return [
+        ListedChild(str(c["sex"]), (int(c["years"][0]), int(c["years"][1])),
+                    date.fromisoformat(c["first_listed_on"]))
+        for c in raw or []
+    ]
+
+
+class ChildSampling:
+    """Asks for DNA samples of children of unknown origin and applies the samples returned."""
+
+    def __init__(
+        self, router: Router, events: EventStore, merge: Callable[[AlertState], dict[str, Any]]
+    ) -> None:
+        self.router = router
+        self.events = events
+        self.merge = merge  # an alert's body with its updates applied (the match stage's)
+        # The open alerts as the rule reads them, and the state of match_alerts they were read
+        # at: read again only when an alert changed, not for every record.
+        self._alerts: list[OpenAlert] = []
+        self._alerts_at: tuple[Any, ...] | None = None
+
+    # --- requests ------------------------------------------------------------------------
+
+    def consider(
+        self, txn: PgMatchTxn, event: EventRecord, registered: Mapping[str, str | None]
+    ) -> int:
+        """Requests for this migrant record's children; how many were newly sent."""
+        record = event.body
+        record_id = str(record.get("record_id") or "")
+        day = listing_day(record)
+        entries = list(record.get("children") or [])
+        if not record_id or day is None:
+            return 0
+        cur = txn.cursor
+        cur.execute(
+            "SELECT since, children, latest_on FROM sampling_households "
+            "WHERE record_id = %s FOR UPDATE",
+            (record_id,),
+        )
+        row = cur.fetchone()
+        since: date = min(row[0], day) if row else day
+        known = _children(row[1]) if row else []
+        latest = event.event_id if row is None or day >= row[2] else None
+        listed: list[tuple[int, Mapping[str, Any], ListedChild]] = []
+        for index, entry in enumerate(entries):
+            seen = listed_child(entry, day)
+            if seen is None:
+                continue
+            child, new = first_listed(known, *seen, day)
+            if new:
+                known.append(child)
+            listed.append((index, entry, child))
+        cur.execute(
+            "INSERT INTO sampling_households (record_id, since, latest_event_id, latest_on, "
+            "children) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (record_id) DO UPDATE SET "
+            "since = EXCLUDED.since, children = EXCLUDED.children, "
+            "latest_event_id = COALESCE(%s, sampling_households.latest_event_id), "
+            "latest_on = GREATEST(sampling_households.latest_on, EXCLUDED.latest_on)",
+            (record_id, since, event.event_id, day, _children_json(known), latest),
+        )
+        if not listed:
+            return 0
+        alerts = self._open_alerts(txn, day)
+        sent = 0
+        for index, entry, child in listed:
+            fitting = sampling_request(record_id, index, entry, child, since, alerts)
+            if fitting is not None and self._send(txn, event, fitting, child, registered):
+                sent += 1
+        return sent
+
+    def _open_alerts(self, txn: PgMatchTxn, day: date) -> list[OpenAlert]:
+        cur = txn.cursor
+        cur.execute("SELECT count(*), max(updated_at) FROM match_alerts")
+        state = tuple(cur.fetchone() or ())
+        if state != self._alerts_at:
+            read = (open_alert(s.alert_id, self.merge(s)) for s in txn.open_alerts(None, None))
+            self._alerts = [a for a in read if a is not None]
+            self._alerts_at = state
+        # Only persons last seen by the listing day can be the child.
+        return [a for a in self._alerts if a.lost_on <= day]
+
+    def _send(
+        self,
+        txn: PgMatchTxn,
+        event: EventRecord,
+        request: SamplingRequest,
+        child: ListedChild,
+        registered: Mapping[str, str | None],
+    ) -> bool:
+        area = event.body.get("current_address")
+        code = area.get("area_code") if isinstance(area, Mapping) else None
+        notes: list[str] = []
+        recipient = local_police(str(code) if code else None, registered, notes)
+        cur = txn.cursor
+        cur.execute(
+            "INSERT INTO sampling_requests (request_id, record_id, record_event_id, child_index, "
+            "child_sex, born_from, born_to, reasons, alert_ids, recipient) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (request.request_id, request.record_id, event.event_id, request.child_index,
+             child.sex, child.years[0], child.years[1], [r.value for r in request.reasons],
+             list(request.alert_ids), recipient),
+        )
+        if cur.rowcount != 1:
+            return False  # asked before: never twice
+        if recipient is None:
+            # Kept (the row above) for the operator; nobody registered can take the sample.
+            log.warning("sampling request %s: %s", request.request_id, "; ".join(notes))
+            return False
+        now = datetime.now(UTC)
+        payload = {
+            "request_id": uuid.UUID(request.request_id),
+            "record_id": request.record_id,
+            "record_event_id": uuid.UUID(event.event_id),
+            "child_index": request.child_index,
+            "reasons": [r.value for r in request.reasons],
+            "alert_ids": list(request.alert_ids),
+            "alerts_fitting": request.alerts_fitting,
+            "recipient": recipient,
+            "requested_at": now,
+        }
+        envelope = seal(
+            self.router.catalog, "dna-sampling-request", payload,
+            publisher_id=HUB_OPERATOR_ID, key=self.router.operator,
+            sequence=txn.next_sequence(), occurred_at=now,
+            # One event id per request: sent again, it is absorbed as a duplicate.
+            event_id=uuid.uuid5(uuid.UUID(request.request_id), "dna-sampling-request"),
+            published_at=now,
+        )
+        txn.outbox(self.router.ingest_topic, HUB_OPERATOR_ID.encode(), encode_envelope(envelope))
+        body = sampling_notification(request, event.body, recipient, str(envelope.event_id))
+        txn.outbox(self.router.notification_topic(recipient), request.request_id.encode(),
+                   seal_notice(self.router.operator, body, issued_at=now))
+        log.info("sampling request %s for record %s child %d to %s (%s; fits %d open alerts)",
+                 request.request_id, request.record_id, request.child_index, recipient,
+                 ",".join(request.reasons), request.alerts_fitting)
+        return True
+
+    # --- samples -------------------------------------------------------------------------
+
+    def take_sample(self, txn: PgMatchTxn, event: EventRecord) -> EventRecord | None:
+        """Keep a returned sample with its request; the household's latest record to index
+        again with it (None when that record is not in the event store)."""
+        request_id = str(event.body.get("request_id") or "")
+        cur = txn.cursor
+        cur.execute(
+            "UPDATE sampling_requests SET sample_event_id = %s, sample = %s, "
+            "sampled_at = clock_timestamp() WHERE request_id::text = %s RETURNING record_id",
+            (event.event_id, Jsonb(event.body.get("str_profile")), request_id),
+        )
+        row = cur.fetchone()
+        if row is None:
+            raise MatchingInputError(
+                f"dna-sample {event.event_id} field request_id: {request_id!r} is no "
+                "sampling request of the hub"
+            )
+        cur.execute("SELECT latest_event_id FROM sampling_households WHERE record_id = %s",
+                    (row[0],))
+        latest = cur.fetchone()
+        stored = self.events.get(latest[0]) if latest else None
+        return stored.record if stored is not None else None
+
+    def with_samples(self, txn: PgMatchTxn, event: EventRecord) -> EventRecord:
+        """The migrant record with each sampled child's profile in its entry."""
+        record_id = event.body.get("record_id")
+        day = listing_day(event.body)
+        if event.event_type != "migrant-record" or not record_id or day is None:
+            return event
+        cur = txn.cursor
+        cur.execute(
+            "SELECT child_sex, born_from, born_to, sample FROM sampling_requests "
+            "WHERE record_id = %s AND sample IS NOT NULL ORDER BY sampled_at",
+            (str(record_id),),
+        )
+        samples = cur.fetchall()
+        if not samples:
+            return event
+        body = copy.deepcopy(dict(event.body))
+        for entry in body.get("children") or []:
+            seen = listed_child(entry, day)
+            if seen is None or entry.get("str_profile"):
+                continue
+            for sex, born_from, born_to, profile in samples:
+                if ListedChild(sex, (born_from, born_to), day).same_child(*seen):
+                    entry["str_profile"] = profile
+        return replace(event, body=body)
