@@ -15,13 +15,9 @@ from hub.keys import generate_keypair
 from hub.schema_catalog import SchemaCatalog
 from hub.store import InMemoryEventStore, QuarantineStatus
 from processors.testing import SignedWorld
-from processors.verify_stage import (
-    RETRY_HEADER,
-    BatchSequences,
-    InMessage,
-    VerifyStage,
-    received_records,
-)
+from processors.tracking import InMessage, received_records
+from processors.verify_stage import RETRY_HEADER, VerifyStage
+from processors.verify_state import BatchSequences
 
 POLICE = "320000-police"
 REGISTRY = "000000-hub-operator"
