@@ -135,15 +135,45 @@ def event_id_of(msg: InMessage) -> str | None:
         return None
 
 
+class DecodedRecords:
+    """The records this process decoded last, by SHA-256 of their wire bytes.
+
+    A worker verifies an event, then projects and matches the very bytes it receives back from
+    the verified topic: each stage takes the record decoded once instead of decoding envelope
+    and payload again. Only consulted for bytes whose digest the store holds (see
+    :func:`received_records`), so a stale entry can never stand in for the stored event.
+    """
+
+    def __init__(self, size: int = 8192) -> None:
+        self.size = size
+        self._records: dict[bytes, EventRecord] = {}
+
+    def get(self, digest: bytes) -> EventRecord | None:
+        return self._records.get(digest)
+
+    def put(self, digest: bytes, record: EventRecord) -> None:
+        self._records[digest] = record
+        if len(self._records) > self.size:
+            del self._records[next(iter(self._records))]  # the oldest: dicts keep their order
+
+
+# Shared by the stages of one process (one worker runs the verify, project and match agents).
+DECODED = DecodedRecords()
+
+
 def received_records(
-    events: EventStore, catalog: SchemaCatalog | None, messages: Sequence[InMessage]
+    events: EventStore,
+    catalog: SchemaCatalog | None,
+    messages: Sequence[InMessage],
+    decoded: DecodedRecords = DECODED,
 ) -> list[EventRecord | None]:
     """The stored record of each verified-topic message, None for a message naming no stored
     event.
 
     The store stays the source of truth, but a message carrying exactly the stored bytes (same
-    SHA-256) is decoded from those bytes instead of reading its whole row back; any other
-    message (different bytes under a stored id, or no catalog) gets the stored row.
+    SHA-256) is taken from ``decoded`` or decoded from those bytes instead of reading its whole
+    row back; any other message (different bytes under a stored id, or no catalog) gets the
+    stored row.
     """
     ids = [event_id_of(m) for m in messages]
     named = [i for i in ids if i is not None]
@@ -156,13 +186,11 @@ def received_records(
         for n, (msg, event_id) in enumerate(zip(messages, ids, strict=True)):
             if event_id is None or event_id not in digests:
                 continue  # not stored: None
-            if digests[event_id] == hashlib.sha256(msg.value).digest():
-                try:
-                    env = decode_envelope(msg.value)
-                    out[n] = record_of(env, msg.value, decode_payload(catalog, env))
+            digest = hashlib.sha256(msg.value).digest()
+            if digests[event_id] == digest:
+                out[n] = decoded.get(digest) or _decoded(catalog, msg.value, digest, decoded)
+                if out[n] is not None:
                     continue
-                except (HubError, ValueError):
-                    pass  # stored, so it decoded once: read the stored row instead
             missing[n] = event_id
     if missing:
         stored = events.get_many(sorted(set(missing.values())))
@@ -172,9 +200,23 @@ def received_records(
     return out
 
 
+def _decoded(
+    catalog: SchemaCatalog, wire: bytes, digest: bytes, decoded: DecodedRecords
+) -> EventRecord | None:
+    try:
+        env = decode_envelope(wire)
+        record = record_of(env, wire, decode_payload(catalog, env))
+    except (HubError, ValueError):
+        return None  # stored, so it decoded once: the caller reads the stored row instead
+    decoded.put(digest, record)
+    return record
+
+
 __all__ = [
+    "DECODED",
     "BatchRefused",
     "BulkPositions",
+    "DecodedRecords",
     "InMessage",
     "PartitionPositions",
     "advance_partitions",

@@ -10,6 +10,7 @@ the verified topic absorb the repeat by event id).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ from hub.store import (
 )
 from hub.verify import Rejected, RejectReason, Verified, apply_registry_event, verify
 from processors.tracking import (
+    DECODED,
+    DecodedRecords,
     InMessage,
     advance_partitions,
     claim_partitions,
@@ -128,7 +131,10 @@ class VerifyStage:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         first_topics: Iterable[str] = (),
         notice_key: SigningKey | None = None,
+        decoded: DecodedRecords = DECODED,
     ) -> None:
+        # What this stage stores is left here for the stages that receive it back.
+        self.decoded = decoded
         self.first_topics = frozenset(first_topics)
         # The hub operator's key signs what publishers are told of refusals; without it (no
         # operator key on this worker) refusals are only kept in quarantine.
@@ -262,6 +268,7 @@ class VerifyStage:
         env = outcome.envelope
         record = record_of(env, wire, outcome.payload)
         result.records.append(record)  # written in one go at the end of the batch
+        self.decoded.put(hashlib.sha256(wire).digest(), record)
         seen.wire[record.event_id] = wire
         for warning in outcome.warnings:
             sequences.note(warning, record.event_id)
