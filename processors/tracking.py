@@ -144,7 +144,9 @@ class DecodedRecords:
     :func:`received_records`), so a stale entry can never stand in for the stored event.
     """
 
-    def __init__(self, size: int = 8192) -> None:
+    # Four batches of 500: the stages reading the verified topic run a batch or two behind the
+    # verify stage in one worker; a record they come to later is decoded, not lost.
+    def __init__(self, size: int = 2048) -> None:
         self.size = size
         self._records: dict[bytes, EventRecord] = {}
 
