@@ -18,10 +18,11 @@ PostgreSQL on disk). It prints:
   of the same alerts in ``match_keys`` alone.
 
 What the generator cannot show: names are drawn uniformly from 59 surnames and 37 given-name
-characters (real names are far more skewed: a few surnames cover a fifth of the population, so
-real blocks are larger), birth dates uniformly over 1960-2020, no typos or missing fields, and no
-duplicate or updated records. The index's size per person and the key lookups are close to real;
-candidate counts per alert, and so the search latency, are lower than on a real register.
+characters, a few thousand distinct names, so a name block holds more persons than in a real
+register of the same size (real names are more varied, though skewed: a few surnames cover a
+fifth of the population); birth dates are uniform over 1960-2020; there are no typos, missing
+fields, duplicates or updated records. The index's size per person and the key lookups are close
+to real; candidate counts per alert, and so the search latency, are not those of a real register.
 
     .venv/bin/python -m bench.bench_backfill [--size 1000000] [--workers 1] [--alerts 50]
 
