@@ -22,7 +22,8 @@ def parser() -> argparse.ArgumentParser:
                     "same-run limit or peer, ratio.",
     )
     made.add_argument("--quick", action="store_true",
-                      help="smaller sizes: a few minutes in all instead of a quarter hour")
+                      help="smaller sizes: a few minutes in all instead of a quarter hour; the "
+                           "backfill is left out unless named with --only")
     made.add_argument("--only", action="append", choices=list(runner.BENCHES), metavar="NAME",
                       help=f"run only this benchmark (repeatable): {', '.join(runner.BENCHES)}")
     return made
@@ -30,7 +31,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    names = [n for n in runner.BENCHES if not args.only or n in args.only]
+    only = args.only or []
+    names = [n for n in runner.BENCHES if n in only
+             or (not only and not (args.quick and n in runner.FULL_ONLY))]
     settings = load_settings()
     console = Console() if sys.stdout.isatty() else Console(width=140)
     with console.status("running " + ", ".join(names)):

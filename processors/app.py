@@ -42,7 +42,8 @@ from processors.pg_store import PgEventStore
 from processors.project_stage import ProjectStage
 from processors.push_stage import AlertPusher, PgAlertPushes
 from processors.topic_admin import ensure_notification_topic
-from processors.verify_stage import BatchResult, InMessage, Outgoing, VerifyStage
+from processors.tracking import InMessage
+from processors.verify_stage import BatchResult, Outgoing, VerifyStage
 
 log = logging.getLogger(__name__)
 

@@ -68,7 +68,7 @@ from processors.route_stage import OutboxSender, Router, kinship_json
 from processors.sampling_stage import ChildSampling
 from processors.tip_stage import TipForwarder, search_terms
 from processors.topic_admin import ensure_notification_topic
-from processors.verify_stage import (
+from processors.tracking import (
     InMessage,
     advance_partitions,
     claim_partitions,
@@ -159,7 +159,7 @@ class MatchStage:
     ) -> None:
         self.events = events
         # With a catalog, events are decoded from the verified messages (checked against the
-        # store by digest) instead of read back (processors.verify_stage.received_records).
+        # store by digest) instead of read back (processors.tracking.received_records).
         self.catalog = catalog
         self.store = store
         self.router = router

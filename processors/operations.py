@@ -38,7 +38,8 @@ from processors.pg_matching import dna_coverage
 from processors.pg_projections import PgProjectionStore
 from processors.pg_store import PgConnection, PgEventStore
 from processors.supervisor import supervisor_pid, workers
-from processors.verify_stage import RETRY_HEADER, InMessage
+from processors.tracking import InMessage
+from processors.verify_stage import RETRY_HEADER
 
 __all__ = [
     "REPLAY_HEADER",

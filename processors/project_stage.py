@@ -19,7 +19,7 @@ from hub.projection_store import ProjectionStore
 from hub.projections.apply import apply_events
 from hub.schema_catalog import SchemaCatalog
 from hub.store import EventRecord, EventStore
-from processors.verify_stage import (
+from processors.tracking import (
     InMessage,
     advance_partitions,
     claim_partitions,

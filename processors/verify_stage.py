@@ -12,21 +12,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any
 
-from hub.authority import MatchSubject, named_subject, refusal, subject_of
+from hub.authority import named_subject, refusal, subject_of
 from hub.envelope import Envelope, decode_envelope, decode_payload
-from hub.errors import EnvelopeError, HubError, StoreUnavailable
-from hub.identity import HUB_OPERATOR_ID
+from hub.errors import EnvelopeError, HubError
 from hub.keys import SigningKey, VerifyKey
 from hub.limits import MAX_WIRE_BYTES, storable_text
 from hub.notice import refusal_body, seal_notice
-from hub.registry import REGISTRY_EVENT_TYPES, Registry
+from hub.registry import REGISTRY_EVENT_TYPES
 from hub.schema_catalog import SchemaCatalog
 from hub.store import (
     CaseReadAudit,
@@ -34,24 +31,23 @@ from hub.store import (
     EventRecord,
     EventStore,
     EventStoreTxn,
-    PublisherSequence,
     QuarantineEntry,
     QuarantineStatus,
-    SequenceAnomaly,
     record_of,
 )
-from hub.verify import (
-    Rejected,
-    RejectReason,
-    SequenceIssue,
-    SequenceWarning,
-    Verified,
-    apply_registry_event,
-    verify,
+from hub.verify import Rejected, RejectReason, Verified, apply_registry_event, verify
+from processors.tracking import (
+    DECODED,
+    DecodedRecords,
+    InMessage,
+    advance_partitions,
+    claim_partitions,
+    refusals_marked,
+    split_until_alone,
 )
+from processors.verify_state import BatchSeen, BatchSequences, BatchSubjects, RegistryView
 
 log = logging.getLogger(__name__)
-R = TypeVar("R")
 
 RETRY_HEADER = "x-hub-retry-of"
 _DETAIL_TEXT = 4000  # characters of a rejection's detail kept in the store
@@ -75,65 +71,6 @@ TOLD_REASONS = frozenset({
     RejectReason.NOT_ENTITLED,
     RejectReason.UNKNOWN_SUBJECT,
 })
-
-
-@dataclass(frozen=True)
-class InMessage:
-    """One consumed Kafka message."""
-
-    topic: str
-    partition: int
-    offset: int
-    value: bytes
-    key: bytes | None = None
-    headers: Mapping[str, bytes] = field(default_factory=dict)
-
-
-class PartitionPositions(Protocol):
-    """A transaction that records a consumer's input positions (every stage's store has one)."""
-
-    def claim(self, consumer: str, topic: str, partition: int) -> int: ...
-
-    def advance(self, consumer: str, topic: str, partition: int, offset: int) -> None: ...
-
-
-@runtime_checkable
-class BulkPositions(Protocol):
-    """A transaction that claims and advances all of a batch's partitions at once (PostgreSQL:
-    a few statements per batch instead of three per partition)."""
-
-    def claim_many(
-        self, consumer: str, parts: Iterable[tuple[str, int]]
-    ) -> dict[tuple[str, int], int]: ...
-
-    def advance_many(self, consumer: str, offsets: dict[tuple[str, int], int]) -> None: ...
-
-
-def claim_partitions(
-    txn: PartitionPositions, consumer: str, messages: Iterable[InMessage]
-) -> dict[tuple[str, int], int]:
-    """Claim each partition of the batch once: the last offset the consumer processed on it
-    (-1 if none), by (topic, partition). One at a time in order of first appearance, or all at
-    once in (topic, partition) order by a transaction that can."""
-    parts = list(dict.fromkeys((msg.topic, msg.partition) for msg in messages))
-    if isinstance(txn, BulkPositions):
-        return txn.claim_many(consumer, parts)
-    return {part: txn.claim(consumer, *part) for part in parts}
-
-
-def advance_partitions(
-    txn: PartitionPositions, consumer: str, messages: Iterable[InMessage]
-) -> None:
-    """Advance each partition of the batch to its highest offset in the batch."""
-    last: dict[tuple[str, int], int] = {}
-    for msg in messages:
-        part = (msg.topic, msg.partition)
-        last[part] = max(last.get(part, msg.offset), msg.offset)
-    if isinstance(txn, BulkPositions):
-        txn.advance_many(consumer, last)
-        return
-    for (topic, partition), offset in last.items():
-        txn.advance(consumer, topic, partition, offset)
 
 
 @dataclass(frozen=True)
@@ -174,210 +111,6 @@ class BatchResult:
             self.cured | later.cured,
         )
 
-
-class BatchRefused(Exception):
-    """A stage's store refused a batch for a reason other than an outage."""
-
-    def __init__(self, cause: Exception) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-
-
-@contextmanager
-def refusals_marked() -> Iterator[None]:
-    """Inside: any failure but an outage (StoreUnavailable) becomes BatchRefused."""
-    try:
-        yield
-    except (StoreUnavailable, BatchRefused):
-        raise
-    except Exception as err:
-        raise BatchRefused(err) from err
-
-
-def split_until_alone(
-    messages: list[InMessage],
-    attempt: Callable[[list[InMessage]], R],
-    alone: Callable[[InMessage, Exception], R],
-    merge: Callable[[R, R], R],
-) -> R:
-    """Run ``attempt`` on the batch; when it raises BatchRefused, on each half, until the
-    refused message is alone, which goes to ``alone`` with the cause.
-
-    Halves by position keep each partition's offsets in order: the first half holds the
-    earlier offsets of every partition in the batch. An outage is raised as it is, so that
-    the whole batch waits: only a service that is down may hold a stage up.
-    """
-    try:
-        return attempt(messages)
-    except BatchRefused as refused:
-        if len(messages) == 1:
-            return alone(messages[0], refused.cause)
-        half = len(messages) // 2
-        first = split_until_alone(messages[:half], attempt, alone, merge)
-        return merge(first, split_until_alone(messages[half:], attempt, alone, merge))
-
-
-class BatchSeen:
-    """The verifier's SeenEvents over the store, as of this transaction, plus this batch."""
-
-    def __init__(self, known: Mapping[str, bytes]) -> None:
-        self.wire: dict[str, bytes] = dict(known)
-
-    def contains(self, event_id: uuid.UUID) -> bool:
-        return str(event_id) in self.wire
-
-    def add(self, event_id: uuid.UUID) -> None:
-        # The wire bytes are filled in by the stage right after verification succeeds.
-        self.wire.setdefault(str(event_id), b"")
-
-    def discard(self, event_id: uuid.UUID) -> None:
-        self.wire.pop(str(event_id), None)
-
-
-class BatchSequences:
-    """The verifier's SequenceTracker over ``publisher_sequences``, written back at commit."""
-
-    def __init__(
-        self,
-        load: Callable[[Iterable[str]], Mapping[str, PublisherSequence]],
-        now: datetime,
-    ) -> None:
-        self.load = load
-        self.state: dict[str, PublisherSequence] = {}
-        self.now = now
-        self.changed: set[str] = set()
-        self.anomalies: list[SequenceAnomaly] = []
-
-    def preload(self, publisher_ids: Iterable[str]) -> None:
-        """Read the state of these publishers in one query rather than one query each."""
-        wanted = sorted(set(publisher_ids) - set(self.state))
-        if wanted:
-            loaded = self.load(wanted)
-            for publisher_id in wanted:
-                found = loaded.get(publisher_id)
-                self.state[publisher_id] = found or PublisherSequence(publisher_id, 0, self.now)
-
-    def _get(self, publisher_id: str) -> PublisherSequence:
-        # Keyed on the envelope's publisher, read on first use: the Kafka key is the client's to
-        # set, and a keyless or mis-keyed message must not start its publisher again from zero.
-        if publisher_id not in self.state:
-            loaded = self.load([publisher_id]).get(publisher_id)
-            self.state[publisher_id] = loaded or PublisherSequence(publisher_id, 0, self.now)
-        return self.state[publisher_id]
-
-    def observe(self, publisher_id: str, sequence: int) -> SequenceWarning | None:
-        st = self._get(publisher_id)
-        expected = st.last_sequence + 1
-        warning: SequenceWarning | None = None
-        if sequence <= st.last_sequence:
-            warning = SequenceWarning(SequenceIssue.REPLAY, publisher_id, expected, sequence)
-            st = replace(st, replays=st.replays + 1)
-        else:
-            if sequence != expected:
-                warning = SequenceWarning(SequenceIssue.GAP, publisher_id, expected, sequence)
-                st = replace(st, gaps=st.gaps + 1)
-            st = replace(st, last_sequence=sequence)
-        self.state[publisher_id] = replace(st, events=st.events + 1, last_seen_at=self.now)
-        self.changed.add(publisher_id)
-        return warning
-
-    def duplicate(self, publisher_id: str) -> None:
-        st = self._get(publisher_id)
-        self.state[publisher_id] = replace(st, duplicates=st.duplicates + 1, last_seen_at=self.now)
-        self.changed.add(publisher_id)
-
-    def note(self, warning: SequenceWarning, event_id: str) -> None:
-        kind = "gap" if warning.kind is SequenceIssue.GAP else "replay"
-        self.anomalies.append(
-            SequenceAnomaly(
-                warning.publisher_id, kind, warning.expected, warning.got, event_id, self.now
-            )
-        )
-
-    def flush(self, txn: EventStoreTxn) -> None:
-        for publisher_id in sorted(self.changed):
-            txn.save_sequence(self.state[publisher_id])
-        for anomaly in self.anomalies:
-            txn.record_anomaly(anomaly)
-
-
-class BatchSubjects:
-    """hub.authority's Subjects over the store as of this transaction, plus this batch."""
-
-    def __init__(self, txn: EventStoreTxn) -> None:
-        self.txn = txn
-        self.pending: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
-
-    def _events(self, event_type: str, subject_id: str) -> list[tuple[str, dict[str, Any]]]:
-        stored = self.txn.subject_events(event_type, subject_id)
-        return stored + self.pending.get((event_type, subject_id), [])
-
-    def add(self, subject_id: str, record: EventRecord) -> None:
-        """A subject this batch creates; its lock is held from here to the commit."""
-        self.txn.lock_subject(record.event_type, subject_id)
-        key = (record.event_type, subject_id)
-        self.pending.setdefault(key, []).append((record.publisher_id, dict(record.body)))
-
-    def waiting(self) -> dict[str, set[str]]:
-        """Who may have named a subject this batch created before it arrived (its publisher,
-        the operator, a match's recipients), each with those subjects."""
-        found: dict[str, set[str]] = {}
-        for (_, subject_id), created in self.pending.items():
-            for publisher, body in created:
-                recipients = (str(r) for r in body.get("recipients") or ())
-                for who in {publisher, HUB_OPERATOR_ID, *recipients}:
-                    found.setdefault(who, set()).add(subject_id)
-        return found
-
-    def alert_issuer(self, alert_id: str) -> str | None:
-        found = self._events("missing-person-alert", alert_id)
-        return found[0][0] if found else None
-
-    def match(self, match_id: str) -> MatchSubject | None:
-        found = self._events("match-found", match_id)
-        if not found:
-            return None
-        told = frozenset(str(r) for _, body in found for r in body.get("recipients") or ())
-        return MatchSubject(str(found[0][1]["alert_id"]), told)
-
-
-class RegistryView:
-    """The registry as persisted in the event store, refreshed as new registry events land."""
-
-    def __init__(self, store: EventStore, catalog: SchemaCatalog, anchor: VerifyKey) -> None:
-        self._store = store
-        self._catalog = catalog
-        self._anchor = anchor
-        self.registry = Registry.bootstrap(anchor)
-        self._position = 0
-
-    def reset(self) -> None:
-        """Forget in-memory changes (after a failed batch) and reload from the store."""
-        self.registry = Registry.bootstrap(self._anchor)
-        self._position = 0
-
-    def refresh(self) -> bool:
-        """Apply registry events stored since the last refresh; True if any were new."""
-        changed = False
-        while True:
-            batch = self._store.read(
-                after=self._position, limit=500, event_types=REGISTRY_EVENT_TYPES
-            )
-            if not batch:
-                return changed
-            for stored in batch:
-                env = decode_envelope(stored.record.wire)
-                payload = decode_payload(self._catalog, env)
-                outcome = apply_registry_event(self.registry, Verified(env, payload))
-                if outcome is not None:
-                    # Stored events were applicable when stored; a failure here is a bug to see.
-                    log.error(
-                        "stored registry event %s does not apply: %s", env.event_id, outcome.detail
-                    )
-                changed = True
-                self._position = stored.position
-
-
 def _envelopes(messages: Iterable[InMessage]) -> dict[int, Envelope]:
     """The envelope of each message that decodes as one, by index: decoded once per batch."""
     out: dict[int, Envelope] = {}
@@ -387,7 +120,6 @@ def _envelopes(messages: Iterable[InMessage]) -> dict[int, Envelope]:
         except EnvelopeError:
             continue  # the verifier rejects it as MALFORMED with the exact reason
     return out
-
 
 class VerifyStage:
     """Verify, store and route a batch of ingest messages (see the module docstring)."""
@@ -402,7 +134,10 @@ class VerifyStage:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         first_topics: Iterable[str] = (),
         notice_key: SigningKey | None = None,
+        decoded: DecodedRecords = DECODED,
     ) -> None:
+        # What this stage stores is left here for the stages that receive it back.
+        self.decoded = decoded
         self.first_topics = frozenset(first_topics)
         # The hub operator's key signs what publishers are told of refusals; without it (no
         # operator key on this worker) refusals are only kept in quarantine.
@@ -536,6 +271,7 @@ class VerifyStage:
         env = outcome.envelope
         record = record_of(env, wire, outcome.payload)
         result.records.append(record)  # written in one go at the end of the batch
+        self.decoded.put(hashlib.sha256(wire).digest(), record)
         seen.wire[record.event_id] = wire
         for warning in outcome.warnings:
             sequences.note(warning, record.event_id)
@@ -663,55 +399,6 @@ def _verified_out(wire: bytes, env: Envelope) -> Outgoing:
     headers = (("event-id", str(env.event_id).encode()), ("event-type", env.event_type.encode()))
     return Outgoing("verified", env.publisher_id.encode("utf-8"), wire, headers)
 
-
-def event_id_of(msg: InMessage) -> str | None:
-    """The event id of a verified-topic message: from its header, else from the envelope."""
-    raw = msg.headers.get("event-id")
-    if raw is not None:
-        return raw.decode("ascii", "replace")
-    try:
-        return str(decode_envelope(msg.value).event_id)
-    except EnvelopeError:
-        return None
-
-
-def received_records(
-    events: EventStore, catalog: SchemaCatalog | None, messages: Sequence[InMessage]
-) -> list[EventRecord | None]:
-    """The stored record of each verified-topic message, None for a message naming no stored
-    event.
-
-    The store stays the source of truth, but a message carrying exactly the stored bytes (same
-    SHA-256) is decoded from those bytes instead of reading its whole row back; any other
-    message (different bytes under a stored id, or no catalog) gets the stored row.
-    """
-    ids = [event_id_of(m) for m in messages]
-    named = [i for i in ids if i is not None]
-    out: list[EventRecord | None] = [None] * len(messages)
-    missing: dict[int, str] = {}
-    if catalog is None:
-        missing = {n: i for n, i in enumerate(ids) if i is not None}
-    else:
-        digests = events.wire_digests(named) if named else {}
-        for n, (msg, event_id) in enumerate(zip(messages, ids, strict=True)):
-            if event_id is None or event_id not in digests:
-                continue  # not stored: None
-            if digests[event_id] == hashlib.sha256(msg.value).digest():
-                try:
-                    env = decode_envelope(msg.value)
-                    out[n] = record_of(env, msg.value, decode_payload(catalog, env))
-                    continue
-                except (HubError, ValueError):
-                    pass  # stored, so it decoded once: read the stored row instead
-            missing[n] = event_id
-    if missing:
-        stored = events.get_many(sorted(set(missing.values())))
-        for n, event_id in missing.items():
-            found = stored.get(event_id)
-            out[n] = found.record if found is not None else None
-    return out
-
-
 def _genuine_retry(txn: EventStoreTxn, msg: InMessage) -> int | None:
     """The quarantine entry this message retries, if it carries exactly that entry's bytes.
 
@@ -735,16 +422,7 @@ def _mark(txn: EventStoreTxn, entry_id: int, status: QuarantineStatus, at: datet
 
 __all__ = [
     "RETRY_HEADER",
-    "BatchRefused",
     "BatchResult",
-    "InMessage",
     "Outgoing",
-    "RegistryView",
     "VerifyStage",
-    "advance_partitions",
-    "claim_partitions",
-    "event_id_of",
-    "received_records",
-    "refusals_marked",
-    "split_until_alone",
 ]

@@ -21,10 +21,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                     "`python -m bench` with these arguments.",
     )
     parser.add_argument("--quick", action="store_true",
-                        help="smaller sizes: a few minutes in all instead of a quarter hour")
+                        help="smaller sizes: a few minutes in all instead of a quarter hour; the "
+                           "backfill is left out unless named with --only")
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
                         help="run only this benchmark (repeatable): envelope, connector, "
-                             "pipeline, security, matching, match-latency, splink, febrl4 "
+                             "pipeline, security, matching, match-latency, splink, febrl4, "
+                             "backfill (not in --quick unless named) "
                              "(`python -m bench --help` has the list the runner knows)")
     parser.set_defaults(handler=_run)
 

@@ -18,7 +18,8 @@ from hub.errors import EnvelopeError
 from hub.schema_catalog import SchemaCatalog
 from processors.pg_store import PgEventStore
 from processors.testing import SignedWorld, payload_for
-from processors.verify_stage import RETRY_HEADER, InMessage, VerifyStage
+from processors.tracking import InMessage
+from processors.verify_stage import RETRY_HEADER, VerifyStage
 
 pytestmark = pytest.mark.services
 

@@ -35,7 +35,7 @@ from processors.pg_matching import PgMatchStore, facts_from_json, facts_to_json
 from processors.pg_store import PgEventStore
 from processors.route_stage import Router
 from processors.testing import SignedWorld, payload_for
-from processors.verify_stage import InMessage
+from processors.tracking import InMessage
 
 pytestmark = pytest.mark.services
 

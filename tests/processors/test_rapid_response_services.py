@@ -24,7 +24,7 @@ from processors.pg_store import PgEventStore
 from processors.push_stage import AlertPusher, PgAlertPushes
 from processors.route_stage import Router
 from processors.testing import SignedWorld, payload_for
-from processors.verify_stage import InMessage
+from processors.tracking import InMessage
 
 pytestmark = pytest.mark.services
 

@@ -26,7 +26,8 @@ from hub.schema_catalog import SchemaCatalog
 from hub.store import EventStore, InMemoryEventStore, QuarantineStatus
 from processors.pg_store import PgEventStore
 from processors.testing import SignedWorld, payload_for
-from processors.verify_stage import InMessage, VerifyStage
+from processors.tracking import InMessage
+from processors.verify_stage import VerifyStage
 
 ISSUER = "320000-police"
 OTHER = "510000-police"

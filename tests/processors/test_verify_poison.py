@@ -21,7 +21,8 @@ from hub.store import EventRecord, InMemoryEventStore, QuarantineStatus
 from processors import pg_store
 from processors.pg_store import PgEventStore
 from processors.testing import SignedWorld, payload_for
-from processors.verify_stage import RETRY_HEADER, InMessage, VerifyStage
+from processors.tracking import InMessage
+from processors.verify_stage import RETRY_HEADER, VerifyStage
 
 pytestmark = pytest.mark.services
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -15,13 +16,9 @@ from hub.keys import generate_keypair
 from hub.schema_catalog import SchemaCatalog
 from hub.store import InMemoryEventStore, QuarantineStatus
 from processors.testing import SignedWorld
-from processors.verify_stage import (
-    RETRY_HEADER,
-    BatchSequences,
-    InMessage,
-    VerifyStage,
-    received_records,
-)
+from processors.tracking import DecodedRecords, InMessage, received_records
+from processors.verify_stage import RETRY_HEADER, VerifyStage
+from processors.verify_state import BatchSequences
 
 POLICE = "320000-police"
 REGISTRY = "000000-hub-operator"
@@ -311,7 +308,54 @@ class TestReceivedRecords:
         # A stored id in the header over other bytes: the store's record, not the message's.
         posing = InMessage("verified", 0, 1, other, None, {"event-id": event_id.encode()})
         unknown = InMessage("verified", 0, 2, other)
-        got = received_records(stored_stage.store, catalog(), [same, posing, unknown])
+        # An empty cache: the record is decoded from the message, not handed on by the stage.
+        got = received_records(stored_stage.store, catalog(), [same, posing, unknown],
+                               DecodedRecords())
         # Decoded from the message, equal to what the store reads back (JSON body included).
         assert got == [found.record, found.record, None]
         assert received_records(stored_stage.store, None, [same, unknown]) == [found.record, None]
+
+    def test_the_record_the_stage_stored_is_handed_on_to_the_next_stage(
+        self, stored_stage: VerifyStage, world: SignedWorld, feed: Feed
+    ) -> None:
+        stored_stage.decoded = decoded = DecodedRecords()
+        register(stored_stage, world, feed)
+        wire = world.event(POLICE, "tip-report", 1)
+        assert stored_stage.process([feed(wire)]).stored == 1
+        found = stored_stage.store.get(str(decode_envelope(wire).event_id))
+        assert found is not None
+        got = received_records(stored_stage.store, catalog(), [InMessage("verified", 0, 0, wire)],
+                               decoded)
+        assert got == [found.record]
+        assert got[0] is decoded.get(hashlib.sha256(wire).digest())  # not decoded again
+
+    def test_a_cached_record_never_stands_in_for_an_event_the_store_lacks(
+        self, stored_stage: VerifyStage, world: SignedWorld, feed: Feed
+    ) -> None:
+        register(stored_stage, world, feed)
+        stored = world.event(POLICE, "tip-report", 1)
+        assert stored_stage.process([feed(stored)]).stored == 1
+        never = world.event(POLICE, "tip-report", 2)
+        decoded = DecodedRecords()
+        record = stored_stage.store.get(str(decode_envelope(stored).event_id))
+        assert record is not None
+        # A record cached under bytes the store does not hold: the message names no stored event.
+        decoded.put(hashlib.sha256(never).digest(), record.record)
+        got = received_records(stored_stage.store, catalog(), [InMessage("verified", 0, 0, never)],
+                               decoded)
+        assert got == [None]
+
+
+class TestDecodedRecords:
+    """The per-process cache of decoded records stays within its size."""
+
+    def test_the_oldest_record_leaves_first(self, world: SignedWorld) -> None:
+        stage = VerifyStage(InMemoryEventStore(), catalog(), world.operator.verify_key)
+        feed = Feed()
+        register(stage, world, feed)
+        assert stage.process([feed(world.event(POLICE, "tip-report", 1))]).stored == 1
+        record = stage.store.read(after=0, limit=100)[-1].record
+        cache = DecodedRecords(size=2)
+        for digest in (b"a", b"b", b"c"):
+            cache.put(digest, record)
+        assert [cache.get(d) for d in (b"a", b"b", b"c")] == [None, record, record]
