@@ -7,7 +7,9 @@
 - alert-closed, and a CONFIRMED match-decision, take the alert out of matching;
 - a REJECTED match-decision makes sure that pair is never notified again, whatever updates follow;
 - a details-request (accepted by the verify stage: from a notified unit) is answered with the
-  pair's details sealed to that unit (processors.disclose_stage).
+  pair's details sealed to that unit (processors.disclose_stage);
+- a review-promoted or review-dismissed event (an operator's act on the review queue) is applied
+  by processors.review_stage.
 
 Every NOTIFY hit carries its reply and decision deadlines (hub.response, from the settings).
 
@@ -46,6 +48,7 @@ from hub.matching.kinship import TableSet
 from hub.matching.matcher import Decision, Hit, Matcher
 from hub.registry import operator_key_paths
 from hub.response import ResponseRules, deadlines_for, dna_in_words, score_band
+from hub.review import KEPT_AT_REVIEW_LEVEL, REVIEW_EVENT_TYPES
 from hub.routing import MatchSummary, match_id_for, route
 from hub.schema_catalog import SchemaCatalog
 from hub.store import EventRecord, EventStore
@@ -59,6 +62,7 @@ from processors.pg_matching import (
     PgMatchTxn,
 )
 from processors.pg_store import PgEventStore
+from processors.review_stage import ReviewActs
 from processors.route_stage import OutboxSender, Router, kinship_json
 from processors.tip_stage import TipForwarder, search_terms
 from processors.topic_admin import ensure_notification_topic
@@ -90,6 +94,7 @@ MATCH_TYPES = frozenset(
         "rescue-notice",
         "match-decision",
         "details-request",
+        *REVIEW_EVENT_TYPES,
     )
 )
 # Fields an alert-update replaces when it carries them.
@@ -174,6 +179,9 @@ class MatchStage:
             "tip-report": self._tip,
             "details-request": self._details,
         }
+        self.review = ReviewActs(self)
+        for event_type in REVIEW_EVENT_TYPES:
+            self._handlers[event_type] = self.review.apply
         self.tips = TipForwarder(router)
 
     def process(self, messages: Sequence[InMessage]) -> MatchResult:
@@ -376,7 +384,8 @@ class MatchStage:
             "counterpart_event_id": ref.event_id,
         }
         if hit.decision is Decision.REVIEW:
-            values["status"] = "NOTIFIED" if status == "NOTIFIED" else "REVIEW"
+            # A pair notified, or dismissed from the review queue (hub.review), stays so.
+            values["status"] = status if status in KEPT_AT_REVIEW_LEVEL else "REVIEW"
             txn.save_pair(match_id, values, notified=False)
             result.reviewed += 1
             return

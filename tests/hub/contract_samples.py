@@ -138,6 +138,10 @@ def sample_payloads() -> dict[str, dict[str, Any]]:
                             "escalated_to": "510000-police", "urgency": "URGENT"},
         "encryption-key-added": {"participant_id": "450000-police", "key_id": "0" * 32,
                                  "public_key": bytes(32), "valid_from": T0},
+        "review-promoted": {"match_id": match_id, "alert_id": "A-510100-2026-0042",
+                            "operator": "li.na", "reason": "same scar, dates one year apart"},
+        "review-dismissed": {"match_id": match_id, "alert_id": "A-510100-2026-0042",
+                             "operator": "li.na", "reason": "different mother named in file"},
     }
 
 
