@@ -496,6 +496,7 @@ def match_detail(db: PgConnection, match_id: str) -> dict[str, Any] | None:
             dict(zip(("decision", "unit", "publisher", "at", "note"), r, strict=True))
             for r in cur.fetchall()
         ]
+        pair["review_acts"] = _acts(cur, "WHERE a.match_id = %s", (match_id,), 20)
         # What the hit owes by when (hub.response): each notified unit's acknowledgement and
         # the decision, met or not, escalated or not.
         cur.execute(
@@ -503,7 +504,6 @@ def match_detail(db: PgConnection, match_id: str) -> dict[str, Any] | None:
             "FROM proj_match_duties WHERE match_id = %s ORDER BY due_at NULLS LAST, duty, unit",
             (match_id,),
         )
-        pair["review_acts"] = _acts(cur, "WHERE a.match_id = %s", (match_id,), 20)
         pair["duties"] = [
             dict(zip(("duty", "owed_by", "due", "done", "escalated", "escalated_to"), r,
                      strict=True))
