@@ -100,8 +100,10 @@ class StatusCache:
         except Exception as err:  # the broker may be down: the page says so, shows the rest
             lags, problem = [], f"lag per partition not read: {err}"
         try:
-            if time.monotonic() - self._rhythms_taken > RHYTHM_EVERY:
-                self._rhythms = rhythms(self.db, (p.publisher_id for p in snap.publishers))
+            seen = [p.publisher_id for p in snap.publishers]
+            if (time.monotonic() - self._rhythms_taken > RHYTHM_EVERY
+                    or set(seen) - set(self._rhythms)):
+                self._rhythms = rhythms(self.db, seen)
                 self._rhythms_taken = time.monotonic()
             rates = rates_last_hour(self.db)
             items = attention(self.db, snap, self._rhythms)
@@ -306,24 +308,30 @@ def unread_notifications(settings: Settings, db: PgConnection) -> tuple[dict[str
     try:
         with reading_consumer(settings) as consumer, admin_client(settings) as admin:
             existing = consumer.topics()
+            wanted: dict[str, list[TopicPartition]] = {}
             for pid in ids:
                 topic = notification_topic(settings, pid)
-                if topic not in existing:
-                    out[pid] = 0  # nothing was ever sent to it
-                    continue
-                tps = [TopicPartition(topic, p) for p in
-                       sorted(consumer.partitions_for_topic(topic) or ())]
-                ends, begins = consumer.end_offsets(tps), consumer.beginning_offsets(tps)
-                committed = admin.list_consumer_group_offsets(
-                    f"{principal_of(settings, pid)}.inbox", partitions=tps)
-                unread = 0
+                out[pid] = 0  # no topic yet: nothing was ever sent to it
+                if topic in existing:
+                    wanted[pid] = [TopicPartition(topic, p) for p in
+                                   sorted(consumer.partitions_for_topic(topic) or ())]
+            every = [tp for tps in wanted.values() for tp in tps]
+            if not every:
+                return out, ""
+            ends, begins = consumer.end_offsets(every), consumer.beginning_offsets(every)
+            groups = {pid: f"{principal_of(settings, pid)}.inbox" for pid in wanted}
+            # One request for every inbox group (OffsetFetch v8+).
+            committed = admin.list_group_offsets(
+                {groups[pid]: tps for pid, tps in wanted.items()})
+            for pid, tps in wanted.items():
+                done = committed.get(groups[pid], {})
                 for tp in tps:
-                    done = committed.get(tp)
-                    start = done.offset if done is not None and done.offset >= 0 else 0
-                    unread += max(ends[tp] - max(start, begins[tp]), 0)
-                out[pid] = unread
+                    at = done.get(tp)
+                    start = max(at.offset if at is not None and at.offset >= 0 else 0,
+                                begins[tp])
+                    out[pid] += max(ends[tp] - start, 0)
     except Exception as err:  # the broker may be down: the page says so, shows the rest
-        return out, f"unread notifications not read from the broker: {err}"
+        return {}, f"unread notifications not read from the broker: {err}"
     return out, ""
 
 
@@ -379,7 +387,8 @@ def participants(projections: PgProjectionStore, events: PgEventStore,
     now = datetime.now(UTC)
     for view in out:
         view.unread = figures.unread.get(view.participant_id)
-        view.rhythm = figures.rhythms.get(view.participant_id)
+        view.rhythm = figures.rhythms.get(view.participant_id) or (
+            rhythm([view.sequence.last_seen_at]) if view.sequence else None)
         view.silent_for = view.rhythm.silent_for(now) if view.rhythm else None
     return out
 
