@@ -455,5 +455,6 @@ def test_promote_a_review_pair_and_the_police_inbox_receives_it(
 
     printed = _inbox(config, tmp_path / "hits.jsonl")
     hits = [json.loads(line) for line in (tmp_path / "hits.jsonl").read_text().splitlines()]
-    assert [h["match_id"] for h in hits] == [match_id], printed
+    assert [h["payload"]["match_id"] for h in hits] == [match_id], printed
+    assert hits[0]["payload"]["recipient"] == SICHUAN_POLICE
     wait_until("read by the inbox", lambda: _unread(browser, console, SICHUAN_POLICE) == "0")
