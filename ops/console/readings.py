@@ -254,7 +254,13 @@ def attention(
             "AND valid_until BETWEEN %s AND %s ORDER BY valid_until",
             (now, now + KEYS_EXPIRING_WITHIN),
         )
-        for pid, key_id, until in cur.fetchall():
+        rows = cur.fetchall()
+        cur.execute("SELECT count(*) FROM match_pairs WHERE status = 'REVIEW'")
+        waiting = cur.fetchone()
+        if waiting and waiting[0]:
+            items.append(Attention("review", f"{waiting[0]} pairs wait in the review queue",
+                                   "/review"))
+        for pid, key_id, until in rows:
             items.append(Attention("key", f"key {key_id[:8]} of {pid} expires {until:%Y-%m-%d}",
                                    f"/participants/{pid}"))
         cur.execute(

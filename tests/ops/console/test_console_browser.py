@@ -425,6 +425,14 @@ def test_promote_a_review_pair_and_the_police_inbox_receives_it(
     browser.get(f"{console.url}/review")
     assert "auditors read only" in text(browser, row)
     assert not browser.find_elements(By.CSS_SELECTOR, f"{row} form")
+    status = browser.execute_async_script(
+        "const done = arguments[0];"
+        "const csrf = document.querySelector('input[name=csrf]').value;"
+        f"fetch('/review/{match_id}/promote', {{method: 'POST', body: new URLSearchParams("
+        "{csrf: csrf, reason: 'auditor trying'})}).then(r => done(r.status));")
+    assert status == 403
+    assert hub.scalar("SELECT count(*) FROM console_audit WHERE username = 'arno' AND "
+                      "action = 'review-promote' AND outcome LIKE 'refused%%'") == 1
 
     log_in(browser, console, "olga")
     wait_until("nothing unread before", lambda: _unread(browser, console, SICHUAN_POLICE) == "0")
