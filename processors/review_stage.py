@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import psycopg
+
 from hub.config import Settings
 from hub.envelope import Envelope, encode_envelope
 from hub.errors import HubError, MatchingInputError
@@ -64,7 +66,10 @@ _PAIR = ("SELECT match_id, alert_id, status, counterpart_ref, counterpart_event_
          "FROM match_pairs WHERE match_id = %s")
 
 
-def pair_under_review(cur: Any, match_id: str, *, lock: bool = False) -> PairUnderReview | None:
+def pair_under_review(
+    cur: psycopg.Cursor[Any], match_id: str, *, lock: bool = False
+) -> PairUnderReview | None:
+    """The pair as the queue's acts see it (row-locked with `lock`), or None."""
     cur.execute(_PAIR + (" FOR UPDATE" if lock else ""), (match_id,))
     row = cur.fetchone()
     if row is None:
