@@ -50,7 +50,7 @@ def test_a_publisher_is_silent_when_longer_than_its_own_rhythm(
     """Three hours of quiet flag an hourly publisher but not a daily one: each is judged by
     the gaps between its own stored events (rhythms read through the burst walk)."""
     from hub.store import PublisherSequence
-    from ops.console.readings import rhythms
+    from ops.console.participant_health import rhythms
 
     now = datetime.now(UTC)
     quiet = now - timedelta(hours=3)
