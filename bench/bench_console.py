@@ -8,6 +8,8 @@ pairs with one notification each, quarantine entries and decisions, then serves 
 
     .venv/bin/python bench/bench_console.py [--events 1000000] [--matches 100000] [--rounds 40]
 
+Also run by `hubctl bench` (`--quick`: 100,000 events and 10,000 matches).
+
 Needs the services (`hubctl services up`); uses its own topic prefix and database, and removes
 both at the end.
 """
@@ -33,6 +35,7 @@ import psycopg
 from hub.config import Settings, load_settings
 from ops import db
 from ops.console.accounts import Accounts
+from ops.console.detached import launch
 from ops.console.loopback import address
 from processors import topic_admin
 from processors.processes import free_ports
@@ -102,18 +105,9 @@ def fill(settings: Settings, events: int, matches: int, quarantined: int) -> Non
 def serve(settings: Settings, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     (port,) = free_ports(1)
     env = {**os.environ, **settings.with_overrides(data_dir=data_dir).as_environment()}
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "hubctl"), "console", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = address(port).rstrip("/")
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"{url}/login", timeout=2).close()
-            return process, url
-        except OSError:
-            time.sleep(0.3)
-    process.terminate()
-    raise SystemExit("the console did not start")
+    process = launch(str(Path(sys.executable).parent / "hubctl"), port, [], env,
+                     data_dir / "console.log")
+    return process, address(port).rstrip("/")
 
 
 def logged_in(url: str) -> urllib.request.OpenerDirector:
@@ -170,7 +164,7 @@ def run(events: int, matches: int, rounds: int = 40) -> dict[str, dict[str, floa
             process, url = serve(settings, Path(data_dir))
             pages = ["/", "/overview/live", "/participants", f"/participants/{PUBLISHERS[0]}",
                      "/quarantine", "/quarantine?reason=UNKNOWN_KEY&status=open",
-                     f"/quarantine/{entry}", "/matches", "/matches?state=REVIEW",
+                     f"/quarantine/{entry}", "/review", "/matches", "/matches?state=REVIEW",
                      f"/matches?page={max(matches // 100 // 2, 1)}",
                      f"/matches/{_md5(1)}", "/audit"]
             timed = time_pages(url, pages, rounds)

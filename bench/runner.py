@@ -205,6 +205,19 @@ def _febrl(quick: bool) -> list[Figure]:
     return out
 
 
+def _console(quick: bool) -> list[Figure]:
+    module: Any = importlib.import_module("bench.bench_console")
+    events, matches = (100_000, 10_000) if quick else (1_000_000, 100_000)
+    r = module.run(events, matches, 20 if quick else 40)
+    limit = module.LIMIT_MS
+    return [
+        Figure("console", "stored events served", events, "", note=f"{matches:,} matches"),
+        *(Figure("console", f"page {page}, p95", f["p95"], "ms", "the issue's limit", limit,
+                 f["p95"] / limit, 1.0, f"p50 {f['p50']:.0f} ms")
+          for page, f in r.items()),
+    ]
+
+
 BENCHES: dict[str, Callable[[bool], list[Figure]]] = {
     "envelope": _envelope,
     "connector": _connector,
@@ -215,6 +228,7 @@ BENCHES: dict[str, Callable[[bool], list[Figure]]] = {
     "splink": _splink,
     "febrl4": _febrl,
     "backfill": _backfill,
+    "console": _console,
 }
 # Too long for --quick: run only when named (`--only backfill`) or in a full run.
 FULL_ONLY = frozenset({"backfill"})

@@ -11,7 +11,9 @@
 - a case-request is decided, audited and answered with the case file sealed to the unit, or a
   refusal (processors.case_stage);
 - a migrant record's children of unknown origin are asked to be DNA-sampled, and a dna-sample
-  answering such a request is indexed with the child and searched (processors.sampling_stage).
+  answering such a request is indexed with the child and searched (processors.sampling_stage);
+- a review-promoted or review-dismissed event (an operator's act on the review queue) is applied
+  by processors.review_stage.
 
 Every NOTIFY hit carries its reply and decision deadlines (hub.response, from the settings).
 
@@ -50,6 +52,7 @@ from hub.matching.kinship import TableSet
 from hub.matching.matcher import Decision, Hit, Matcher
 from hub.registry import operator_key_paths
 from hub.response import ResponseRules, deadlines_for, dna_in_words, score_band
+from hub.review import KEPT_AT_REVIEW_LEVEL, REVIEW_EVENT_TYPES
 from hub.routing import MatchSummary, match_id_for, route
 from hub.schema_catalog import SchemaCatalog
 from hub.store import EventRecord, EventStore
@@ -64,6 +67,7 @@ from processors.pg_matching import (
     PgMatchTxn,
 )
 from processors.pg_store import PgEventStore
+from processors.review_stage import ReviewActs
 from processors.route_stage import OutboxSender, Router, kinship_json
 from processors.sampling_stage import ChildSampling
 from processors.tip_stage import TipForwarder, search_terms
@@ -98,6 +102,7 @@ MATCH_TYPES = frozenset(
         "details-request",
         "case-request",
         "dna-sample",
+        *REVIEW_EVENT_TYPES,
     )
 )
 # Fields an alert-update replaces when it carries them.
@@ -186,6 +191,9 @@ class MatchStage:
             "case-request": self._case_request,
             "dna-sample": self._dna_sample,
         }
+        self.review = ReviewActs(self)
+        for event_type in REVIEW_EVENT_TYPES:
+            self._handlers[event_type] = self.review.apply
         self.tips = TipForwarder(router)
         self.sampling = ChildSampling(router, events, merged_alert)
 
@@ -399,7 +407,8 @@ class MatchStage:
             "counterpart_event_id": ref.event_id,
         }
         if hit.decision is Decision.REVIEW:
-            values["status"] = "NOTIFIED" if status == "NOTIFIED" else "REVIEW"
+            # A pair notified, or dismissed from the review queue (hub.review), stays so.
+            values["status"] = status if status in KEPT_AT_REVIEW_LEVEL else "REVIEW"
             txn.save_pair(match_id, values, notified=False)
             result.reviewed += 1
             return

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
                         help="run only this benchmark (repeatable): envelope, connector, "
                              "pipeline, security, matching, match-latency, splink, febrl4, "
-                             "backfill (not in --quick unless named) "
+                             "console, backfill (not in --quick unless named) "
                              "(`python -m bench --help` has the list the runner knows)")
     parser.set_defaults(handler=_run)
 

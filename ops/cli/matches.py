@@ -1,12 +1,15 @@
-"""hubctl matches review | failures: the streaming matcher's lists for operators."""
+"""hubctl matches review [promote|dismiss] | failures: the streaming matcher's lists for operators,
+and the review queue's acts (signed operator events, processors.review_stage)."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 from typing import Any
 
 from hub.config import load_settings
+from hub.review import ReviewAct
 from hub.store import to_jsonable
 from processors.pg_matching import PgMatchStore
 
@@ -25,6 +28,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     review.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     review.add_argument("--json", action="store_true", help="one JSON object per line")
     review.set_defaults(handler=_review)
+    acts = review.add_subparsers(dest="review_action", metavar="ACT")
+    for name, words in (("promote", "notify the pair to the police units like any hit"),
+                        ("dismiss", "take the pair off the queue; nobody is notified")):
+        act = acts.add_parser(
+            name, help=words,
+            description=f"{name.capitalize()} a review pair: {words}. The act is a "
+            "review event signed with the hub operator's key and published to the ingest topic; "
+            "the workers apply it (check with `hubctl matches review`).")
+        act.add_argument("match_id", help="the pair's match id (from `hubctl matches review`)")
+        act.add_argument("--reason", required=True, help="why, in a few words (kept in the log)")
+        act.add_argument("--operator", default=getpass.getuser(),
+                         help="who acts, as recorded in the event (default: your login name)")
+        act.set_defaults(handler=_act, act=ReviewAct.PROMOTE if name == "promote"
+                         else ReviewAct.DISMISS)
     failures = actions.add_parser("failures", help="events kept because they could not be matched")
     failures.set_defaults(handler=_failures)
 
@@ -47,6 +64,16 @@ def _review(args: argparse.Namespace) -> int:
         for evidence in row["explanation"] or []:
             print(f"    {evidence}")
     print(f"{len(rows)} pairs to review")
+    return 0
+
+
+def _act(args: argparse.Namespace) -> int:
+    from processors.review_stage import publish_review_act
+
+    envelope = publish_review_act(load_settings(), args.act, args.match_id,
+                                  operator=args.operator, reason=args.reason)
+    print(f"{args.act.value} for pair {args.match_id} signed and published "
+          f"(event {envelope.event_id}); the workers apply it, then it leaves the review list")
     return 0
 
 

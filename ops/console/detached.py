@@ -1,6 +1,7 @@
-"""The console as a detached process, for `hubctl demo`: started after the run and recorded in
-a small file in the demo folder, so that retiring the run (the next run, or the tests) stops
-exactly that process."""
+"""The console as a process of its own: `launch` starts `hubctl console` and waits until it
+answers (for the demo, the browser tests and the benchmark); for `hubctl demo` it is started
+detached after the run and recorded in a small file in the demo folder, so that retiring the
+run (the next run, or the tests) stops exactly that process."""
 
 from __future__ import annotations
 
@@ -68,28 +69,40 @@ def stop(path: Path) -> str | None:
     return f"stopped the previous console (pid {pid})"
 
 
+def launch(hubctl: str, port: int, options: list[str], env: dict[str, str], log: Path, *,
+           detached: bool = False, cwd: Path | None = None,
+           timeout: float = 120.0) -> subprocess.Popen[bytes]:
+    """`hubctl console --port P` with `options`, output to `log`; returns once its login page
+    answers. A console that exits or does not answer within `timeout` is killed (never left
+    behind) and raises ServiceError naming its log. `detached`: in a session of its own."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [hubctl, "console", "--port", str(port), *options],
+            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=detached, cwd=cwd,
+        )
+    url = address(port)
+    deadline = time.monotonic() + timeout  # a loaded machine takes its time to import it all
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}login", timeout=2).close()
+            return process
+        except (urllib.error.URLError, ConnectionError) as err:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                process.wait(timeout=10)
+                raise ServiceError(f"the console did not start ({err}); see {log}") from err
+            time.sleep(0.3)
+
+
 def start(hubctl: str, env: dict[str, str], record: Path, registry_dir: Path,
           log: Path) -> Detached:
     """`hubctl console` in its own session, on port 8470 when free; waits until it answers."""
     port = DEFAULT_PORT if _port_free(DEFAULT_PORT) else _free_port()
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [hubctl, "console", "--port", str(port), "--registry-dir", str(registry_dir)],
-            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    process = launch(hubctl, port, ["--registry-dir", str(registry_dir)], env, log,
+                     detached=True)
     url = address(port)
-    deadline = time.monotonic() + 120  # a loaded machine takes its time to import it all
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}login", timeout=2).close()
-            break
-        except (urllib.error.URLError, ConnectionError) as err:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise ServiceError(f"the console did not start ({err}); see {log}") from err
-            time.sleep(0.3)
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps({"pid": process.pid, "url": url}), encoding="utf-8")
     return Detached(process.pid, url, log)

@@ -10,7 +10,10 @@ from typing import Any
 
 from starlette.responses import RedirectResponse, Response
 
+from hub.errors import HubError
+from hub.review import ReviewAct
 from hub.routing import mask_id_numbers
+from hub.silence import words
 from hub.store import QuarantineStatus, to_jsonable
 from hub.verify import RejectReason
 from ops.console import readings
@@ -30,6 +33,10 @@ NOTICES = {
     "registry journal.",
     "withdrawn": "The permission-withdrawn event was signed and published to the registry topic.",
     "password": "Your password was changed.",
+    "promoted": "The review-promoted event was signed and published: once a worker has applied "
+    "it the pair leaves the queue and its notifications go to the police units.",
+    "dismissed": "The review-dismissed event was signed and published: once a worker has "
+    "applied it the pair leaves the queue.",
 }
 
 
@@ -93,20 +100,23 @@ def overview_live(call: Call) -> Response:
 
 
 def participants(call: Call) -> Response:
-    found = readings.participants(call.console.projections, call.console.events)
+    figures = call.console.status.latest()
+    found = readings.participants(call.console.projections, call.console.events, figures)
     return call.render("participants.html", page="participants", participants=found,
+                       unread_problem=figures.unread_problem, words=words,
                        notice=_notice(call))
 
 
 def participant(call: Call) -> Response:
     pid = call.request.path_params["pid"]
-    found = [p for p in readings.participants(call.console.projections, call.console.events)
-             if p.participant_id == pid]
+    figures = call.console.status.latest()
+    found = [p for p in readings.participants(call.console.projections, call.console.events,
+                                              figures) if p.participant_id == pid]
     if not found:
         raise Refused(404, f"no participant {pid!r} is registered")
     anomalies = call.console.events.anomalies(pid)[-50:]
     return call.render("participant.html", page="participants", p=found[0],
-                       anomalies=anomalies, notice=_notice(call))
+                       anomalies=anomalies, words=words, notice=_notice(call))
 
 
 def _registry_emit(call: Call, namespace: argparse.Namespace) -> list[str]:
@@ -332,6 +342,47 @@ def match_reveal(call: Call) -> Response:
     return match(call, reason)
 
 
+# -- review queue -------------------------------------------------------------------------
+
+
+def review(call: Call) -> Response:
+    rows, total = readings.review_queue(call.console.events.db, limit=PAGE_SIZE)
+    for row in rows:
+        row["lines"] = readings.masked_explanation(row["explanation"])
+    acts = readings.review_acts(call.console.events.db, limit=20)
+    return call.render("review.html", page="review", rows=rows, total=total, acts=acts,
+                       notice=_notice(call))
+
+
+def _review_act(call: Call, act: ReviewAct) -> Response:
+    from processors.review_stage import publish_review_act
+
+    match_id = call.request.path_params["match_id"]
+    if len(match_id) > 64:
+        raise Refused(400, "a match id has at most 64 characters")
+    name = "review-promote" if act is ReviewAct.PROMOTE else "review-dismiss"
+    call.must_act(name, f"match {match_id}")
+    reason = call.reason()
+    operator = call.session.operator.username
+    try:
+        publish_review_act(call.console.settings, act, match_id, operator=operator,
+                           reason=reason, key_dir=call.console.registry_dir)
+    except HubError as err:
+        call.console.audit.write(operator, name, f"match {match_id}", reason, f"refused: {err}")
+        raise
+    call.console.audit.write(operator, name, f"match {match_id}", reason)
+    notice = "promoted" if act is ReviewAct.PROMOTE else "dismissed"
+    return RedirectResponse(f"/review?notice={notice}", status_code=303)
+
+
+def review_promote(call: Call) -> Response:
+    return _review_act(call, ReviewAct.PROMOTE)
+
+
+def review_dismiss(call: Call) -> Response:
+    return _review_act(call, ReviewAct.DISMISS)
+
+
 # -- audit and account --------------------------------------------------------------------
 
 
@@ -368,6 +419,9 @@ ROUTES: list[tuple[str, Handler, bool]] = [
     ("/quarantine/{entry_id:int}", quarantine_entry, False),
     ("/quarantine/{entry_id:int}/reveal", quarantine_reveal, True),
     ("/quarantine/{entry_id:int}/retry", quarantine_retry, True),
+    ("/review", review, False),
+    ("/review/{match_id}/promote", review_promote, True),
+    ("/review/{match_id}/dismiss", review_dismiss, True),
     ("/matches", matches, False),
     ("/matches/{match_id}", match, False),
     ("/matches/{match_id}/reveal", match_reveal, True),

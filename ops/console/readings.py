@@ -16,9 +16,12 @@ from kafka import TopicPartition
 from hub.config import Settings
 from hub.envelope import Envelope, decode_envelope, decode_payload
 from hub.errors import EnvelopeError, HubError
+from hub.identity import HUB_OPERATOR_ID
 from hub.routing import minimal_line
 from hub.schema_catalog import SchemaCatalog
+from hub.silence import Rhythm, rhythm, words
 from hub.store import PublisherSequence, QuarantineEntry, QuarantineStatus
+from ops.console.participant_health import rhythms, unread_notifications
 from processors.health import stage_positions
 from processors.kafka_reading import reading_consumer
 from processors.operations import StatusSnapshot, snapshot
@@ -28,8 +31,9 @@ from processors.supervisor import workers
 
 MINUTES = 60
 KEYS_EXPIRING_WITHIN = timedelta(days=14)
-SILENT_AFTER = timedelta(hours=24)
-MATCH_STATES = ("NOTIFIED", "REVIEW", "CONFIRMED", "REJECTED", "NEED_INFO")
+# A publisher's rhythm is retaken this often (s): it moves slowly and walks the store.
+RHYTHM_EVERY = 60.0
+MATCH_STATES = ("NOTIFIED", "REVIEW", "DISMISSED", "CONFIRMED", "REJECTED", "NEED_INFO")
 RATE_NAMES = ("ingest", "verified", "quarantined", "notifications")
 log = logging.getLogger("hub.console")
 
@@ -44,6 +48,11 @@ class Figures:
     lag_problem: str
     rates: dict[str, list[int]]
     attention: list[Attention]
+    # Per participant: notifications on its topic its inbox has not fetched yet (None: not
+    # known, see unread_problem), and its rhythm of publishing (hub.silence).
+    unread: dict[str, int] = field(default_factory=dict)
+    unread_problem: str = ""
+    rhythms: dict[str, Rhythm] = field(default_factory=dict)
 
 
 class StatusCache:
@@ -63,6 +72,8 @@ class StatusCache:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._rhythms: dict[str, Rhythm] = {}
+        self._rhythms_taken = 0.0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="status-cache", daemon=True)
@@ -87,11 +98,20 @@ class StatusCache:
         except Exception as err:  # the broker may be down: the page says so, shows the rest
             lags, problem = [], f"lag per partition not read: {err}"
         try:
-            rates, items = rates_last_hour(self.db), attention(self.db, snap)
+            seen = [p.publisher_id for p in snap.publishers]
+            if (time.monotonic() - self._rhythms_taken > RHYTHM_EVERY
+                    or set(seen) - set(self._rhythms)):
+                self._rhythms = rhythms(self.db, seen)
+                self._rhythms_taken = time.monotonic()
+            rates = rates_last_hour(self.db)
+            items = attention(self.db, snap, self._rhythms)
+            unread, unread_problem = unread_notifications(self.settings, self.db)
         except HubError as err:
             snap.problems.append(f"postgres: {err}")
             rates, items = {name: [0] * MINUTES for name in RATE_NAMES}, []
-        figures = Figures(snap, datetime.now(UTC), lags, problem, rates, items)
+            unread, unread_problem = {}, f"not read: {err}"
+        figures = Figures(snap, datetime.now(UTC), lags, problem, rates, items, unread,
+                          unread_problem, self._rhythms)
         with self._lock:
             self._latest = figures
         return figures
@@ -201,9 +221,12 @@ class Attention:
     link: str
 
 
-def attention(db: PgConnection, snap: StatusSnapshot) -> list[Attention]:
-    """Open quarantine by reason, stuck stages, silent publishers, keys soon expiring, hits
-    past their reply or decision deadline (hub.response, proj_match_duties)."""
+def attention(
+    db: PgConnection, snap: StatusSnapshot, rhythms: dict[str, Rhythm] | None = None
+) -> list[Attention]:
+    """Open quarantine by reason, stuck stages, publishers silent for longer than usual (their
+    own rhythm, hub.silence), keys soon expiring, hits past their reply or decision deadline
+    (hub.response, proj_match_duties)."""
     items: list[Attention] = []
     for (reason, status), count in sorted(snap.quarantine.items()):
         if status == QuarantineStatus.OPEN.value:
@@ -213,9 +236,14 @@ def attention(db: PgConnection, snap: StatusSnapshot) -> list[Attention]:
         items.append(Attention("stuck", stuck.describe(), "/"))
     now = datetime.now(UTC)
     for pub in snap.publishers:
-        if now - pub.last_seen_at > SILENT_AFTER:
-            hours = int((now - pub.last_seen_at).total_seconds() // 3600)
-            items.append(Attention("silent", f"{pub.publisher_id} silent for {hours} h",
+        # The hub operator publishes when there is something to say (hits, registry changes).
+        if pub.publisher_id == HUB_OPERATOR_ID:
+            continue
+        known = (rhythms or {}).get(pub.publisher_id) or rhythm([pub.last_seen_at])
+        quiet = known.silent_for(now)
+        if quiet is not None:
+            items.append(Attention("silent", f"{pub.publisher_id} silent for {words(quiet)}, "
+                                   f"longer than usual ({known.describe()})",
                                    f"/participants/{pub.publisher_id}"))
     with db.cursor() as cur:
         cur.execute(
@@ -224,7 +252,13 @@ def attention(db: PgConnection, snap: StatusSnapshot) -> list[Attention]:
             "AND valid_until BETWEEN %s AND %s ORDER BY valid_until",
             (now, now + KEYS_EXPIRING_WITHIN),
         )
-        for pid, key_id, until in cur.fetchall():
+        rows = cur.fetchall()
+        cur.execute("SELECT count(*) FROM match_pairs WHERE status = 'REVIEW'")
+        waiting = cur.fetchone()
+        if waiting and waiting[0]:
+            items.append(Attention("review", f"{waiting[0]} pairs wait in the review queue",
+                                   "/review"))
+        for pid, key_id, until in rows:
             items.append(Attention("key", f"key {key_id[:8]} of {pid} expires {until:%Y-%m-%d}",
                                    f"/participants/{pid}"))
         cur.execute(
@@ -258,9 +292,13 @@ class ParticipantView:
     sequence: PublisherSequence | None = None
     quarantined: int = 0
     anomalies: list[Any] = field(default_factory=list)
+    unread: int | None = None  # None: not known (the broker did not answer, or not yet)
+    rhythm: Rhythm | None = None
+    silent_for: timedelta | None = None
 
 
-def participants(projections: PgProjectionStore, events: PgEventStore) -> list[ParticipantView]:
+def participants(projections: PgProjectionStore, events: PgEventStore,
+                 figures: Figures | None = None) -> list[ParticipantView]:
     people = projections.rows("proj_participants")
     keys = projections.rows("proj_participant_keys")
     perms = projections.rows("proj_participant_permissions")
@@ -284,6 +322,14 @@ def participants(projections: PgProjectionStore, events: PgEventStore) -> list[P
             sequence=sequences.get(pid),
             quarantined=quarantined.get(pid, 0),
         ))
+    if figures is None:
+        return out
+    now = datetime.now(UTC)
+    for view in out:
+        view.unread = figures.unread.get(view.participant_id)
+        view.rhythm = figures.rhythms.get(view.participant_id) or (
+            rhythm([view.sequence.last_seen_at]) if view.sequence else None)
+        view.silent_for = view.rhythm.silent_for(now) if view.rhythm else None
     return out
 
 
@@ -399,6 +445,7 @@ def match_detail(db: PgConnection, match_id: str) -> dict[str, Any] | None:
             dict(zip(("decision", "unit", "publisher", "at", "note"), r, strict=True))
             for r in cur.fetchall()
         ]
+        pair["review_acts"] = _acts(cur, "WHERE a.match_id = %s", (match_id,), 20)
         # What the hit owes by when (hub.response): each notified unit's acknowledgement and
         # the decision, met or not, escalated or not.
         cur.execute(
@@ -412,6 +459,35 @@ def match_detail(db: PgConnection, match_id: str) -> dict[str, Any] | None:
             for r in cur.fetchall()
         ]
     return pair
+
+
+def review_queue(db: PgConnection, *, limit: int = 100) -> tuple[list[dict[str, Any]], int]:
+    """Pairs waiting for an operator (hub.review), best score first, and how many wait."""
+    with db.cursor() as cur:
+        cur.execute("SELECT count(*) FROM match_pairs WHERE status = 'REVIEW'")
+        row = cur.fetchone()
+        total = int(row[0]) if row else 0
+        cur.execute(
+            "SELECT match_id, alert_id, counterpart_kind, counterpart_id, child_index, score, "
+            "explanation, first_found_at FROM match_review "
+            "ORDER BY score DESC, first_found_at, match_id LIMIT %s", (limit,))
+        names = [d.name for d in cur.description or ()]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()], total
+
+
+def _acts(cur: Any, where: str, params: tuple[Any, ...], limit: int) -> list[dict[str, Any]]:
+    cur.execute(
+        "SELECT a.match_id, a.act, a.operator, a.reason, a.acted_at, a.applied_at, p.status "
+        f"FROM match_review_acts a LEFT JOIN match_pairs p USING (match_id) {where} "
+        "ORDER BY a.applied_at DESC LIMIT %s", (*params, limit))
+    names = ("match_id", "act", "operator", "reason", "acted_at", "applied_at", "status")
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def review_acts(db: PgConnection, *, limit: int = 20) -> list[dict[str, Any]]:
+    """The review acts the match stage applied most recently, with the pair's state now."""
+    with db.cursor() as cur:
+        return _acts(cur, "", (), limit)
 
 
 def masked_explanation(lines: list[str] | None) -> list[str]:

@@ -151,6 +151,10 @@ def sample_payloads() -> dict[str, dict[str, Any]]:
                        "str_profile": {"kit": "Goldeneye 20A", "lab": None, "population": None,
                                        "loci": [{"locus": "TH01", "alleles": ["9", "9.3"]}]},
                        "issuing_unit": "510000-police"},
+        "review-promoted": {"match_id": match_id, "alert_id": "A-510100-2026-0042",
+                            "operator": "li.na", "reason": "same scar, dates one year apart"},
+        "review-dismissed": {"match_id": match_id, "alert_id": "A-510100-2026-0042",
+                             "operator": "li.na", "reason": "different mother named in file"},
     }
 
 

@@ -24,12 +24,14 @@ EVENT_TYPES = [
     "case-request",
     # DNA-sampling requests for children of unknown origin (issue 17).
     "dna-sampling-request", "dna-sample",
+    # The review queue's acts (issue 14).
+    "review-promoted", "review-dismissed",
 ]
 
 
 class TestCatalog:
     def test_every_event_type_has_a_schema(self) -> None:
-        """All twenty-two agreed event type names are in the catalog, and nothing else."""
+        """All agreed event type names are in the catalog, and nothing else."""
         assert sorted(EVENT_TYPES) == catalog().event_types()
 
     def test_fingerprint_lookup(self) -> None:

@@ -10,8 +10,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +28,9 @@ from hub.schema_catalog import SchemaCatalog
 from ops import db
 from ops.cli import main as hubctl
 from ops.console.accounts import Accounts
+from ops.console.detached import launch
 from ops.console.loopback import address
+from ops.errors import ServiceError
 from processors import topic_admin
 from processors.processes import free_ports
 from processors.supervisor import start_workers, stop_workers, workers
@@ -142,24 +142,12 @@ def console(hub: Hub) -> Iterator[Served]:
     (port,) = free_ports(1)
     log = hub.settings.data_dir / "console.log"
     env = {**os.environ, **hub.settings.as_environment()}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "hubctl"), "console",
-             "--port", str(port), "--refresh", "1"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT,
-        )
-    url = address(port).rstrip("/")
-    deadline = time.monotonic() + 120  # a loaded machine takes its time to import it all
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/login", timeout=2).close()
-            break
-        except (urllib.error.URLError, ConnectionError):
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()  # never left behind, even when it did not come up
-                raise AssertionError("console did not start:\n" + log.read_text()) from None
-            time.sleep(0.3)
-    yield Served(url, process, log)
+    try:
+        process = launch(str(Path(sys.executable).parent / "hubctl"), port, ["--refresh", "1"],
+                         env, log, cwd=PROJECT)
+    except ServiceError as err:
+        raise AssertionError(f"{err}:\n{log.read_text()}") from None
+    yield Served(address(port).rstrip("/"), process, log)
     process.terminate()
     process.wait(timeout=20)
 

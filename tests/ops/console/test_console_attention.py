@@ -42,3 +42,41 @@ def test_an_overdue_duty_is_listed_with_where_it_was_escalated(
     assert "DECISION by 510000-police overdue" in items[0].text
     assert items[0].text.endswith("escalated to 510000-police")
     assert items[1].text.endswith("not yet escalated")
+
+
+def test_a_publisher_is_silent_when_longer_than_its_own_rhythm(
+    fresh_db_settings: Settings,
+) -> None:
+    """Three hours of quiet flag an hourly publisher but not a daily one: each is judged by
+    the gaps between its own stored events (rhythms read through the burst walk)."""
+    from hub.store import PublisherSequence
+    from ops.console.participant_health import rhythms
+
+    now = datetime.now(UTC)
+    quiet = now - timedelta(hours=3)
+    hourly, daily = "510000-police", "320000-migrant-registry"
+    with psycopg.connect(fresh_db_settings.pg_owner_dsn) as conn:
+        for pid, every in ((hourly, timedelta(hours=1)), (daily, timedelta(days=1))):
+            for n in range(30):
+                # Three events seconds apart per burst: one burst, not three gaps.
+                for s in range(3):
+                    conn.execute(
+                        "INSERT INTO event_store (event_id, event_type, schema_version, "
+                        "schema_fingerprint, publisher_id, key_id, sequence, occurred_at, "
+                        "published_at, payload, signature, wire, body, stored_at) VALUES "
+                        "(%s, 'migrant-record', 1, 'f', %s, 'k', %s, %s, %s, '', '', '', "
+                        "'{}', %s)",
+                        (f"{pid}-{n}-{s}", pid, n * 3 + s, now, now,
+                         quiet - every * n - timedelta(seconds=s)))
+    db = PgConnection(fresh_db_settings.pg_dsn)
+    try:
+        known = rhythms(db, [hourly, daily])
+        snap = SimpleNamespace(quarantine={}, stuck=[], publishers=[
+            PublisherSequence(pid, 90, quiet) for pid in (hourly, daily)])
+        items = [a for a in attention(db, snap, known)  # type: ignore[arg-type]
+                 if a.kind == "silent"]
+    finally:
+        db.close()
+    assert known[hourly].usual_gap is not None and known[hourly].gaps == 29
+    assert [a.link for a in items] == [f"/participants/{hourly}"]
+    assert "silent for 3 h, longer than usual" in items[0].text

@@ -3,6 +3,7 @@ pipeline worker. Screenshots of every page go to .data/test-output/console/."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -27,9 +28,11 @@ from conftest import (
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
-from hub.identity import check_character
+from connectors.cli import main as connector_main
+from hub.identity import HUB_OPERATOR_ID, check_character
 from hub.keys import generate_keypair
 from hub.registry import RegistrationRequest
+from ops.broker_access import grant_access
 from processors.testing import payload_for
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -357,3 +360,109 @@ def test_register_a_participant_from_its_request_file(
     assert bundle.exists() and bundle.stat().st_mode & 0o077 == 0
     assert hub.scalar("SELECT count(*) FROM console_audit WHERE action = 'register' "
                       "AND target = %s AND outcome = 'done'", pid) == 1
+
+
+def _police_connector(hub: Hub, folder: Path) -> Path:
+    """Sichuan police's connector: `hub-connector init`, a broker login and ACLs, `join`."""
+    folder.mkdir()
+    config = folder / "hub-connector.toml"
+    assert connector_main(["init", "--participant-id", SICHUAN_POLICE, "--config", str(config),
+                           "--hub", hub.settings.kafka_bootstrap,
+                           "--topic-prefix", hub.settings.topic_prefix]) == 0
+    bundle = grant_access(hub.settings, SICHUAN_POLICE, hub.world.operator.verify_key)
+    bundle.save(folder / "bundle.json")
+    assert connector_main(["join", "--config", str(config), str(folder / "bundle.json")]) == 0
+    return config
+
+
+def _inbox(config: Path, jsonl: Path) -> str:
+    """The real `hub-connector inbox`, once: what it printed."""
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "hub-connector"), "inbox", "--config", str(config),
+         "--jsonl", str(jsonl)], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def _unread(browser: Any, console: Served, pid: str) -> str:
+    browser.get(f"{console.url}/participants")
+    row = browser.find_element(By.XPATH, f"//table[@id='participants']//tr[td/a[text()='{pid}']]")
+    return str(row.find_element(By.CSS_SELECTOR, "td.unread").text)
+
+
+def test_promote_a_review_pair_and_the_police_inbox_receives_it(
+    hub: Hub, console: Served, browser: Any, tmp_path: Path
+) -> None:
+    """A pair between the thresholds (a child registered without a name) waits in the review
+    queue; an auditor sees no forms; the operator promotes it with a reason; the worker
+    applies the signed review-promoted event, the pair leaves the queue, and Sichuan police's
+    `hub-connector inbox` receives the hit. The participants page counts it as unread until
+    the inbox has fetched it."""
+    config = _police_connector(hub, tmp_path / "police")
+    _inbox(config, tmp_path / "earlier.jsonl")  # whatever earlier tests sent: read now
+    girl = {"name": "王小芳", "sex": "FEMALE",
+            "birth": {"precision": "DAY", "date": date(2017, 8, 9)}}
+    at = hub.world.epoch
+    alert = payload_for("missing-person-alert", 7, at, SICHUAN_POLICE, person=girl,
+                        last_seen_place={"area_code": "510104", "text": "成都市锦江区某路"},
+                        jurisdiction="510000")
+    record = payload_for("migrant-record", 7, at, REGISTRY)
+    unnamed = {k: v for k, v in girl.items() if k != "name"}
+    record["children"] = [{"child": unnamed, "guardian_relation": "NON_RELATIVE"}]
+    record["moved_in_on"] = date(2023, 5, 1)
+    hub.publish([hub.world.event(SICHUAN_POLICE, "missing-person-alert", payload=alert)])
+    hub.wait_for("alert indexed", lambda: hub.scalar(
+        "SELECT count(*) FROM match_alerts WHERE alert_id = %s", alert["alert_id"]) == 1)
+    hub.publish([hub.world.event(REGISTRY, "migrant-record", payload=record)])
+    hub.wait_for("pair on the review queue", lambda: hub.scalar(
+        "SELECT count(*) FROM match_pairs WHERE status = 'REVIEW' AND alert_id = %s",
+        alert["alert_id"]) == 1)
+    match_id = str(hub.scalar("SELECT match_id FROM match_pairs WHERE alert_id = %s",
+                              alert["alert_id"]))
+    row = f"#review tr[data-match='{match_id}']"
+
+    log_in(browser, console, "arno")
+    browser.get(f"{console.url}/review")
+    assert "auditors read only" in text(browser, row)
+    assert not browser.find_elements(By.CSS_SELECTOR, f"{row} form")
+    status = browser.execute_async_script(
+        "const done = arguments[0];"
+        "const csrf = document.querySelector('input[name=csrf]').value;"
+        f"fetch('/review/{match_id}/promote', {{method: 'POST', body: new URLSearchParams("
+        "{csrf: csrf, reason: 'auditor trying'})}).then(r => done(r.status));")
+    assert status == 403
+    assert hub.scalar("SELECT count(*) FROM console_audit WHERE username = 'arno' AND "
+                      "action = 'review-promote' AND outcome LIKE 'refused%%'") == 1
+
+    log_in(browser, console, "olga")
+    wait_until("nothing unread before", lambda: _unread(browser, console, SICHUAN_POLICE) == "0")
+    browser.get(f"{console.url}/review")
+    listed = text(browser, row)
+    assert alert["alert_id"] in listed and "-> REVIEW" in listed
+    assert "王" not in listed  # compared values stay hidden on the queue
+    shot(browser, "review")
+    browser.find_element(By.CSS_SELECTOR, f"{row} form.promote input[name=reason]").send_keys(
+        "birth date and the non-relative guardian fit; worth a call")
+    browser.find_element(By.CSS_SELECTOR, f"{row} form.promote button").click()
+    wait_until("promoted notice", lambda: "review-promoted" in text(browser, "#notice"))
+    hub.wait_for("promotion applied", lambda: hub.scalar(
+        "SELECT status FROM match_pairs WHERE match_id = %s", match_id) == "NOTIFIED")
+    assert hub.scalar("SELECT publisher_id FROM event_store WHERE event_type = "
+                      "'review-promoted' AND body->>'match_id' = %s", match_id) \
+        == HUB_OPERATOR_ID
+    assert hub.scalar("SELECT count(*) FROM console_audit WHERE username = 'olga' AND "
+                      "action = 'review-promote' AND target = %s", f"match {match_id}") == 1
+    hub.wait_for("notification sent", lambda: hub.scalar(
+        "SELECT count(*) FROM match_outbox WHERE msg_key = %s AND sent_at IS NOT NULL AND "
+        "topic LIKE %s", match_id.encode(), f"%notifications.{SICHUAN_POLICE}") == 1)
+    browser.get(f"{console.url}/review")
+    assert not browser.find_elements(By.CSS_SELECTOR, row)
+    assert "olga" in text(browser, "#acts") and "promoted" in text(browser, "#acts")
+    wait_until("counted unread", lambda: _unread(browser, console, SICHUAN_POLICE) == "1")
+    shot(browser, "participants-unread")
+
+    printed = _inbox(config, tmp_path / "hits.jsonl")
+    hits = [json.loads(line) for line in (tmp_path / "hits.jsonl").read_text().splitlines()]
+    assert [h["payload"]["match_id"] for h in hits] == [match_id], printed
+    assert hits[0]["payload"]["recipient"] == SICHUAN_POLICE
+    wait_until("read by the inbox", lambda: _unread(browser, console, SICHUAN_POLICE) == "0")
