@@ -25,11 +25,11 @@ from hub.identity import HUB_OPERATOR_ID
 from hub.keys import SigningKey
 from hub.matching.kinship import KinshipKind, KinshipResult
 from hub.matching.matcher import Hit
+from hub.matching.store import MatchStore, MatchTxn
 from hub.notice import seal_notice
 from hub.response import Deadlines
 from hub.routing import MatchSummary, Routing, mask_id_numbers, notification
 from hub.schema_catalog import SchemaCatalog
-from processors.pg_matching import PgMatchStore, PgMatchTxn
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class Router:
 
     def publish(
         self,
-        txn: PgMatchTxn,
+        txn: MatchTxn,
         hit: Hit,
         summary: MatchSummary,
         routing: Routing,
@@ -135,7 +135,7 @@ class OutboxSender:
 
     def __init__(
         self,
-        store: PgMatchStore,
+        store: MatchStore,
         kafka_config: Mapping[str, Any],
         ensure_topic: Callable[[str], None],
         *,
