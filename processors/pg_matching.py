@@ -62,6 +62,8 @@ __all__ = [
 # One lock for all matching batches: an alert and a record committed by two workers at the same
 # moment would otherwise each search an index that does not yet hold the other.
 _MATCH_LOCK = 0x6D617463  # "matc"
+# The class of per-pair locks (two-key advisory locks: this class, a hash of the match id).
+_PAIR_LOCKS = 0x70616972  # "pair"
 
 
 def facts_to_json(facts: PersonFacts) -> dict[str, Any]:
@@ -380,6 +382,11 @@ class PgMatchTxn:
     # --- pairs and decisions ---------------------------------------------------------------
 
     def pair(self, match_id: str) -> KnownPair | None:
+        # A row lock cannot hold a pair that has no row yet: the pair's own advisory lock makes
+        # two workers finding the same new pair (under two blocking keys) take turns.
+        self._cur.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_PAIR_LOCKS, match_id)
+        )
         self._cur.execute(
             "SELECT status, evidence, recipients FROM match_pairs WHERE match_id = %s FOR UPDATE",
             (match_id,),

@@ -141,7 +141,9 @@ class MatchTxn(Protocol):
         """Record that a tip went to a recipient; False if it had gone already."""
 
     def pair(self, match_id: str) -> KnownPair | None:
-        """What is known of a pair (locked for this transaction); None if new."""
+        """What is known of a pair; None if new. The pair is locked for this transaction even
+        while new, so two transactions finding the same pair decide on it one after the other
+        and it is notified once."""
 
     def save_pair(self, match_id: str, pair: PairRecord, notified: bool) -> None:
         """Insert or refresh a pair, counting a notification; a decided pair keeps its decision,

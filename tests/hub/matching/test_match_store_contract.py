@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +20,7 @@ from hub.matching.memory_store import InMemoryMatchStore
 from hub.matching.rules import (
     AlertStatus,
     IndexedPerson,
+    KnownPair,
     PairRecord,
     PairStatus,
     new_alert,
@@ -50,6 +53,29 @@ def stores(request: pytest.FixtureRequest) -> Iterator[tuple[EventStore, MatchSt
 @pytest.fixture
 def store(stores: tuple[EventStore, MatchStore]) -> MatchStore:
     return stores[1]
+
+
+@pytest.fixture
+def reopen(
+    request: pytest.FixtureRequest, store: MatchStore
+) -> Iterator[Callable[[], MatchStore]]:
+    """Opens another handle on the same store, as a second worker would (PostgreSQL: its own
+    connection)."""
+    if isinstance(store, InMemoryMatchStore):
+        yield lambda: store
+        return
+    from processors.pg_matching import PgMatchStore
+
+    settings = request.getfixturevalue("fresh_db_settings")
+    made: list[PgMatchStore] = []
+
+    def make() -> MatchStore:
+        made.append(PgMatchStore(settings.pg_dsn))
+        return made[-1]
+
+    yield make
+    for handle in made:
+        handle.close()
 
 
 def entry(
@@ -253,6 +279,33 @@ class TestPairs:
             second = txn.pair("M")
         assert first is not None and first.status is PairStatus.CONFIRMED
         assert second is not None and second.status is PairStatus.REJECTED
+
+
+    def test_two_transactions_finding_the_same_new_pair_take_turns(
+        self, store: MatchStore, reopen: Callable[[], MatchStore]
+    ) -> None:
+        """The second transaction asking for a pair the first is about to notify waits for it
+        and then sees it notified, so a pair found twice at once is notified once."""
+        seen: list[KnownPair | None] = []
+        asking = threading.Event()
+
+        worker = reopen()
+
+        def second() -> None:
+            asking.set()
+            with worker.transaction() as txn:
+                seen.append(txn.pair("M"))
+
+        other = threading.Thread(target=second)
+        with store.transaction() as txn:
+            assert txn.pair("M") is None
+            other.start()
+            asking.wait(10)
+            time.sleep(0.5)  # room for the second one to reach the pair (and wait there)
+            txn.save_pair("M", pair_record(PairStatus.NOTIFIED, evidence="e1"), notified=True)
+        other.join(30)
+        assert len(seen) == 1 and seen[0] is not None
+        assert (seen[0].status, seen[0].evidence) == (PairStatus.NOTIFIED, "e1")
 
 
 class TestOutboxAndBookkeeping:
