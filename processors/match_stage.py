@@ -43,6 +43,7 @@ from hub.matching.blocking import (
     dna_group_keys,
 )
 from hub.matching.facts import PersonFacts
+from hub.matching.fanout import Probe, ProbeKind, encode_probe, probes_for
 from hub.matching.features import Features, prepare
 from hub.matching.kinship import TableSet
 from hub.matching.matcher import Hit, Matcher
@@ -144,8 +145,12 @@ class MatchStage:
         consumer: str = "match",
         rules: ResponseRules | None = None,
         catalog: SchemaCatalog | None = None,
+        fan_out: str | None = None,
     ) -> None:
         self.events = events
+        # With a keyed topic, persons are indexed here and searched by the owners of their
+        # blocking keys (processors.match_key_stage); without one, searched here at once.
+        self.fan_out = fan_out
         # With a catalog, events are decoded from the verified messages (checked against the
         # store by digest) instead of read back (processors.verify_stage.received_records).
         self.catalog = catalog
@@ -177,9 +182,13 @@ class MatchStage:
         """One batch, one transaction; raises StoreUnavailable to be retried as a whole."""
         found_records = received_records(self.events, self.catalog, messages)
         result = MatchResult()
-        self._registered = None  # read once per batch, when the first hit needs it
+        self.begin_batch()
         with self.store.transaction() as txn:
-            txn.lock()
+            if self.fan_out is None:
+                # Searching in place (a rebuild, tests), two batches committing at once would
+                # each search an index without the other; fanned out, probes are sent after the
+                # commit, so no lock is needed (hub.matching.fanout).
+                txn.lock()
             done = claim_partitions(txn, self.consumer, messages)
             for msg, record in zip(messages, found_records, strict=True):
                 if msg.offset <= done[(msg.topic, msg.partition)] or record is None:
@@ -208,6 +217,11 @@ class MatchStage:
                     self._failed(txn, record, f"{type(err).__name__}: {err}", result)
             advance_partitions(txn, self.consumer, messages)
         return result
+
+    def begin_batch(self) -> None:
+        """Forget what is read once per batch (registrations, name counts)."""
+        self._registered = None  # read again when the first hit of the batch needs it
+        self._populations.clear()
 
     def _failed(
         self, txn: MatchTxn, record: EventRecord, reason: str, result: MatchResult
@@ -286,8 +300,23 @@ class MatchStage:
         alert = prepare(facts)
         person = IndexedPerson(facts, publisher, None)
         txn.replace_persons(state.alert_id, Side.ALERT, [_entry(person, alert)])
+        if self.fan_out is not None:
+            self._send_probes(txn, Side.ALERT, alert, trigger)
+        else:
+            self._score_alert(txn, state, alert, _candidates(txn, alert, Side.OTHER), trigger,
+                              result)
+
+    def _score_alert(
+        self,
+        txn: MatchTxn,
+        state: AlertState,
+        alert: Features,
+        others: Sequence[IndexedPerson],
+        trigger: str,
+        result: MatchResult,
+    ) -> None:
         population = self._population(txn, alert)
-        for other in _candidates(txn, alert, Side.OTHER):
+        for other in others:
             scored = self.matcher.score_pair(alert, self._prepared(other.facts), population)
             hit = self.matcher.to_hit(scored)
             if hit is not None:
@@ -308,17 +337,62 @@ class MatchStage:
             persons[0].ref.business_id, Side.OTHER, [_entry(p, f) for p, f in prepared]
         )
         for indexed, features in prepared:
-            candidates = _candidates(txn, features, Side.ALERT)
-            alerts = [self._prepared(c.facts) for c in candidates]
-            self._load_populations(txn, alerts)
-            for alert in alerts:
-                # Only indexed alerts are open ones (closing removes them); the alert's state
-                # is read for hits only, which are few next to the candidates scored.
-                scored = self.matcher.score_pair(alert, features, self._population(txn, alert))
-                hit = self.matcher.to_hit(scored)
-                state = txn.alert(alert.facts.ref.business_id) if hit else None
-                if hit is not None and state is not None and state.status is AlertStatus.OPEN:
-                    self._hit(txn, state, hit, indexed, event.event_id, result)
+            if self.fan_out is not None:
+                self._send_probes(txn, Side.OTHER, features, event.event_id)
+            else:
+                alerts = _candidates(txn, features, Side.ALERT)
+                self._score_person(txn, indexed, features, alerts, event.event_id, result)
+
+    def _score_person(
+        self,
+        txn: MatchTxn,
+        indexed: IndexedPerson,
+        features: Features,
+        candidates: Sequence[IndexedPerson],
+        trigger: str,
+        result: MatchResult,
+    ) -> None:
+        alerts = [self._prepared(c.facts) for c in candidates]
+        self._load_populations(txn, alerts)
+        for alert in alerts:
+            # Only indexed alerts are open ones (closing removes them); the alert's state
+            # is read for hits only, which are few next to the candidates scored.
+            scored = self.matcher.score_pair(alert, features, self._population(txn, alert))
+            hit = self.matcher.to_hit(scored)
+            state = txn.alert(alert.facts.ref.business_id) if hit else None
+            if hit is not None and state is not None and state.status is AlertStatus.OPEN:
+                self._hit(txn, state, hit, indexed, trigger, result)
+
+    # --- matching partitioned by blocking key (hub.matching.fanout) ------------------------
+
+    def _send_probes(self, txn: MatchTxn, side: Side, person: Features, trigger: str) -> None:
+        """Index only; the owners of the person's keys search for it once this commits."""
+        if self.fan_out is None:
+            return
+        keys = blocking_keys(person, stored=False)
+        for probe in probes_for(side, person.facts.ref.label(), keys, trigger):
+            txn.outbox(self.fan_out, probe.key.encode(), encode_probe(probe))
+
+    def search_probe(self, txn: MatchTxn, probe: Probe, result: MatchResult) -> None:
+        """Score one probe's candidates under its key (see hub.matching.fanout)."""
+        indexed = txn.person(probe.side, probe.ref)
+        if indexed is None:
+            return  # replaced or taken out of matching since: its successor sent its own
+        features = self._prepared(indexed.facts)
+        other = Side.OTHER if probe.side is Side.ALERT else Side.ALERT
+        if probe.kind is ProbeKind.DNA:
+            keys = [k for k in blocking_keys(features, stored=False) if k.startswith("dna:")]
+            candidates = txn.dna_candidates([*keys, *dna_group_keys(features)], other,
+                                            DEFAULT_DNA_MIN_SHARE, DEFAULT_DNA_LIMIT)
+        else:
+            plain = [k for k in blocking_keys(features, stored=False) if not k.startswith("dna:")]
+            candidates = txn.owned_candidates(probe.key, plain, other)
+        if probe.side is Side.OTHER:
+            self._score_person(txn, indexed, features, candidates, probe.trigger, result)
+            return
+        state = txn.alert(indexed.facts.ref.business_id)
+        if state is not None and state.searchable:
+            self._score_alert(txn, state, features, candidates, probe.trigger, result)
 
     # --- hits, decisions, tips, details ----------------------------------------------------
 
@@ -450,10 +524,12 @@ def _required(event: EventRecord, field: str) -> str:
 
 
 def create_match_stage(
-    settings: Settings, catalog: SchemaCatalog
+    settings: Settings, catalog: SchemaCatalog, *, keyed: bool = False
 ) -> tuple[MatchStage, OutboxSender] | None:
     """The stage and its sender for these settings; None when the operator's signing key is
-    absent (matching publishes match-found events signed by the hub operator)."""
+    absent (matching publishes match-found events signed by the hub operator). Keyed, persons
+    are searched by the owners of their blocking keys (the workers' way); otherwise at once
+    (a rebuild with the workers stopped)."""
     private, _ = operator_key_paths(settings.data_dir)
     if not private.exists():
         log.warning(
@@ -472,7 +548,8 @@ def create_match_stage(
     # the file, locus and allele named, rather than scoring DNA against it.
     tables = TableSet.load(settings.allele_tables, settings.dna_theta)
     stage = MatchStage(PgEventStore(settings.pg_dsn), store, router, Matcher(table=tables),
-                       rules=settings.response_rules, catalog=catalog)
+                       rules=settings.response_rules, catalog=catalog,
+                       fan_out=topic_name(settings, "match-keys") if keyed else None)
     return stage, OutboxSender(store, settings.kafka_config(), ensure)
 
 

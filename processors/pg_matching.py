@@ -305,6 +305,30 @@ class PgMatchTxn:
         )
         return [_indexed(row) for row in self._cur.fetchall()]
 
+    def owned_candidates(
+        self, key: str, probe_keys: Iterable[str], side: Side
+    ) -> list[IndexedPerson]:
+        # Compared in code point order (COLLATE "C"), as every worker and Python sort them.
+        self._cur.execute(
+            "SELECT p.facts, p.publisher_id, p.area_code FROM match_keys k "
+            "JOIN match_persons p ON p.person_ref = k.person_ref "
+            "WHERE k.side = %(side)s AND k.block_key = %(key)s AND NOT EXISTS ("
+            "SELECT 1 FROM match_keys o WHERE o.person_ref = k.person_ref AND o.side = k.side "
+            "AND o.block_key = ANY(%(probe)s) "
+            'AND o.block_key COLLATE "C" < %(key)s COLLATE "C") ORDER BY p.person_ref',
+            {"side": side.value, "key": key, "probe": sorted(set(probe_keys))},
+        )
+        return [_indexed(row) for row in self._cur.fetchall()]
+
+    def person(self, side: Side, ref: str) -> IndexedPerson | None:
+        self._cur.execute(
+            "SELECT facts, publisher_id, area_code FROM match_persons "
+            "WHERE person_ref = %s AND side = %s",
+            (ref, side.value),
+        )
+        row = self._cur.fetchone()
+        return None if row is None else _indexed(row)
+
     def dna_candidates(
         self, keys: Iterable[str], side: Side, min_share: float, limit: int | None
     ) -> list[IndexedPerson]:

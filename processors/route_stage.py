@@ -25,7 +25,7 @@ from hub.identity import HUB_OPERATOR_ID
 from hub.keys import SigningKey
 from hub.matching.kinship import KinshipKind, KinshipResult
 from hub.matching.matcher import Hit
-from hub.matching.store import MatchStore, MatchTxn
+from hub.matching.store import MatchStore, MatchTxn, OutboxMessage
 from hub.notice import seal_notice
 from hub.response import Deadlines
 from hub.routing import MatchSummary, Routing, mask_id_numbers, notification
@@ -130,6 +130,9 @@ class Router:
             )
 
 
+_CLAIM = 1000  # outbox rows claimed per round trip
+
+
 class OutboxSender:
     """Sends the outbox after each commit; a message is marked sent only once acknowledged."""
 
@@ -161,9 +164,16 @@ class OutboxSender:
 
     def flush(self, timeout: float = 30.0) -> int:
         """Send every pending message (this worker's and abandoned ones); how many were sent."""
-        pending = self.store.claim_outbox()
-        if not pending:
-            return 0
+        sent = 0
+        while True:
+            pending = self.store.claim_outbox(_CLAIM)
+            done = self._send(pending, timeout) if pending else 0
+            sent += done
+            # A full claim all sent: more may wait (matching fans out many probes per batch).
+            if len(pending) < _CLAIM or done < len(pending):
+                return sent
+
+    def _send(self, pending: list[OutboxMessage], timeout: float) -> int:
         for topic in {m.topic for m in pending} - self._ensured:
             try:
                 self.ensure_topic(topic)

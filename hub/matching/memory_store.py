@@ -153,6 +153,17 @@ class _Txn:
         wanted = set(keys)
         return [p.person for _, p in _of_side(self.state, side) if p.keys & wanted]
 
+    def owned_candidates(
+        self, key: str, probe_keys: Iterable[str], side: Side
+    ) -> list[IndexedPerson]:
+        wanted = set(probe_keys) | {key}
+        return [p.person for _, p in _of_side(self.state, side)
+                if key in p.keys and min(p.keys & wanted) == key]
+
+    def person(self, side: Side, ref: str) -> IndexedPerson | None:
+        found = self.state.persons.get((side, ref))
+        return None if found is None else found.person
+
     def dna_candidates(
         self, keys: Iterable[str], side: Side, min_share: float, limit: int | None
     ) -> list[IndexedPerson]:

@@ -115,6 +115,16 @@ class MatchTxn(Protocol):
     def candidates(self, keys: Iterable[str], side: Side) -> list[IndexedPerson]:
         """Every person of `side` indexed under at least one of the keys, by person label."""
 
+    def owned_candidates(
+        self, key: str, probe_keys: Iterable[str], side: Side
+    ) -> list[IndexedPerson]:
+        """Persons of `side` indexed under `key` for whom `key` is the smallest (in code point
+        order) of the `probe_keys` they are indexed under: each candidate of a probe is scored
+        under one key only (hub.matching.fanout), by person label."""
+
+    def person(self, side: Side, ref: str) -> IndexedPerson | None:
+        """The indexed person with this label, or None once it is replaced or removed."""
+
     def dna_candidates(
         self, keys: Iterable[str], side: Side, min_share: float, limit: int | None
     ) -> list[IndexedPerson]:

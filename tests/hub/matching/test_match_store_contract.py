@@ -139,6 +139,35 @@ class TestIndex:
             found = labels(txn.candidates(["k"], Side.OTHER))
         assert found == sorted(labels([e.person for e in made]))
 
+    def test_a_candidate_is_owned_by_its_smallest_key_in_common(self, store: MatchStore) -> None:
+        """Under each probe key, only the persons whose smallest key shared with the probe is
+        that key: every candidate is scored under exactly one key (code point order)."""
+        probe = ["b:2015", "n:zhou", "n:周"]
+        both = entry(SourceKind.RECORD, {"b:2015", "n:zhou", "x:other"})
+        name = entry(SourceKind.RECORD, {"n:zhou", "n:周"})
+        han = entry(SourceKind.RECORD, {"n:周", "a:not-in-probe"})
+        with store.transaction() as txn:
+            for n, e in enumerate((both, name, han)):
+                txn.replace_persons(f"M-{n}", Side.OTHER, [e])
+            owned = {k: labels(txn.owned_candidates(k, probe, Side.OTHER)) for k in probe}
+            assert txn.owned_candidates("b:2015", probe, Side.ALERT) == []
+        assert owned == {
+            "b:2015": labels([both.person]),
+            "n:zhou": labels([name.person]),
+            "n:周": labels([han.person]),
+        }
+
+    def test_an_indexed_person_is_read_back_by_label(self, store: MatchStore) -> None:
+        """The person of a label, on its side, until replaced."""
+        record = entry(SourceKind.RECORD, {"k"})
+        label = record.person.facts.ref.label()
+        with store.transaction() as txn:
+            txn.replace_persons("M-1", Side.OTHER, [record])
+            assert txn.person(Side.OTHER, label) == record.person
+            assert txn.person(Side.ALERT, label) is None
+            txn.replace_persons("M-1", Side.OTHER, [])
+            assert txn.person(Side.OTHER, label) is None
+
     def test_name_counts_follow_indexing_and_removal(self, store: MatchStore) -> None:
         """Counts of surnames, given names, Han-named persons and all persons go up and down."""
         with store.transaction() as txn:
