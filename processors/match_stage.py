@@ -67,7 +67,7 @@ from hub.matching.rules import (
     pair_id,
     parents_dna_received,
 )
-from hub.matching.store import IndexEntry, MatchStore, MatchTxn, NameCounts, Side
+from hub.matching.store import IndexEntry, MatchStore, MatchTxn, NameCounts, Outbox, Side
 from hub.registry import operator_key_paths
 from hub.response import ResponseRules, deadlines_for, dna_in_words, score_band
 from hub.routing import MatchSummary, route
@@ -371,7 +371,7 @@ class MatchStage:
             return
         keys = blocking_keys(person, stored=False)
         for probe in probes_for(side, person.facts.ref.label(), keys, trigger):
-            txn.outbox(self.fan_out, probe.key.encode(), encode_probe(probe))
+            txn.outbox(self.fan_out, probe.key.encode(), encode_probe(probe), Outbox.PROBES)
 
     def search_probe(self, txn: MatchTxn, probe: Probe, result: MatchResult) -> None:
         """Score one probe's candidates under its key (see hub.matching.fanout)."""

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from hub.errors import StoreError
@@ -42,6 +43,7 @@ from hub.matching.store import (
     IndexEntry,
     MatchFailure,
     NameCounts,
+    Outbox,
     OutboxMessage,
     Side,
 )
@@ -492,9 +494,13 @@ class PgMatchTxn:
         )
         return {pid: area for pid, area in self._cur.fetchall() if pid}
 
-    def outbox(self, topic: str, key: bytes | None, value: bytes) -> None:
+    def outbox(
+        self, topic: str, key: bytes | None, value: bytes, box: Outbox = Outbox.MESSAGES
+    ) -> None:
         self._cur.execute(
-            "INSERT INTO match_outbox (topic, msg_key, msg_value) VALUES (%s, %s, %s)",
+            sql.SQL("INSERT INTO {} (topic, msg_key, msg_value) VALUES (%s, %s, %s)").format(
+                sql.Identifier(box.value)
+            ),
             (topic, key, value),
         )
 
@@ -536,15 +542,19 @@ class PgMatchStore:
         with self.db.transaction() as cur:
             yield PgMatchTxn(cur)
 
-    def claim_outbox(self, limit: int = 1000) -> list[OutboxMessage]:
+    def claim_outbox(
+        self, limit: int = 1000, box: Outbox = Outbox.MESSAGES
+    ) -> list[OutboxMessage]:
         """Unsent messages not being sent by another worker (or abandoned), oldest first."""
         with self.db.transaction() as cur:
             cur.execute(
-                "UPDATE match_outbox SET claimed_at = clock_timestamp() WHERE id IN ("
-                "SELECT id FROM match_outbox WHERE sent_at IS NULL "
-                "AND (claimed_at IS NULL OR claimed_at < clock_timestamp() - %s) "
-                "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) "
-                "RETURNING id, topic, msg_key, msg_value",
+                sql.SQL(
+                    "UPDATE {box} SET claimed_at = clock_timestamp() WHERE id IN ("
+                    "SELECT id FROM {box} WHERE sent_at IS NULL "
+                    "AND (claimed_at IS NULL OR claimed_at < clock_timestamp() - %s) "
+                    "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) "
+                    "RETURNING id, topic, msg_key, msg_value"
+                ).format(box=sql.Identifier(box.value)),
                 (RECLAIM_AFTER, limit),
             )
             rows = sorted(cur.fetchall())
@@ -553,12 +563,14 @@ class PgMatchStore:
             for row_id, topic, key, value in rows
         ]
 
-    def mark_sent(self, ids: Sequence[int]) -> None:
+    def mark_sent(self, ids: Sequence[int], box: Outbox = Outbox.MESSAGES) -> None:
         if not ids:
             return
         with self.db.transaction() as cur:
             cur.execute(
-                "UPDATE match_outbox SET sent_at = clock_timestamp() WHERE id = ANY(%s)",
+                sql.SQL("UPDATE {} SET sent_at = clock_timestamp() WHERE id = ANY(%s)").format(
+                    sql.Identifier(box.value)
+                ),
                 (list(ids),),
             )
 

@@ -25,7 +25,7 @@ from hub.identity import HUB_OPERATOR_ID
 from hub.keys import SigningKey
 from hub.matching.kinship import KinshipKind, KinshipResult
 from hub.matching.matcher import Hit
-from hub.matching.store import MatchStore, MatchTxn, OutboxMessage
+from hub.matching.store import MatchStore, MatchTxn, Outbox, OutboxMessage
 from hub.notice import seal_notice
 from hub.response import Deadlines
 from hub.routing import MatchSummary, Routing, mask_id_numbers, notification
@@ -165,15 +165,17 @@ class OutboxSender:
     def flush(self, timeout: float = 30.0) -> int:
         """Send every pending message (this worker's and abandoned ones); how many were sent."""
         sent = 0
-        while True:
-            pending = self.store.claim_outbox(_CLAIM)
-            done = self._send(pending, timeout) if pending else 0
-            sent += done
-            # A full claim all sent: more may wait (matching fans out many probes per batch).
-            if len(pending) < _CLAIM or done < len(pending):
-                return sent
+        for box in Outbox:
+            while True:
+                pending = self.store.claim_outbox(_CLAIM, box)
+                done = self._send(pending, box, timeout) if pending else 0
+                sent += done
+                # A full claim all sent: more may wait (matching fans out many probes a batch).
+                if len(pending) < _CLAIM or done < len(pending):
+                    break
+        return sent
 
-    def _send(self, pending: list[OutboxMessage], timeout: float) -> int:
+    def _send(self, pending: list[OutboxMessage], box: Outbox, timeout: float) -> int:
         for topic in {m.topic for m in pending} - self._ensured:
             try:
                 self.ensure_topic(topic)
@@ -194,5 +196,5 @@ class OutboxSender:
                 )
                 continue
             sent.append(message_id)
-        self.store.mark_sent(sent)
+        self.store.mark_sent(sent, box)
         return len(sent)

@@ -26,6 +26,7 @@ from hub.matching.store import (
     IndexEntry,
     MatchFailure,
     NameCounts,
+    Outbox,
     OutboxMessage,
     Side,
 )
@@ -66,7 +67,9 @@ class _State:
     names: dict[tuple[str, str], int] = field(default_factory=dict)
     alerts: dict[str, tuple[AlertState, str | None]] = field(default_factory=dict)
     pairs: dict[str, _Pair] = field(default_factory=dict)
-    outbox: list[_Outgoing] = field(default_factory=list)
+    outbox: dict[Outbox, list[_Outgoing]] = field(
+        default_factory=lambda: {box: [] for box in Outbox}
+    )
     sequence: int = FIRST_MATCH_SEQUENCE
     failures: dict[str, MatchFailure] = field(default_factory=dict)
     tracking: dict[tuple[str, str, int], int] = field(default_factory=dict)
@@ -277,9 +280,11 @@ class _Txn:
             after = batch[-1].position
         return found
 
-    def outbox(self, topic: str, key: bytes | None, value: bytes) -> None:
-        next_id = len(self.state.outbox) + 1
-        self.state.outbox.append(_Outgoing(OutboxMessage(next_id, topic, key, value)))
+    def outbox(
+        self, topic: str, key: bytes | None, value: bytes, box: Outbox = Outbox.MESSAGES
+    ) -> None:
+        rows = self.state.outbox[box]
+        rows.append(_Outgoing(OutboxMessage(len(rows) + 1, topic, key, value)))
 
     def next_sequence(self) -> int:
         number = self.state.sequence
@@ -314,11 +319,13 @@ class InMemoryMatchStore:
             yield txn
             self._state = txn.state
 
-    def claim_outbox(self, limit: int = 1000) -> list[OutboxMessage]:
+    def claim_outbox(
+        self, limit: int = 1000, box: Outbox = Outbox.MESSAGES
+    ) -> list[OutboxMessage]:
         with self._lock:
             now = datetime.now(UTC)
             claimed: list[OutboxMessage] = []
-            for row in self._state.outbox:
+            for row in self._state.outbox[box]:
                 if len(claimed) >= limit:
                     break
                 taken = row.claimed_at is not None and now - row.claimed_at < RECLAIM_AFTER
@@ -328,10 +335,10 @@ class InMemoryMatchStore:
                 claimed.append(row.message)
             return claimed
 
-    def mark_sent(self, ids: Sequence[int]) -> None:
+    def mark_sent(self, ids: Sequence[int], box: Outbox = Outbox.MESSAGES) -> None:
         wanted = set(ids)
         with self._lock:
-            for row in self._state.outbox:
+            for row in self._state.outbox[box]:
                 if row.message.id in wanted:
                     row.sent = True
 
@@ -362,7 +369,7 @@ class InMemoryMatchStore:
 
     def outbox_messages(self) -> list[OutboxMessage]:
         """Every message written to the outbox, sent or not, in order (for tests)."""
-        return [row.message for row in self._state.outbox]
+        return [row.message for row in self._state.outbox[Outbox.MESSAGES]]
 
     def persons(self, side: Side) -> list[IndexedPerson]:
         """Every indexed person of one side, by person label (for tests)."""

@@ -25,6 +25,7 @@ __all__ = [
     "MatchStore",
     "MatchTxn",
     "NameCounts",
+    "Outbox",
     "OutboxMessage",
     "Side",
 ]
@@ -33,6 +34,14 @@ __all__ = [
 RECLAIM_AFTER = timedelta(seconds=30)
 # The hub operator's match-found events are numbered from here (migration 0020).
 FIRST_MATCH_SEQUENCE = 1_000_000_000
+
+
+class Outbox(enum.StrEnum):
+    """The two outboxes: messages to participants and the ingest topic, and probes to the keyed
+    topic (hub.matching.fanout), kept apart so each says how far behind its sending is."""
+
+    MESSAGES = "match_outbox"
+    PROBES = "match_probe_outbox"
 
 
 class Side(enum.StrEnum):
@@ -169,7 +178,9 @@ class MatchTxn(Protocol):
         """Registered participants and their jurisdictions, from the event store (stored
         before anything after them reaches the matcher)."""
 
-    def outbox(self, topic: str, key: bytes | None, value: bytes) -> None:
+    def outbox(
+        self, topic: str, key: bytes | None, value: bytes, box: Outbox = Outbox.MESSAGES
+    ) -> None:
         """A message to send once this transaction has committed."""
 
     def next_sequence(self) -> int:
@@ -190,10 +201,12 @@ class MatchStore(Protocol):
     def transaction(self) -> AbstractContextManager[MatchTxn]:
         """A unit of work, committed on clean exit and undone on an exception."""
 
-    def claim_outbox(self, limit: int = 1000) -> list[OutboxMessage]:
+    def claim_outbox(
+        self, limit: int = 1000, box: Outbox = Outbox.MESSAGES
+    ) -> list[OutboxMessage]:
         """Unsent messages not being sent by another worker (or abandoned), oldest first."""
 
-    def mark_sent(self, ids: Sequence[int]) -> None:
+    def mark_sent(self, ids: Sequence[int], box: Outbox = Outbox.MESSAGES) -> None:
         """These messages went out and were acknowledged."""
 
     def review_list(self, limit: int = 100) -> list[dict[str, Any]]:

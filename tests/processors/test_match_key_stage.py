@@ -12,7 +12,7 @@ import pytest
 from hub.envelope import decode_envelope, decode_payload
 from hub.matching.memory_store import InMemoryMatchStore
 from hub.matching.rules import PairStatus
-from hub.matching.store import MatchStore, OutboxMessage
+from hub.matching.store import MatchStore, Outbox, OutboxMessage
 from hub.routing import match_id_for
 from hub.schema_catalog import SchemaCatalog
 from hub.store import EventStore, InMemoryEventStore, record_of
@@ -69,12 +69,14 @@ class Cluster:
         self.move_outbox()
 
     def move_outbox(self) -> None:
-        claimed = self.store.claim_outbox()
-        self.store.mark_sent([m.id for m in claimed])
-        for message in claimed:
-            if message.topic != KEYED:
-                self.sent.append(message)
-                continue
+        messages = self.store.claim_outbox()
+        self.store.mark_sent([m.id for m in messages])
+        self.sent += messages
+        assert {m.topic for m in messages}.isdisjoint({KEYED})
+        probes = self.store.claim_outbox(box=Outbox.PROBES)
+        self.store.mark_sent([m.id for m in probes], Outbox.PROBES)
+        for message in probes:
+            assert message.topic == KEYED
             partition = zlib.crc32(message.key or b"") % PARTITIONS
             log = self.log[partition]
             log.append(InMessage(KEYED, partition, len(log), message.value, message.key))

@@ -102,10 +102,21 @@ def counts(lane: Lane) -> dict[str, int]:
 
 
 def processed(lane: Lane, wire: bytes) -> bool:
-    """Whether the matcher has indexed the persons of this exact event."""
+    """Whether the matcher has indexed the persons of this exact event and the owners of their
+    blocking keys have searched for them."""
     event_id = str(decode_envelope(wire).event_id)
     found = lane.scalar("SELECT count(*) FROM match_persons WHERE event_id = %s", event_id)
-    return bool(found)
+    return bool(found) and scored(lane)
+
+
+def scored(lane: Lane) -> bool:
+    """Every probe written so far was sent to the keyed topic and scored there."""
+    unsent = lane.scalar("SELECT count(*) FROM match_probe_outbox WHERE sent_at IS NULL")
+    written = lane.scalar("SELECT count(*) FROM match_probe_outbox")
+    done = lane.scalar(
+        "SELECT coalesce(sum(\"offset\" + 1), 0) FROM processed WHERE consumer = 'match-keys'"
+    )
+    return unsent == 0 and done >= written
 
 
 def test_hit_notifies_issuing_and_local_police_only(lane: Lane) -> None:

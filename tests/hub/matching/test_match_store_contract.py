@@ -25,7 +25,7 @@ from hub.matching.rules import (
     PairStatus,
     new_alert,
 )
-from hub.matching.store import FIRST_MATCH_SEQUENCE, IndexEntry, MatchStore, Side
+from hub.matching.store import FIRST_MATCH_SEQUENCE, IndexEntry, MatchStore, Outbox, Side
 from hub.store import EventRecord, EventStore, InMemoryEventStore
 from tests.hub.matching.matching_factories import person
 
@@ -352,6 +352,19 @@ class TestOutboxAndBookkeeping:
         with store.transaction() as txn:
             txn.outbox("t.c", None, b"three")
         assert [m.value for m in store.claim_outbox(limit=5)] == [b"three"]
+
+    def test_probes_wait_in_their_own_outbox(self, store: MatchStore) -> None:
+        """Probes to the keyed topic and messages to participants are claimed and marked apart."""
+        with store.transaction() as txn:
+            txn.outbox("t.match-keys", b"n:zhou", b"probe", Outbox.PROBES)
+            txn.outbox("t.ingest", None, b"event")
+        probes = store.claim_outbox(box=Outbox.PROBES)
+        assert [(m.topic, m.key, m.value) for m in probes] == [
+            ("t.match-keys", b"n:zhou", b"probe")
+        ]
+        store.mark_sent([m.id for m in probes], Outbox.PROBES)
+        assert [m.value for m in store.claim_outbox()] == [b"event"]
+        assert store.claim_outbox(box=Outbox.PROBES) == []
 
     def test_sequence_numbers_start_high_and_grow(self, store: MatchStore) -> None:
         """The hub operator's match-found numbering starts at its own base and never repeats."""
