@@ -29,6 +29,10 @@ __all__ = ["KEYS_CONSUMER", "KeyStage"]
 KEYS_CONSUMER = "match-keys"
 
 
+class _ProbeFailed(Exception):
+    """A probe failed in a batch searched without savepoints: undo it, redo it guarded."""
+
+
 class KeyStage:
     """Run batches of probes through the match stage's scoring (see the module docstring)."""
 
@@ -38,7 +42,18 @@ class KeyStage:
         self.consumer = consumer
 
     def process(self, messages: Sequence[InMessage]) -> MatchResult:
-        """One batch, one transaction; raises StoreUnavailable to be retried as a whole."""
+        """One batch, one transaction; raises StoreUnavailable to be retried as a whole.
+
+        Probes are searched without a savepoint each (two round trips apiece); should one
+        fail, the batch is undone and done again with a savepoint per probe, so that probe
+        alone is kept as failed.
+        """
+        try:
+            return self._run(messages, guarded=False)
+        except _ProbeFailed:
+            return self._run(messages, guarded=True)
+
+    def _run(self, messages: Sequence[InMessage], guarded: bool) -> MatchResult:
         result = MatchResult()
         self.stage.begin_batch()
         with self.store.transaction() as txn:
@@ -48,21 +63,34 @@ class KeyStage:
                     result.skipped += 1
                     continue
                 result.events += 1
-                where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
+                if guarded:
+                    self._guarded(txn, msg, result)
+                    continue
                 try:
-                    with txn.savepoint():
-                        self.stage.search_probe(txn, decode_probe(msg.value), result)
-                except (MatchingInputError, RoutingError) as err:
-                    self._failed(txn, where, str(err), result)
+                    self.stage.search_probe(txn, decode_probe(msg.value), result)
                 except StoreUnavailable:
                     raise
                 except Exception as err:
                     if isinstance(err, psycopg.OperationalError):
-                        raise  # an outage: the whole batch waits and is retried
-                    log.exception("match-keys: probe %s failed", where)
-                    self._failed(txn, where, f"{type(err).__name__}: {err}", result)
+                        raise
+                    raise _ProbeFailed from err
             advance_partitions(txn, self.consumer, messages)
         return result
+
+    def _guarded(self, txn: MatchTxn, msg: InMessage, result: MatchResult) -> None:
+        where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
+        try:
+            with txn.savepoint():
+                self.stage.search_probe(txn, decode_probe(msg.value), result)
+        except (MatchingInputError, RoutingError) as err:
+            self._failed(txn, where, str(err), result)
+        except StoreUnavailable:
+            raise
+        except Exception as err:
+            if isinstance(err, psycopg.OperationalError):
+                raise  # an outage: the whole batch waits and is retried
+            log.exception("match-keys: probe %s failed", where)
+            self._failed(txn, where, f"{type(err).__name__}: {err}", result)
 
     def _failed(self, txn: MatchTxn, where: str, reason: str, result: MatchResult) -> None:
         """Keep a probe that could not be searched, named by its place in the keyed topic."""
