@@ -11,6 +11,9 @@
 
 What each event does is decided by the pure rules of :mod:`hub.matching.rules`; this stage reads
 the :class:`hub.matching.store.MatchStore`, scores candidates and writes the rules' effects back.
+On the workers (``fan_out`` set) a person is only indexed here, and one probe per blocking key
+goes to the keyed topic, where that key's owner scores it (processors.match_key_stage,
+hub.matching.fanout); without it (a rebuild, tests) the person is searched here at once.
 Every NOTIFY hit carries its reply and decision deadlines (hub.response, from the settings).
 
 All of one batch commits in one transaction with its input positions (consumer ``match`` in

@@ -61,8 +61,9 @@ __all__ = [
     "facts_to_json",
 ]
 
-# One lock for all matching batches: an alert and a record committed by two workers at the same
-# moment would otherwise each search an index that does not yet hold the other.
+# One lock for batches that search in place (a rebuild): an alert and a record committed at the
+# same moment would otherwise each search an index without the other. The workers fan out by
+# blocking key instead (hub.matching.fanout) and take no such lock.
 _MATCH_LOCK = 0x6D617463  # "matc"
 # The class of per-pair locks (two-key advisory locks: this class, a hash of the match id).
 _PAIR_LOCKS = 0x70616972  # "pair"
