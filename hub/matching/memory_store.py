@@ -366,12 +366,3 @@ class InMemoryMatchStore:
 
     def close(self) -> None:
         pass  # nothing to release
-
-    def outbox_messages(self) -> list[OutboxMessage]:
-        """Every message written to the outbox, sent or not, in order (for tests)."""
-        return [row.message for row in self._state.outbox[Outbox.MESSAGES]]
-
-    def persons(self, side: Side) -> list[IndexedPerson]:
-        """Every indexed person of one side, by person label (for tests)."""
-        with self.transaction() as txn:
-            return [p.person for _, p in _of_side(txn.state, side)]
