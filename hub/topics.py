@@ -16,7 +16,6 @@ from hub.identity import participant_problem
 
 FOREVER = -1
 NOTIFICATIONS = "notifications."
-PROBES_KEPT_MS = 7 * 24 * 3600 * 1000
 # On a cluster (the three brokers of `hubctl services up --brokers 3`) every partition has three
 # copies and a write with acks=all needs two of them: one broker may be lost without losing or
 # refusing an acknowledged event. A single broker can only hold one copy.
@@ -75,9 +74,8 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("verified", 6, description="events that passed verification, in the hub's order"),
     TopicSpec("quarantine", 3, description="rejected events with a machine-readable reason"),
     TopicSpec("registry", 1, description="participant, key and permission changes, one order"),
-    # Derived, not a log: probes are searched within days, and a longer outage is mended by
-    # rebuilding the match index from the event store (`hubctl rebuild --match-index`).
-    TopicSpec("match-keys", 6, retention_ms=PROBES_KEPT_MS,
+    # Kept like the logs, so a worker stopped for however long finds every probe it owes.
+    TopicSpec("match-keys", 6,
               description="indexed persons by blocking key: each key's owner scores it"),
 )
 
