@@ -146,6 +146,19 @@ def _matching(quick: bool) -> list[Figure]:
     ]
 
 
+def _match_workers(quick: bool) -> list[Figure]:
+    module: Any = importlib.import_module("bench.bench_match_workers")
+    alerts, records = (1000, 300) if quick else (5000, 2000)
+    r = module.run(alerts, records)
+    note = f"{r['probes']:,.0f} probes, {r['hits']:,.0f} hits, 2 cores shared with PostgreSQL"
+    return [
+        Figure("match-workers", f"persons searched vs {alerts:,} alerts, 1 worker", r["one"],
+               "persons/s"),
+        Figure("match-workers", "persons searched, 2 workers (ratio: 2 / 1)", r["two"],
+               "persons/s", "same probes, 1 worker", r["one"], r["ratio"], note=note),
+    ]
+
+
 def _splink(quick: bool) -> list[Figure]:
     if importlib.util.find_spec("splink") is None:
         return [Figure("splink", "comparison with Splink", None, "", note="Splink not "
@@ -224,6 +237,7 @@ BENCHES: dict[str, Callable[[bool], list[Figure]]] = {
     "pipeline": _pipeline,
     "security": _security,
     "matching": _matching,
+    "match-workers": _match_workers,
     "match-latency": _match_latency,
     "splink": _splink,
     "febrl4": _febrl,

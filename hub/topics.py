@@ -74,6 +74,9 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("verified", 6, description="events that passed verification, in the hub's order"),
     TopicSpec("quarantine", 3, description="rejected events with a machine-readable reason"),
     TopicSpec("registry", 1, description="participant, key and permission changes, one order"),
+    # Kept like the logs, so a worker stopped for however long finds every probe it owes.
+    TopicSpec("match-keys", 6,
+              description="indexed persons by blocking key: each key's owner scores it"),
 )
 
 

@@ -3,9 +3,12 @@
 - ``verify``: ingest + registry topics -> :class:`processors.verify_stage.VerifyStage` -> the
   verified and quarantine topics (sent after the store transaction commits).
 - ``project``: verified topic -> :class:`processors.project_stage.ProjectStage`.
-- ``match``: verified topic -> :class:`processors.match_stage.MatchStage`, then its outbox
-  (match-found events to ingest, notifications to recipients) is sent after the commit. Off
-  when the hub operator's signing key is absent.
+- ``match``: verified topic -> :class:`processors.match_stage.MatchStage`, which indexes each
+  person and sends one probe per blocking key to the keyed ``match-keys`` topic through its
+  outbox; ``match-keys``: that topic -> :class:`processors.match_key_stage.KeyStage`, where each
+  key's owner scores its candidates (hub.matching.fanout). Their outbox (probes, match-found
+  events to ingest, notifications to recipients) is sent after each commit. Off when the hub
+  operator's signing key is absent.
 - an alert-push timer: :class:`processors.push_stage.AlertPusher` pushes urgent child alerts
   to the police around the place last seen, in rings widening with time (with matching).
 - a timer runs the deadline sweep (:mod:`processors.deadline_sweep`) every
@@ -36,6 +39,7 @@ from hub.registry import load_operator_key, operator_key_paths
 from hub.schema_catalog import SchemaCatalog
 from hub.topics import notification_topic, topic_name
 from processors.deadline_sweep import DeadlineSweep
+from processors.match_key_stage import KeyStage
 from processors.match_stage import create_match_stage
 from processors.pg_projections import PgProjectionStore
 from processors.pg_store import PgEventStore
@@ -177,7 +181,8 @@ class PipelineApp:
             consumer_group_instance_id=None if slot is None else member_id(settings, slot),
         )
         names = {
-            s: topic_name(settings, s) for s in ("ingest", "registry", "verified", "quarantine")
+            s: topic_name(settings, s)
+            for s in ("ingest", "registry", "verified", "quarantine", "match-keys")
         }
         raw: dict[str, Any] = {
             "key_type": bytes,
@@ -210,10 +215,13 @@ class PipelineApp:
         )
         self.app.agent(self.ingest, name="verify")(self._verify_agent)
         self.app.agent(self.verified, name="project")(self._project_agent)
-        matching = create_match_stage(settings, self.catalog)
+        matching = create_match_stage(settings, self.catalog, keyed=True)
         if matching is not None:
             self.match_stage, self.match_sender = matching
+            self.key_stage = KeyStage(self.match_stage, self.match_sender.store)
             self.app.agent(self.verified, name="match")(self._match_agent)
+            keyed = self.app.topic(names["match-keys"], **raw)
+            self.app.agent(keyed, name="match-keys")(self._key_agent)
             # Messages left in the outbox by a worker that died after its commit go out even
             # when no new event arrives.
             self.app.timer(OUTBOX_EVERY)(self._flush_outbox)
@@ -335,6 +343,25 @@ class PipelineApp:
             await _ack(stream, events)
             log.info(
                 "match: %d events, %d notified, %d to review, %d suppressed, %d failed, %d sent",
+                result.events,
+                result.notified,
+                result.reviewed,
+                result.suppressed,
+                result.failed,
+                sent,
+            )
+
+    async def _key_agent(self, stream: Any) -> None:
+        async for events in stream.noack_take(self.batch, within=WITHIN):
+            messages = [_message(e) for e in events]
+            result = await _until_stored(
+                "match-keys", functools.partial(self.key_stage.process, messages)
+            )
+            sent = await _until_stored("match outbox", self.match_sender.flush)
+            await _ack(stream, events)
+            log.info(
+                "match-keys: %d probes, %d notified, %d to review, %d suppressed, %d failed, "
+                "%d sent",
                 result.events,
                 result.notified,
                 result.reviewed,

@@ -24,11 +24,11 @@ from hub.case_file import (
 )
 from hub.keys import SigningKey
 from hub.limits import storable_text
+from hub.matching.store import MatchTxn
 from hub.notice import seal_notice
 from hub.sealing import CASE_FILE_PURPOSE, seal_for
 from hub.store import CaseReadAudit, EventRecord
 from processors.pg_cases import CaseTxn, case_source
-from processors.pg_matching import PgMatchTxn
 from processors.pg_response import ResponseTxn
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class CaseReader:
         self.operator = operator
         self.notification_topic = notification_topic
 
-    def handle(self, txn: PgMatchTxn, event: EventRecord) -> bool | None:
+    def handle(self, txn: MatchTxn, event: EventRecord) -> bool | None:
         """Decide, audit and answer one request: True granted, False refused, None when it was
         decided before."""
         cases = CaseTxn(txn.cursor)

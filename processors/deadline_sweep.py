@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from hub.envelope import encode_envelope, seal
 from hub.identity import HUB_OPERATOR_ID
 from hub.keys import SigningKey
+from hub.matching.store import MatchStore
 from hub.notice import seal_notice
 from hub.response import escalation_event_id, escalation_target, is_overdue
 from hub.schema_catalog import SchemaCatalog
-from processors.pg_matching import PgMatchStore
 from processors.pg_response import DueDuty, ResponseTxn
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class DeadlineSweep:
 
     def __init__(
         self,
-        store: PgMatchStore,
+        store: MatchStore,
         catalog: SchemaCatalog,
         operator: SigningKey,
         ingest_topic: str,

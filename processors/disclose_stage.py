@@ -19,10 +19,10 @@ from hub.disclosure import details_bytes, details_notice, disclosure_refusal, ma
 from hub.errors import MatchingInputError
 from hub.keys import SigningKey
 from hub.limits import storable_text
+from hub.matching.store import MatchTxn
 from hub.notice import seal_notice
 from hub.sealing import seal_for
 from hub.store import DisclosureAudit, EventRecord, EventStore
-from processors.pg_matching import PgMatchTxn
 from processors.pg_response import ResponseTxn
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class Discloser:
         self.operator = operator
         self.notification_topic = notification_topic
 
-    def handle(self, txn: PgMatchTxn, event: EventRecord) -> bool:
+    def handle(self, txn: MatchTxn, event: EventRecord) -> bool:
         """Seal and send the details for one request; False when refused (audited, told)."""
         body = event.body
         match_id = str(body.get("match_id") or "")
@@ -86,7 +86,7 @@ class Discloser:
         log.info("details of match %s sealed to %s (key %s)", match_id, requester, key.key_id)
         return True
 
-    def _refuse(self, txn: PgMatchTxn, response: ResponseTxn, audit: DisclosureAudit,
+    def _refuse(self, txn: MatchTxn, response: ResponseTxn, audit: DisclosureAudit,
                 event: EventRecord, why: str) -> bool:
         response.audit(replace(audit, outcome="REFUSED", detail=storable_text(why, _TEXT)))
         body = {

@@ -15,6 +15,11 @@
 - a review-promoted or review-dismissed event (an operator's act on the review queue) is applied
   by processors.review_stage.
 
+What each event does is decided by the pure rules of :mod:`hub.matching.rules`; this stage reads
+the :class:`hub.matching.store.MatchStore`, scores candidates and writes the rules' effects back.
+On the workers (``fan_out`` set) a person is only indexed here, and one probe per blocking key
+goes to the keyed topic, where that key's owner scores it (processors.match_key_stage,
+hub.matching.fanout); without it (a rebuild, tests) the person is searched here at once.
 Every NOTIFY hit carries its reply and decision deadlines (hub.response, from the settings).
 
 All of one batch commits in one transaction with its input positions (consumer ``match`` in
@@ -29,7 +34,7 @@ import functools
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,25 +52,41 @@ from hub.matching.blocking import (
     dna_group_keys,
 )
 from hub.matching.facts import PersonFacts
+from hub.matching.fanout import Probe, ProbeKind, encode_probe, probes_for
 from hub.matching.features import Features, prepare
 from hub.matching.kinship import TableSet
-from hub.matching.matcher import Decision, Hit, Matcher
+from hub.matching.matcher import Hit, Matcher
+from hub.matching.rules import (
+    AlertChange,
+    AlertState,
+    AlertStatus,
+    IndexedPerson,
+    Notify,
+    PairStatus,
+    Review,
+    Suppressed,
+    alert_closed,
+    alert_confirmed,
+    alert_received,
+    alert_updated,
+    decided_status,
+    judge_hit,
+    merged_alert,
+    new_alert,
+    pair_id,
+    parents_dna_received,
+)
+from hub.matching.store import IndexEntry, MatchStore, MatchTxn, NameCounts, Outbox, Side
 from hub.registry import operator_key_paths
 from hub.response import ResponseRules, deadlines_for, dna_in_words, score_band
-from hub.review import KEPT_AT_REVIEW_LEVEL, REVIEW_EVENT_TYPES
-from hub.routing import MatchSummary, match_id_for, route
+from hub.review import REVIEW_EVENT_TYPES
+from hub.routing import MatchSummary, route
 from hub.schema_catalog import SchemaCatalog
 from hub.store import EventRecord, EventStore
 from hub.topics import NOTIFICATIONS, notification_topic, topic_name
 from processors.case_stage import CaseReader
 from processors.disclose_stage import Discloser
-from processors.pg_matching import (
-    AlertState,
-    IndexedPerson,
-    NameCounts,
-    PgMatchStore,
-    PgMatchTxn,
-)
+from processors.pg_matching import PgMatchStore
 from processors.pg_store import PgEventStore
 from processors.review_stage import ReviewActs
 from processors.route_stage import OutboxSender, Router, kinship_json
@@ -105,16 +126,6 @@ MATCH_TYPES = frozenset(
         *REVIEW_EVENT_TYPES,
     )
 )
-# Fields an alert-update replaces when it carries them.
-_UPDATABLE = (
-    "person",
-    "last_seen_place",
-    "last_seen_at",
-    "circumstances",
-    "urgency",
-    "action_on_hit",
-)
-_DECIDED = ("CONFIRMED", "REJECTED")
 _FEATURE_CACHE = 50_000
 
 
@@ -138,31 +149,25 @@ def _area(body: Mapping[str, Any] | None, field: str) -> str | None:
     return str(code) if code else None
 
 
-def merged_alert(state: AlertState) -> dict[str, Any]:
-    """The alert body with its updates applied in arrival order."""
-    body = dict(state.body or {})
-    for update in state.updates:
-        for field in _UPDATABLE:
-            if update.get(field) is not None:
-                body[field] = update[field]
-    return body
-
-
 class MatchStage:
     """Run batches of verified events through the matcher (see the module docstring)."""
 
     def __init__(
         self,
         events: EventStore,
-        store: PgMatchStore,
+        store: MatchStore,
         router: Router,
         matcher: Matcher | None = None,
         *,
         consumer: str = "match",
         rules: ResponseRules | None = None,
         catalog: SchemaCatalog | None = None,
+        fan_out: str | None = None,
     ) -> None:
         self.events = events
+        # With a keyed topic, persons are indexed here and searched by the owners of their
+        # blocking keys (processors.match_key_stage); without one, searched here at once.
+        self.fan_out = fan_out
         # With a catalog, events are decoded from the verified messages (checked against the
         # store by digest) instead of read back (processors.tracking.received_records).
         self.catalog = catalog
@@ -176,9 +181,9 @@ class MatchStage:
         self._registered: dict[str, str | None] | None = None
         self._populations: dict[tuple[str, str], NameCounts] = {}
         # Prepared features of indexed persons by (reference, event id): derived from immutable
-        # events, so a cache only; the index itself stays in PostgreSQL.
+        # events, so a cache only; the index itself stays in the store.
         self._features: OrderedDict[tuple[str, str], Features] = OrderedDict()
-        self._handlers: dict[str, Callable[[PgMatchTxn, EventRecord, MatchResult], None]] = {
+        self._handlers: dict[str, Callable[[MatchTxn, EventRecord, MatchResult], None]] = {
             "missing-person-alert": self._alert,
             "alert-update": self._alert_update,
             "parents-dna-profile": self._parents_dna,
@@ -201,9 +206,13 @@ class MatchStage:
         """One batch, one transaction; raises StoreUnavailable to be retried as a whole."""
         found_records = received_records(self.events, self.catalog, messages)
         result = MatchResult()
-        self._registered = None  # read once per batch, when the first hit needs it
+        self.begin_batch()
         with self.store.transaction() as txn:
-            txn.lock()
+            if self.fan_out is None:
+                # Searching in place (a rebuild, tests), two batches committing at once would
+                # each search an index without the other; fanned out, probes are sent after the
+                # commit, so no lock is needed (hub.matching.fanout).
+                txn.lock()
             done = claim_partitions(txn, self.consumer, messages)
             for msg, record in zip(messages, found_records, strict=True):
                 if msg.offset <= done[(msg.topic, msg.partition)] or record is None:
@@ -233,8 +242,13 @@ class MatchStage:
             advance_partitions(txn, self.consumer, messages)
         return result
 
+    def begin_batch(self) -> None:
+        """Forget what is read once per batch (registrations, name counts)."""
+        self._registered = None  # read again when the first hit of the batch needs it
+        self._populations.clear()
+
     def _failed(
-        self, txn: PgMatchTxn, record: EventRecord, reason: str, result: MatchResult
+        self, txn: MatchTxn, record: EventRecord, reason: str, result: MatchResult
     ) -> None:
         result.failed += 1
         txn.fail(record.event_id, record.event_type, storable_text(reason))
@@ -251,7 +265,7 @@ class MatchStage:
             self._features.move_to_end(key)
         return found
 
-    def _load_populations(self, txn: PgMatchTxn, alerts: Sequence[Features]) -> None:
+    def _load_populations(self, txn: MatchTxn, alerts: Sequence[Features]) -> None:
         """Name frequencies of these alerts' names, read in one query."""
         keys = {k for k in map(_pinyin, alerts) if k is not None and k not in self._populations}
         if not keys:
@@ -261,7 +275,7 @@ class MatchStage:
         for key in keys:
             self._populations[key] = counts
 
-    def _population(self, txn: PgMatchTxn, alert: Features) -> NameCounts | None:
+    def _population(self, txn: MatchTxn, alert: Features) -> NameCounts | None:
         """Name frequencies for the alert's name, in the shape the matcher reads them."""
         key = _pinyin(alert)
         if key is None:
@@ -271,56 +285,62 @@ class MatchStage:
 
     # --- alerts ----------------------------------------------------------------------------
 
-    def _state(self, txn: PgMatchTxn, alert_id: str) -> AlertState:
-        return txn.alert(alert_id) or AlertState(alert_id, None, None, None, [], None, "open")
+    def _state(self, txn: MatchTxn, alert_id: str) -> AlertState:
+        return txn.alert(alert_id) or new_alert(alert_id)
 
-    def _alert(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
+    def _alert(self, txn: MatchTxn, event: EventRecord, result: MatchResult) -> None:
         state = self._state(txn, _required(event, "alert_id"))
-        state.body = dict(event.body)
-        state.alert_event_id = event.event_id
-        state.publisher_id = event.publisher_id
-        self._reindex_alert(txn, state, event.event_id, result)
+        change = alert_received(state, event.event_id, event.publisher_id, event.body)
+        self._apply(txn, change, event.event_id, result)
 
-    def _alert_update(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
+    def _alert_update(self, txn: MatchTxn, event: EventRecord, result: MatchResult) -> None:
         state = self._state(txn, _required(event, "alert_id"))
-        state.updates = [
-            u for u in state.updates if u.get("update_id") != event.body.get("update_id")
-        ]
-        state.updates.append(dict(event.body))
-        self._reindex_alert(txn, state, event.event_id, result)
+        self._apply(txn, alert_updated(state, event.body), event.event_id, result)
 
-    def _parents_dna(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
+    def _parents_dna(self, txn: MatchTxn, event: EventRecord, result: MatchResult) -> None:
         state = self._state(txn, _required(event, "alert_id"))
-        state.parents_dna = dict(event.body)
-        self._reindex_alert(txn, state, event.event_id, result)
+        self._apply(txn, parents_dna_received(state, event.body), event.event_id, result)
 
-    def _alert_closed(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
+    def _alert_closed(self, txn: MatchTxn, event: EventRecord, result: MatchResult) -> None:
         state = self._state(txn, _required(event, "alert_id"))
-        state.status = "closed"
-        txn.save_alert(state, f"alert-closed {event.event_id}: {event.body.get('outcome')}")
-        txn.remove_persons(state.alert_id, "ALERT")
+        change = alert_closed(state, event.event_id, event.body.get("outcome"))
+        self._apply(txn, change, event.event_id, result)
 
-    def _reindex_alert(
-        self, txn: PgMatchTxn, state: AlertState, trigger: str, result: MatchResult
+    def _apply(
+        self, txn: MatchTxn, change: AlertChange, trigger: str, result: MatchResult
     ) -> None:
-        txn.save_alert(state)
-        if state.status != "open" or state.body is None or state.publisher_id is None:
-            return  # closed, or the alert itself has not arrived yet: nothing to search with
+        """Write an alert's change; search with it when the change asks and it can be."""
+        state = change.state
+        txn.save_alert(state, change.reason)
+        if change.unindex:
+            txn.remove_persons(state.alert_id, Side.ALERT)
+        if change.search and state.searchable and state.publisher_id is not None:
+            self._search_alert(txn, state, state.publisher_id, trigger, result)
+
+    def _search_alert(
+        self, txn: MatchTxn, state: AlertState, publisher: str, trigger: str, result: MatchResult
+    ) -> None:
         facts = facts_from_alert(merged_alert(state), state.parents_dna, state.alert_event_id)
         alert = prepare(facts)
-        txn.replace_persons(
-            state.alert_id,
-            "ALERT",
-            [
-                (
-                    IndexedPerson(facts, state.publisher_id, None),
-                    _stored_keys(alert),
-                    _pinyin(alert),
-                )
-            ],
-        )
+        person = IndexedPerson(facts, publisher, None)
+        txn.replace_persons(state.alert_id, Side.ALERT, [_entry(person, alert)])
+        if self.fan_out is not None:
+            self._send_probes(txn, Side.ALERT, alert, trigger)
+        else:
+            self._score_alert(txn, state, alert, _candidates(txn, alert, Side.OTHER), trigger,
+                              result)
+
+    def _score_alert(
+        self,
+        txn: MatchTxn,
+        state: AlertState,
+        alert: Features,
+        others: Sequence[IndexedPerson],
+        trigger: str,
+        result: MatchResult,
+    ) -> None:
         population = self._population(txn, alert)
-        for other in _candidates(txn, alert, "OTHER"):
+        for other in others:
             scored = self.matcher.score_pair(alert, self._prepared(other.facts), population)
             hit = self.matcher.to_hit(scored)
             if hit is not None:
@@ -328,7 +348,7 @@ class MatchStage:
 
     # --- records and rescue notices ----------------------------------------------------------
 
-    def _record(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
+    def _record(self, txn: MatchTxn, event: EventRecord, result: MatchResult) -> None:
         event = self.sampling.with_samples(txn, event)
         persons: list[PersonFacts]
         if event.event_type == "migrant-record":
@@ -337,94 +357,120 @@ class MatchStage:
         else:
             persons = [facts_from_rescue(event.body, event.event_id)]
             area = _area(event.body, "rescue_place")
-        prepared = [(p, prepare(p)) for p in persons]
+        prepared = [(IndexedPerson(p, event.publisher_id, area), prepare(p)) for p in persons]
         txn.replace_persons(
-            persons[0].ref.business_id,
-            "OTHER",
-            [
-                (
-                    IndexedPerson(p, event.publisher_id, area),
-                    _stored_keys(f),
-                    _pinyin(f),
-                )
-                for p, f in prepared
-            ],
+            persons[0].ref.business_id, Side.OTHER, [_entry(p, f) for p, f in prepared]
         )
-        for person, features in prepared:
-            indexed = IndexedPerson(person, event.publisher_id, area)
-            candidates = _candidates(txn, features, "ALERT")
-            alerts = [self._prepared(c.facts) for c in candidates]
-            self._load_populations(txn, alerts)
-            for alert in alerts:
-                # Only indexed alerts are open ones (closing removes them); the alert's state
-                # is read for hits only, which are few next to the candidates scored.
-                scored = self.matcher.score_pair(alert, features, self._population(txn, alert))
-                hit = self.matcher.to_hit(scored)
-                state = txn.alert(alert.facts.ref.business_id) if hit else None
-                if hit is not None and state is not None and state.status == "open":
-                    self._hit(txn, state, hit, indexed, event.event_id, result)
+        for indexed, features in prepared:
+            if self.fan_out is not None:
+                self._send_probes(txn, Side.OTHER, features, event.event_id)
+            else:
+                alerts = _candidates(txn, features, Side.ALERT)
+                self._score_person(txn, indexed, features, alerts, event.event_id, result)
         if event.event_type == "migrant-record":
             if self._registered is None:
                 self._registered = txn.registered()
             result.sampling_requests += self.sampling.consider(txn, event, self._registered)
 
-    def _dna_sample(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
+    def _dna_sample(self, txn: MatchTxn, event: EventRecord, result: MatchResult) -> None:
         record = self.sampling.take_sample(txn, event)
         if record is not None:
             self._record(txn, record, result)
 
-    # --- scoring, hits, decisions --------------------------------------------------------------
+    def _score_person(
+        self,
+        txn: MatchTxn,
+        indexed: IndexedPerson,
+        features: Features,
+        candidates: Sequence[IndexedPerson],
+        trigger: str,
+        result: MatchResult,
+    ) -> None:
+        alerts = [self._prepared(c.facts) for c in candidates]
+        self._load_populations(txn, alerts)
+        for alert in alerts:
+            # Only indexed alerts are open ones (closing removes them); the alert's state
+            # is read for hits only, which are few next to the candidates scored.
+            scored = self.matcher.score_pair(alert, features, self._population(txn, alert))
+            hit = self.matcher.to_hit(scored)
+            state = txn.alert(alert.facts.ref.business_id) if hit else None
+            if hit is not None and state is not None and state.status is AlertStatus.OPEN:
+                self._hit(txn, state, hit, indexed, trigger, result)
+
+    # --- matching partitioned by blocking key (hub.matching.fanout) ------------------------
+
+    def _send_probes(self, txn: MatchTxn, side: Side, person: Features, trigger: str) -> None:
+        """Index only; the owners of the person's keys search for it once this commits."""
+        if self.fan_out is None:
+            return
+        keys = blocking_keys(person, stored=False)
+        for probe in probes_for(side, person.facts.ref.label(), keys, trigger):
+            txn.outbox(self.fan_out, probe.key.encode(), encode_probe(probe), Outbox.PROBES)
+
+    def search_probe(self, txn: MatchTxn, probe: Probe, result: MatchResult) -> None:
+        """Score one probe's candidates under its key (see hub.matching.fanout)."""
+        indexed = txn.person(probe.side, probe.ref)
+        if indexed is None:
+            return  # replaced or taken out of matching since: its successor sent its own
+        features = self._prepared(indexed.facts)
+        other = Side.OTHER if probe.side is Side.ALERT else Side.ALERT
+        if probe.kind is ProbeKind.DNA:
+            keys = [k for k in blocking_keys(features, stored=False) if k.startswith("dna:")]
+            candidates = txn.dna_candidates([*keys, *dna_group_keys(features)], other,
+                                            DEFAULT_DNA_MIN_SHARE, DEFAULT_DNA_LIMIT)
+        else:
+            plain = [k for k in blocking_keys(features, stored=False) if not k.startswith("dna:")]
+            candidates = txn.owned_candidates(probe.key, plain, other)
+        if probe.side is Side.OTHER:
+            self._score_person(txn, indexed, features, candidates, probe.trigger, result)
+            return
+        state = txn.alert(indexed.facts.ref.business_id)
+        if state is not None and state.searchable:
+            self._score_alert(txn, state, features, candidates, probe.trigger, result)
+
+    # --- hits, decisions, tips, details ----------------------------------------------------
 
     def _hit(
         self,
-        txn: PgMatchTxn,
+        txn: MatchTxn,
         state: AlertState,
         hit: Hit,
         other: IndexedPerson,
         trigger: str,
         result: MatchResult,
     ) -> None:
-        ref = hit.record_ref
-        match_id = match_id_for(state.alert_id, ref.label())
-        known = txn.pair(match_id)
-        status = known[0] if known else None
-        if status in _DECIDED:
+        effect = judge_hit(state, hit, txn.pair(pair_id(state, hit)))
+        if isinstance(effect, Suppressed):
             result.suppressed += 1
-            return
-        alert_version = (state.updates[-1].get("update_id") if state.updates else None) or ""
-        dna_version = (state.parents_dna or {}).get("profile_id") or ""
-        evidence = f"{state.alert_event_id}|{alert_version}|{dna_version}|{ref.event_id}"
-        values: dict[str, Any] = {
-            "alert_id": state.alert_id,
-            "counterpart_ref": ref.label(),
-            "counterpart_kind": ref.source.value,
-            "counterpart_id": ref.business_id,
-            "child_index": ref.child_index,
-            "score": hit.score,
-            "level": hit.decision.value,
-            "explanation": list(hit.explanation),
-            "alert_event_id": state.alert_event_id,
-            "counterpart_event_id": ref.event_id,
-        }
-        if hit.decision is Decision.REVIEW:
-            # A pair notified, or dismissed from the review queue (hub.review), stays so.
-            values["status"] = status if status in KEPT_AT_REVIEW_LEVEL else "REVIEW"
-            txn.save_pair(match_id, values, notified=False)
+        elif isinstance(effect, Review):
+            txn.save_pair(effect.match_id, effect.pair, notified=False)
             result.reviewed += 1
-            return
-        if known is not None and status == "NOTIFIED" and known[1] == evidence:
-            return  # the same evidence was notified already (e.g. an alert re-searched)
-        assert state.publisher_id is not None and state.alert_event_id is not None
+        elif isinstance(effect, Notify):
+            self._notify(txn, state, hit, other, trigger, effect)
+            result.notified += 1
+        # AlreadyNotified: the same evidence went out before (an alert searched again).
+
+    def _notify(
+        self,
+        txn: MatchTxn,
+        state: AlertState,
+        hit: Hit,
+        other: IndexedPerson,
+        trigger: str,
+        effect: Notify,
+    ) -> None:
+        """Route a NOTIFY hit, write its event and notifications, and record the pair."""
         if self._registered is None:
             self._registered = txn.registered()
-        routing = route(state.publisher_id, other.area_code, self._registered)
+        routing = route(effect.alert_publisher, other.area_code, self._registered)
         body = merged_alert(state)
         deadlines = deadlines_for(self.rules, body, datetime.now(UTC))
         kinship = kinship_json(hit.kinship)
+        ref = hit.record_ref
         summary = MatchSummary(
-            match_id=match_id,
+            match_id=effect.match_id,
             alert_id=state.alert_id,
-            alert_publisher=state.publisher_id,
+            alert_publisher=effect.alert_publisher,
             counterpart_kind=ref.source.value,
             counterpart_id=ref.business_id,
             counterpart_publisher=other.publisher_id,
@@ -442,18 +488,14 @@ class MatchStage:
             reply_by=deadlines.reply_by.isoformat(),
             decide_by=deadlines.decide_by.isoformat(),
         )
-        self.router.publish(txn, hit, summary, routing, evidence, state.alert_event_id,
+        self.router.publish(txn, hit, summary, routing, effect.evidence, effect.alert_event_id,
                             deadlines)
-        values.update(
-            status="NOTIFIED",
-            recipients=list(routing.recipients),
-            routing_notes=list(routing.notes),
-            evidence=evidence,
+        pair = replace(
+            effect.pair, recipients=tuple(routing.recipients), routing_notes=tuple(routing.notes)
         )
-        txn.save_pair(match_id, values, notified=True)
-        result.notified += 1
+        txn.save_pair(effect.match_id, pair, notified=True)
 
-    def _tip(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
+    def _tip(self, txn: MatchTxn, event: EventRecord, result: MatchResult) -> None:
         not_sex, seen_by = search_terms(event.body)
         candidates = [
             (state.alert_id, state.publisher_id, merged_alert(state))
@@ -466,32 +508,32 @@ class MatchStage:
         for note in notes:
             log.info("tip %s: %s", event.body.get("tip_id"), note)
 
-    def _decision(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
+    def _decision(self, txn: MatchTxn, event: EventRecord, result: MatchResult) -> None:
         match_id = _required(event, "match_id")
-        decision = _required(event, "decision")
+        decision = decided_status(event.event_id, _required(event, "decision"))
         # Stored decisions are allowed ones (hub.authority, applied by the verify stage): from
         # a notified unit, about the match's own alert. The projection applies the same events.
         alert_id = event.body.get("alert_id")
         txn.decide(match_id, alert_id, decision, event.publisher_id, event.body.get("decided_at"))
-        if decision == "CONFIRMED" and alert_id:
+        if decision is PairStatus.CONFIRMED and alert_id:
             state = self._state(txn, str(alert_id))
-            state.status = "confirmed"
-            txn.save_alert(state, f"match {match_id} confirmed by {event.publisher_id}")
-            txn.remove_persons(state.alert_id, "ALERT")
+            change = alert_confirmed(state, match_id, event.publisher_id)
+            self._apply(txn, change, event.event_id, result)
 
-
-    def _details(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
+    def _details(self, txn: MatchTxn, event: EventRecord, result: MatchResult) -> None:
         self.discloser.handle(txn, event)
 
-    def _case_request(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
+    def _case_request(self, txn: MatchTxn, event: EventRecord, result: MatchResult) -> None:
         self.case_reader.handle(txn, event)
 
 
-def _stored_keys(person: Features) -> set[str]:
-    return blocking_keys(person, stored=True) | dna_group_keys(person)
+def _entry(person: IndexedPerson, features: Features) -> IndexEntry:
+    """A person with the keys it is stored under and its pinyin for the name counts."""
+    keys = blocking_keys(features, stored=True) | dna_group_keys(features)
+    return IndexEntry(person, frozenset(keys), _pinyin(features))
 
 
-def _candidates(txn: PgMatchTxn, person: Features, side: str) -> list[IndexedPerson]:
+def _candidates(txn: MatchTxn, person: Features, side: Side) -> list[IndexedPerson]:
     """Candidates by the plain keys, and by DNA keys within the bound per search."""
     keys = blocking_keys(person, stored=False)
     plain = txn.candidates((k for k in keys if not k.startswith("dna:")), side)
@@ -519,10 +561,12 @@ def _required(event: EventRecord, field: str) -> str:
 
 
 def create_match_stage(
-    settings: Settings, catalog: SchemaCatalog
+    settings: Settings, catalog: SchemaCatalog, *, keyed: bool = False
 ) -> tuple[MatchStage, OutboxSender] | None:
     """The stage and its sender for these settings; None when the operator's signing key is
-    absent (matching publishes match-found events signed by the hub operator)."""
+    absent (matching publishes match-found events signed by the hub operator). Keyed, persons
+    are searched by the owners of their blocking keys (the workers' way); otherwise at once
+    (a rebuild with the workers stopped)."""
     private, _ = operator_key_paths(settings.data_dir)
     if not private.exists():
         log.warning(
@@ -541,7 +585,8 @@ def create_match_stage(
     # the file, locus and allele named, rather than scoring DNA against it.
     tables = TableSet.load(settings.allele_tables, settings.dna_theta)
     stage = MatchStage(PgEventStore(settings.pg_dsn), store, router, Matcher(table=tables),
-                       rules=settings.response_rules, catalog=catalog)
+                       rules=settings.response_rules, catalog=catalog,
+                       fan_out=topic_name(settings, "match-keys") if keyed else None)
     return stage, OutboxSender(store, settings.kafka_config(), ensure)
 
 

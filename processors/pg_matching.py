@@ -1,4 +1,5 @@
-"""The streaming matcher's state in PostgreSQL (tables of migration 0020_matching.sql).
+"""The streaming matcher's state in PostgreSQL (tables of migration 0020_matching.sql): the
+:class:`hub.matching.store.MatchStore` the pipeline runs with.
 
 The candidate index is two tables: persons with their facts as JSON, and (blocking key, person)
 rows with the key indexed, so any worker of the pipeline searches the same index and it survives
@@ -11,12 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from hub.errors import StoreError
 from hub.matching.facts import (
     BirthInfo,
     DatePrecision,
@@ -28,24 +30,43 @@ from hub.matching.facts import (
     SourceKind,
 )
 from hub.matching.kinship import TableSet, normalise_profile
+from hub.matching.rules import (
+    AlertState,
+    AlertStatus,
+    IndexedPerson,
+    KnownPair,
+    PairRecord,
+    PairStatus,
+)
+from hub.matching.store import (
+    RECLAIM_AFTER,
+    IndexEntry,
+    MatchFailure,
+    NameCounts,
+    Outbox,
+    OutboxMessage,
+    Side,
+)
 from hub.store import to_jsonable
 from processors.pg_store import PgConnection, _advance, _claim
 
 __all__ = [
+    "ALERT_COLUMNS",
     "AlertState",
-    "IndexedPerson",
-    "NameCounts",
-    "OutboxMessage",
     "PgMatchStore",
     "PgMatchTxn",
+    "alert_state",
+    "dna_coverage",
     "facts_from_json",
     "facts_to_json",
 ]
 
-# One lock for all matching batches: an alert and a record committed by two workers at the same
-# moment would otherwise each search an index that does not yet hold the other.
+# One lock for batches that search in place (a rebuild): an alert and a record committed at the
+# same moment would otherwise each search an index without the other. The workers fan out by
+# blocking key instead (hub.matching.fanout) and take no such lock.
 _MATCH_LOCK = 0x6D617463  # "matc"
-_RECLAIM_AFTER = dt.timedelta(seconds=30)
+# The class of per-pair locks (two-key advisory locks: this class, a hash of the match id).
+_PAIR_LOCKS = 0x70616972  # "pair"
 
 
 def facts_to_json(facts: PersonFacts) -> dict[str, Any]:
@@ -152,28 +173,6 @@ def facts_from_json(raw: dict[str, Any]) -> PersonFacts:
     )
 
 
-@dataclass(frozen=True)
-class IndexedPerson:
-    """A person in the index with where the facts came from."""
-
-    facts: PersonFacts
-    publisher_id: str
-    area_code: str | None
-
-
-@dataclass
-class AlertState:
-    """An alert as the matcher knows it (body may be None until the alert itself arrives)."""
-
-    alert_id: str
-    alert_event_id: str | None
-    publisher_id: str | None
-    body: dict[str, Any] | None
-    updates: list[dict[str, Any]]
-    parents_dna: dict[str, Any] | None
-    status: str
-
-
 # The columns of match_alerts (as table alias `a`) that make an AlertState, in its order.
 ALERT_COLUMNS = (
     "a.alert_id, a.alert_event_id, a.publisher_id, a.body, a.updates, a.parents_dna, a.status"
@@ -182,40 +181,15 @@ ALERT_COLUMNS = (
 
 def alert_state(row: Sequence[Any]) -> AlertState:
     """An AlertState from a row of ALERT_COLUMNS."""
-    return AlertState(row[0], row[1], row[2], row[3], list(row[4] or []), row[5], row[6])
-
-
-@dataclass(frozen=True)
-class OutboxMessage:
-    """One message waiting to be sent."""
-
-    id: int
-    topic: str
-    key: bytes | None
-    value: bytes
-
-
-def _ref(facts: PersonFacts) -> str:
-    return facts.ref.label()
-
-
-@dataclass
-class NameCounts:
-    """How often names occur among the indexed persons, and how many persons there are: the
-    matcher's NamePopulation (hub.matching.matcher), for the names asked about."""
-
-    surname_counts: dict[str, int] = field(default_factory=dict)
-    given_counts: dict[str, int] = field(default_factory=dict)
-    named: int = 0
-    persons: int = 0
-
-    def __len__(self) -> int:
-        """Every indexed person."""
-        return self.persons
+    alert_id, event_id, publisher_id, body, updates, parents_dna, status = row
+    return AlertState(
+        alert_id, event_id, publisher_id, body, tuple(updates or ()), parents_dna,
+        AlertStatus(status),
+    )
 
 
 class PgMatchTxn:
-    """The matcher's reads and writes inside one transaction."""
+    """The matcher's reads and writes inside one transaction (a :class:`MatchTxn`)."""
 
     def __init__(self, cur: psycopg.Cursor[Any]) -> None:
         self._cur = cur
@@ -235,35 +209,32 @@ class PgMatchTxn:
     def advance(self, consumer: str, topic: str, partition: int, offset: int) -> None:
         _advance(self._cur, consumer, topic, partition, offset)
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction: work for one event is undone alone when it fails."""
+        with self._cur.connection.transaction():
+            yield
+
     # --- the candidate index ---------------------------------------------------------------
 
-    def replace_persons(
-        self,
-        business_id: str,
-        side: str,
-        persons: Sequence[tuple[IndexedPerson, Iterable[str], tuple[str, str] | None]],
-    ) -> None:
-        """Drop the indexed persons of one alert/record/notice and index the new ones.
-
-        Each person comes with its blocking keys and its (surname, given name) pinyin when the
-        name is Chinese, which feed the name-frequency counts.
-        """
+    def replace_persons(self, business_id: str, side: Side, entries: Sequence[IndexEntry]) -> None:
         self.remove_persons(business_id, side)
-        for person, keys, pinyin in persons:
-            ref = _ref(person.facts)
+        for entry in entries:
+            facts, pinyin = entry.person.facts, entry.pinyin
+            ref = facts.ref.label()
             self._cur.execute(
                 "INSERT INTO match_persons (person_ref, side, business_id, child_index, "
                 "event_id, publisher_id, area_code, facts, surname_py, given_py) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     ref,
-                    side,
+                    side.value,
                     business_id,
-                    person.facts.ref.child_index,
-                    person.facts.ref.event_id,
-                    person.publisher_id,
-                    person.area_code,
-                    Jsonb(facts_to_json(person.facts)),
+                    facts.ref.child_index,
+                    facts.ref.event_id,
+                    entry.person.publisher_id,
+                    entry.person.area_code,
+                    Jsonb(facts_to_json(facts)),
                     pinyin[0] if pinyin else None,
                     pinyin[1] if pinyin else None,
                 ),
@@ -274,14 +245,14 @@ class PgMatchTxn:
             self._cur.executemany(
                 "INSERT INTO match_keys (block_key, side, person_ref) VALUES (%s, %s, %s) "
                 "ON CONFLICT DO NOTHING",
-                [(key, side, ref) for key in sorted(set(keys))],
+                [(key, side.value, ref) for key in sorted(entry.keys)],
             )
 
-    def remove_persons(self, business_id: str, side: str) -> int:
+    def remove_persons(self, business_id: str, side: Side) -> int:
         self._cur.execute(
             "DELETE FROM match_persons WHERE business_id = %s AND side = %s "
             "RETURNING surname_py, given_py",
-            (business_id, side),
+            (business_id, side.value),
         )
         removed = self._cur.fetchall()
         for surname, given in removed:
@@ -299,21 +270,20 @@ class PgMatchTxn:
         )
 
     def _count_names(self, pinyin: tuple[str, str], delta: int) -> None:
+        surname, given = pinyin
         self._cur.executemany(
             "INSERT INTO match_name_counts (part, value, n) VALUES (%s, %s, %s) "
             "ON CONFLICT (part, value) DO UPDATE SET n = match_name_counts.n + EXCLUDED.n",
-            [("surname", pinyin[0], delta), ("given", pinyin[1], delta), ("total", "*", delta)],
+            [("surname", surname, delta), ("given", given, delta), ("total", "*", delta)],
         )
 
     def name_counts(self, names: Iterable[tuple[str, str]]) -> NameCounts:
-        """Persons per surname and per given name (for these names), Han-named persons, and
-        every indexed person."""
         wanted = list(names)
         self._cur.execute(
             "SELECT part, value, n FROM match_name_counts "
             "WHERE (part = 'surname' AND value = ANY(%s)) "
             "OR (part = 'given' AND value = ANY(%s)) OR part IN ('total', 'persons')",
-            (sorted({n[0] for n in wanted}), sorted({n[1] for n in wanted})),
+            (sorted({surname for surname, _ in wanted}), sorted({given for _, given in wanted})),
         )
         counts = NameCounts()
         for part, value, n in self._cur.fetchall():
@@ -326,8 +296,7 @@ class PgMatchTxn:
                 table[value] = int(n)
         return counts
 
-    def candidates(self, keys: Iterable[str], side: str) -> list[IndexedPerson]:
-        """Every person of `side` indexed under at least one of the keys."""
+    def candidates(self, keys: Iterable[str], side: Side) -> list[IndexedPerson]:
         wanted = sorted(set(keys))
         if not wanted:
             return []
@@ -335,19 +304,37 @@ class PgMatchTxn:
             "SELECT p.facts, p.publisher_id, p.area_code FROM match_persons p "
             "WHERE p.person_ref IN (SELECT k.person_ref FROM match_keys k "
             "WHERE k.side = %s AND k.block_key = ANY(%s)) ORDER BY p.person_ref",
-            (side, wanted),
+            (side.value, wanted),
         )
-        return [IndexedPerson(facts_from_json(r[0]), r[1], r[2]) for r in self._cur.fetchall()]
+        return [_indexed(row) for row in self._cur.fetchall()]
+
+    def owned_candidates(
+        self, key: str, probe_keys: Iterable[str], side: Side
+    ) -> list[IndexedPerson]:
+        # Compared in code point order (COLLATE "C"), as every worker and Python sort them.
+        self._cur.execute(
+            "SELECT p.facts, p.publisher_id, p.area_code FROM match_keys k "
+            "JOIN match_persons p ON p.person_ref = k.person_ref "
+            "WHERE k.side = %(side)s AND k.block_key = %(key)s AND NOT EXISTS ("
+            "SELECT 1 FROM match_keys o WHERE o.person_ref = k.person_ref AND o.side = k.side "
+            "AND o.block_key = ANY(%(probe)s) "
+            'AND o.block_key COLLATE "C" < %(key)s COLLATE "C") ORDER BY p.person_ref',
+            {"side": side.value, "key": key, "probe": sorted(set(probe_keys))},
+        )
+        return [_indexed(row) for row in self._cur.fetchall()]
+
+    def person(self, side: Side, ref: str) -> IndexedPerson | None:
+        self._cur.execute(
+            "SELECT facts, publisher_id, area_code FROM match_persons "
+            "WHERE person_ref = %s AND side = %s",
+            (ref, side.value),
+        )
+        row = self._cur.fetchone()
+        return None if row is None else _indexed(row)
 
     def dna_candidates(
-        self, keys: Iterable[str], side: str, min_share: float, limit: int | None
+        self, keys: Iterable[str], side: Side, min_share: float, limit: int | None
     ) -> list[IndexedPerson]:
-        """Persons of `side` sharing at least `min_share` of the DNA locus groups both typed,
-        best share first, at most `limit` (see hub.matching.blocking.CandidateIndex).
-
-        `keys` are the probe's DNA keys (dna:GROUP:ALLELES) and group keys (dnag:GROUP); a
-        person's dnag rows say which of the probe's groups it could share at all.
-        """
         wanted = sorted(set(keys))
         if not wanted:
             return []
@@ -361,11 +348,11 @@ class PgMatchTxn:
             "JOIN match_persons p ON p.person_ref = k.person_ref "
             "WHERE k.shared > 0 AND k.shared >= %s * greatest(k.possible, 1) "
             "ORDER BY k.shared::float / greatest(k.possible, 1) DESC, p.person_ref LIMIT %s",
-            (side, wanted, min_share, limit),
+            (side.value, wanted, min_share, limit),
         )
-        return [IndexedPerson(facts_from_json(r[0]), r[1], r[2]) for r in self._cur.fetchall()]
+        return [_indexed(row) for row in self._cur.fetchall()]
 
-    # --- alerts ----------------------------------------------------------------------------
+    # --- alerts and tips -------------------------------------------------------------------
 
     def alert(self, alert_id: str) -> AlertState | None:
         self._cur.execute(
@@ -390,16 +377,14 @@ class PgMatchTxn:
                 state.alert_event_id,
                 state.publisher_id,
                 _json(state.body),
-                Jsonb(to_jsonable(state.updates)),
+                Jsonb(to_jsonable(list(state.updates))),
                 _json(state.parents_dna),
-                state.status,
+                state.status.value,
                 reason,
             ),
         )
 
     def open_alerts(self, not_sex: str | None, seen_by: str | None) -> list[AlertState]:
-        """Open alerts a sighting could concern: the person's sex is not `not_sex` and they
-        were last seen no later than `seen_by` (ISO time); either filter off when None."""
         self._cur.execute(
             f"SELECT {ALERT_COLUMNS} FROM match_alerts a "
             "WHERE status = 'open' AND body IS NOT NULL "
@@ -414,7 +399,6 @@ class PgMatchTxn:
     def record_tip_forward(
         self, tip_event_id: str, tip_id: str, recipient: str, role: str, alert_ids: list[str]
     ) -> bool:
-        """Record that a tip went to a recipient; False if it had gone already."""
         self._cur.execute(
             "INSERT INTO tip_forwards (tip_event_id, tip_id, recipient, role, alert_ids) "
             "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
@@ -424,39 +408,65 @@ class PgMatchTxn:
 
     # --- pairs and decisions ---------------------------------------------------------------
 
-    def pair(self, match_id: str) -> tuple[str, str | None, list[str]] | None:
-        """(status, evidence last notified, recipients) of a pair, row-locked; None if new."""
+    def pair(self, match_id: str) -> KnownPair | None:
+        # A row lock cannot hold a pair that has no row yet: the pair's own advisory lock makes
+        # two workers finding the same new pair (under two blocking keys) take turns.
+        self._cur.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_PAIR_LOCKS, match_id)
+        )
         self._cur.execute(
             "SELECT status, evidence, recipients FROM match_pairs WHERE match_id = %s FOR UPDATE",
             (match_id,),
         )
         row = self._cur.fetchone()
-        return None if row is None else (str(row[0]), row[1], list(row[2] or []))
+        if row is None:
+            return None
+        status, evidence, recipients = row
+        return KnownPair(PairStatus(status), evidence, tuple(recipients or ()))
 
-    @contextmanager
-    def savepoint(self) -> Iterator[None]:
-        """A nested transaction: work for one event is undone alone when it fails."""
-        with self._cur.connection.transaction():
-            yield
-
-    def save_pair(self, match_id: str, values: dict[str, Any], notified: bool) -> None:
-        """Insert or refresh a pair; a decided pair keeps its decision."""
-        cols = list(values)
-        params = [match_id, *(_json(values[c]) if c in _JSON_COLS else values[c] for c in cols)]
-        sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c != "status")
+    def save_pair(self, match_id: str, pair: PairRecord, notified: bool) -> None:
         self._cur.execute(
-            f"INSERT INTO match_pairs (match_id, {', '.join(cols)}, notifications) "
-            f"VALUES (%s, {', '.join(['%s'] * len(cols))}, %s) "
-            f"ON CONFLICT (match_id) DO UPDATE SET {sets}, "
+            "INSERT INTO match_pairs (match_id, alert_id, counterpart_ref, counterpart_kind, "
+            "counterpart_id, child_index, score, level, explanation, alert_event_id, "
+            "counterpart_event_id, status, recipients, routing_notes, evidence, notifications) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (match_id) DO UPDATE SET alert_id = EXCLUDED.alert_id, "
+            "counterpart_ref = EXCLUDED.counterpart_ref, "
+            "counterpart_kind = EXCLUDED.counterpart_kind, "
+            "counterpart_id = EXCLUDED.counterpart_id, child_index = EXCLUDED.child_index, "
+            "score = EXCLUDED.score, level = EXCLUDED.level, "
+            "explanation = EXCLUDED.explanation, alert_event_id = EXCLUDED.alert_event_id, "
+            "counterpart_event_id = EXCLUDED.counterpart_event_id, "
+            "recipients = COALESCE(EXCLUDED.recipients, match_pairs.recipients), "
+            "routing_notes = COALESCE(EXCLUDED.routing_notes, match_pairs.routing_notes), "
+            "evidence = COALESCE(EXCLUDED.evidence, match_pairs.evidence), "
             "status = CASE WHEN match_pairs.status IN ('CONFIRMED', 'REJECTED', 'NEED_INFO') "
             "THEN match_pairs.status ELSE EXCLUDED.status END, "
             "notifications = match_pairs.notifications + EXCLUDED.notifications, "
             "updated_at = clock_timestamp()",
-            [*params, 1 if notified else 0],
+            (
+                match_id,
+                pair.alert_id,
+                pair.counterpart_ref,
+                pair.counterpart_kind,
+                pair.counterpart_id,
+                pair.child_index,
+                pair.score,
+                pair.level.value,
+                _json(list(pair.explanation)),
+                pair.alert_event_id,
+                pair.counterpart_event_id,
+                pair.status.value,
+                _json(None if pair.recipients is None else list(pair.recipients)),
+                _json(None if pair.routing_notes is None else list(pair.routing_notes)),
+                pair.evidence,
+                1 if notified else 0,
+            ),
         )
 
-    def decide(self, match_id: str, alert_id: str | None, decision: str, by: str, at: Any) -> None:
-        """Record a police decision (a decision may arrive before its match is known here)."""
+    def decide(
+        self, match_id: str, alert_id: str | None, decision: PairStatus, by: str, at: Any
+    ) -> None:
         self._cur.execute(
             "INSERT INTO match_pairs (match_id, alert_id, status, decided_by, decided_at) "
             "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (match_id) DO UPDATE SET "
@@ -467,7 +477,7 @@ class PgMatchTxn:
             "decided_at = GREATEST(match_pairs.decided_at, EXCLUDED.decided_at), "
             "alert_id = COALESCE(match_pairs.alert_id, EXCLUDED.alert_id), "
             "updated_at = clock_timestamp()",
-            (match_id, alert_id, decision, by, at),
+            (match_id, alert_id, decision.value, by, at),
         )
 
     # --- participants, outbox, sequence, failures ----------------------------------------
@@ -483,18 +493,23 @@ class PgMatchTxn:
             "SELECT body->>'participant_id', body->>'jurisdiction' FROM event_store "
             "WHERE event_type = 'participant-registered' ORDER BY position"
         )
-        return {r[0]: r[1] for r in self._cur.fetchall() if r[0]}
+        return {pid: area for pid, area in self._cur.fetchall() if pid}
 
-    def outbox(self, topic: str, key: bytes | None, value: bytes) -> None:
+    def outbox(
+        self, topic: str, key: bytes | None, value: bytes, box: Outbox = Outbox.MESSAGES
+    ) -> None:
         self._cur.execute(
-            "INSERT INTO match_outbox (topic, msg_key, msg_value) VALUES (%s, %s, %s)",
+            sql.SQL("INSERT INTO {} (topic, msg_key, msg_value) VALUES (%s, %s, %s)").format(
+                sql.Identifier(box.value)
+            ),
             (topic, key, value),
         )
 
     def next_sequence(self) -> int:
         self._cur.execute("SELECT nextval('match_found_sequence')")
         row = self._cur.fetchone()
-        assert row is not None  # nextval always returns a row
+        if row is None:
+            raise StoreError("nextval('match_found_sequence') returned no row")
         return int(row[0])
 
     def fail(self, event_id: str, event_type: str, reason: str) -> None:
@@ -505,7 +520,9 @@ class PgMatchTxn:
         )
 
 
-_JSON_COLS = frozenset(("explanation", "recipients", "routing_notes"))
+def _indexed(row: Sequence[Any]) -> IndexedPerson:
+    facts, publisher_id, area_code = row
+    return IndexedPerson(facts_from_json(facts), publisher_id, area_code)
 
 
 def _json(value: Any) -> Jsonb | None:
@@ -526,29 +543,35 @@ class PgMatchStore:
         with self.db.transaction() as cur:
             yield PgMatchTxn(cur)
 
-    def claim_outbox(self, limit: int = 1000) -> list[OutboxMessage]:
+    def claim_outbox(
+        self, limit: int = 1000, box: Outbox = Outbox.MESSAGES
+    ) -> list[OutboxMessage]:
         """Unsent messages not being sent by another worker (or abandoned), oldest first."""
         with self.db.transaction() as cur:
             cur.execute(
-                "UPDATE match_outbox SET claimed_at = clock_timestamp() WHERE id IN ("
-                "SELECT id FROM match_outbox WHERE sent_at IS NULL "
-                "AND (claimed_at IS NULL OR claimed_at < clock_timestamp() - %s) "
-                "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) "
-                "RETURNING id, topic, msg_key, msg_value",
-                (_RECLAIM_AFTER, limit),
+                sql.SQL(
+                    "UPDATE {box} SET claimed_at = clock_timestamp() WHERE id IN ("
+                    "SELECT id FROM {box} WHERE sent_at IS NULL "
+                    "AND (claimed_at IS NULL OR claimed_at < clock_timestamp() - %s) "
+                    "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) "
+                    "RETURNING id, topic, msg_key, msg_value"
+                ).format(box=sql.Identifier(box.value)),
+                (RECLAIM_AFTER, limit),
             )
             rows = sorted(cur.fetchall())
         return [
-            OutboxMessage(r[0], r[1], None if r[2] is None else bytes(r[2]), bytes(r[3]))
-            for r in rows
+            OutboxMessage(row_id, topic, None if key is None else bytes(key), bytes(value))
+            for row_id, topic, key, value in rows
         ]
 
-    def mark_sent(self, ids: Sequence[int]) -> None:
+    def mark_sent(self, ids: Sequence[int], box: Outbox = Outbox.MESSAGES) -> None:
         if not ids:
             return
         with self.db.transaction() as cur:
             cur.execute(
-                "UPDATE match_outbox SET sent_at = clock_timestamp() WHERE id = ANY(%s)",
+                sql.SQL("UPDATE {} SET sent_at = clock_timestamp() WHERE id = ANY(%s)").format(
+                    sql.Identifier(box.value)
+                ),
                 (list(ids),),
             )
 
@@ -564,10 +587,10 @@ class PgMatchStore:
             names = [d.name for d in cur.description or ()]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
-    def failures(self) -> list[tuple[str, str, str]]:
+    def failures(self) -> list[MatchFailure]:
         with self.db.cursor() as cur:
             cur.execute("SELECT event_id, event_type, reason FROM match_failures ORDER BY event_id")
-            return [(r[0], r[1], r[2]) for r in cur.fetchall()]
+            return [MatchFailure(*row) for row in cur.fetchall()]
 
 
 def dna_coverage(cur: psycopg.Cursor[Any], tables: TableSet) -> dict[str, tuple[int, int]]:

@@ -35,12 +35,13 @@ from hub.keys import SigningKey
 from hub.matching.adapters import facts_from_alert, facts_from_migrant_record, facts_from_rescue
 from hub.matching.features import prepare
 from hub.matching.matcher import Decision
+from hub.matching.rules import AlertStatus, IndexedPerson
+from hub.matching.store import MatchTxn
 from hub.registry import operator_key_paths
 from hub.review import ReviewAct, refusal, review_event
 from hub.schema_catalog import SchemaCatalog
 from hub.store import EventRecord
 from hub.topics import topic_name
-from processors.pg_matching import IndexedPerson, PgMatchTxn
 from processors.pg_store import PgConnection
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ class ReviewActs:
     def __init__(self, stage: MatchStage) -> None:
         self.stage = stage
 
-    def apply(self, txn: PgMatchTxn, event: EventRecord, result: MatchResult) -> None:
+    def apply(self, txn: MatchTxn, event: EventRecord, result: MatchResult) -> None:
         act = ReviewAct(event.event_type)
         body = event.body
         match_id = str(body.get("match_id") or "")
@@ -109,7 +110,7 @@ class ReviewActs:
              str(body.get("reason") or ""), event.occurred_at),
         )
 
-    def _promote(self, txn: PgMatchTxn, pair: PairUnderReview, event: EventRecord,
+    def _promote(self, txn: MatchTxn, pair: PairUnderReview, event: EventRecord,
                  result: MatchResult) -> None:
         from processors.match_stage import merged_alert
 
@@ -117,7 +118,7 @@ class ReviewActs:
         state = txn.alert(pair.alert_id)
         if state is None or state.body is None or state.publisher_id is None:
             raise MatchingInputError(f"promote {pair.match_id}: alert {pair.alert_id} is unknown")
-        if state.status != "open":
+        if state.status is not AlertStatus.OPEN:
             raise MatchingInputError(
                 f"promote {pair.match_id}: alert {pair.alert_id} is {state.status}; nobody "
                 "is notified of a closed alert")

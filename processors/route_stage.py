@@ -25,11 +25,11 @@ from hub.identity import HUB_OPERATOR_ID
 from hub.keys import SigningKey
 from hub.matching.kinship import KinshipKind, KinshipResult
 from hub.matching.matcher import Hit
+from hub.matching.store import MatchStore, MatchTxn, Outbox, OutboxMessage
 from hub.notice import seal_notice
 from hub.response import Deadlines
 from hub.routing import MatchSummary, Routing, mask_id_numbers, notification
 from hub.schema_catalog import SchemaCatalog
-from processors.pg_matching import PgMatchStore, PgMatchTxn
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class Router:
 
     def publish(
         self,
-        txn: PgMatchTxn,
+        txn: MatchTxn,
         hit: Hit,
         summary: MatchSummary,
         routing: Routing,
@@ -130,12 +130,15 @@ class Router:
             )
 
 
+_CLAIM = 1000  # outbox rows claimed per round trip
+
+
 class OutboxSender:
     """Sends the outbox after each commit; a message is marked sent only once acknowledged."""
 
     def __init__(
         self,
-        store: PgMatchStore,
+        store: MatchStore,
         kafka_config: Mapping[str, Any],
         ensure_topic: Callable[[str], None],
         *,
@@ -161,9 +164,18 @@ class OutboxSender:
 
     def flush(self, timeout: float = 30.0) -> int:
         """Send every pending message (this worker's and abandoned ones); how many were sent."""
-        pending = self.store.claim_outbox()
-        if not pending:
-            return 0
+        sent = 0
+        for box in Outbox:
+            while True:
+                pending = self.store.claim_outbox(_CLAIM, box)
+                done = self._send(pending, box, timeout) if pending else 0
+                sent += done
+                # A full claim all sent: more may wait (matching fans out many probes a batch).
+                if len(pending) < _CLAIM or done < len(pending):
+                    break
+        return sent
+
+    def _send(self, pending: list[OutboxMessage], box: Outbox, timeout: float) -> int:
         for topic in {m.topic for m in pending} - self._ensured:
             try:
                 self.ensure_topic(topic)
@@ -184,5 +196,5 @@ class OutboxSender:
                 )
                 continue
             sent.append(message_id)
-        self.store.mark_sent(sent)
+        self.store.mark_sent(sent, box)
         return len(sent)

@@ -26,6 +26,8 @@ from psycopg.types.json import Jsonb
 from hub.envelope import encode_envelope, seal
 from hub.errors import MatchingInputError
 from hub.identity import HUB_OPERATOR_ID
+from hub.matching.rules import AlertState
+from hub.matching.store import MatchTxn
 from hub.notice import seal_notice
 from hub.routing import local_police
 from hub.sampling import (
@@ -40,7 +42,6 @@ from hub.sampling import (
     sampling_request,
 )
 from hub.store import EventRecord, EventStore
-from processors.pg_matching import AlertState, PgMatchTxn
 from processors.route_stage import Router
 
 __all__ = ["ChildSampling"]
@@ -80,7 +81,7 @@ class ChildSampling:
     # --- requests ------------------------------------------------------------------------
 
     def consider(
-        self, txn: PgMatchTxn, event: EventRecord, registered: Mapping[str, str | None]
+        self, txn: MatchTxn, event: EventRecord, registered: Mapping[str, str | None]
     ) -> int:
         """Requests for this migrant record's children; how many were newly sent."""
         record = event.body
@@ -126,7 +127,7 @@ class ChildSampling:
                 sent += 1
         return sent
 
-    def _open_alerts(self, txn: PgMatchTxn, day: date) -> list[OpenAlert]:
+    def _open_alerts(self, txn: MatchTxn, day: date) -> list[OpenAlert]:
         cur = txn.cursor
         cur.execute("SELECT count(*), max(updated_at) FROM match_alerts")
         state = tuple(cur.fetchone() or ())
@@ -139,7 +140,7 @@ class ChildSampling:
 
     def _send(
         self,
-        txn: PgMatchTxn,
+        txn: MatchTxn,
         event: EventRecord,
         request: SamplingRequest,
         child: ListedChild,
@@ -195,7 +196,7 @@ class ChildSampling:
 
     # --- samples -------------------------------------------------------------------------
 
-    def take_sample(self, txn: PgMatchTxn, event: EventRecord) -> EventRecord | None:
+    def take_sample(self, txn: MatchTxn, event: EventRecord) -> EventRecord | None:
         """Keep a returned sample with its request; the household's latest record to index
         again with it (None when that record is not in the event store)."""
         request_id = str(event.body.get("request_id") or "")
@@ -217,7 +218,7 @@ class ChildSampling:
         stored = self.events.get(latest[0]) if latest else None
         return stored.record if stored is not None else None
 
-    def with_samples(self, txn: PgMatchTxn, event: EventRecord) -> EventRecord:
+    def with_samples(self, txn: MatchTxn, event: EventRecord) -> EventRecord:
         """The migrant record with each sampled child's profile in its entry."""
         record_id = event.body.get("record_id")
         day = listing_day(event.body)

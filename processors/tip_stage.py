@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.areas import AreaCoordinates
+from hub.matching.store import MatchTxn
 from hub.notice import seal_notice
 from hub.store import EventRecord
 from hub.tips import best_fits, fit_tip, tip_notification, tip_recipients
-from processors.pg_matching import PgMatchTxn
 from processors.route_stage import Router
 
 __all__ = ["TipForwarder", "search_terms"]
@@ -42,7 +42,7 @@ class TipForwarder:
 
     def forward(
         self,
-        txn: PgMatchTxn,
+        txn: MatchTxn,
         event: EventRecord,
         candidates: Sequence[Candidate],
         registered: Mapping[str, str | None],
