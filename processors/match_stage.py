@@ -200,7 +200,10 @@ class MatchStage:
         for event_type in REVIEW_EVENT_TYPES:
             self._handlers[event_type] = self.review.apply
         self.tips = TipForwarder(router)
-        self.sampling = ChildSampling(router, events, merged_alert)
+        # DNA sampling keeps households and requests in PostgreSQL tables of its own
+        # (processors.sampling_stage); the in-memory store (tests) matches without it.
+        self.sampling = (ChildSampling(router, events, merged_alert)
+                         if isinstance(store, PgMatchStore) else None)
 
     def process(self, messages: Sequence[InMessage]) -> MatchResult:
         """One batch, one transaction; raises StoreUnavailable to be retried as a whole."""
@@ -349,7 +352,8 @@ class MatchStage:
     # --- records and rescue notices ----------------------------------------------------------
 
     def _record(self, txn: MatchTxn, event: EventRecord, result: MatchResult) -> None:
-        event = self.sampling.with_samples(txn, event)
+        if self.sampling is not None:
+            event = self.sampling.with_samples(txn, event)
         persons: list[PersonFacts]
         if event.event_type == "migrant-record":
             persons = facts_from_migrant_record(event.body, event.event_id)
@@ -367,12 +371,14 @@ class MatchStage:
             else:
                 alerts = _candidates(txn, features, Side.ALERT)
                 self._score_person(txn, indexed, features, alerts, event.event_id, result)
-        if event.event_type == "migrant-record":
+        if event.event_type == "migrant-record" and self.sampling is not None:
             if self._registered is None:
                 self._registered = txn.registered()
             result.sampling_requests += self.sampling.consider(txn, event, self._registered)
 
     def _dna_sample(self, txn: MatchTxn, event: EventRecord, result: MatchResult) -> None:
+        if self.sampling is None:
+            raise MatchingInputError("a dna-sample needs the PostgreSQL match store")
         record = self.sampling.take_sample(txn, event)
         if record is not None:
             self._record(txn, record, result)
