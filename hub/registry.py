@@ -66,7 +66,7 @@ DEFAULT_PERMISSIONS: Mapping[str, tuple[str, ...]] = {
     "migrant-registry": ("migrant-record",),
     "civil-affairs": ("rescue-notice", "case-follow-up"),
     "womens-federation": ("case-follow-up", "tip-report"),
-    "hub-operator": (*REGISTRY_EVENT_TYPES, "match-found", "match-escalated"),
+    "hub-operator": (*REGISTRY_EVENT_TYPES, "match-found", "match-escalated", "case-shredded"),
 }
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 

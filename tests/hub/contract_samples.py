@@ -138,6 +138,8 @@ def sample_payloads() -> dict[str, dict[str, Any]]:
                             "escalated_to": "510000-police", "urgency": "URGENT"},
         "encryption-key-added": {"participant_id": "450000-police", "key_id": "0" * 32,
                                  "public_key": bytes(32), "valid_from": T0},
+        "case-shredded": {"case_id": "R-530000-2026-0001", "kind": "RETENTION",
+                          "reason": "retention of 3650 days ran out", "requested_by": "hub"},
     }
 
 

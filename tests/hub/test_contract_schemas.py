@@ -20,12 +20,14 @@ EVENT_TYPES = [
     "permission-granted", "permission-withdrawn",
     # Two-step disclosure and reply deadlines (issue 13).
     "details-request", "match-ack", "match-escalated", "encryption-key-added",
+    # Crypto-shredding of a rescue case's personal data (issue 13 item 6).
+    "case-shredded",
 ]
 
 
 class TestCatalog:
     def test_every_event_type_has_a_schema(self) -> None:
-        """All nineteen agreed event type names are in the catalog, and nothing else."""
+        """All twenty agreed event type names are in the catalog, and nothing else."""
         assert sorted(EVENT_TYPES) == catalog().event_types()
 
     def test_fingerprint_lookup(self) -> None:
