@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
+import hmac
 import os
+import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,12 +38,14 @@ __all__ = [
     "SEALED_EVENT_TYPES",
     "DataKey",
     "HubKey",
+    "blind_key",
     "case_of",
     "clear_view",
     "new_data_key",
     "new_hub_key",
     "open_bytes",
     "quarantine_case",
+    "redacted_explanation",
     "seal_bytes",
     "unwrap",
     "wrap",
@@ -49,6 +54,8 @@ __all__ = [
 # Event types whose payload holds a rescued person's personal data, and the field naming the case.
 SEALED_EVENT_TYPES = {"rescue-notice": "rescue_id", "case-follow-up": "rescue_id"}
 
+# Case ids of keys sealing quarantined bytes that name no readable case.
+QUARANTINE_CASE_PREFIX = "quarantined/"
 KEY_SIZE = 32
 _NONCE = 12
 _HUB_KEY_ID_CHARS = frozenset("0123456789abcdef")
@@ -127,7 +134,14 @@ def open_bytes(key: DataKey, event_id: str, label: str, sealed: bytes) -> bytes:
 
 
 def case_of(event_type: str, body: Mapping[str, Any]) -> str | None:
-    """The case whose key seals this event, or None when the type holds no personal data."""
+    """The case whose key seals this event, or None when the type holds no personal data.
+    A hit on a rescued person is sealed under that person's case: its explanation quotes the
+    compared values (names, dates, places)."""
+    if event_type == "match-found":
+        if body.get("counterpart_kind") != "RESCUE_NOTICE":
+            return None
+        value = body.get("counterpart_id")
+        return str(value) if value not in (None, "") else None
     name = SEALED_EVENT_TYPES.get(event_type)
     if name is None:
         return None
@@ -148,7 +162,7 @@ def quarantine_case(catalog: SchemaCatalog, env: Envelope | None) -> str | None:
             case = None
         if case is not None:
             return case
-    return f"quarantined/{uuid.uuid4()}"
+    return f"{QUARANTINE_CASE_PREFIX}{uuid.uuid4()}"
 
 
 # What of a rescued person stays readable without the key: enough to count and report by.
@@ -184,6 +198,8 @@ def clear_view(event_type: str, body: Mapping[str, Any]) -> dict[str, Any]:
         out = _pick(body, _FOLLOW_UP_CLEAR)
         out["placement"] = _pick(body.get("placement"), _PLACEMENT_CLEAR)
         return out
+    if case_of(event_type, body) is not None:  # a hit on a rescued person
+        return {k: copy.deepcopy(v) for k, v in body.items() if k != "explanation"}
     return dict(body)
 
 
@@ -209,7 +225,7 @@ def load_hub_keys(folder: Path) -> dict[str, HubKey]:
     keys: dict[str, HubKey] = {}
     for path in sorted(folder.glob("*.key")) if folder.is_dir() else []:
         try:
-            keys[path.stem] = HubKey(path.stem, base64.b64decode(path.read_bytes(), validate=True))
+            keys[path.stem] = HubKey(path.stem, base64.b64decode(path.read_bytes().strip(), validate=True))
         except (ValueError, SealError) as err:
             raise ConfigError(f"the hub key file {path} is damaged: {err}") from err
     return keys
@@ -231,3 +247,52 @@ def destroy_hub_key(folder: Path, key_id: str) -> None:
     if path.exists():
         write_private(path, os.urandom(64))
         path.unlink()
+
+
+def blind_key(secret: bytes, key: str) -> str:
+    """A matcher's blocking key as stored and looked up: an HMAC-SHA256 (keyed by a secret kept
+    beside the hub keys) instead of name, address or profile text. Equal keys stay equal, so
+    candidate search works as before; DNA keys keep their locus group (`dna:GROUP:`), which the
+    DNA search counts by."""
+    if key.startswith("dnag:"):
+        return key  # a locus group name alone: nothing personal
+    prefix = ""
+    if key.startswith("dna:"):
+        group, _, _ = key[4:].partition(":")
+        prefix = f"dna:{group}:"
+    return prefix + hmac.new(secret, key.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+def shred_payload(case_id: str, kind: str, reason: str, requested_by: str) -> dict[str, Any]:
+    """The payload of a `case-shredded` event (kind OPERATOR or RETENTION)."""
+    if not case_id or not reason.strip():
+        raise ConfigError("shredding needs a case id and a reason")
+    return {"case_id": case_id, "kind": kind, "reason": reason.strip(),
+            "requested_by": requested_by}
+
+
+def retention_event_id(case_id: str) -> uuid.UUID:
+    """The one event id of a case's retention expiry, whichever sweep publishes it."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"exchangehub:case-retention:{case_id}")
+
+
+_FIELD_LINE = re.compile(r"^([a-z_]+): ([A-Za-z_]+)\b.*?([+-]\d+(?:\.\d+)?)$")
+
+
+def redacted_explanation(lines: Sequence[str]) -> list[str]:
+    """A hit's explanation without the compared values: for a hit on a rescued person, kept
+    beside the pair in the matcher's tables (the whole one is sealed in its match-found event).
+    Each field keeps its agreement level and weight; the verdict line stays."""
+    out: list[str] = []
+    dropped = 0
+    for line in lines:
+        field_line = _FIELD_LINE.match(line)
+        if field_line:
+            out.append(f"{field_line[1]}: {field_line[2]} {field_line[3]}")
+        elif line.startswith("score ") and "->" in line:
+            out.append(line)
+        else:
+            dropped += 1
+    if dropped:
+        out.append(f"{dropped} more lines sealed with the case (its match-found event)")
+    return out

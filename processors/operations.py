@@ -241,6 +241,7 @@ def rebuild_match_index(
                 InMessage("event_store", 0, s.position, s.record.wire, None,
                           {"event-id": s.record.event_id.encode()})
                 for s in batch
+                if not s.record.shredded  # crypto-shredded: nothing left to match
             ])
             after = batch[-1].position
             fed += len(batch)

@@ -31,6 +31,7 @@ from hub.atrest import (
     write_hub_key,
 )
 from hub.errors import ConfigError
+from hub.secrets import ensure_secret
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class CaseKeyring:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._hub: dict[str, HubKey] = {}
+        self._blocking: bytes | None = None
 
     def hub_key(self, key_id: str) -> HubKey:
         """The hub key with this id, from its file (read again when it is new here)."""
@@ -63,6 +65,13 @@ class CaseKeyring:
                 "opened (restore the key file from where the hub keys are backed up)"
             )
         return self._hub[key_id]
+
+    def blocking_secret(self) -> bytes:
+        """The secret keying the matcher's blocking-key hashes (a 0600 file beside the hub
+        keys; made on first use). Rotating the hub key leaves it: the index would be rebuilt."""
+        if self._blocking is None:
+            self._blocking = ensure_secret(self.folder / "blocking.secret").encode("ascii")
+        return self._blocking
 
     def current(self, cur: Cursor) -> HubKey:
         """The hub key that wraps new data keys, its row held FOR SHARE until commit."""

@@ -9,7 +9,7 @@ outgoing messages go through an outbox table and are sent after the commit.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +17,9 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from hub.atrest import redacted_explanation
+from hub.config import load_settings
+from hub.errors import StoreError
 from hub.matching.facts import (
     BirthInfo,
     DatePrecision,
@@ -29,6 +32,8 @@ from hub.matching.facts import (
 )
 from hub.matching.kinship import TableSet, normalise_profile
 from hub.store import to_jsonable
+from processors.pg_keys import CaseKeyring, keyring_for
+from processors.pg_match_seal import MatchSealer
 from processors.pg_store import PgConnection, _advance, _claim
 
 __all__ = [
@@ -214,11 +219,18 @@ class NameCounts:
         return self.persons
 
 
+def _no_index() -> MatchSealer:
+    raise StoreError("this matcher transaction has no access to the candidate index")
+
+
 class PgMatchTxn:
     """The matcher's reads and writes inside one transaction."""
 
-    def __init__(self, cur: psycopg.Cursor[Any]) -> None:
+    def __init__(self, cur: psycopg.Cursor[Any],
+                 sealer: Callable[[], MatchSealer] | None = None) -> None:
         self._cur = cur
+        # Rescued persons' facts sealed, blocking keys blinded; only the candidate index needs it.
+        self._sealer = sealer or _no_index
 
     @property
     def cursor(self) -> psycopg.Cursor[Any]:
@@ -249,12 +261,17 @@ class PgMatchTxn:
         name is Chinese, which feed the name-frequency counts.
         """
         self.remove_persons(business_id, side)
+        sealer = self._sealer()
         for person, keys, pinyin in persons:
             ref = _ref(person.facts)
+            facts, sealed_case = sealer.seal(self._cur, person.facts,
+                                             facts_to_json(person.facts))
+            if sealed_case is not None:
+                pinyin = None  # a rescued person's name is not kept in clear, not even counted
             self._cur.execute(
                 "INSERT INTO match_persons (person_ref, side, business_id, child_index, "
-                "event_id, publisher_id, area_code, facts, surname_py, given_py) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                "event_id, publisher_id, area_code, facts, surname_py, given_py, sealed_case) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     ref,
                     side,
@@ -263,9 +280,10 @@ class PgMatchTxn:
                     person.facts.ref.event_id,
                     person.publisher_id,
                     person.area_code,
-                    Jsonb(facts_to_json(person.facts)),
+                    Jsonb(facts),
                     pinyin[0] if pinyin else None,
                     pinyin[1] if pinyin else None,
+                    sealed_case,
                 ),
             )
             if pinyin is not None:
@@ -274,7 +292,7 @@ class PgMatchTxn:
             self._cur.executemany(
                 "INSERT INTO match_keys (block_key, side, person_ref) VALUES (%s, %s, %s) "
                 "ON CONFLICT DO NOTHING",
-                [(key, side, ref) for key in sorted(set(keys))],
+                [(key, side, ref) for key in sealer.keys(keys)],
             )
 
     def remove_persons(self, business_id: str, side: str) -> int:
@@ -328,16 +346,22 @@ class PgMatchTxn:
 
     def candidates(self, keys: Iterable[str], side: str) -> list[IndexedPerson]:
         """Every person of `side` indexed under at least one of the keys."""
-        wanted = sorted(set(keys))
+        wanted = self._sealer().keys(keys)
         if not wanted:
             return []
         self._cur.execute(
-            "SELECT p.facts, p.publisher_id, p.area_code FROM match_persons p "
+            "SELECT p.facts, p.publisher_id, p.area_code, p.sealed_case FROM match_persons p "
             "WHERE p.person_ref IN (SELECT k.person_ref FROM match_keys k "
             "WHERE k.side = %s AND k.block_key = ANY(%s)) ORDER BY p.person_ref",
             (side, wanted),
         )
-        return [IndexedPerson(facts_from_json(r[0]), r[1], r[2]) for r in self._cur.fetchall()]
+        return self._indexed(self._cur.fetchall())
+
+    def _indexed(self, rows: Sequence[Sequence[Any]]) -> list[IndexedPerson]:
+        # Rows of (facts, publisher_id, area_code, sealed_case); a shredded person is left out.
+        opened = self._sealer().open(self._cur, [(r[0], r[3]) for r in rows])
+        return [IndexedPerson(facts_from_json(f), r[1], r[2])
+                for f, r in zip(opened, rows, strict=True) if f is not None]
 
     def dna_candidates(
         self, keys: Iterable[str], side: str, min_share: float, limit: int | None
@@ -348,7 +372,7 @@ class PgMatchTxn:
         `keys` are the probe's DNA keys (dna:GROUP:ALLELES) and group keys (dnag:GROUP); a
         person's dnag rows say which of the probe's groups it could share at all.
         """
-        wanted = sorted(set(keys))
+        wanted = self._sealer().keys(keys)
         if not wanted:
             return []
         self._cur.execute(
@@ -357,13 +381,13 @@ class PgMatchTxn:
             "FILTER (WHERE block_key LIKE 'dna:%%') AS shared, "
             "count(*) FILTER (WHERE block_key LIKE 'dnag:%%') AS possible "
             "FROM match_keys WHERE side = %s AND block_key = ANY(%s) GROUP BY person_ref) "
-            "SELECT p.facts, p.publisher_id, p.area_code FROM k "
+            "SELECT p.facts, p.publisher_id, p.area_code, p.sealed_case FROM k "
             "JOIN match_persons p ON p.person_ref = k.person_ref "
             "WHERE k.shared > 0 AND k.shared >= %s * greatest(k.possible, 1) "
             "ORDER BY k.shared::float / greatest(k.possible, 1) DESC, p.person_ref LIMIT %s",
             (side, wanted, min_share, limit),
         )
-        return [IndexedPerson(facts_from_json(r[0]), r[1], r[2]) for r in self._cur.fetchall()]
+        return self._indexed(self._cur.fetchall())
 
     # --- alerts ----------------------------------------------------------------------------
 
@@ -441,6 +465,9 @@ class PgMatchTxn:
 
     def save_pair(self, match_id: str, values: dict[str, Any], notified: bool) -> None:
         """Insert or refresh a pair; a decided pair keeps its decision."""
+        if values.get("counterpart_kind") == "RESCUE" and "explanation" in values:
+            # A rescued person's compared values stay sealed in the match-found event.
+            values = {**values, "explanation": redacted_explanation(values["explanation"])}
         cols = list(values)
         params = [match_id, *(_json(values[c]) if c in _JSON_COLS else values[c] for c in cols)]
         sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c != "status")
@@ -515,8 +542,20 @@ def _json(value: Any) -> Jsonb | None:
 class PgMatchStore:
     """Transactions over the matcher's tables, the outbox and the review list."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, keyring: CaseKeyring | None = None) -> None:
         self.db = PgConnection(dsn)
+        self._dsn = dsn
+        self._sealer = None if keyring is None else MatchSealer(keyring)
+
+    def sealer(self) -> MatchSealer:
+        """How rescued persons' facts and the blocking keys are kept at rest."""
+        if self._sealer is None:
+            self._sealer = MatchSealer(keyring_for(self._dsn, load_settings().secrets_dir))
+        return self._sealer
+
+    def keyring(self) -> CaseKeyring:
+        """The data keys of this database's cases."""
+        return self.sealer().keyring
 
     def close(self) -> None:
         self.db.close()
@@ -524,7 +563,7 @@ class PgMatchStore:
     @contextmanager
     def transaction(self) -> Iterator[PgMatchTxn]:
         with self.db.transaction() as cur:
-            yield PgMatchTxn(cur)
+            yield PgMatchTxn(cur, self.sealer)
 
     def claim_outbox(self, limit: int = 1000) -> list[OutboxMessage]:
         """Unsent messages not being sent by another worker (or abandoned), oldest first."""

@@ -15,6 +15,7 @@ CREATE TABLE case_keys (
     wrapped         bytea,
     created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
     last_sealed_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    shred_requested_at timestamptz,      -- a case-shredded event is on its way (retention sweep)
     shredded_at     timestamptz,
     shred_reason    text,
     CHECK ((wrapped IS NULL) = (shredded_at IS NOT NULL)),
@@ -42,3 +43,8 @@ ALTER TABLE quarantine ADD COLUMN sealed_case text;
 ALTER TABLE proj_rescue_cases
     ADD COLUMN shredded_at  timestamptz,
     ADD COLUMN shred_kind   text;
+
+-- A rescued person's facts in the matcher's index are sealed under the case's data key
+-- (processors/pg_match_seal.py); blocking keys are stored as keyed hashes from now on, so an
+-- index built before this migration is rebuilt (`hubctl rebuild --match-index`).
+ALTER TABLE match_persons ADD COLUMN sealed_case text;
