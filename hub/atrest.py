@@ -225,7 +225,8 @@ def load_hub_keys(folder: Path) -> dict[str, HubKey]:
     keys: dict[str, HubKey] = {}
     for path in sorted(folder.glob("*.key")) if folder.is_dir() else []:
         try:
-            keys[path.stem] = HubKey(path.stem, base64.b64decode(path.read_bytes().strip(), validate=True))
+            secret = base64.b64decode(path.read_bytes().strip(), validate=True)
+            keys[path.stem] = HubKey(path.stem, secret)
         except (ValueError, SealError) as err:
             raise ConfigError(f"the hub key file {path} is damaged: {err}") from err
     return keys
