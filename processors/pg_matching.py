@@ -609,15 +609,20 @@ class PgMatchStore:
             return [(r[0], r[1], r[2]) for r in cur.fetchall()]
 
 
-def dna_coverage(cur: psycopg.Cursor[Any], tables: TableSet) -> dict[str, tuple[int, int]]:
+def dna_coverage(cur: psycopg.Cursor[Any], tables: TableSet,
+                 sealer: MatchSealer) -> dict[str, tuple[int, int]]:
     """Per allele table: indexed DNA profiles it was chosen for, and how many of them it does
-    not cover well (their DNA cannot notify alone); for `hubctl status`."""
+    not cover well (their DNA cannot notify alone); for `hubctl status`. Rescued persons'
+    sealed facts are opened to look (a shredded one counts no more)."""
     cur.execute(
-        "SELECT facts FROM match_persons WHERE facts->'str_profile' <> 'null' "
-        "OR facts->'father_profile' <> 'null' OR facts->'mother_profile' <> 'null'"
+        "SELECT facts, sealed_case FROM match_persons WHERE facts->'str_profile' <> 'null' "
+        "OR facts->'father_profile' <> 'null' OR facts->'mother_profile' <> 'null' "
+        "OR sealed_case IS NOT NULL"
     )
     out: dict[str, list[int]] = {}
-    for (raw,) in cur.fetchall():
+    for raw in sealer.open(cur, [(r[0], r[1]) for r in cur.fetchall()]):
+        if raw is None:
+            continue
         facts = facts_from_json(raw)
         for profile, origin in (
             (facts.str_profile, facts.dna_origin),

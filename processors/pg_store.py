@@ -516,6 +516,18 @@ class PgEventStore:
             cur.execute(query, params)
             return _open_rows(cur, self.keyring, cur.fetchall())
 
+    def case_events(self, case_id: str) -> list[StoredEvent]:
+        """Every stored event sealed under a rescue case's key (its notice, follow-ups and hits
+        on it), in store order, opened: the one read of a case file's personal data. After
+        shredding each comes back as its clear view, marked shredded."""
+        with self.db.cursor() as cur:
+            cur.execute(
+                f"SELECT position, {_READ_COLUMNS} FROM event_store WHERE sealed_case = %s "
+                "ORDER BY position",
+                (case_id,),
+            )
+            return _open_rows(cur, self.keyring, cur.fetchall())
+
     def count(self) -> int:
         with self.db.cursor() as cur:
             cur.execute("SELECT count(*) FROM event_store")

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,9 @@ from hub.signing import head_signature_valid
 from ops.services._pg_cluster import find_bin_dir
 from processors.operations import rebuild_projections
 from processors.pg_keys import keyring_for
+from processors.pg_matching import PgMatchStore
 from processors.pg_store import PgEventStore
+from processors.shredding import RetentionSweep
 from processors.testing import payload_for
 
 pytestmark = pytest.mark.services
@@ -144,6 +146,10 @@ def test_personal_data_sealed_rotated_and_shredded(lane: Lane) -> None:
         assert stored is not None and not stored.record.shredded
         assert stored.record.body["person"]["name"] == NAME
         assert stored.record.body["own_account"] == ACCOUNT
+        case_file = events.case_events(CASE)
+        assert [e.record.event_type for e in case_file] == [
+            "rescue-notice", "case-follow-up", "match-found"]
+        assert any(NAME[1:] in line for line in case_file[2].record.body["explanation"])
         follow = events.get(follow_up_id)
         assert follow is not None and follow.record.body["note"] == NOTE
         assert decode_envelope(follow.record.wire).version == 1
@@ -188,3 +194,40 @@ def test_personal_data_sealed_rotated_and_shredded(lane: Lane) -> None:
     assert lane.scalar("SELECT follow_ups FROM proj_rescue_cases WHERE rescue_id = %s", CASE) == 1
     state = _hubctl(lane, "case", "key", CASE)
     assert "was shredded" in state.stdout, state.stdout + state.stderr
+
+
+def test_retention_expiry_shreds_a_case_once(lane: Lane) -> None:
+    """A case whose key sealed nothing for the retention period is shredded by a signed
+    RETENTION event, once however often the sweep runs; a fresher case is kept."""
+    lane.start(1)
+    at = lane.world.epoch
+    old_case, new_case = "R-530000-OLD", "R-530000-NEW"
+    lane.publish([
+        lane.world.event(CIVIL, "rescue-notice", 1,
+                         payload=payload_for("rescue-notice", 1, at, CIVIL, rescue_id=old_case)),
+    ])
+    # Stored and indexed by the matcher: both seal under the case key (and note the time).
+    lane.wait_for("old case stored and indexed", lambda: lane.scalar(
+        "SELECT count(*) FROM match_persons WHERE sealed_case = %s", old_case) == 1)
+    with psycopg.connect(lane.settings.pg_dsn) as conn:
+        conn.execute("UPDATE case_keys SET last_sealed_at = now() - interval '40 days' "
+                     "WHERE case_id = %s", (old_case,))
+    lane.publish([
+        lane.world.event(CIVIL, "rescue-notice", 2,
+                         payload=payload_for("rescue-notice", 2, at, CIVIL, rescue_id=new_case)),
+    ])
+    lane.wait_for("new case stored", lambda: lane.scalar(
+        "SELECT count(*) FROM case_keys WHERE case_id = %s", new_case) == 1)
+    store = PgMatchStore(lane.settings.pg_dsn)
+    try:
+        sweep = RetentionSweep(store, CATALOG, lane.world.operator, lane.topic("ingest"),
+                               timedelta(days=30), store.keyring())
+        assert sweep.run_once() == 1
+        assert sweep.run_once() == 0  # claimed: no second event, whichever worker sweeps
+    finally:
+        store.close()
+    lane.wait_for("old case shredded", lambda: lane.scalar(
+        "SELECT shred_kind FROM proj_rescue_cases WHERE rescue_id = %s", old_case) == "RETENTION")
+    assert lane.scalar("SELECT wrapped IS NULL FROM case_keys WHERE case_id = %s", old_case)
+    assert lane.scalar("SELECT wrapped IS NOT NULL FROM case_keys WHERE case_id = %s", new_case)
+    assert lane.scalar("SELECT count(*) FROM event_store WHERE event_type = 'case-shredded'") == 1
