@@ -1,9 +1,10 @@
 """Per-case data keys in PostgreSQL, wrapped by hub keys kept in files (hub.atrest).
 
 Table ``case_keys`` (migration 0034) holds each case's data key wrapped by the current hub
-key; ``hub_keys`` names the hub keys (never their bytes). Sealing takes the current hub key's
-row FOR SHARE, so a rotation (which retires that row) waits for every sealing transaction and
-no data key is ever wrapped by a key that is being retired.
+key; ``hub_keys`` names the hub keys (never their bytes). Sealing and shredding take the current
+hub key's row FOR SHARE before any case row, so a rotation (which retires that row first, then
+re-wraps the case rows) waits for them, they wait for it, and no data key is ever wrapped by a
+key that is being retired.
 """
 
 from __future__ import annotations
@@ -94,10 +95,12 @@ class CaseKeyring:
         wanted = sorted(set(case_ids))
         if not wanted:
             return {}
+        # One lock order for everyone (sealing, shredding, rotation): the current hub key's
+        # row, then the case rows in case order; no two of them can wait for each other.
+        hub = self.current(cur) if create else None
         found = self._read(cur, wanted, lock=create)
         missing = [c for c in wanted if c not in found]
-        if create and missing:
-            hub = self.current(cur)
+        if hub is not None and missing:
             for case_id in missing:
                 cur.execute(
                     "INSERT INTO case_keys (case_id, hub_key_id, wrapped) VALUES (%s, %s, %s) "
@@ -111,10 +114,11 @@ class CaseKeyring:
         return found
 
     def _read(self, cur: Cursor, case_ids: list[str], *, lock: bool) -> dict[str, DataKey | None]:
-        # FOR SHARE when sealing: a shredding of the same case waits, then finds the new copy.
+        # Locked when sealing: a shredding of the same case waits, then finds the new copy;
+        # two sealing transactions of one case take turns.
         cur.execute(
             "SELECT case_id, hub_key_id, wrapped FROM case_keys WHERE case_id = ANY(%s)"
-            + (" ORDER BY case_id FOR SHARE" if lock else ""),
+            + (" ORDER BY case_id FOR UPDATE" if lock else ""),
             (case_ids,),
         )
         out: dict[str, DataKey | None] = {}
@@ -126,6 +130,7 @@ class CaseKeyring:
     def shred(self, cur: Cursor, case_id: str, reason: str, at: datetime) -> bool:
         """Destroy the case's data key for good; False when it was destroyed already. A case
         never sealed gets a destroyed key, so that anything arriving later is born unreadable."""
+        self.current(cur)  # the lock order of `keys`
         cur.execute(
             "INSERT INTO case_keys (case_id, hub_key_id, wrapped, shredded_at, shred_reason) "
             "VALUES (%s, NULL, NULL, %s, %s) ON CONFLICT (case_id) DO UPDATE "
