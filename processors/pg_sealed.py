@@ -1,9 +1,9 @@
 """The event store's codec for personal data at rest (hub.atrest), applied by processors.pg_store.
 
-Writing, an event of a sealed type (rescue notice, case follow-up) keeps in clear only its
-header columns, the wire header, the payload's SHA-256, the signature and the clear view of its
-body; its wire bytes and full body are stored encrypted under the case's data key. Reading opens
-them again, so every reader of the store (rebuilds, the matcher's rebuild, case files, console)
+Writing, an event of a sealed type (rescue notice, case follow-up, a hit on a rescued person)
+keeps in clear only its header columns, the wire header, the payload's SHA-256, the signature and
+the clear view of its body; its wire bytes, payload and full body are stored encrypted under the
+case's data key. Reading opens them again, so every reader of the store (rebuilds, the matcher's rebuild, case files, console)
 decrypts in this one place. A shredded case reads back as its clear view alone, marked shredded.
 A `case-shredded` event destroys the case's key in the transaction that stores it.
 """
@@ -19,7 +19,6 @@ from typing import Any
 import psycopg
 
 from hub.atrest import DataKey, case_of, clear_view, new_data_key, open_bytes, seal_bytes
-from hub.envelope import decode_envelope
 from hub.keys import SIGNATURE_SIZE
 from hub.store import EventRecord, QuarantineEntry
 from processors.pg_keys import CaseKeyring
@@ -37,7 +36,7 @@ __all__ = [
 SHRED_EVENT = "case-shredded"
 # Appended to the event store's columns, in this order, on every write and read.
 SEALED_COLUMNS = "sealed_case, wire_head, payload_digest, wire_digest, sealed_body"
-_WIRE, _BODY, _QUARANTINE = "wire", "body", "quarantine"
+_WIRE, _PAYLOAD, _BODY, _QUARANTINE = "wire", "payload", "body", "quarantine"
 
 
 def _case_keys(cur: psycopg.Cursor[Any], keyring: CaseKeyring, records: Sequence[EventRecord]
@@ -60,11 +59,11 @@ def sealed_params(cur: psycopg.Cursor[Any], keyring: CaseKeyring,
             out.append(None)
             continue
         key = keys[case]
-        head_end = len(r.wire) - SIGNATURE_SIZE - len(r.payload)
+        head_end = max(len(r.wire) - SIGNATURE_SIZE - len(r.payload), 0)
         body = json.dumps(r.body, ensure_ascii=False, sort_keys=True).encode("utf-8")
         out.append((
             seal_bytes(key, r.event_id, _WIRE, r.wire),
-            b"",  # payload: inside the sealed wire
+            seal_bytes(key, r.event_id, _PAYLOAD, r.payload),
             clear_view(r.event_type, r.body),
             case,
             r.wire[:head_end],
@@ -83,9 +82,12 @@ def open_record(record: EventRecord, sealed_case: str | None, sealed_body: bytes
     key = keys.get(sealed_case)
     if key is None or sealed_body is None:
         return replace(record, wire=b"", payload=b"", shredded=True)
-    wire = open_bytes(key, record.event_id, _WIRE, record.wire)
-    body = json.loads(open_bytes(key, record.event_id, _BODY, sealed_body))
-    return replace(record, wire=wire, payload=decode_envelope(wire).payload, body=body)
+    return replace(
+        record,
+        wire=open_bytes(key, record.event_id, _WIRE, record.wire),
+        payload=open_bytes(key, record.event_id, _PAYLOAD, record.payload),
+        body=json.loads(open_bytes(key, record.event_id, _BODY, sealed_body)),
+    )
 
 
 def apply_shreds(cur: psycopg.Cursor[Any], keyring: CaseKeyring,
