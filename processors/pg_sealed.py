@@ -3,8 +3,9 @@
 Writing, an event of a sealed type (rescue notice, case follow-up, a hit on a rescued person)
 keeps in clear only its header columns, the wire header, the payload's SHA-256, the signature and
 the clear view of its body; its wire bytes, payload and full body are stored encrypted under the
-case's data key. Reading opens them again, so every reader of the store (rebuilds, the matcher's rebuild, case files, console)
-decrypts in this one place. A shredded case reads back as its clear view alone, marked shredded.
+case's data key. Reading opens them again, so every reader of the store (rebuilds, the
+matcher's rebuild, case files, console) decrypts in this one place. A shredded case reads back as
+its clear view alone, marked shredded.
 A `case-shredded` event destroys the case's key in the transaction that stores it.
 """
 
