@@ -1,10 +1,11 @@
 """Cost of sealing a rescued person's event at rest, against verifying its signature.
 
 Per rescue notice the event store now does, besides storing it: the SHA-256 of payload and wire,
-the clear view of the body, its JSON text, and two AES-256-GCM encryptions under the case key
-(wire and body); a reader does the two decryptions. Both are timed per event against the bare
-Ed25519 verification of the same envelope, which the hub does for every event anyway, in
-interleaved rounds (best of each kept, so load from other processes hits all figures alike).
+the clear view of the body, its JSON text, and three AES-256-GCM encryptions under the case
+key (wire, payload and body); a reader does the three decryptions. Both are timed per event
+against the bare Ed25519 verification of the same envelope, which the hub does for every event
+anyway, in interleaved rounds (best of each kept, so load from other processes hits all figures
+alike).
 Limit: sealing costs at most as much as one verification (ratio <= 1.0). What it cannot show:
 the database round trip to fetch or create the case's key (one query per batch, not per event).
 """
@@ -67,7 +68,7 @@ def main() -> None:
     bodies = [to_jsonable(decode_payload(catalog, e)) for e in envelopes]
     data_key = new_data_key("R-530000-2026-000001")
     public = Ed25519PublicKey.from_public_bytes(key.public_key_bytes)
-    sealed: list[tuple[bytes, bytes]] = []
+    sealed: list[tuple[bytes, bytes, bytes]] = []
 
     def verify_all() -> None:
         for wire in wires:
@@ -82,12 +83,14 @@ def main() -> None:
             clear_view("rescue-notice", body)
             text = json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
             sealed.append((seal_bytes(data_key, event_id, "wire", wire),
+                           seal_bytes(data_key, event_id, "payload", env.payload),
                            seal_bytes(data_key, event_id, "body", text)))
 
     def open_all() -> None:
-        for env, (wire, body) in zip(envelopes, sealed, strict=True):
+        for env, (wire, payload, body) in zip(envelopes, sealed, strict=True):
             event_id = str(env.event_id)
             open_bytes(data_key, event_id, "wire", wire)
+            open_bytes(data_key, event_id, "payload", payload)
             json.loads(open_bytes(data_key, event_id, "body", body))
 
     results: dict[str, list[float]] = {"verify": [], "seal": [], "open": []}
