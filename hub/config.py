@@ -129,6 +129,9 @@ class Settings:
     decide_other_s: int = 72 * 3600
     # How often the deadline sweep looks for overdue duties.
     sweep_every_s: float = 30.0
+    # A rescue case whose data key sealed nothing new for this many days is crypto-shredded
+    # (hub.atrest; 0 keeps every case).
+    case_retention_days: float = 3650.0
 
     @property
     def response_rules(self) -> ResponseRules:
@@ -217,6 +220,7 @@ class Settings:
             "HUB_DECIDE_URGENT_CHILD_S": str(self.decide_urgent_child_s),
             "HUB_DECIDE_OTHER_S": str(self.decide_other_s),
             "HUB_SWEEP_EVERY_S": str(self.sweep_every_s),
+            "HUB_CASE_RETENTION_DAYS": repr(self.case_retention_days),
         }
 
     def __str__(self) -> str:
@@ -275,4 +279,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         decide_urgent_child_s=_int(env, "HUB_DECIDE_URGENT_CHILD_S", 12 * 3600),
         decide_other_s=_int(env, "HUB_DECIDE_OTHER_S", 72 * 3600),
         sweep_every_s=_float(env, "HUB_SWEEP_EVERY_S", 30.0, positive=True),
+        case_retention_days=_float(env, "HUB_CASE_RETENTION_DAYS", 3650.0),
     )

@@ -8,6 +8,7 @@ side can do only what it needs: `encode_payload` -> `sign` -> `encode_envelope`,
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 import struct
 import uuid
@@ -25,6 +26,11 @@ from hub.schema_catalog import SchemaCatalog, SchemaVersion
 
 MAGIC = b"EXH\x01"
 SIGNING_DOMAIN = b"org.exchangehub.envelope.v1\x00"
+# Version 2 signs the header and the SHA-256 of the payload, so that a stored event whose
+# payload was encrypted and its key destroyed still verifies against the kept digest.
+MAGIC_V2 = b"EXH\x02"
+SIGNING_DOMAIN_V2 = b"org.exchangehub.envelope.v2\x00"
+_MAGICS = {MAGIC: 1, MAGIC_V2: 2}
 MAX_PAYLOAD = MAX_PAYLOAD_BYTES
 FINGERPRINT_SIZE = 32
 _NAME = re.compile(rb"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -50,6 +56,7 @@ class Envelope:
     published_at: datetime
     payload: bytes = field(repr=False)
     signature: bytes = field(default=b"", repr=False)
+    version: int = 2  # envelope (wire) version: 1 signs the payload, 2 its SHA-256 digest
 
 
 def _micros(value: datetime, name: str) -> int:
@@ -65,8 +72,8 @@ def _name_bytes(value: str, name: str) -> bytes:
     return bytes((len(raw),)) + raw
 
 
-def _body(env: Envelope) -> bytes:
-    """The canonical header-and-payload bytes shared by the wire format and the signature."""
+def _head(env: Envelope) -> bytes:
+    """The canonical header: fields 1-10 of the body, everything but the payload bytes."""
     if not isinstance(env.event_id, uuid.UUID):
         raise EnvelopeError("event_id must be a UUID")
     if len(env.schema_fingerprint) != FINGERPRINT_SIZE:
@@ -89,20 +96,46 @@ def _body(env: Envelope) -> bytes:
         bytes.fromhex(env.key_id),
         _FIXED.pack(env.schema_version, env.sequence, _micros(env.occurred_at, "occurred_at"),
                     _micros(env.published_at, "published_at"), len(env.payload)),
-        bytes(env.payload),
     ))
 
 
+def _body(env: Envelope) -> bytes:
+    """The canonical header-and-payload bytes of the wire format (and of a v1 signature)."""
+    return _head(env) + bytes(env.payload)
+
+
+def _version(env: Envelope) -> int:
+    if env.version not in (1, 2):
+        raise EnvelopeError(f"envelope version {env.version} is not 1 or 2")
+    return env.version
+
+
+def payload_digest(payload: bytes) -> bytes:
+    """The SHA-256 of a payload, as a version 2 signature covers it."""
+    return hashlib.sha256(payload).digest()
+
+
 def signing_bytes(env: Envelope) -> bytes:
-    """What the Ed25519 signature covers: the domain prefix, then the canonical body."""
-    return SIGNING_DOMAIN + _body(env)
+    """What the Ed25519 signature covers: v1 the prefix and the body; v2 the prefix, the
+    header and the payload's SHA-256."""
+    if _version(env) == 1:
+        return SIGNING_DOMAIN + _body(env)
+    return SIGNING_DOMAIN_V2 + _head(env) + payload_digest(env.payload)
+
+
+def digest_signing_bytes(env: Envelope, digest: bytes) -> bytes:
+    """Signing bytes of a v2 envelope from its header and a kept payload digest alone (the
+    payload itself may be gone: crypto-shredded). `env.payload` only gives the length."""
+    if _version(env) != 2 or len(digest) != 32:
+        raise EnvelopeError("only a version 2 envelope verifies from its payload digest")
+    return SIGNING_DOMAIN_V2 + _head(env) + digest
 
 
 def encode_envelope(env: Envelope) -> bytes:
     """Wire bytes for Kafka: magic, canonical body, 64-byte signature."""
     if len(env.signature) != SIGNATURE_SIZE:
         raise EnvelopeError("envelope is not signed (signature must be 64 bytes)")
-    return MAGIC + _body(env) + env.signature
+    return (MAGIC if _version(env) == 1 else MAGIC_V2) + _body(env) + env.signature
 
 
 def _take_name(data: bytes, pos: int, name: str) -> tuple[str, int]:
@@ -129,8 +162,9 @@ def decode_envelope(data: bytes) -> Envelope:
         if not isinstance(data, bytes | bytearray | memoryview):
             raise EnvelopeError(f"expected bytes, got {type(data).__name__}")
         data = bytes(data)
-    if data[:4] != MAGIC:
-        raise EnvelopeError("does not start with the envelope magic EXH\\x01")
+    wire_version = _MAGICS.get(data[:4])
+    if wire_version is None:
+        raise EnvelopeError("does not start with an envelope magic (EXH\\x01 or EXH\\x02)")
     pos = 4 + 16
     if len(data) < pos:
         raise EnvelopeError("truncated before event_id ends")
@@ -157,13 +191,19 @@ def decode_envelope(data: bytes) -> Envelope:
     return Envelope(
         event_id, event_type, version, fingerprint, publisher_id, key_id, sequence,
         _time(occurred, "occurred_at"), _time(published, "published_at"),
-        data[pos : pos + size], data[pos + size :],
+        data[pos : pos + size], data[pos + size :], wire_version,
     )
 
 
 def signed_region(data: bytes) -> bytes:
     """Signing bytes of well-formed wire bytes, without re-encoding (they share the body)."""
-    return SIGNING_DOMAIN + data[4:-SIGNATURE_SIZE]
+    if data[:4] == MAGIC:
+        return SIGNING_DOMAIN + data[4:-SIGNATURE_SIZE]
+    # v2: walk the two names to the end of the header; the payload follows it.
+    pos = 4 + 16
+    pos += 1 + data[pos] + FINGERPRINT_SIZE
+    pos += 1 + data[pos] + 16 + _FIXED.size
+    return SIGNING_DOMAIN_V2 + data[4:pos] + payload_digest(data[pos:-SIGNATURE_SIZE])
 
 
 def encode_payload(catalog: SchemaCatalog, event_type: str,
@@ -213,8 +253,9 @@ def sign(unsigned: Envelope, key: SigningKey) -> Envelope:
 
 def seal_encoded(sv: SchemaVersion, body: bytes, *, publisher_id: str, key: SigningKey,
                  sequence: int, occurred_at: datetime, event_id: uuid.UUID | None = None,
-                 published_at: datetime | None = None) -> Envelope:
-    """Wrap and sign a payload already Avro-encoded with `sv` (no validation here)."""
+                 published_at: datetime | None = None, version: int = 2) -> Envelope:
+    """Wrap and sign a payload already Avro-encoded with `sv` (no validation here); `version`
+    1 only to reproduce envelopes of publishers that have not moved to version 2."""
     unsigned = Envelope(
         event_id=event_id or uuid.uuid4(),
         event_type=sv.event_type,
@@ -226,14 +267,17 @@ def seal_encoded(sv: SchemaVersion, body: bytes, *, publisher_id: str, key: Sign
         occurred_at=occurred_at,
         published_at=published_at or datetime.now(UTC),
         payload=body,
+        version=version,
     )
     return sign(unsigned, key)
 
 
 def seal(catalog: SchemaCatalog, event_type: str, payload: Mapping[str, Any], *,
          publisher_id: str, key: SigningKey, sequence: int, occurred_at: datetime,
-         event_id: uuid.UUID | None = None, published_at: datetime | None = None) -> Envelope:
+         event_id: uuid.UUID | None = None, published_at: datetime | None = None,
+         version: int = 2) -> Envelope:
     """Validate, encode, wrap and sign a payload in one step."""
     sv, body = encode_payload(catalog, event_type, payload)
     return seal_encoded(sv, body, publisher_id=publisher_id, key=key, sequence=sequence,
-                        occurred_at=occurred_at, event_id=event_id, published_at=published_at)
+                        occurred_at=occurred_at, event_id=event_id, published_at=published_at,
+                        version=version)

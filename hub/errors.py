@@ -83,3 +83,11 @@ class RegistryError(HubError):
 
 class RoutingError(HubError):
     """A match cannot be routed: a recipient or area code is not what routing needs."""
+
+
+class SealError(HubError):
+    """Sealed personal data that does not open: wrong key, altered bytes, or moved elsewhere."""
+
+
+class CaseShredded(SealError):
+    """The case's data key was destroyed: its personal data can no longer be read."""

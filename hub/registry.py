@@ -69,7 +69,8 @@ DEFAULT_PERMISSIONS: Mapping[str, tuple[str, ...]] = {
     "civil-affairs": ("rescue-notice", "case-follow-up", "case-request"),
     "womens-federation": ("case-follow-up", "tip-report"),
     "hub-operator": (*REGISTRY_EVENT_TYPES, "match-found", "match-escalated",
-                     "dna-sampling-request", "review-promoted", "review-dismissed"),
+                     "dna-sampling-request", "review-promoted", "review-dismissed",
+                     "case-shredded"),
 }
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 

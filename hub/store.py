@@ -92,6 +92,9 @@ class EventRecord:
     signature: bytes
     wire: bytes
     body: Mapping[str, Any]  # JSON types only (see to_jsonable), as stored and projected
+    # The case's data key was destroyed (hub.atrest): wire and payload are empty and body
+    # holds only the clear view of the event.
+    shredded: bool = False
 
 
 def record_of(envelope: Any, wire: bytes, body: Mapping[str, Any]) -> EventRecord:
@@ -147,6 +150,8 @@ class QuarantineEntry:
     status: QuarantineStatus = QuarantineStatus.OPEN
     retried_at: datetime | None = None
     retries: int = 0
+    # The case whose data key seals the kept bytes at rest (hub.atrest.quarantine_case).
+    case_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
 """Every Kafka topic of the hub, declared in one place: names, partitions, durability.
 
 Names are `Settings.topic_prefix` + suffix (`hub.ingest`; a test run uses its own prefix).
-Event-log topics keep their data forever (retention.ms=-1): the log is the source of truth and
-every projection is rebuilt by replaying it. Plain data, read by every layer; creating and
+The registry topic keeps its data forever (retention.ms=-1). The topics that carry participants'
+events in clear (ingest, verified, quarantine) keep them for a bounded time (PASSING_RETENTION_MS)
+in segments of a day: the event store is the source of truth that projections are rebuilt from,
+and there a rescued person's personal data is sealed and can be shredded (hub.atrest), which a
+copy on a broker's disk could not. Plain data, read by every layer; creating and
 reconciling the topics on the broker is processors.topic_admin.
 """
 
@@ -15,6 +18,10 @@ from hub.errors import TopicError
 from hub.identity import participant_problem
 
 FOREVER = -1
+_DAY_MS = 24 * 3600 * 1000
+# How long ingest, verified and quarantine keep a message: the pipeline must not stay down longer.
+PASSING_RETENTION_MS = 30 * _DAY_MS
+_PASSING = (("segment.ms", str(_DAY_MS)),)  # a day's segment ages out as a whole
 NOTIFICATIONS = "notifications."
 # On a cluster (the three brokers of `hubctl services up --brokers 3`) every partition has three
 # copies and a write with acks=all needs two of them: one broker may be lost without losing or
@@ -70,9 +77,12 @@ class TopicSpec:
 
 
 TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec("ingest", 6, description="signed events as published by participants' connectors"),
-    TopicSpec("verified", 6, description="events that passed verification, in the hub's order"),
-    TopicSpec("quarantine", 3, description="rejected events with a machine-readable reason"),
+    TopicSpec("ingest", 6, PASSING_RETENTION_MS, extra_configs=_PASSING,
+              description="signed events as published by participants' connectors"),
+    TopicSpec("verified", 6, PASSING_RETENTION_MS, extra_configs=_PASSING,
+              description="events that passed verification, in the hub's order"),
+    TopicSpec("quarantine", 3, PASSING_RETENTION_MS, extra_configs=_PASSING,
+              description="rejected events with a machine-readable reason"),
     TopicSpec("registry", 1, description="participant, key and permission changes, one order"),
     # Kept like the logs, so a worker stopped for however long finds every probe it owes.
     TopicSpec("match-keys", 6,

@@ -28,6 +28,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import faust
@@ -41,10 +42,12 @@ from hub.topics import notification_topic, topic_name
 from processors.deadline_sweep import DeadlineSweep
 from processors.match_key_stage import KeyStage
 from processors.match_stage import create_match_stage
+from processors.pg_matching import PgMatchStore
 from processors.pg_projections import PgProjectionStore
 from processors.pg_store import PgEventStore
 from processors.project_stage import ProjectStage
 from processors.push_stage import AlertPusher, PgAlertPushes
+from processors.shredding import RetentionSweep
 from processors.topic_admin import ensure_notification_topic
 from processors.tracking import InMessage
 from processors.verify_stage import BatchResult, Outgoing, VerifyStage
@@ -236,6 +239,12 @@ class PipelineApp:
                 names["ingest"], functools.partial(notification_topic, settings),
             )
             self.app.timer(settings.sweep_every_s)(self._sweep)
+            # Retention reads the case keys, which only the PostgreSQL store keeps.
+            store = self.match_sender.store
+            self.retention = RetentionSweep(
+                store, self.catalog, SigningKey.load(private), names["ingest"],
+                timedelta(days=settings.case_retention_days), store.keyring(),
+            ) if isinstance(store, PgMatchStore) and settings.case_retention_days > 0 else None
 
     async def _send_all(self, outgoing: Sequence[Outgoing]) -> None:
         """Send every output and wait for the broker's acknowledgements, retrying on failure.
@@ -376,6 +385,8 @@ class PipelineApp:
             await self._flush_outbox()
     async def _sweep(self) -> None:
         escalated = await _until_stored("deadline sweep", self.sweep.run_once)
+        if self.retention is not None:
+            escalated += await _until_stored("retention sweep", self.retention.run_once)
         if escalated:
             sent = await _until_stored("match outbox", self.match_sender.flush)
             log.info("deadline sweep: %d escalated, %d sent", escalated, sent)

@@ -409,7 +409,7 @@ class MatchStage:
         """Index only; the owners of the person's keys search for it once this commits."""
         if self.fan_out is None:
             return
-        keys = blocking_keys(person, stored=False)
+        keys = set(txn.blind(blocking_keys(person, stored=False)))
         for probe in probes_for(side, person.facts.ref.label(), keys, trigger):
             txn.outbox(self.fan_out, probe.key.encode(), encode_probe(probe), Outbox.PROBES)
 
@@ -425,7 +425,8 @@ class MatchStage:
             candidates = txn.dna_candidates([*keys, *dna_group_keys(features)], other,
                                             DEFAULT_DNA_MIN_SHARE, DEFAULT_DNA_LIMIT)
         else:
-            plain = [k for k in blocking_keys(features, stored=False) if not k.startswith("dna:")]
+            plain = txn.blind(k for k in blocking_keys(features, stored=False)
+                              if not k.startswith("dna:"))
             candidates = txn.owned_candidates(probe.key, plain, other)
         if probe.side is Side.OTHER:
             self._score_person(txn, indexed, features, candidates, probe.trigger, result)

@@ -34,6 +34,7 @@ from processors.app import app_id
 from processors.health import STUCK_AFTER, stuck_now
 from processors.kafka_reading import reading_consumer
 from processors.match_stage import create_match_stage
+from processors.pg_match_seal import MatchSealer
 from processors.pg_matching import dna_coverage
 from processors.pg_projections import PgProjectionStore
 from processors.pg_store import PgConnection, PgEventStore
@@ -242,6 +243,7 @@ def rebuild_match_index(
                 InMessage("event_store", 0, s.position, s.record.wire, None,
                           {"event-id": s.record.event_id.encode()})
                 for s in batch
+                if not s.record.shredded  # crypto-shredded: nothing left to match
             ])
             after = batch[-1].position
             fed += len(batch)
@@ -324,7 +326,8 @@ def snapshot(
         snap.projection_failures = len(projections.failures())
         with events.db.cursor() as cur:
             snap.dna_coverage = dna_coverage(
-                cur, TableSet.load(settings.allele_tables, settings.dna_theta)
+                cur, TableSet.load(settings.allele_tables, settings.dna_theta),
+                MatchSealer(events.keyring()),
             )
     except HubError as err:
         snap.problems.append(f"postgres: {err}")

@@ -10,7 +10,7 @@ outgoing messages go through an outbox table and are sent after the commit.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,6 +18,8 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from hub.atrest import redacted_explanation
+from hub.config import load_settings
 from hub.errors import StoreError
 from hub.matching.facts import (
     BirthInfo,
@@ -48,6 +50,8 @@ from hub.matching.store import (
     Side,
 )
 from hub.store import to_jsonable
+from processors.pg_keys import CaseKeyring, keyring_for
+from processors.pg_match_seal import MatchSealer
 from processors.pg_store import PgConnection, _advance, _claim
 
 __all__ = [
@@ -188,11 +192,18 @@ def alert_state(row: Sequence[Any]) -> AlertState:
     )
 
 
+def _no_index() -> MatchSealer:
+    raise StoreError("this matcher transaction has no access to the candidate index")
+
+
 class PgMatchTxn:
     """The matcher's reads and writes inside one transaction (a :class:`MatchTxn`)."""
 
-    def __init__(self, cur: psycopg.Cursor[Any]) -> None:
+    def __init__(self, cur: psycopg.Cursor[Any],
+                 sealer: Callable[[], MatchSealer] | None = None) -> None:
         self._cur = cur
+        # Rescued persons' facts sealed, blocking keys blinded; only the candidate index needs it.
+        self._sealer = sealer or _no_index
 
     @property
     def cursor(self) -> psycopg.Cursor[Any]:
@@ -219,24 +230,30 @@ class PgMatchTxn:
 
     def replace_persons(self, business_id: str, side: Side, entries: Sequence[IndexEntry]) -> None:
         self.remove_persons(business_id, side)
+        sealer = self._sealer()
         for entry in entries:
-            facts, pinyin = entry.person.facts, entry.pinyin
-            ref = facts.ref.label()
+            person, pinyin = entry.person, entry.pinyin
+            ref = person.facts.ref.label()
+            facts, sealed_case = sealer.seal(self._cur, person.facts,
+                                             facts_to_json(person.facts))
+            if sealed_case is not None:
+                pinyin = None  # a rescued person's name is not kept in clear, not even counted
             self._cur.execute(
                 "INSERT INTO match_persons (person_ref, side, business_id, child_index, "
-                "event_id, publisher_id, area_code, facts, surname_py, given_py) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                "event_id, publisher_id, area_code, facts, surname_py, given_py, sealed_case) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     ref,
                     side.value,
                     business_id,
-                    facts.ref.child_index,
-                    facts.ref.event_id,
-                    entry.person.publisher_id,
-                    entry.person.area_code,
-                    Jsonb(facts_to_json(facts)),
+                    person.facts.ref.child_index,
+                    person.facts.ref.event_id,
+                    person.publisher_id,
+                    person.area_code,
+                    Jsonb(facts),
                     pinyin[0] if pinyin else None,
                     pinyin[1] if pinyin else None,
+                    sealed_case,
                 ),
             )
             if pinyin is not None:
@@ -245,7 +262,7 @@ class PgMatchTxn:
             self._cur.executemany(
                 "INSERT INTO match_keys (block_key, side, person_ref) VALUES (%s, %s, %s) "
                 "ON CONFLICT DO NOTHING",
-                [(key, side.value, ref) for key in sorted(entry.keys)],
+                [(key, side.value, ref) for key in sealer.keys(entry.keys)],
             )
 
     def remove_persons(self, business_id: str, side: Side) -> int:
@@ -297,23 +314,27 @@ class PgMatchTxn:
         return counts
 
     def candidates(self, keys: Iterable[str], side: Side) -> list[IndexedPerson]:
-        wanted = sorted(set(keys))
+        wanted = self._sealer().keys(keys)
         if not wanted:
             return []
         self._cur.execute(
-            "SELECT p.facts, p.publisher_id, p.area_code FROM match_persons p "
+            "SELECT p.facts, p.publisher_id, p.area_code, p.sealed_case FROM match_persons p "
             "WHERE p.person_ref IN (SELECT k.person_ref FROM match_keys k "
             "WHERE k.side = %s AND k.block_key = ANY(%s)) ORDER BY p.person_ref",
             (side.value, wanted),
         )
-        return [_indexed(row) for row in self._cur.fetchall()]
+        return self._indexed(self._cur.fetchall())
+
+    def blind(self, keys: Iterable[str]) -> list[str]:
+        return self._sealer().keys(keys)
 
     def owned_candidates(
         self, key: str, probe_keys: Iterable[str], side: Side
     ) -> list[IndexedPerson]:
-        # Compared in code point order (COLLATE "C"), as every worker and Python sort them.
+        # Keys in their stored form (blind); compared in code point order (COLLATE "C"), as
+        # every worker and Python sort them.
         self._cur.execute(
-            "SELECT p.facts, p.publisher_id, p.area_code FROM match_keys k "
+            "SELECT p.facts, p.publisher_id, p.area_code, p.sealed_case FROM match_keys k "
             "JOIN match_persons p ON p.person_ref = k.person_ref "
             "WHERE k.side = %(side)s AND k.block_key = %(key)s AND NOT EXISTS ("
             "SELECT 1 FROM match_keys o WHERE o.person_ref = k.person_ref AND o.side = k.side "
@@ -321,21 +342,28 @@ class PgMatchTxn:
             'AND o.block_key COLLATE "C" < %(key)s COLLATE "C") ORDER BY p.person_ref',
             {"side": side.value, "key": key, "probe": sorted(set(probe_keys))},
         )
-        return [_indexed(row) for row in self._cur.fetchall()]
+        return self._indexed(self._cur.fetchall())
 
     def person(self, side: Side, ref: str) -> IndexedPerson | None:
         self._cur.execute(
-            "SELECT facts, publisher_id, area_code FROM match_persons "
+            "SELECT facts, publisher_id, area_code, sealed_case FROM match_persons "
             "WHERE person_ref = %s AND side = %s",
             (ref, side.value),
         )
         row = self._cur.fetchone()
-        return None if row is None else _indexed(row)
+        found = self._indexed([row]) if row is not None else []
+        return found[0] if found else None
+
+    def _indexed(self, rows: Sequence[Sequence[Any]]) -> list[IndexedPerson]:
+        # Rows of (facts, publisher_id, area_code, sealed_case); a shredded person is left out.
+        opened = self._sealer().open(self._cur, [(r[0], r[3]) for r in rows])
+        return [IndexedPerson(facts_from_json(f), r[1], r[2])
+                for f, r in zip(opened, rows, strict=True) if f is not None]
 
     def dna_candidates(
         self, keys: Iterable[str], side: Side, min_share: float, limit: int | None
     ) -> list[IndexedPerson]:
-        wanted = sorted(set(keys))
+        wanted = self._sealer().keys(keys)
         if not wanted:
             return []
         self._cur.execute(
@@ -344,13 +372,13 @@ class PgMatchTxn:
             "FILTER (WHERE block_key LIKE 'dna:%%') AS shared, "
             "count(*) FILTER (WHERE block_key LIKE 'dnag:%%') AS possible "
             "FROM match_keys WHERE side = %s AND block_key = ANY(%s) GROUP BY person_ref) "
-            "SELECT p.facts, p.publisher_id, p.area_code FROM k "
+            "SELECT p.facts, p.publisher_id, p.area_code, p.sealed_case FROM k "
             "JOIN match_persons p ON p.person_ref = k.person_ref "
             "WHERE k.shared > 0 AND k.shared >= %s * greatest(k.possible, 1) "
             "ORDER BY k.shared::float / greatest(k.possible, 1) DESC, p.person_ref LIMIT %s",
             (side.value, wanted, min_share, limit),
         )
-        return [_indexed(row) for row in self._cur.fetchall()]
+        return self._indexed(self._cur.fetchall())
 
     # --- alerts and tips -------------------------------------------------------------------
 
@@ -425,6 +453,10 @@ class PgMatchTxn:
         return KnownPair(PairStatus(status), evidence, tuple(recipients or ()))
 
     def save_pair(self, match_id: str, pair: PairRecord, notified: bool) -> None:
+        explanation: list[Any] = list(pair.explanation)
+        if pair.counterpart_kind == "RESCUE":
+            # A rescued person's compared values stay sealed in the match-found event.
+            explanation = redacted_explanation(explanation)
         self._cur.execute(
             "INSERT INTO match_pairs (match_id, alert_id, counterpart_ref, counterpart_kind, "
             "counterpart_id, child_index, score, level, explanation, alert_event_id, "
@@ -453,7 +485,7 @@ class PgMatchTxn:
                 pair.child_index,
                 pair.score,
                 pair.level.value,
-                _json(list(pair.explanation)),
+                _json(explanation),
                 pair.alert_event_id,
                 pair.counterpart_event_id,
                 pair.status.value,
@@ -520,11 +552,6 @@ class PgMatchTxn:
         )
 
 
-def _indexed(row: Sequence[Any]) -> IndexedPerson:
-    facts, publisher_id, area_code = row
-    return IndexedPerson(facts_from_json(facts), publisher_id, area_code)
-
-
 def _json(value: Any) -> Jsonb | None:
     return None if value is None else Jsonb(to_jsonable(value))
 
@@ -532,8 +559,20 @@ def _json(value: Any) -> Jsonb | None:
 class PgMatchStore:
     """Transactions over the matcher's tables, the outbox and the review list."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, keyring: CaseKeyring | None = None) -> None:
         self.db = PgConnection(dsn)
+        self._dsn = dsn
+        self._sealer = None if keyring is None else MatchSealer(keyring)
+
+    def sealer(self) -> MatchSealer:
+        """How rescued persons' facts and the blocking keys are kept at rest."""
+        if self._sealer is None:
+            self._sealer = MatchSealer(keyring_for(self._dsn, load_settings().secrets_dir))
+        return self._sealer
+
+    def keyring(self) -> CaseKeyring:
+        """The data keys of this database's cases."""
+        return self.sealer().keyring
 
     def close(self) -> None:
         self.db.close()
@@ -541,7 +580,7 @@ class PgMatchStore:
     @contextmanager
     def transaction(self) -> Iterator[PgMatchTxn]:
         with self.db.transaction() as cur:
-            yield PgMatchTxn(cur)
+            yield PgMatchTxn(cur, self.sealer)
 
     def claim_outbox(
         self, limit: int = 1000, box: Outbox = Outbox.MESSAGES
@@ -593,15 +632,20 @@ class PgMatchStore:
             return [MatchFailure(*row) for row in cur.fetchall()]
 
 
-def dna_coverage(cur: psycopg.Cursor[Any], tables: TableSet) -> dict[str, tuple[int, int]]:
+def dna_coverage(cur: psycopg.Cursor[Any], tables: TableSet,
+                 sealer: MatchSealer) -> dict[str, tuple[int, int]]:
     """Per allele table: indexed DNA profiles it was chosen for, and how many of them it does
-    not cover well (their DNA cannot notify alone); for `hubctl status`."""
+    not cover well (their DNA cannot notify alone); for `hubctl status`. Rescued persons'
+    sealed facts are opened to look (a shredded one counts no more)."""
     cur.execute(
-        "SELECT facts FROM match_persons WHERE facts->'str_profile' <> 'null' "
-        "OR facts->'father_profile' <> 'null' OR facts->'mother_profile' <> 'null'"
+        "SELECT facts, sealed_case FROM match_persons WHERE facts->'str_profile' <> 'null' "
+        "OR facts->'father_profile' <> 'null' OR facts->'mother_profile' <> 'null' "
+        "OR sealed_case IS NOT NULL"
     )
     out: dict[str, list[int]] = {}
-    for (raw,) in cur.fetchall():
+    for raw in sealer.open(cur, [(r[0], r[1]) for r in cur.fetchall()]):
+        if raw is None:
+            continue
         facts = facts_from_json(raw)
         for profile, origin in (
             (facts.str_profile, facts.dna_origin),

@@ -8,7 +8,7 @@ database as :class:`hub.errors.StoreUnavailable` so callers can wait and retry t
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,8 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from hub.atrest import case_of
+from hub.config import load_settings
 from hub.errors import StoreError, StoreUnavailable
 from hub.store import (
     SUBJECT_FIELDS,
@@ -29,6 +31,16 @@ from hub.store import (
     SequenceAnomaly,
     StoredEvent,
 )
+from processors.pg_keys import CaseKeyring, keyring_for
+from processors.pg_sealed import (
+    SEALED_COLUMNS,
+    SHRED_EVENT,
+    apply_shreds,
+    open_quarantine_wire,
+    open_record,
+    seal_quarantine,
+    sealed_params,
+)
 
 __all__ = ["PgConnection", "PgEventStore"]
 
@@ -36,6 +48,8 @@ _EVENT_COLUMNS = (
     "event_id, event_type, schema_version, schema_fingerprint, publisher_id, key_id, sequence, "
     "occurred_at, published_at, payload, signature, wire, body"
 )
+# Read with every event: the case sealing it (if any) and its sealed body (processors.pg_sealed).
+_READ_COLUMNS = f"{_EVENT_COLUMNS}, sealed_case, sealed_body"
 
 
 class PgConnection:
@@ -90,16 +104,24 @@ class PgConnection:
 _SUBJECT_LOCK_CLASS = 7301  # first key of the per-subject advisory locks
 
 _INSERT_EVENT = (
-    f"INSERT INTO event_store ({_EVENT_COLUMNS}) VALUES "
-    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    f"INSERT INTO event_store ({_EVENT_COLUMNS}, {SEALED_COLUMNS}) VALUES "
+    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
     "ON CONFLICT (event_id) DO NOTHING"
 )
 
 
-_COPY_EVENTS = f"COPY event_store ({_EVENT_COLUMNS}) FROM STDIN"
+_COPY_EVENTS = f"COPY event_store ({_EVENT_COLUMNS}, {SEALED_COLUMNS}) FROM STDIN"
 
 
-def _event_params(record: EventRecord) -> tuple[Any, ...]:
+def _event_params(record: EventRecord, sealed: tuple[Any, ...] | None) -> tuple[Any, ...]:
+    if sealed is not None:
+        wire, payload, body, *columns = sealed
+        return (
+            record.event_id, record.event_type, record.schema_version,
+            record.schema_fingerprint, record.publisher_id, record.key_id, record.sequence,
+            record.occurred_at, record.published_at, payload, record.signature, wire,
+            Jsonb(body), *columns,
+        )
     return (
         record.event_id,
         record.event_type,
@@ -114,12 +136,14 @@ def _event_params(record: EventRecord) -> tuple[Any, ...]:
         record.signature,
         record.wire,
         Jsonb(record.body),  # JSON-able already: record_of converted the decoded payload
+        None, None, None, None, None,
     )
 
 
 class _PgEventTxn:
-    def __init__(self, cur: psycopg.Cursor[Any]) -> None:
+    def __init__(self, cur: psycopg.Cursor[Any], keyring: Callable[[], CaseKeyring]) -> None:
         self._cur = cur
+        self._keyring = keyring
 
     def claim(self, consumer: str, topic: str, partition: int) -> int:
         return _claim(self._cur, consumer, topic, partition)
@@ -139,17 +163,29 @@ class _PgEventTxn:
         ids = list(event_ids)
         if not ids:
             return {}
-        self._cur.execute("SELECT event_id, wire FROM event_store WHERE event_id = ANY(%s)", (ids,))
-        return {row[0]: bytes(row[1]) for row in self._cur.fetchall()}
+        self._cur.execute(
+            f"SELECT position, {_READ_COLUMNS} FROM event_store WHERE event_id = ANY(%s)", (ids,)
+        )
+        opened = _open_rows(self._cur, self._keyring, self._cur.fetchall())
+        # A shredded event has no wire left: a resend of it is never the same bytes.
+        return {s.record.event_id: s.record.wire for s in opened}
+
+    def _params(self, records: Sequence[EventRecord]) -> list[tuple[Any, ...]]:
+        sealed: list[tuple[Any, ...] | None] = [None] * len(records)
+        if any(case_of(r.event_type, r.body) is not None for r in records):
+            sealed = sealed_params(self._cur, self._keyring(), records)
+        if any(r.event_type == SHRED_EVENT for r in records):
+            apply_shreds(self._cur, self._keyring(), records)
+        return [_event_params(r, s) for r, s in zip(records, sealed, strict=True)]
 
     def append(self, record: EventRecord) -> bool:
-        self._cur.execute(_INSERT_EVENT, _event_params(record))
+        self._cur.execute(_INSERT_EVENT, self._params([record])[0])
         return self._cur.rowcount == 1
 
     def append_many(self, records: Sequence[EventRecord]) -> None:
         if not records:
             return
-        rows = [_event_params(r) for r in records]
+        rows = self._params(records)
         # COPY streams the batch in one statement. It has no ON CONFLICT: when another worker
         # stored one of these ids since this batch read the store (the same event sent twice
         # under two keys), the copy is undone and the inserts below absorb the duplicate.
@@ -221,14 +257,15 @@ class _PgEventTxn:
         )
 
     def quarantine(self, entry: QuarantineEntry) -> int:
+        wire, sealed_case = seal_quarantine(self._cur, self._keyring(), entry)
         self._cur.execute(
             "INSERT INTO quarantine (reason, detail, wire, received_at, source_topic, "
-            "source_partition, source_offset, event_id, publisher_id, event_type, status) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            "source_partition, source_offset, event_id, publisher_id, event_type, status, "
+            "sealed_case) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
             (
                 entry.reason,
                 entry.detail,
-                entry.wire,
+                wire,
                 entry.received_at,
                 entry.source_topic,
                 entry.source_partition,
@@ -237,6 +274,7 @@ class _PgEventTxn:
                 entry.publisher_id,
                 entry.event_type,
                 entry.status.value,
+                sealed_case,
             ),
         )
         row = self._cur.fetchone()
@@ -263,7 +301,7 @@ class _PgEventTxn:
             "WHERE publisher_id = %s AND status = %s AND reason = ANY(%s) ORDER BY id FOR UPDATE",
             (publisher_id, QuarantineStatus.OPEN.value, list(reasons)),
         )
-        return [_entry(r) for r in self._cur.fetchall()]
+        return [_entry(self._cur, self._keyring, r) for r in self._cur.fetchall()]
 
     def lock_subject(self, event_type: str, subject_id: str) -> None:
         # Held to commit. Two workers may verify an alert and a change naming it at once; one
@@ -286,9 +324,13 @@ class _PgEventTxn:
         return [(row[0], row[1]) for row in self._cur.fetchall()]
 
     def quarantine_wire(self, entry_id: int) -> bytes | None:
-        self._cur.execute("SELECT wire FROM quarantine WHERE id = %s", (entry_id,))
+        self._cur.execute(
+            "SELECT wire, sealed_case, event_id FROM quarantine WHERE id = %s", (entry_id,)
+        )
         row = self._cur.fetchone()
-        return None if row is None else bytes(row[0])
+        if row is None:
+            return None
+        return open_quarantine_wire(self._cur, self._keyring(), bytes(row[0]), row[1], row[2])
 
 
 def _claim(cur: psycopg.Cursor[Any], consumer: str, topic: str, partition: int) -> int:
@@ -358,16 +400,20 @@ def _advance_many(
 
 _QUARANTINE_COLUMNS = (
     "id, reason, detail, wire, received_at, source_topic, source_partition, source_offset, "
-    "event_id, publisher_id, event_type, status, retried_at, retries"
+    "event_id, publisher_id, event_type, status, retried_at, retries, sealed_case"
 )
 
 
-def _entry(row: Sequence[Any]) -> QuarantineEntry:
+def _entry(cur: psycopg.Cursor[Any], keyring: Callable[[], CaseKeyring],
+           row: Sequence[Any]) -> QuarantineEntry:
+    wire = bytes(row[3])
+    if row[14] is not None:
+        wire = open_quarantine_wire(cur, keyring(), wire, row[14], row[8])
     return QuarantineEntry(
         id=row[0],
         reason=row[1],
         detail=row[2],
-        wire=bytes(row[3]),
+        wire=wire,
         received_at=row[4],
         source_topic=row[5],
         source_partition=row[6],
@@ -378,7 +424,21 @@ def _entry(row: Sequence[Any]) -> QuarantineEntry:
         status=QuarantineStatus(row[11]),
         retried_at=row[12],
         retries=row[13],
+        case_id=row[14],
     )
+
+
+def _open_rows(cur: psycopg.Cursor[Any], keyring: Callable[[], CaseKeyring],
+               rows: Sequence[Sequence[Any]]) -> list[StoredEvent]:
+    """Stored events from rows of `position, _READ_COLUMNS`, sealed ones opened."""
+    cases = {row[14] for row in rows if row[14] is not None}
+    keys = keyring().keys(cur, cases, create=False) if cases else {}
+    return [
+        StoredEvent(s.position, open_record(s.record, row[14],
+                                            None if row[15] is None else bytes(row[15]), keys))
+        for row in rows
+        for s in (_stored(row),)
+    ]
 
 
 def _stored(row: Sequence[Any]) -> StoredEvent:
@@ -403,8 +463,16 @@ def _stored(row: Sequence[Any]) -> StoredEvent:
 class PgEventStore:
     """The :class:`hub.store.EventStore` in PostgreSQL (tables from migration 0010)."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, keyring: CaseKeyring | None = None) -> None:
         self.db = PgConnection(dsn)
+        self._dsn = dsn
+        self._keys = keyring
+
+    def keyring(self) -> CaseKeyring:
+        """The data keys of this database's cases (hub keys from the hub's secrets folder)."""
+        if self._keys is None:
+            self._keys = keyring_for(self._dsn, load_settings().secrets_dir)
+        return self._keys
 
     def close(self) -> None:
         self.db.close()
@@ -412,32 +480,33 @@ class PgEventStore:
     @contextmanager
     def transaction(self) -> Iterator[_PgEventTxn]:
         with self.db.transaction() as cur:
-            yield _PgEventTxn(cur)
+            yield _PgEventTxn(cur, self.keyring)
 
     def get(self, event_id: str) -> StoredEvent | None:
         with self.db.cursor() as cur:
             cur.execute(
-                f"SELECT position, {_EVENT_COLUMNS} FROM event_store WHERE event_id = %s",
+                f"SELECT position, {_READ_COLUMNS} FROM event_store WHERE event_id = %s",
                 (event_id,),
             )
-            row = cur.fetchone()
-        return None if row is None else _stored(row)
+            found = _open_rows(cur, self.keyring, cur.fetchall())
+        return found[0] if found else None
 
     def get_many(self, event_ids: Sequence[str]) -> dict[str, StoredEvent]:
         """Stored events by id (absent ids are left out)."""
         with self.db.cursor() as cur:
             cur.execute(
-                f"SELECT position, {_EVENT_COLUMNS} FROM event_store WHERE event_id = ANY(%s)",
+                f"SELECT position, {_READ_COLUMNS} FROM event_store WHERE event_id = ANY(%s)",
                 (list(event_ids),),
             )
-            return {row[1]: _stored(row) for row in cur.fetchall()}
+            return {s.record.event_id: s for s in _open_rows(cur, self.keyring, cur.fetchall())}
 
     def wire_digests(self, event_ids: Sequence[str]) -> dict[str, bytes]:
         """SHA-256 of the stored wire bytes by event id (absent ids are left out): 32 bytes an
         event instead of the whole row, for stages that decode the message they received."""
         with self.db.cursor() as cur:
             cur.execute(
-                "SELECT event_id, sha256(wire) FROM event_store WHERE event_id = ANY(%s)",
+                "SELECT event_id, COALESCE(wire_digest, sha256(wire)) FROM event_store "
+                "WHERE event_id = ANY(%s)",
                 (list(event_ids),),
             )
             return {row[0]: bytes(row[1]) for row in cur.fetchall()}
@@ -445,7 +514,7 @@ class PgEventStore:
     def read(
         self, *, after: int = 0, limit: int = 1000, event_types: Sequence[str] | None = None
     ) -> list[StoredEvent]:
-        query = f"SELECT position, {_EVENT_COLUMNS} FROM event_store WHERE position > %s"
+        query = f"SELECT position, {_READ_COLUMNS} FROM event_store WHERE position > %s"
         params: list[Any] = [after]
         if event_types is not None:
             query += " AND event_type = ANY(%s)"
@@ -454,7 +523,19 @@ class PgEventStore:
         params.append(limit)
         with self.db.cursor() as cur:
             cur.execute(query, params)
-            return [_stored(row) for row in cur.fetchall()]
+            return _open_rows(cur, self.keyring, cur.fetchall())
+
+    def case_events(self, case_id: str) -> list[StoredEvent]:
+        """Every stored event sealed under a rescue case's key (its notice, follow-ups and hits
+        on it), in store order, opened: the one read of a case file's personal data. After
+        shredding each comes back as its clear view, marked shredded."""
+        with self.db.cursor() as cur:
+            cur.execute(
+                f"SELECT position, {_READ_COLUMNS} FROM event_store WHERE sealed_case = %s "
+                "ORDER BY position",
+                (case_id,),
+            )
+            return _open_rows(cur, self.keyring, cur.fetchall())
 
     def count(self) -> int:
         with self.db.cursor() as cur:
@@ -472,13 +553,13 @@ class PgEventStore:
                 "ORDER BY id",
                 (reason, reason, status and status.value, status and status.value),
             )
-            return [_entry(r) for r in cur.fetchall()]
+            return [_entry(cur, self.keyring, r) for r in cur.fetchall()]
 
     def quarantine_entry(self, entry_id: int) -> QuarantineEntry | None:
         with self.db.cursor() as cur:
             cur.execute(f"SELECT {_QUARANTINE_COLUMNS} FROM quarantine WHERE id = %s", (entry_id,))
             row = cur.fetchone()
-        return None if row is None else _entry(row)
+            return None if row is None else _entry(cur, self.keyring, row)
 
     def anomalies(self, publisher_id: str | None = None) -> list[SequenceAnomaly]:
         with self.db.cursor() as cur:

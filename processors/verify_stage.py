@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from hub.atrest import quarantine_case
 from hub.authority import named_subject, refusal, subject_of
 from hub.envelope import Envelope, decode_envelope, decode_payload
 from hub.errors import EnvelopeError, HubError
@@ -368,6 +369,7 @@ class VerifyStage:
             event_id=str(env.event_id) if env else None,
             publisher_id=env.publisher_id if env else None,
             event_type=env.event_type if env else None,
+            case_id=quarantine_case(self.catalog, env),  # personal data sealed at rest
         )
         entry_id = txn.quarantine(entry)
         result.quarantined += 1

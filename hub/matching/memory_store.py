@@ -156,6 +156,9 @@ class _Txn:
         wanted = set(keys)
         return [p.person for _, p in _of_side(self.state, side) if p.keys & wanted]
 
+    def blind(self, keys: Iterable[str]) -> list[str]:
+        return sorted(set(keys))  # stored as they are: the memory store is never dumped
+
     def owned_candidates(
         self, key: str, probe_keys: Iterable[str], side: Side
     ) -> list[IndexedPerson]:

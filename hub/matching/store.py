@@ -124,12 +124,17 @@ class MatchTxn(Protocol):
     def candidates(self, keys: Iterable[str], side: Side) -> list[IndexedPerson]:
         """Every person of `side` indexed under at least one of the keys, by person label."""
 
+    def blind(self, keys: Iterable[str]) -> list[str]:
+        """Blocking keys in the form the index stores them (keyed hashes in PostgreSQL, so that
+        no name travels in a probe), sorted and without repeats."""
+
     def owned_candidates(
         self, key: str, probe_keys: Iterable[str], side: Side
     ) -> list[IndexedPerson]:
         """Persons of `side` indexed under `key` for whom `key` is the smallest (in code point
         order) of the `probe_keys` they are indexed under: each candidate of a probe is scored
-        under one key only (hub.matching.fanout), by person label."""
+        under one key only (hub.matching.fanout), by person label. The keys are in their
+        stored form (:meth:`blind`)."""
 
     def person(self, side: Side, ref: str) -> IndexedPerson | None:
         """The indexed person with this label, or None once it is replaced or removed."""

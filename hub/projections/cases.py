@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.atrest import clear_view
 from hub.projections._fields import origin, person_columns, sub, text
 from hub.projections.model import Column, Projection, TableSpec, Upsert
 from hub.store import EventRecord
@@ -204,6 +205,8 @@ RESCUES = TableSpec(
         Column("family_reunion", "text", "latest", by="followed_up_on"),
         Column("followed_up_on", "date", "max"),
         Column("follow_ups", "integer", "add"),
+        Column("shredded_at", "timestamptz", "keep"),
+        Column("shred_kind", merge="keep"),
     ),
 )
 FOLLOW_UPS = TableSpec(
@@ -220,8 +223,10 @@ FOLLOW_UPS = TableSpec(
 )
 
 
+# The rescue projections hold only what a rescued person's case counts by (hub.atrest.clear_view):
+# names, identity numbers, addresses and the child's own account stay sealed in the event store.
 def _rescue(event: EventRecord) -> list[Upsert]:
-    b = event.body
+    b = clear_view(event.event_type, event.body)
     return [
         Upsert(
             RESCUES.name,
@@ -245,7 +250,7 @@ def _rescue(event: EventRecord) -> list[Upsert]:
 
 
 def _follow_up(event: EventRecord) -> list[Upsert]:
-    b = event.body
+    b = clear_view(event.event_type, event.body)
     rescue_id = text(b, "rescue_id")
     on = b.get("followed_up_on")
     case: dict[str, Any] = {
@@ -274,8 +279,21 @@ def _follow_up(event: EventRecord) -> list[Upsert]:
     ]
 
 
+def _shredded(event: EventRecord) -> list[Upsert]:
+    b = event.body
+    return [
+        Upsert(
+            RESCUES.name,
+            {"rescue_id": text(b, "case_id")},
+            {"shredded_at": event.occurred_at.isoformat(), "shred_kind": b.get("kind")},
+        )
+    ]
+
+
 RESCUES_PROJECTION = Projection(
-    "rescues", (RESCUES, FOLLOW_UPS), {"rescue-notice": _rescue, "case-follow-up": _follow_up}
+    "rescues",
+    (RESCUES, FOLLOW_UPS),
+    {"rescue-notice": _rescue, "case-follow-up": _follow_up, "case-shredded": _shredded},
 )
 
 TIPS = TableSpec(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hub.atrest import clear_view
 from hub.projections._fields import origin, text
 from hub.projections.model import Column, Projection, TableSpec, Upsert
 from hub.store import EventRecord
@@ -48,7 +49,8 @@ DECISIONS = TableSpec(
 
 
 def _found(event: EventRecord) -> list[Upsert]:
-    b = event.body
+    # A hit on a rescued person keeps its explanation (the compared values) sealed in the store.
+    b = clear_view(event.event_type, event.body)
     return [
         Upsert(
             MATCHES.name,

@@ -368,7 +368,7 @@ def quarantine_entries(
         total = int(row[0]) if row else 0
         cur.execute(f"SELECT {_QUARANTINE_COLUMNS} FROM quarantine WHERE {where} "
                     "ORDER BY id DESC LIMIT %s", (*params, limit))
-        return [_entry(r) for r in cur.fetchall()], total
+        return [_entry(cur, events.keyring, r) for r in cur.fetchall()], total
 
 
 def decoded_header(entry: QuarantineEntry) -> tuple[Envelope | None, str]:

@@ -10,6 +10,7 @@ import fcntl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from hub.atrest import ensure_hub_key, hub_keys_dir
 from hub.config import Settings
 from ops.services import kafka, postgres
 from ops.services._status import ServiceStatus
@@ -52,6 +53,8 @@ def _up(
 
     pg = postgres.start(settings)
     applied = db.migrate(settings.pg_owner_dsn)
+    # The hub key that wraps the cases' data keys: a 0600 file, never in the database.
+    ensure_hub_key(hub_keys_dir(settings.secrets_dir) / settings.pg_database)
     if applied:
         pg = ServiceStatus(
             pg.name,

@@ -155,6 +155,8 @@ def sample_payloads() -> dict[str, dict[str, Any]]:
                             "operator": "li.na", "reason": "same scar, dates one year apart"},
         "review-dismissed": {"match_id": match_id, "alert_id": "A-510100-2026-0042",
                              "operator": "li.na", "reason": "different mother named in file"},
+        "case-shredded": {"case_id": "R-530000-2026-0001", "kind": "RETENTION",
+                          "reason": "retention of 3650 days ran out", "requested_by": "hub"},
     }
 
 

@@ -26,14 +26,14 @@ from hub.envelope import (
 )
 from hub.errors import EnvelopeError, KeyFileError, PayloadError, UnknownSchemaError
 from hub.keys import SigningKey, VerifyKey, generate_keypair
-from hub.signing import signature_valid, wire_signature_valid
+from hub.signing import head_signature_valid, signature_valid, wire_signature_valid
 
 
-def _sealed(key: SigningKey) -> Envelope:
+def _sealed(key: SigningKey, version: int = 2) -> Envelope:
     return seal(catalog(), "alert-update", sample_payloads()["alert-update"],
                 publisher_id="510000-police", key=key, sequence=7, occurred_at=T0,
                 published_at=T0 + timedelta(seconds=1),
-                event_id=uuid.UUID("00112233-4455-6677-8899-aabbccddeeff"))
+                event_id=uuid.UUID("00112233-4455-6677-8899-aabbccddeeff"), version=version)
 
 
 def _spec_body(env: Envelope) -> bytes:
@@ -53,18 +53,61 @@ def _spec_body(env: Envelope) -> bytes:
 
 
 class TestSpec:
-    def test_wire_bytes_match_the_written_spec(self) -> None:
+    @pytest.mark.parametrize("version", [1, 2])
+    def test_wire_bytes_match_the_written_spec(self, version: int) -> None:
         """encode_envelope produces exactly magic + body + signature as documented."""
-        env = _sealed(generate_keypair())
-        assert encode_envelope(env) == b"EXH\x01" + _spec_body(env) + env.signature
+        env = _sealed(generate_keypair(), version)
+        magic = b"EXH\x01" if version == 1 else b"EXH\x02"
+        assert encode_envelope(env) == magic + _spec_body(env) + env.signature
 
-    def test_signature_covers_prefix_and_body(self) -> None:
-        """The bare library verifies the signature over the documented signing bytes."""
+    def test_v1_signature_covers_prefix_and_body(self) -> None:
+        """The bare library verifies a v1 signature over the documented signing bytes."""
         key = generate_keypair()
-        env = _sealed(key)
+        env = _sealed(key, 1)
         message = b"org.exchangehub.envelope.v1\x00" + _spec_body(env)
         assert signing_bytes(env) == message
         Ed25519PublicKey.from_public_bytes(key.public_key_bytes).verify(env.signature, message)
+
+    def test_v2_signature_covers_prefix_header_and_payload_digest(self) -> None:
+        """A v2 signature covers the v2 prefix, the header with the payload length, and the
+        payload's SHA-256 instead of the payload: the bare library checks it that way."""
+        key = generate_keypair()
+        env = _sealed(key)
+        head = _spec_body(env)[: -len(env.payload)]
+        message = (b"org.exchangehub.envelope.v2\x00" + head
+                   + hashlib.sha256(env.payload).digest())
+        assert signing_bytes(env) == message
+        Ed25519PublicKey.from_public_bytes(key.public_key_bytes).verify(env.signature, message)
+
+    def test_v2_verifies_from_header_and_digest_without_the_payload(self) -> None:
+        """With the payload gone (crypto-shredded), header, kept digest and signature still
+        verify; a wrong digest does not."""
+        key = generate_keypair()
+        env = _sealed(key)
+        wire = encode_envelope(env)
+        head = wire[: len(wire) - 64 - len(env.payload)]
+        digest = hashlib.sha256(env.payload).digest()
+        assert head_signature_valid(head, digest, env.signature, key.verify_key)
+        assert not head_signature_valid(head, bytes(32), env.signature, key.verify_key)
+        assert not head_signature_valid(head[:-1] + b"\x00", digest, env.signature,
+                                        key.verify_key)
+
+    def test_old_version_1_envelopes_still_verify(self) -> None:
+        """Both readers: v1 and v2 wire bytes decode, keep their version, and verify."""
+        key = generate_keypair()
+        for version in (1, 2):
+            wire = encode_envelope(_sealed(key, version))
+            assert decode_envelope(wire).version == version
+            assert wire_signature_valid(wire, key.verify_key)
+            assert signature_valid(decode_envelope(wire), key.verify_key)
+
+    @pytest.mark.parametrize("version", [1, 2])
+    def test_one_flipped_payload_byte_breaks_either_version(self, version: int) -> None:
+        """Any payload byte changed makes the signature fail, v2 through the digest."""
+        key = generate_keypair()
+        wire = bytearray(encode_envelope(_sealed(key, version)))
+        wire[-70] ^= 1
+        assert not wire_signature_valid(bytes(wire), key.verify_key)
 
     def test_key_id_is_truncated_sha256(self) -> None:
         """The key id is hex of the first 16 bytes of SHA-256 of the raw public key."""

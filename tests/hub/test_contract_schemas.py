@@ -26,6 +26,8 @@ EVENT_TYPES = [
     "dna-sampling-request", "dna-sample",
     # The review queue's acts (issue 14).
     "review-promoted", "review-dismissed",
+    # Crypto-shredding of a rescue case's personal data (issue 13 item 6).
+    "case-shredded",
 ]
 
 

@@ -35,7 +35,8 @@ def test_db_migrate_and_status_on_a_named_database(fresh_db_settings: Settings) 
 
 
 def test_topics_apply_then_list(hub_settings: Settings) -> None:
-    """`hubctl topics apply` on an applied prefix changes nothing; `list` shows retention -1."""
+    """`hubctl topics apply` on an applied prefix changes nothing; `list` shows the ingest
+    topic's bounded retention (30 days)."""
     done = _run([HUBCTL, "topics", "apply"], hub_settings)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1].startswith("4 topics under prefix")
@@ -45,7 +46,8 @@ def test_topics_apply_then_list(hub_settings: Settings) -> None:
         for line in listed.splitlines()
         if line.startswith(f"{hub_settings.topic_prefix}ingest ")
     ]
-    assert len(ingest) == 1 and "partitions=6" in ingest[0] and "retention.ms=-1" in ingest[0]
+    assert len(ingest) == 1 and "partitions=6" in ingest[0]
+    assert "retention.ms=2592000000" in ingest[0]
 
 
 def test_bad_participant_is_a_clear_error(hub_settings: Settings) -> None:

@@ -36,23 +36,26 @@ class TestDeclarations:
         with pytest.raises(TopicError, match="participant id"):
             topics.notification_spec(bad)
 
-    def test_event_logs_keep_data_forever(self) -> None:
-        """Every declared topic has retention.ms=-1 and the delete cleanup policy."""
+    def test_registry_forever_events_in_clear_for_a_bounded_time(self) -> None:
+        """The registry keeps its events forever; the topics carrying participants' events in
+        clear (personal data that can only be shredded in the store) keep them 30 days."""
         for spec in topics.TOPICS:
-            assert spec.configs()["retention.ms"] == "-1", spec
+            expected = "-1" if spec.suffix == "registry" else str(topics.PASSING_RETENTION_MS)
+            assert spec.configs()["retention.ms"] == expected, spec
             assert spec.configs()["cleanup.policy"] == "delete", spec
+        assert topics.PASSING_RETENTION_MS == 30 * 24 * 3600 * 1000
 
 
 @pytest.mark.services
 class TestOnTheBroker:
     def test_apply_is_idempotent_and_keeps_forever(self, hub_settings: Settings) -> None:
-        """A second apply changes nothing; the broker holds retention -1 for every event log."""
+        """A second apply changes nothing; the broker holds each declared retention."""
         assert topic_admin.apply(hub_settings) == []
         held = {s.name: s for s in topic_admin.list_topics(hub_settings)}
         for spec in topics.TOPICS:
             state = held[spec.name(hub_settings)]
             assert state.partitions == spec.partitions
-            assert state.configs["retention.ms"] == "-1"
+            assert state.configs["retention.ms"] == str(spec.retention_ms)
 
     def test_partitions_grow_and_never_shrink(self, hub_settings: Settings) -> None:
         """Raising the declared count adds partitions; lowering it is reported, not applied."""
@@ -73,7 +76,7 @@ class TestOnTheBroker:
                 [ConfigResource(ConfigResourceType.TOPIC, name, {"retention.ms": "60000"})]
             )
         changes = topic_admin.apply(hub_settings)
-        assert changes == [f"{name}: retention.ms 60000 -> -1"]
+        assert changes == [f"{name}: retention.ms 60000 -> {topics.PASSING_RETENTION_MS}"]
         assert topic_admin.apply(hub_settings) == []
 
     def test_notification_topic_on_demand(self, hub_settings: Settings) -> None:

@@ -75,7 +75,7 @@ def test_a_table_set_for_the_hub_is_the_one_the_stage_scores_with(
         assert notified == (0 if ten_loci else 1)
         # hubctl status: the three indexed profiles, all badly covered by the ten-loci table.
         with psycopg.connect(settings.pg_dsn) as conn, conn.cursor() as cur:
-            coverage = dna_coverage(cur, stage.matcher.tables)
+            coverage = dna_coverage(cur, stage.matcher.tables, stage.store.sealer())
         assert coverage == {expected: (3, 3 if ten_loci else 0)}
     finally:
         sender.close()
