@@ -79,6 +79,8 @@ def run_batch(
             result.alerts += 1
             for candidate in index.candidates(alert):
                 result.candidates += 1
+                if not all_candidates and not matcher.may_hit(alert, candidate, index):
+                    continue  # no DNA to count, and no hit: nothing to write
                 scored = matcher.score_pair(alert, candidate, index)
                 decision = matcher.decide(scored)
                 if scored.comparison.kinship is not None:

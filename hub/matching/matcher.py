@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from hub.matching.blocking import CandidateIndex
-from hub.matching.comparison import FIELDS, PairComparison, compare
+from hub.matching.comparison import FIELDS, PairComparison, compare, compare_levels
 from hub.matching.facts import PersonFacts, PersonRef, SourceKind
 from hub.matching.features import Features, prepare
 from hub.matching.kinship import (
@@ -86,6 +86,14 @@ class ScoredPair:
     notes: tuple[str, ...] = ()
 
 
+def _dna_to_weigh(a: Features, b: Features) -> bool:
+    """The pair has profiles that `comparison.kinship_of` compares (parents' and a child's,
+    or two persons' own)."""
+    if a.profile and b.profile:
+        return True
+    return bool((b.profile and (a.father or a.mother)) or (a.profile and (b.father or b.mother)))
+
+
 def _weak_dna(kin: KinshipResult) -> str | None:
     """Why a parentage index, however high, is not evidence enough to lean on: forensic
     practice calls 2,000-10,000 inconclusive, and a duo (one parent) with an inconsistent locus
@@ -150,12 +158,37 @@ class Matcher:
             alert, other = (probe, candidate) if alert_side else (candidate, probe)
             if alert.facts.source is not SourceKind.ALERT or other.facts.source is SourceKind.ALERT:
                 continue
-            scored = self.score_pair(alert, other, population)
-            hit = self.to_hit(scored)
+            if not self.may_hit(alert, other, population):
+                continue
+            hit = self.to_hit(self.score_pair(alert, other, population))
             if hit is not None:
                 hits.append(hit)
         hits.sort(key=lambda h: -h.score)
         return hits
+
+    def may_hit(
+        self, alert: Features, other: Features, population: NamePopulation | None = None
+    ) -> bool:
+        """False when the pair certainly makes no hit: no DNA to weigh, and its field levels
+        score below review. Most candidates end here, weighed from their levels alone, without
+        the kinship, notes and explanation that `score_pair` prepares for a hit."""
+        if _dna_to_weigh(alert, other):
+            return True
+        score = 0.0
+        # Summed in score_pair's order, so that a pair on the threshold is decided alike.
+        for field, level in compare_levels(alert, other).items():
+            if level is not None:
+                score += self._field_weight(field, level, alert, population)
+        score += self._population_bits(population)
+        return score >= self.model.thresholds.review
+
+    def _population_bits(self, population: NamePopulation | None) -> float:
+        if population is None or len(population) <= self.model.reference_population:
+            return 0.0
+        # The prior odds of a true match fall as 1/N: among ten times as many people, a
+        # coincidence as good as this one is ten times likelier, so the same evidence
+        # counts log2(10) bits less and false hits per search stay level as data grows.
+        return -math.log2(len(population) / self.model.reference_population)
 
     def score_pair(
         self, alert: Features, other: Features, population: NamePopulation | None = None
@@ -190,12 +223,7 @@ class Matcher:
         if population is not None:
             searched = int(getattr(population, "dna_profiles", len(population)))
         if population is not None and len(population) > self.model.reference_population:
-            # The prior odds of a true match fall as 1/N: among ten times as many people, a
-            # coincidence as good as this one is ten times likelier, so the same evidence
-            # counts log2(10) bits less and false hits per search stay level as data grows.
-            contributions["population"] = -math.log2(
-                len(population) / self.model.reference_population
-            )
+            contributions["population"] = self._population_bits(population)
         return ScoredPair(
             alert,
             other,
@@ -321,8 +349,7 @@ def explain(
         if field not in scored.contributions:
             continue
         level = comparison.level_name(field)
-        make = comparison.detail_makers.get(field)
-        detail = make() if make else ""
+        detail = comparison.detail(field)
         shown = f" ({detail})" if detail else ""
         lines.append(f"{field}: {level}{shown} {scored.contributions[field]:+.1f}")
     if comparison.kinship is not None:
