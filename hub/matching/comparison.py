@@ -287,28 +287,59 @@ def _sex(a: Features, b: Features) -> int | None:
     return 0 if a.sex is b.sex else 1
 
 
-# Fields compared one to one, in the order of FIELDS (names are compared apart, several fields).
-_SINGLE: tuple[tuple[str, Callable[[Features, Features], int | None]], ...] = (
+# Fields compared one to one (names are compared apart, several fields): the cheap ones that
+# decide most pairs first, then those a pair can only be lifted by when both sides have the fact.
+_CORE: tuple[tuple[str, Callable[[Features, Features], int | None]], ...] = (
     ("id_number", _id),
-    ("other_names", _aliases),
-    ("foreign_document", _documents),
     ("birth", _birth),
     ("sex", _sex),
     ("province", _province),
+)
+_REST: tuple[tuple[str, Callable[[Features, Features], int | None]], ...] = (
+    ("other_names", _aliases),
+    ("foreign_document", _documents),
     ("marks", _marks),
     ("address", _address),
 )
 _CHILD_NAMES = {"surname": "child_surname", "given_name": "child_given_name"}
 
 
-def compare_levels(a: Features, b: Features) -> dict[str, int | None]:
-    """The level of every field of FIELDS (None where a fact is missing on either side)."""
+def core_levels(a: Features, b: Features) -> dict[str, int | None]:
+    """Every field of FIELDS, with the levels of names, number, birth, sex and province filled
+    in and the others None (see rest_levels)."""
     levels: dict[str, int | None] = dict.fromkeys(FIELDS)
     child = a.missing_as_child or b.missing_as_child
     for field, level in _names(a.name, b.name):
         levels[_CHILD_NAMES.get(field, field) if child else field] = level
-    for field, fn in _SINGLE:
+    for field, fn in _CORE:
         levels[field] = fn(a, b)
+    return levels
+
+
+def rest_present(a: Features, b: Features) -> list[str]:
+    """The fields rest_levels can compare for this pair (both sides have the fact)."""
+    out = []
+    if (a.aliases and (b.name or b.aliases)) or (b.aliases and (a.name or a.aliases)):
+        out.append("other_names")
+    if a.foreign_documents and b.foreign_documents:
+        out.append("foreign_document")
+    if a.marks and b.marks:
+        out.append("marks")
+    if a.address and b.address:
+        out.append("address")
+    return out
+
+
+def rest_levels(a: Features, b: Features, levels: dict[str, int | None]) -> None:
+    """Fill in the levels of aliases, foreign documents, marks and address."""
+    for field, fn in _REST:
+        levels[field] = fn(a, b)
+
+
+def compare_levels(a: Features, b: Features) -> dict[str, int | None]:
+    """The level of every field of FIELDS (None where a fact is missing on either side)."""
+    levels = core_levels(a, b)
+    rest_levels(a, b, levels)
     return levels
 
 

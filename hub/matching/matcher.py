@@ -9,9 +9,16 @@ from enum import StrEnum
 from typing import Protocol
 
 from hub.matching.blocking import CandidateIndex
-from hub.matching.comparison import FIELDS, PairComparison, compare, compare_levels
+from hub.matching.comparison import (
+    FIELDS,
+    PairComparison,
+    compare,
+    core_levels,
+    rest_levels,
+    rest_present,
+)
 from hub.matching.facts import PersonFacts, PersonRef, SourceKind
-from hub.matching.features import Features, prepare
+from hub.matching.features import Features, NameForms, prepare
 from hub.matching.kinship import (
     STRONG_LOCI,
     SUPPORT_CPI,
@@ -154,11 +161,12 @@ class Matcher:
     ) -> list[Hit]:
         """Score the probe against given candidates (of the other side); hits best first."""
         hits = []
+        wanted = self.hit_filter(population)
         for candidate in candidates:
             alert, other = (probe, candidate) if alert_side else (candidate, probe)
             if alert.facts.source is not SourceKind.ALERT or other.facts.source is SourceKind.ALERT:
                 continue
-            if not self.may_hit(alert, other, population):
+            if not wanted.may_hit(alert, other):
                 continue
             hit = self.to_hit(self.score_pair(alert, other, population))
             if hit is not None:
@@ -166,21 +174,9 @@ class Matcher:
         hits.sort(key=lambda h: -h.score)
         return hits
 
-    def may_hit(
-        self, alert: Features, other: Features, population: NamePopulation | None = None
-    ) -> bool:
-        """False when the pair certainly makes no hit: no DNA to weigh, and its field levels
-        score below review. Most candidates end here, weighed from their levels alone, without
-        the kinship, notes and explanation that `score_pair` prepares for a hit."""
-        if _dna_to_weigh(alert, other):
-            return True
-        score = 0.0
-        # Summed in score_pair's order, so that a pair on the threshold is decided alike.
-        for field, level in compare_levels(alert, other).items():
-            if level is not None:
-                score += self._field_weight(field, level, alert, population)
-        score += self._population_bits(population)
-        return score >= self.model.thresholds.review
+    def hit_filter(self, population: NamePopulation | None) -> HitFilter:
+        """A filter of the candidates of one search among `population` (unchanged meanwhile)."""
+        return HitFilter(self, population)
 
     def _population_bits(self, population: NamePopulation | None) -> float:
         if population is None or len(population) <= self.model.reference_population:
@@ -334,6 +330,75 @@ class Matcher:
             explanation=explain(scored, decision, self.model, self),
             kinship=scored.comparison.kinship,
         )
+
+
+# Margin of the bound below: sums in another order may differ in the last bits.
+_BOUND_SLACK = 1e-6
+
+
+class HitFilter:
+    """Tells which candidates of one search certainly make no hit, cheaply: most candidates
+    share a weak key and nothing else. A pair with DNA to weigh always passes; the others are
+    weighed from their field levels alone (no kinship, notes or explanation), the cheap fields
+    first, the rest (aliases, documents, marks, address) only when their best weights could
+    still lift the pair to review. What passes is scored in full by `Matcher.score_pair`, so
+    the hits are exactly those of scoring every candidate in full."""
+
+    def __init__(self, matcher: Matcher, population: NamePopulation | None) -> None:
+        self._matcher = matcher
+        self._population = population
+        self._population_bits = matcher._population_bits(population)
+        self._review = matcher.model.thresholds.review
+        self._tf = frozenset(matcher.model.tf_fields)
+        model = matcher.model
+        self._plain = {f: tuple(model.weight(f, i) for i in range(len(FIELDS[f]))) for f in FIELDS}
+        self._adjusted: dict[tuple[str, int, object], float] = {}
+
+    def _weight(self, field: str, level: int, alert: Features) -> float:
+        if field not in self._tf:
+            return self._plain[field][level]
+        # A frequency-adjusted weight depends on the alert's name only through this value.
+        key = (field, level, _tf_value(field, alert.name))
+        weight = self._adjusted.get(key)
+        if weight is None:
+            weight = self._matcher._field_weight(field, level, alert, self._population)
+            self._adjusted[key] = weight
+        return weight
+
+    def _best(self, field: str, alert: Features) -> float:
+        return max(self._weight(field, lvl, alert) for lvl in range(len(FIELDS[field])))
+
+    def may_hit(self, alert: Features, other: Features) -> bool:
+        """False when the pair certainly scores below review and has no DNA to weigh."""
+        if _dna_to_weigh(alert, other):
+            return True
+        levels = core_levels(alert, other)
+        score = 0.0
+        for field, level in levels.items():
+            if level is not None:
+                score += self._weight(field, level, alert)
+        rest = rest_present(alert, other)
+        if rest:
+            best = sum(max(0.0, self._best(f, alert)) for f in rest)
+            if score + best + self._population_bits + _BOUND_SLACK < self._review:
+                return False
+            rest_levels(alert, other, levels)
+            score = 0.0
+            # Summed in score_pair's order, so that a pair on the threshold is decided alike.
+            for field, level in levels.items():
+                if level is not None:
+                    score += self._weight(field, level, alert)
+        return score + self._population_bits >= self._review
+
+
+def _tf_value(field: str, name: NameForms | None) -> object:
+    if name is None:
+        return None
+    if field == "latin_family":
+        return (name.han, name.family)
+    if field == "latin_given":
+        return (name.han, name.first)
+    return (name.han, name.given_py if field.endswith("given_name") else name.surname_py)
 
 
 def explain(
