@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="smaller sizes: a few minutes in all instead of a quarter hour")
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
                         help="run only this benchmark (repeatable): envelope, connector, "
-                             "pipeline, security, matching, match-latency, splink, febrl4 "
+                             "pipeline, security, matching, match-latency, splink, splink-batch, "
+                             "febrl4 "
                              "(`python -m bench --help` has the list the runner knows)")
     parser.set_defaults(handler=_run)
 
