@@ -343,9 +343,12 @@ class MatchStage:
         result: MatchResult,
     ) -> None:
         population = self._population(txn, alert)
+        wanted = self.matcher.hit_filter(population)
         for other in others:
-            scored = self.matcher.score_pair(alert, self._prepared(other.facts), population)
-            hit = self.matcher.to_hit(scored)
+            person = self._prepared(other.facts)
+            if not wanted.may_hit(alert, person):
+                continue  # certainly no hit: not scored in full
+            hit = self.matcher.to_hit(self.matcher.score_pair(alert, person, population))
             if hit is not None:
                 self._hit(txn, state, hit, other, trigger, result)
 
@@ -397,8 +400,10 @@ class MatchStage:
         for alert in alerts:
             # Only indexed alerts are open ones (closing removes them); the alert's state
             # is read for hits only, which are few next to the candidates scored.
-            scored = self.matcher.score_pair(alert, features, self._population(txn, alert))
-            hit = self.matcher.to_hit(scored)
+            population = self._population(txn, alert)
+            if not self.matcher.hit_filter(population).may_hit(alert, features):
+                continue  # certainly no hit: not scored in full
+            hit = self.matcher.to_hit(self.matcher.score_pair(alert, features, population))
             state = txn.alert(alert.facts.ref.business_id) if hit else None
             if hit is not None and state is not None and state.status is AlertStatus.OPEN:
                 self._hit(txn, state, hit, indexed, trigger, result)

@@ -77,8 +77,11 @@ def run_batch(
                 result.errors.append(f"{alerts_path}: {err}")
                 continue
             result.alerts += 1
+            wanted = matcher.hit_filter(index)
             for candidate in index.candidates(alert):
                 result.candidates += 1
+                if not all_candidates and not wanted.may_hit(alert, candidate):
+                    continue  # no DNA to count, and no hit: nothing to write
                 scored = matcher.score_pair(alert, candidate, index)
                 decision = matcher.decide(scored)
                 if scored.comparison.kinship is not None:

@@ -361,8 +361,10 @@ class CandidateIndex:
             shared.update(sharing)  # one count per group, however many combinations agree
         people = self._dna_people
         bounded = self.dna_limit is not None or self.dna_min_share > 0.0
-        groups = [tuple(g.split(".")) for g in by_group]
+        probe_loci = frozenset(profile)
         # Most profiles were typed with the same kit: count possible groups once per locus set.
+        # A group is chosen by its own loci, so the probe's groups the other also typed are the
+        # groups of the loci both typed (dna_groups is cached across searches).
         possible_by_loci: dict[frozenset[str], int] = {}
         for pid, have in shared.items():
             loci, ref = people[pid]
@@ -371,7 +373,7 @@ class CandidateIndex:
                 continue
             possible = possible_by_loci.get(loci)
             if possible is None:
-                possible = sum(1 for g in groups if all(locus in loci for locus in g))
+                possible = len(dna_groups(probe_loci & loci))
                 possible_by_loci[loci] = possible
             share = have / max(1, possible)
             if share >= self.dna_min_share:

@@ -9,9 +9,16 @@ from enum import StrEnum
 from typing import Protocol
 
 from hub.matching.blocking import CandidateIndex
-from hub.matching.comparison import FIELDS, PairComparison, compare
+from hub.matching.comparison import (
+    FIELDS,
+    PairComparison,
+    compare,
+    core_levels,
+    rest_levels,
+    rest_present,
+)
 from hub.matching.facts import PersonFacts, PersonRef, SourceKind
-from hub.matching.features import Features, prepare
+from hub.matching.features import Features, NameForms, prepare
 from hub.matching.kinship import (
     STRONG_LOCI,
     SUPPORT_CPI,
@@ -86,6 +93,14 @@ class ScoredPair:
     notes: tuple[str, ...] = ()
 
 
+def _dna_to_weigh(a: Features, b: Features) -> bool:
+    """The pair has profiles that `comparison.kinship_of` compares (parents' and a child's,
+    or two persons' own)."""
+    if a.profile and b.profile:
+        return True
+    return bool((b.profile and (a.father or a.mother)) or (a.profile and (b.father or b.mother)))
+
+
 def _weak_dna(kin: KinshipResult) -> str | None:
     """Why a parentage index, however high, is not evidence enough to lean on: forensic
     practice calls 2,000-10,000 inconclusive, and a duo (one parent) with an inconsistent locus
@@ -146,16 +161,30 @@ class Matcher:
     ) -> list[Hit]:
         """Score the probe against given candidates (of the other side); hits best first."""
         hits = []
+        wanted = self.hit_filter(population)
         for candidate in candidates:
             alert, other = (probe, candidate) if alert_side else (candidate, probe)
             if alert.facts.source is not SourceKind.ALERT or other.facts.source is SourceKind.ALERT:
                 continue
-            scored = self.score_pair(alert, other, population)
-            hit = self.to_hit(scored)
+            if not wanted.may_hit(alert, other):
+                continue
+            hit = self.to_hit(self.score_pair(alert, other, population))
             if hit is not None:
                 hits.append(hit)
         hits.sort(key=lambda h: -h.score)
         return hits
+
+    def hit_filter(self, population: NamePopulation | None) -> HitFilter:
+        """A filter of the candidates of one search among `population` (unchanged meanwhile)."""
+        return HitFilter(self, population)
+
+    def _population_bits(self, population: NamePopulation | None) -> float:
+        if population is None or len(population) <= self.model.reference_population:
+            return 0.0
+        # The prior odds of a true match fall as 1/N: among ten times as many people, a
+        # coincidence as good as this one is ten times likelier, so the same evidence
+        # counts log2(10) bits less and false hits per search stay level as data grows.
+        return -math.log2(len(population) / self.model.reference_population)
 
     def score_pair(
         self, alert: Features, other: Features, population: NamePopulation | None = None
@@ -190,12 +219,7 @@ class Matcher:
         if population is not None:
             searched = int(getattr(population, "dna_profiles", len(population)))
         if population is not None and len(population) > self.model.reference_population:
-            # The prior odds of a true match fall as 1/N: among ten times as many people, a
-            # coincidence as good as this one is ten times likelier, so the same evidence
-            # counts log2(10) bits less and false hits per search stay level as data grows.
-            contributions["population"] = -math.log2(
-                len(population) / self.model.reference_population
-            )
+            contributions["population"] = self._population_bits(population)
         return ScoredPair(
             alert,
             other,
@@ -308,6 +332,75 @@ class Matcher:
         )
 
 
+# Margin of the bound below: sums in another order may differ in the last bits.
+_BOUND_SLACK = 1e-6
+
+
+class HitFilter:
+    """Tells which candidates of one search certainly make no hit, cheaply: most candidates
+    share a weak key and nothing else. A pair with DNA to weigh always passes; the others are
+    weighed from their field levels alone (no kinship, notes or explanation), the cheap fields
+    first, the rest (aliases, documents, marks, address) only when their best weights could
+    still lift the pair to review. What passes is scored in full by `Matcher.score_pair`, so
+    the hits are exactly those of scoring every candidate in full."""
+
+    def __init__(self, matcher: Matcher, population: NamePopulation | None) -> None:
+        self._matcher = matcher
+        self._population = population
+        self._population_bits = matcher._population_bits(population)
+        self._review = matcher.model.thresholds.review
+        self._tf = frozenset(matcher.model.tf_fields)
+        model = matcher.model
+        self._plain = {f: tuple(model.weight(f, i) for i in range(len(FIELDS[f]))) for f in FIELDS}
+        self._adjusted: dict[tuple[str, int, object], float] = {}
+
+    def _weight(self, field: str, level: int, alert: Features) -> float:
+        if field not in self._tf:
+            return self._plain[field][level]
+        # A frequency-adjusted weight depends on the alert's name only through this value.
+        key = (field, level, _tf_value(field, alert.name))
+        weight = self._adjusted.get(key)
+        if weight is None:
+            weight = self._matcher._field_weight(field, level, alert, self._population)
+            self._adjusted[key] = weight
+        return weight
+
+    def _best(self, field: str, alert: Features) -> float:
+        return max(self._weight(field, lvl, alert) for lvl in range(len(FIELDS[field])))
+
+    def may_hit(self, alert: Features, other: Features) -> bool:
+        """False when the pair certainly scores below review and has no DNA to weigh."""
+        if _dna_to_weigh(alert, other):
+            return True
+        levels = core_levels(alert, other)
+        score = 0.0
+        for field, level in levels.items():
+            if level is not None:
+                score += self._weight(field, level, alert)
+        rest = rest_present(alert, other)
+        if rest:
+            best = sum(max(0.0, self._best(f, alert)) for f in rest)
+            if score + best + self._population_bits + _BOUND_SLACK < self._review:
+                return False
+            rest_levels(alert, other, levels)
+            score = 0.0
+            # Summed in score_pair's order, so that a pair on the threshold is decided alike.
+            for field, level in levels.items():
+                if level is not None:
+                    score += self._weight(field, level, alert)
+        return score + self._population_bits >= self._review
+
+
+def _tf_value(field: str, name: NameForms | None) -> object:
+    if name is None:
+        return None
+    if field == "latin_family":
+        return (name.han, name.family)
+    if field == "latin_given":
+        return (name.han, name.first)
+    return (name.han, name.given_py if field.endswith("given_name") else name.surname_py)
+
+
 def explain(
     scored: ScoredPair,
     decision: Decision | None,
@@ -321,8 +414,7 @@ def explain(
         if field not in scored.contributions:
             continue
         level = comparison.level_name(field)
-        make = comparison.detail_makers.get(field)
-        detail = make() if make else ""
+        detail = comparison.detail(field)
         shown = f" ({detail})" if detail else ""
         lines.append(f"{field}: {level}{shown} {scored.contributions[field]:+.1f}")
     if comparison.kinship is not None:

@@ -26,8 +26,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
                         help="run only this benchmark (repeatable): envelope, connector, "
                              "pipeline, security, matching, match-workers, match-latency, splink, "
-                             "febrl4, "
-                             "console, backfill (not in --quick unless named) "
+                             "splink-batch, febrl4, console, backfill (not in --quick unless "
+                             "named) "
                              "(`python -m bench --help` has the list the runner knows)")
     parser.set_defaults(handler=_run)
 

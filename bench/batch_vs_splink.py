@@ -1,0 +1,172 @@
+"""`hubctl match` against Splink on one labelled batch: 2,000 alerts against about 80,000 persons.
+
+The labelled set (`generate`, 2,000 alerts with their true pairs) is topped up with migrant
+records of other seeds, people unrelated to those alerts, until the records and rescue notices
+hold `--persons` persons (accompanying children counted). Both tools run as their own process on
+the same files: `hubctl match` as a user runs it, Splink (DuckDB, the model of
+`compare_splink.py`, EM-trained, no DNA) reading the same files. Printed per tool: wall time,
+peak resident memory (the child's own, from wait4), precision, recall and F1 at its cut
+(ours: NOTIFY; Splink: p >= 0.5), and the ratios.
+
+    .venv/bin/python -m bench.batch_vs_splink --alerts 2000 --persons 80000
+
+What it cannot show: the background records are drawn by the same generator as the labelled
+ones, so their names and ages follow the same pools; real data has heavier name tails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from hub.matching.document_files import read_documents, write_jsonl
+from hub.matching.evaluation import score_pairs
+from synthetic import Dataset, generate
+from synthetic.files import write_dataset
+
+# generate(size) makes one alert per four persons.
+_PERSONS_PER_ALERT = 4
+MEMORY_LIMIT_MIB = 1024.0
+
+
+def _persons(records: list[dict[str, Any]]) -> int:
+    return sum(1 + len(r.get("children") or []) for r in records)
+
+
+def make_files(directory: Path, alerts: int, persons: int, seed: int) -> dict[str, Path]:
+    """Write the batch (alerts, records, rescues, labels, the lab's allele table)."""
+    data = generate(alerts * _PERSONS_PER_ALERT, seed)
+    have = _persons(data.records) + len(data.rescues)
+    extra = 0
+    while have < persons:
+        extra += 1
+        background = generate(40_000, seed * 1000 + extra)
+        for record in background.records:
+            if have >= persons:
+                break
+            data.records.append(record)
+            have += 1 + len(record.get("children") or [])
+        print(f"  background records: {have:,} of {persons:,} persons", flush=True)
+    paths = write_dataset(directory, data, "jsonl")
+    if data.world is not None:
+        paths["table"] = data.world.write_lab_table(directory / "allele-table")
+    print(
+        f"batch: {len(data.alerts):,} alerts, {have:,} persons in records and rescue notices, "
+        f"{len(data.labels):,} true pairs (seed {seed})"
+    )
+    return paths
+
+
+Pair = tuple[str, str, int | None]
+
+
+def _pairs(path: Path, decision: str | None = None) -> list[Pair]:
+    """(alert, other, child index) of a labels or pairs CSV; of one decision if given."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [
+            (row["alert_id"], row["other_id"], int(row["child_index"]) if row["child_index"]
+             else None)
+            for row in csv.DictReader(handle)
+            if decision is None or row["decision"] == decision
+        ]
+
+
+def _run(command: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS in MiB of that child alone, and its output."""
+    started = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert child.stdout is not None
+    output = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({child.returncode}):\n{output}")
+    return seconds, usage.ru_maxrss / 1024, output
+
+
+def splink_side(directory: Path, seed: int, out: Path) -> None:
+    """Run Splink on the batch files (in its own process) and write its pairs at p >= 0.5."""
+    from bench.compare_splink import run_splink
+
+    alerts = read_documents(directory / "alerts.jsonl", "alerts")
+    data = Dataset(
+        alerts=alerts.payloads,
+        parents_dna=alerts.parents_dna,
+        records=read_documents(directory / "records.jsonl", "records").payloads,
+        rescues=read_documents(directory / "rescues.jsonl", "rescues").payloads,
+    )
+    pairs, _ = run_splink(data, 0.5, seed)
+    write_jsonl(out, ({"pair": list(p), "p": s} for s, p in pairs))
+
+
+def compare(alerts: int, persons: int, seed: int) -> dict[str, float]:
+    """Print and return both tools' seconds, peak MiB and F1, and the ratios."""
+    with tempfile.TemporaryDirectory(prefix="batch-vs-splink-") as tmp:
+        directory = Path(tmp)
+        paths = make_files(directory, alerts, persons, seed)
+        labels = _pairs(paths["labels"])
+        hubctl = str(Path(sys.executable).with_name("hubctl"))
+        out = directory / "pairs.csv"
+        ours_s, ours_mib, said = _run(
+            [hubctl, "match", "--alerts", str(paths["alerts"]), "--records",
+             str(paths["records"]), "--rescues", str(paths["rescues"]), "--out", str(out),
+             "--allele-table", str(paths["table"])]
+        )
+        print("  hubctl match: " + said.strip().splitlines()[0])
+        ours = score_pairs(_pairs(out, "NOTIFY"), labels)
+        splink_out = directory / "splink.jsonl"
+        splink_s, splink_mib, _ = _run(
+            [sys.executable, "-m", "bench.batch_vs_splink", "--splink-side", str(directory),
+             "--seed", str(seed), "--splink-out", str(splink_out)]
+        )
+        with splink_out.open(encoding="utf-8") as handle:
+            found = [json.loads(line)["pair"] for line in handle]
+        splink = score_pairs([(a, b, c) for a, b, c in found], labels)
+    print(f"{'':26} {'time s':>8} {'peak MiB':>9} {'precision':>9} {'recall':>7} {'F1':>6}")
+    for title, seconds, mib, s in (
+        ("hubctl match (NOTIFY)", ours_s, ours_mib, ours),
+        ("Splink (p >= 0.5)", splink_s, splink_mib, splink),
+    ):
+        print(
+            f"{title:26} {seconds:8.1f} {mib:9.0f} {s.precision:9.3f} {s.recall:7.3f} "
+            f"{s.f1:6.3f}"
+        )
+    print(
+        f"time ratio hubctl match / Splink = {ours_s / splink_s:.2f} (goal < 1); peak memory "
+        f"{ours_mib:.0f} MiB against the limit {MEMORY_LIMIT_MIB:.0f} MiB "
+        f"(ratio {ours_mib / MEMORY_LIMIT_MIB:.2f}); Splink {splink_mib:.0f} MiB"
+    )
+    return {"seconds": ours_s, "peak_mib": ours_mib, "f1": ours.f1,
+            "splink_seconds": splink_s, "splink_peak_mib": splink_mib, "splink_f1": splink.f1}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--alerts", type=int, default=2000, help="alerts (2,000)")
+    parser.add_argument(
+        "--persons", type=int, default=80_000, help="persons in records and notices (80,000)"
+    )
+    parser.add_argument("--seed", type=int, default=17, help="generator seed (17)")
+    parser.add_argument("--splink-side", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--splink-out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.splink_side is not None:
+        splink_side(args.splink_side, args.seed, args.splink_out)
+        return 0
+    compare(args.alerts, args.persons, args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
