@@ -259,6 +259,7 @@ def birth_record(
     high: int | None = None,
     assessed: dt.date | None = None,
 ) -> Payload:
+    """A birth field as the schemas carry it, from a precision and a date or an age range."""
     return {
         "precision": precision,
         "date": day,

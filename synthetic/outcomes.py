@@ -21,6 +21,7 @@ _ASSISTANCE = ("MEDICAL", "PSYCHOLOGICAL", "LEGAL", "SCHOOLING", "VOCATIONAL_TRA
 
 @dataclass
 class Outcomes:
+    """What happened after the data set's alerts and rescues: closures, follow-ups, tips."""
     closures: list[Payload] = field(default_factory=list)  # alert-closed
     follow_ups: list[Payload] = field(default_factory=list)  # case-follow-up
     tips: list[Payload] = field(default_factory=list)  # tip-report

@@ -112,6 +112,7 @@ def write_jsonl(path: Path, payloads: Iterable[Payload]) -> int:
 
 
 def record_rows(records: Iterable[Payload]) -> list[Payload]:
+    """Migrant records as rows: the registrant, then one row per accompanying child."""
     rows = []
     for record in records:
         rows.append({**record, "child_index": None, "guardian_relation": None})
@@ -158,6 +159,7 @@ def _cell(key: str, value: Any) -> str:
 
 def write_csv(path: Path, columns: tuple[tuple[str, str], ...], rows: Iterable[Payload]) -> None:
     # utf-8-sig so that spreadsheet programs on Chinese Windows open it with the right encoding.
+    """Write rows under (header, dotted path) columns, for spreadsheets on Chinese Windows."""
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow([h for h, _ in columns])

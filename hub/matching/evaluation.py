@@ -98,6 +98,7 @@ def score_pairs(predicted: Iterable[Pair], labels: Iterable[Label]) -> Scores:
 
 
 def pair_of(hit: Hit) -> Pair:
+    """The (alert, counterpart, child index) a hit pairs, as the labels name true pairs."""
     return (hit.alert_ref.business_id, hit.record_ref.business_id, hit.record_ref.child_index)
 
 

@@ -21,6 +21,7 @@ from processors.shredding import request_shred, shred_state
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `case shred|key` and `keys rotate-hub-key|status` to the hubctl parser."""
     case = subparsers.add_parser("case", help="a rescue case's personal data: shred, key state")
     actions = case.add_subparsers(dest="action", metavar="ACTION", required=True)
     shred = actions.add_parser(

@@ -15,6 +15,7 @@ from processors.pg_matching import PgMatchStore
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `matches review [promote|dismiss]` and `matches failures` to the hubctl parser."""
     parser = subparsers.add_parser(
         "matches", help="the matcher's review list and the events it could not use"
     )

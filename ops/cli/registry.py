@@ -54,6 +54,7 @@ _Build = Callable[[argparse.Namespace, SchemaCatalog, SigningKey, int], list[Env
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `registry` (init, show, publish, import and the signed registry changes) to hubctl."""
     parser = subparsers.add_parser("registry", help="participants, keys and permissions")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("init", help="create the hub operator key if missing").set_defaults(

@@ -89,10 +89,12 @@ def _overview_values(call: Call) -> dict[str, Any]:
 
 
 def overview(call: Call) -> Response:
+    """The overview page: rates, lag, workers, health and what needs attention now."""
     return call.render("overview.html", page="overview", **_overview_values(call))
 
 
 def overview_live(call: Call) -> Response:
+    """The overview's changing part alone, fetched by the page's script every few seconds."""
     return call.render("overview_live.html", **_overview_values(call))
 
 
@@ -100,6 +102,7 @@ def overview_live(call: Call) -> Response:
 
 
 def participants(call: Call) -> Response:
+    """Every participant with its keys, last event, gaps, quarantine and unread notifications."""
     figures = call.console.status.latest()
     found = readings.participants(call.console.projections, call.console.events, figures)
     return call.render("participants.html", page="participants", participants=found,
@@ -108,6 +111,7 @@ def participants(call: Call) -> Response:
 
 
 def participant(call: Call) -> Response:
+    """One participant's page: keys, permissions, rhythm and its recent events."""
     pid = call.request.path_params["pid"]
     figures = call.console.status.latest()
     found = [p for p in readings.participants(call.console.projections, call.console.events,
@@ -174,6 +178,7 @@ def register_participant(call: Call) -> Response:
 
 
 def revoke_key(call: Call) -> Response:
+    """Revoke one of a participant's keys with a signed key-revoked event, as hubctl does."""
     from ops.cli import registry as registry_cli
 
     pid = call.request.path_params["pid"]
@@ -194,6 +199,7 @@ def revoke_key(call: Call) -> Response:
 
 
 def withdraw(call: Call) -> Response:
+    """Withdraw a permission with a signed permission-withdrawn event, as hubctl does."""
     from ops.cli import registry as registry_cli
 
     pid = call.request.path_params["pid"]
@@ -234,6 +240,7 @@ def _filter(call: Call) -> QuarantineFilter:
 
 
 def quarantine(call: Call) -> Response:
+    """Quarantine entries filtered by reason, publisher, status and time."""
     chosen = _filter(call)
     entries, total = readings.quarantine_entries(call.console.events, chosen)
     return call.render("quarantine.html", page="quarantine", entries=entries, total=total,
@@ -252,6 +259,7 @@ def _entry(call: Call) -> Any:
 
 def quarantine_entry(call: Call, payload: str | None = None,
                      payload_problem: str = "", reason: str = "") -> Response:
+    """One quarantine entry: decoded header, reason and detail; the payload hidden unless asked."""
     entry = _entry(call)
     envelope, problem = readings.decoded_header(entry)
     return call.render("quarantine_entry.html", page="quarantine", e=entry, env=envelope,
@@ -260,6 +268,7 @@ def quarantine_entry(call: Call, payload: str | None = None,
 
 
 def quarantine_reveal(call: Call) -> Response:
+    """Show an entry's payload after the operator gave a reason, which is audited."""
     entry = _entry(call)
     reason = call.reason()
     envelope, problem = readings.decoded_header(entry)
@@ -272,6 +281,7 @@ def quarantine_reveal(call: Call) -> Response:
 
 
 def quarantine_retry(call: Call) -> Response:
+    """Send one quarantined message through verification again."""
     from processors.operations import retry_quarantined
 
     entry = _entry(call)
@@ -284,6 +294,7 @@ def quarantine_retry(call: Call) -> Response:
 
 
 def quarantine_retry_reason(call: Call) -> Response:
+    """Send every open entry of one reason through verification again."""
     from processors.operations import retry_quarantined
 
     code = call.field("reject_reason", limit=64)
@@ -303,6 +314,7 @@ PAGE_SIZE = 100
 
 
 def matches(call: Call) -> Response:
+    """Every hit with its state, filtered by state, a page at a time."""
     state = call.query("state")
     if state is not None and state not in readings.MATCH_STATES:
         raise Refused(400, f"'state' must be one of {', '.join(readings.MATCH_STATES)}")
@@ -325,6 +337,7 @@ def _match(call: Call) -> dict[str, Any]:
 
 
 def match(call: Call, revealed: str = "") -> Response:
+    """One hit: who was told and when, its deadlines, review acts and decisions."""
     pair = _match(call)
     lines = pair["explanation"] or []
     # Identity numbers stay masked even when revealed, as in the hub's match-found events.
@@ -335,6 +348,7 @@ def match(call: Call, revealed: str = "") -> Response:
 
 
 def match_reveal(call: Call) -> Response:
+    """Show a hit's compared values after the operator gave a reason, which is audited."""
     pair = _match(call)
     reason = call.reason()
     call.console.audit.write(call.session.operator.username, "reveal-evidence",
@@ -346,6 +360,7 @@ def match_reveal(call: Call) -> Response:
 
 
 def review(call: Call) -> Response:
+    """The review queue: pairs between the review and notify thresholds, best first."""
     rows, total = readings.review_queue(call.console.events.db, limit=PAGE_SIZE)
     for row in rows:
         row["lines"] = readings.masked_explanation(row["explanation"])
@@ -376,10 +391,12 @@ def _review_act(call: Call, act: ReviewAct) -> Response:
 
 
 def review_promote(call: Call) -> Response:
+    """Promote a review pair with a reason: it is notified like any hit."""
     return _review_act(call, ReviewAct.PROMOTE)
 
 
 def review_dismiss(call: Call) -> Response:
+    """Dismiss a review pair with a reason: it leaves the queue."""
     return _review_act(call, ReviewAct.DISMISS)
 
 
@@ -387,6 +404,7 @@ def review_dismiss(call: Call) -> Response:
 
 
 def audit(call: Call) -> Response:
+    """Who viewed or did what and when, filtered by operator and action."""
     rows = call.console.audit.recent(username=call.query("user"), action=call.query("action"),
                                      limit=_int(call, "limit", 200))
     return call.render("audit.html", page="audit", rows=rows,
@@ -394,10 +412,12 @@ def audit(call: Call) -> Response:
 
 
 def password_form(call: Call) -> Response:
+    """The form to change one's password (forced after a one-time password)."""
     return call.render("password.html", page="password", forced=call.session.operator.must_change)
 
 
 def password_change(call: Call) -> Response:
+    """Change the operator's password once the old one is given and the new one twice."""
     old, new, again = (call.field(n, limit=1024) for n in ("old", "new", "again"))
     if new != again:
         raise Refused(400, "the two new passwords differ")

@@ -199,6 +199,7 @@ class Health:
 
 
 def health(settings: Settings, db: PgConnection, snap: StatusSnapshot) -> Health:
+    """PostgreSQL and broker health, and the workers alive, for the overview."""
     began = time.monotonic()
     try:
         with db.cursor() as cur:
@@ -299,6 +300,7 @@ class ParticipantView:
 
 def participants(projections: PgProjectionStore, events: PgEventStore,
                  figures: Figures | None = None) -> list[ParticipantView]:
+    """What the participants page shows of each participant, in one pass over the projections."""
     people = projections.rows("proj_participants")
     keys = projections.rows("proj_participant_keys")
     perms = projections.rows("proj_participant_permissions")
@@ -338,6 +340,7 @@ def participants(projections: PgProjectionStore, events: PgEventStore,
 
 @dataclass(frozen=True)
 class QuarantineFilter:
+    """Which quarantine entries to list: by reason, publisher, status and time."""
     reason: str | None = None
     publisher: str | None = None
     status: QuarantineStatus | None = None
@@ -382,6 +385,7 @@ def decoded_header(entry: QuarantineEntry) -> tuple[Envelope | None, str]:
 def decoded_payload(
     catalog: SchemaCatalog, envelope: Envelope
 ) -> tuple[dict[str, Any] | None, str]:
+    """A quarantined envelope's payload decoded for display, or None and why it cannot be."""
     try:
         return decode_payload(catalog, envelope), ""
     except HubError as err:
