@@ -231,7 +231,8 @@ def attention(
     items: list[Attention] = []
     for (reason, status), count in sorted(snap.quarantine.items()):
         if status == QuarantineStatus.OPEN.value:
-            items.append(Attention("quarantine", f"{count} open quarantine entries {reason}",
+            entries = "entry" if count == 1 else "entries"
+            items.append(Attention("quarantine", f"{count} open quarantine {entries} {reason}",
                                    f"/quarantine?reason={reason}&status=open"))
     for stuck in snap.stuck:
         items.append(Attention("stuck", stuck.describe(), "/"))

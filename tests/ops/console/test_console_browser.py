@@ -105,7 +105,7 @@ def test_login_and_overview_agree_with_hubctl_status(
     ingest = hub.settings.topic_prefix + "ingest"
     messages = int(re.search(rf"{re.escape(ingest)}\s+.\s+(\d+)", status).group(1))  # type: ignore[union-attr]
     assert text(browser, f'[data-topic="{ingest}"]') == str(messages)
-    assert "1 open quarantine entries MALFORMED" in text(browser, "#attention")
+    assert "1 open quarantine entry MALFORMED" in text(browser, "#attention")
     assert "up" in text(browser, "#pg-health") and "up" in text(browser, "#broker-health")
     assert re.search(rf"verify {re.escape(ingest)} 0", text(browser, "#lag"))
     # Live: mark the page, publish more, and see the figure change with the mark still there.
