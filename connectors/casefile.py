@@ -11,13 +11,9 @@ import json
 import time
 from typing import Any
 
-from kafka import KafkaConsumer
-from kafka.errors import KafkaError
-
 from connectors.config import ConnectorConfig
-from connectors.inbox import Notification, parse_message
+from connectors.inbox import Notification, open_notifications, parse_message
 from hub.case_file import CASE_FILE_KIND
-from hub.errors import ConnectorError
 from hub.sealing import CASE_FILE_PURPOSE, EncryptionKey, SealError, open_sealed
 
 __all__ = ["answers", "await_answer", "open_case_file"]
@@ -34,21 +30,8 @@ def answers(note: Notification, request_event_id: str) -> bool:
 def await_answer(config: ConnectorConfig, request_event_id: str, wait_s: float
                  ) -> Notification | None:
     """The hub-signed answer to the request, or None when none came within `wait_s` seconds."""
-    access = config.kafka
-    try:
-        consumer = KafkaConsumer(
-            config.notification_topic,
-            **access.kafka_python(),
-            group_id=f"{config.principal}.case",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            bootstrap_timeout_ms=int(config.connect_timeout_s * 1000),
-        )
-    except (KafkaError, OSError) as err:
-        raise ConnectorError(
-            f"the hub at {access.bootstrap} is not reachable or refused the login of "
-            f"{access.username} ({type(err).__name__}: {err})"
-        ) from err
+    # A group of its own, so that `inbox` still shows every notice once.
+    consumer = open_notifications(config, f"{config.principal}.case")
     deadline = time.monotonic() + wait_s
     try:
         while time.monotonic() < deadline:

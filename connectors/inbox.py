@@ -217,18 +217,15 @@ class InboxSummary:
         return sum(self.refused.values())
 
 
-def receive(
-    config: ConnectorConfig, store: DeliveredStore, deliver: Callable[[Notification], None], *,
-    follow: bool, idle_s: float = 3.0, should_stop: Callable[[], bool] = lambda: False,
-) -> InboxSummary:
-    """Deliver new notifications and refuse the rest; without `follow`, stop once nothing
-    arrived for `idle_s` seconds."""
-    access, operator = config.kafka, config.operator_key
+def open_notifications(config: ConnectorConfig, group_id: str) -> KafkaConsumer:
+    """A consumer of this participant's notification topic in the given group, from the
+    oldest notification the group has not committed; a plain error when the hub refuses."""
+    access = config.kafka
     try:
-        consumer = KafkaConsumer(
+        return KafkaConsumer(
             config.notification_topic,
             **access.kafka_python(),
-            group_id=config.inbox_group,
+            group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             bootstrap_timeout_ms=int(config.connect_timeout_s * 1000),
@@ -238,6 +235,16 @@ def receive(
             f"the hub at {access.bootstrap} is not reachable or refused the login of "
             f"{access.username} ({type(err).__name__}: {err})"
         ) from err
+
+
+def receive(
+    config: ConnectorConfig, store: DeliveredStore, deliver: Callable[[Notification], None], *,
+    follow: bool, idle_s: float = 3.0, should_stop: Callable[[], bool] = lambda: False,
+) -> InboxSummary:
+    """Deliver new notifications and refuse the rest; without `follow`, stop once nothing
+    arrived for `idle_s` seconds."""
+    operator = config.operator_key
+    consumer = open_notifications(config, config.inbox_group)
     summary = InboxSummary()
     refused_log = RefusedLog(config.refused_path)
     quiet_since = time.monotonic()
