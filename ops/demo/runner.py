@@ -340,6 +340,7 @@ class Demo:
             if not rows:
                 continue
             path = self.run_info.participant_dir(pid) / "data" / "dna-samples.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
             write_jsonl(path, rows)
             sent += len(rows)
             jobs.append(Job(f"publish {pid} dna-sample", [
