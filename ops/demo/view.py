@@ -94,14 +94,18 @@ def quality_line(fig: Figures, labels: list[Label]) -> Text:
 
 def sampling_line(fig: Figures, labels: list[Label]) -> Text:
     """DNA-sampling requests received by police units, samples returned, children found."""
-    requests = {(n.get("record_id"), n.get("child_index")) for notes in fig.notifications.values()
-                for n in notes if n.get("kind") == "DNA_SAMPLING_REQUEST"}
+    asked = [n for notes in fig.notifications.values() for n in notes
+             if n.get("kind") == "DNA_SAMPLING_REQUEST"]
+    # Counted by request and by (record, place in the list): a household registered again may
+    # list a different child at the same place, which the hub asks for on its own.
+    requests = {(n.get("record_id"), n.get("child_index")) for n in asked}
     truth = set(labels)
     found = {hit for notes in fig.notifications.values() for n in notes
              if (hit := hit_of(n)) in truth and hit is not None and hit[2] is not None
              and n.get("dna") and (hit[1], hit[2]) in requests}
     return Text(
-        f"DNA-sampling requests to the police of residence: {len(requests)} children; samples "
+        f"DNA-sampling requests to the police of residence: "
+        f"{len({n.get('request_id') for n in asked})} for {len(requests)} children; samples "
         f"sent back: {fig.stored_of('dna-sample')}; true children found by their sample: "
         f"{len(found)}\n"
     )
