@@ -2,11 +2,11 @@
 
 Names are `Settings.topic_prefix` + suffix (`hub.ingest`; a test run uses its own prefix).
 The registry topic keeps its data forever (retention.ms=-1). The topics that carry participants'
-events in clear (ingest, verified, quarantine) keep them for a bounded time (PASSING_RETENTION_MS)
-in segments of a day: the event store is the source of truth that projections are rebuilt from,
-and there a rescued person's personal data is sealed and can be shredded (hub.atrest), which a
-copy on a broker's disk could not. Plain data, read by every layer; creating and
-reconciling the topics on the broker is processors.topic_admin.
+events in clear (ingest, verified, quarantine) and the matcher's probes keep them for a bounded
+time (PASSING_RETENTION_MS) in segments of a day: the event store is the source of truth that
+projections are rebuilt from, and there a rescued person's personal data is sealed and can be
+shredded (hub.atrest), which a copy on a broker's disk could not. Plain data, read by every
+layer; creating and reconciling the topics on the broker is processors.topic_admin.
 """
 
 from __future__ import annotations
@@ -84,8 +84,9 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("quarantine", 3, PASSING_RETENTION_MS, extra_configs=_PASSING,
               description="rejected events with a machine-readable reason"),
     TopicSpec("registry", 1, description="participant, key and permission changes, one order"),
-    # Kept like the logs, so a worker stopped for however long finds every probe it owes.
-    TopicSpec("match-keys", 6,
+    # Probes are work derived from stored events (their keys blinded): kept as long as the
+    # events that caused them, like the verified topic.
+    TopicSpec("match-keys", 6, PASSING_RETENTION_MS, extra_configs=_PASSING,
               description="indexed persons by blocking key: each key's owner scores it"),
 )
 

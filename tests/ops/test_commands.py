@@ -39,7 +39,7 @@ def test_topics_apply_then_list(hub_settings: Settings) -> None:
     topic's bounded retention (30 days)."""
     done = _run([HUBCTL, "topics", "apply"], hub_settings)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1].startswith("4 topics under prefix")
+    assert done.stdout.splitlines()[-1].startswith("5 topics under prefix")
     listed = _run([HUBCTL, "topics", "list"], hub_settings).stdout
     ingest = [
         line
