@@ -27,7 +27,7 @@ from hub.limits import storable_text
 from hub.matching.store import MatchTxn
 from hub.notice import seal_notice
 from hub.sealing import CASE_FILE_PURPOSE, seal_for
-from hub.store import CaseReadAudit, EventRecord
+from hub.store import CaseReadAudit, EventRecord, EventStore
 from processors.pg_cases import CaseTxn, case_source
 from processors.pg_response import ResponseTxn
 
@@ -41,8 +41,10 @@ _TEXT = 4000
 class CaseReader:
     """Answers verified case-file requests (see the module docstring)."""
 
-    def __init__(self, operator: SigningKey, notification_topic: Callable[[str], str]) -> None:
+    def __init__(self, operator: SigningKey, notification_topic: Callable[[str], str],
+                 events: EventStore | None = None) -> None:
         self.operator = operator
+        self.events = events  # opens the case's sealed events (processors.pg_cases)
         self.notification_topic = notification_topic
 
     def handle(self, txn: MatchTxn, event: EventRecord) -> bool | None:
@@ -53,7 +55,7 @@ class CaseReader:
         requester = event.publisher_id
         now = datetime.now(UTC)
         before = cases.position(event.event_id)
-        source = case_source(txn.cursor, case_id, before)
+        source = case_source(txn.cursor, case_id, before, self.events)
         decided = entitlement(source, requester, cases.jurisdiction(requester))
         granted, why = decided.granted, decided.why
         key = ResponseTxn(txn.cursor).encryption_key(requester, now) if granted else None

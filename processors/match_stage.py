@@ -177,7 +177,7 @@ class MatchStage:
         self.consumer = consumer
         self.rules = rules or ResponseRules()
         self.discloser = Discloser(events, router.operator, router.notification_topic)
-        self.case_reader = CaseReader(router.operator, router.notification_topic)
+        self.case_reader = CaseReader(router.operator, router.notification_topic, events)
         self._registered: dict[str, str | None] | None = None
         self._populations: dict[tuple[str, str], NameCounts] = {}
         # Prepared features of indexed persons by (reference, event id): derived from immutable

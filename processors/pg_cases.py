@@ -9,7 +9,7 @@ stored before the request's position, whatever the projections' lag or a rebuild
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,34 +17,41 @@ from typing import Any
 import psycopg
 
 from hub.case_file import CaseMatch, CaseSource
-from hub.store import CaseReadAudit
+from hub.store import CaseReadAudit, EventStore
 
 __all__ = ["AuditRow", "CaseTxn", "audit_rows", "case_source"]
 
 _NO_LIMIT = 2**62
 
 
-def case_source(cur: psycopg.Cursor[Any], case_id: str, before: int | None = None) -> CaseSource:
+def case_source(cur: psycopg.Cursor[Any], case_id: str, before: int | None = None,
+                events: EventStore | None = None) -> CaseSource:
     """The case `case_id` as the events stored before position `before` (all when None) tell it:
-    the latest rescue notice, its follow-ups, the hits on it and their decisions, in log order."""
+    the latest rescue notice, its follow-ups, the hits on it and their decisions, in log order.
+
+    A rescued person's events are sealed at rest (hub.atrest): the rows give their clear view,
+    and `events` (the event store) opens them; the one read of a case's personal data."""
     limit = _NO_LIMIT if before is None else before
     cur.execute(
-        "SELECT publisher_id, body FROM event_store WHERE event_type = 'rescue-notice' "
+        "SELECT event_id, publisher_id, body FROM event_store WHERE event_type = 'rescue-notice' "
         "AND body->>'rescue_id' = %s AND position < %s ORDER BY position", (case_id, limit))
     notices = cur.fetchall()
     cur.execute(
-        "SELECT body FROM event_store WHERE event_type = 'case-follow-up' "
+        "SELECT event_id, body FROM event_store WHERE event_type = 'case-follow-up' "
         "AND body->>'rescue_id' = %s AND position < %s ORDER BY position", (case_id, limit))
-    follow_ups = _latest_by([r[0] for r in cur.fetchall()], "follow_up_id")
+    follow_rows = cur.fetchall()
     cur.execute(
-        "SELECT f.body, a.publisher_id, a.body->>'jurisdiction' FROM event_store f "
+        "SELECT f.event_id, f.body, a.publisher_id, a.body->>'jurisdiction' FROM event_store f "
         "LEFT JOIN event_store a ON a.event_id = f.body->>'alert_event_id' "
         "WHERE f.event_type = 'match-found' AND f.body->>'counterpart_id' = %s "
         "AND f.body->>'counterpart_kind' = 'RESCUE_NOTICE' AND f.position < %s ORDER BY f.position",
         (case_id, limit))
+    hit_rows = cur.fetchall()
+    opened = _opener(events, [r[0] for r in (*notices, *follow_rows, *hit_rows)])
+    follow_ups = _latest_by([opened(r[0], r[1]) for r in follow_rows], "follow_up_id")
     found: dict[str, tuple[dict[str, Any], str | None, str | None]] = {}
-    for body, publisher, jurisdiction in cur.fetchall():
-        found[str(body["match_id"])] = (body, publisher, jurisdiction)  # the latest one wins
+    for event_id, body, publisher, jurisdiction in hit_rows:
+        found[str(body["match_id"])] = (opened(event_id, body), publisher, jurisdiction)
     decisions: dict[str, list[dict[str, Any]]] = {m: [] for m in found}
     if found:
         cur.execute(
@@ -57,8 +64,22 @@ def case_source(cur: psycopg.Cursor[Any], case_id: str, before: int | None = Non
         CaseMatch(match_id, body, publisher, jurisdiction, tuple(decisions[match_id]))
         for match_id, (body, publisher, jurisdiction) in found.items()
     )
-    notice_publisher, notice = (notices[-1][0], notices[-1][1]) if notices else (None, None)
+    notice_publisher, notice = (
+        (notices[-1][1], opened(notices[-1][0], notices[-1][2])) if notices else (None, None))
     return CaseSource(case_id, notice, notice_publisher, tuple(follow_ups), matches)
+
+
+def _opener(events: EventStore | None, event_ids: Sequence[str]
+            ) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
+    """A lookup of each event's body as published, opened by the store; the row's own body
+    (its clear view) when there is no store or the event is not in it."""
+    stored = events.get_many(list(event_ids)) if events is not None and event_ids else {}
+
+    def opened(event_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        found = stored.get(event_id)
+        return dict(found.record.body) if found is not None else body
+
+    return opened
 
 
 def _latest_by(bodies: Sequence[dict[str, Any]], key: str) -> list[dict[str, Any]]:
