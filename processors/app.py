@@ -342,41 +342,24 @@ class PipelineApp:
             )
 
     async def _match_agent(self, stream: Any) -> None:
-        async for events in stream.noack_take(self.batch, within=WITHIN):
-            messages = [_message(e) for e in events]
-            result = await _until_stored(
-                "match", functools.partial(self.match_stage.process, messages)
-            )
-            # Sent after the commit; whatever is not acknowledged stays in the outbox.
-            sent = await _until_stored("match outbox", self.match_sender.flush)
-            await _ack(stream, events)
-            log.info(
-                "match: %d events, %d notified, %d to review, %d suppressed, %d failed, %d sent",
-                result.events,
-                result.notified,
-                result.reviewed,
-                result.suppressed,
-                result.failed,
-                sent,
-            )
+        await self._matching(stream, "match", self.match_stage.process, "events")
 
     async def _key_agent(self, stream: Any) -> None:
+        await self._matching(stream, "match-keys", self.key_stage.process, "probes")
+
+    async def _matching(self, stream: Any, stage: str,
+                        process: Callable[[list[InMessage]], Any], what: str) -> None:
+        """A matching agent: each batch in one transaction, then the outbox sent after the
+        commit (whatever is not acknowledged stays in the outbox), then the input acknowledged."""
         async for events in stream.noack_take(self.batch, within=WITHIN):
             messages = [_message(e) for e in events]
-            result = await _until_stored(
-                "match-keys", functools.partial(self.key_stage.process, messages)
-            )
+            result = await _until_stored(stage, functools.partial(process, messages))
             sent = await _until_stored("match outbox", self.match_sender.flush)
             await _ack(stream, events)
             log.info(
-                "match-keys: %d probes, %d notified, %d to review, %d suppressed, %d failed, "
-                "%d sent",
-                result.events,
-                result.notified,
-                result.reviewed,
-                result.suppressed,
-                result.failed,
-                sent,
+                "%s: %d %s, %d notified, %d to review, %d suppressed, %d failed, %d sent",
+                stage, result.events, what, result.notified, result.reviewed, result.suppressed,
+                result.failed, sent,
             )
 
     async def _push_alerts(self) -> None:
