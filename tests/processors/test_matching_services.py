@@ -362,10 +362,12 @@ def test_pairs_found_under_two_keys_by_two_workers_one_restarted_notify_once(
     assert shared >= 2  # every pair shares at least two keys
     assert lane.scalar("SELECT max(notifications) FROM match_pairs") == 1
     assert lane.scalar("SELECT count(*) FROM match_failures") == 0
-    lane.wait_for("issuer inbox complete", lambda: counts(lane).get(SICHUAN_POLICE) == pairs)
     # A notification sent but not yet marked when its worker died is sent again (the outbox is
     # at least once; connectors drop a repeat by its id): count the matches each unit heard of.
-    heard = {pid: len({n["match_id"] for n in notes}) for pid, notes in inboxes(lane).items()}
-    assert heard == {SICHUAN_POLICE: pairs, JIANGSU_POLICE: pairs}
+    def heard() -> dict[str, int]:
+        return {pid: len({n["match_id"] for n in notes}) for pid, notes in inboxes(lane).items()}
+
+    lane.wait_for("issuer inbox complete", lambda: heard().get(SICHUAN_POLICE) == pairs)
+    assert heard() == {SICHUAN_POLICE: pairs, JIANGSU_POLICE: pairs}
     found = "SELECT count(*) FROM event_store WHERE event_type = 'match-found'"
     lane.wait_for("one match-found event per pair", lambda: lane.scalar(found) == pairs)
