@@ -25,7 +25,7 @@ from conftest import (
     Hub,
     Served,
 )
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 from connectors.cli import main as connector_main
@@ -55,14 +55,20 @@ def log_in(driver: Any, console: Served, user: str, password: str = PASSWORD) ->
                or driver.find_elements(By.ID, "error"))
 
 
-def text(driver: Any, css: str) -> str:
-    """The element's text; read again when the live refresh swapped it mid-read."""
-    for _ in range(20):
+def text(driver: Any, css: str, timeout: float = 60.0) -> str:
+    """The element's text once the page shows it (a click may return before the answer is
+    loaded); read again when the live refresh swapped it mid-read. On time-out, the failure
+    says what the page showed instead."""
+    deadline = time.monotonic() + timeout
+    while True:
         try:
             return str(driver.find_element(By.CSS_SELECTOR, css).text)
-        except StaleElementReferenceException:
+        except (StaleElementReferenceException, NoSuchElementException) as missing:
+            if time.monotonic() > deadline:
+                shown = driver.find_element(By.TAG_NAME, "body").text[:800]
+                raise AssertionError(
+                    f"no {css} on {driver.current_url}; it showed:\n{shown}") from missing
             time.sleep(0.1)
-    return str(driver.find_element(By.CSS_SELECTOR, css).text)
 
 
 def wait_until(what: str, check: Any, timeout: float = 60.0) -> None:
