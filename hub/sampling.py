@@ -9,7 +9,10 @@ name, finds a renamed child, so the hub asks for one when a migrant record lists
   that household before the disappearance (then it cannot be that child), and
 - has at least one reason of :class:`SamplingReason`.
 
-One request per child and household, never repeated: a household's children are told apart by
+The rule runs both ways: when a record arrives (its children against the open alerts) and when
+an alert arrives or changes (`child_fits`: the children already listed against it), so an alert
+published after the household's record asks for the child too. One request per child and
+household, never repeated: a household's children are told apart by
 sex and birth years (a renamed child keeps both), so a record published again, or re-registered
 with a new name for the child, asks for nothing new. Pure functions; the match stage's
 adapter (processors.sampling_stage) keeps the households and sends.
@@ -33,6 +36,8 @@ __all__ = [
     "SamplingReason",
     "SamplingRequest",
     "birth_years",
+    "child_fits",
+    "entry_listing",
     "first_listed",
     "fitting_alerts",
     "listed_child",
@@ -156,6 +161,33 @@ def fitting_alerts(
         and not (sex in _SEXES and a.sex in _SEXES and sex != a.sex)
         and a.years[0] <= high and low <= a.years[1]
     ]
+
+
+def child_fits(alert: OpenAlert, child: ListedChild) -> bool:
+    """The alert could be this child: sex and birth years fit (a year off either way), and the
+    child was first listed here on or after the disappearance (the other direction of
+    `fitting_alerts`, for an alert that arrives after the household's record)."""
+    sex = child.sex
+    low, high = child.years[0] - AGE_TOLERANCE_YEARS, child.years[1] + AGE_TOLERANCE_YEARS
+    return (
+        alert.lost_on <= child.first_listed_on
+        and not (sex in _SEXES and alert.sex in _SEXES and sex != alert.sex)
+        and alert.years[0] <= high and low <= alert.years[1]
+    )
+
+
+def entry_listing(
+    record: Mapping[str, Any], child: ListedChild
+) -> tuple[int, Mapping[str, Any]] | None:
+    """(index, entry) of the record's children that lists this child; None if none does."""
+    day = listing_day(record)
+    if day is None:
+        return None
+    for index, entry in enumerate(record.get("children") or []):
+        seen = listed_child(entry, day)
+        if seen is not None and child.same_child(*seen):
+            return index, entry
+    return None
 
 
 def sampling_request(

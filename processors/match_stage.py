@@ -179,7 +179,7 @@ class MatchStage:
         self.discloser = Discloser(events, router.operator, router.notification_topic)
         self.case_reader = CaseReader(router.operator, router.notification_topic, events)
         self._registered: dict[str, str | None] | None = None
-        self._populations: dict[tuple[str, str], NameCounts] = {}
+        self._populations: dict[tuple[str, str, str], NameCounts] = {}
         # Prepared features of indexed persons by (reference, event id): derived from immutable
         # events, so a cache only; the index itself stays in the store.
         self._features: OrderedDict[tuple[str, str], Features] = OrderedDict()
@@ -269,18 +269,21 @@ class MatchStage:
         return found
 
     def _load_populations(self, txn: MatchTxn, alerts: Sequence[Features]) -> None:
-        """Name frequencies of these alerts' names, read in one query."""
-        keys = {k for k in map(_pinyin, alerts) if k is not None and k not in self._populations}
+        """Name frequencies of these alerts' names (Chinese and Latin), read in one query."""
+        keys = {k for k in map(_name_key, alerts) if k is not None and k not in self._populations}
         if not keys:
             return
         # The counts of these names only (a NamePopulation), so no full frequency table is loaded.
-        counts = txn.name_counts(keys)
+        counts = txn.name_counts(
+            [(a, b) for script, a, b in keys if script == "han"],
+            [(a, b) for script, a, b in keys if script == "latin"],
+        )
         for key in keys:
             self._populations[key] = counts
 
     def _population(self, txn: MatchTxn, alert: Features) -> NameCounts | None:
         """Name frequencies for the alert's name, in the shape the matcher reads them."""
-        key = _pinyin(alert)
+        key = _name_key(alert)
         if key is None:
             return None
         self._load_populations(txn, [alert])
@@ -327,6 +330,11 @@ class MatchStage:
         alert = prepare(facts)
         person = IndexedPerson(facts, publisher, None)
         txn.replace_persons(state.alert_id, Side.ALERT, [_entry(person, alert)])
+        if self.sampling is not None:
+            # Children listed before this alert arrived who fit it (hub.sampling).
+            if self._registered is None:
+                self._registered = txn.registered()
+            result.sampling_requests += self.sampling.consider_alert(txn, state, self._registered)
         if self.fan_out is not None:
             self._send_probes(txn, Side.ALERT, alert, trigger)
         else:
@@ -542,7 +550,7 @@ class MatchStage:
 def _entry(person: IndexedPerson, features: Features) -> IndexEntry:
     """A person with the keys it is stored under and its pinyin for the name counts."""
     keys = blocking_keys(features, stored=True) | dna_group_keys(features)
-    return IndexEntry(person, frozenset(keys), _pinyin(features))
+    return IndexEntry(person, frozenset(keys), _pinyin(features), _latin(features))
 
 
 def _candidates(txn: MatchTxn, person: Features, side: Side) -> list[IndexedPerson]:
@@ -563,6 +571,21 @@ def _candidates(txn: MatchTxn, person: Features, side: Side) -> list[IndexedPers
 def _pinyin(person: Features) -> tuple[str, str] | None:
     name = person.name
     return (name.surname_py, name.given_py) if name is not None and name.han else None
+
+
+def _latin(person: Features) -> tuple[str, str] | None:
+    """A Latin-script name's family and first given name, as the matcher counts them."""
+    name = person.name
+    return (name.family, name.first) if name is not None and not name.han else None
+
+
+def _name_key(person: Features) -> tuple[str, str, str] | None:
+    """The name whose frequencies weigh a pair with this alert: (script, part, part)."""
+    if (pinyin := _pinyin(person)) is not None:
+        return ("han", *pinyin)
+    if (latin := _latin(person)) is not None:
+        return ("latin", *latin)
+    return None
 
 
 def _required(event: EventRecord, field: str) -> str:

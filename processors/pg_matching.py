@@ -232,16 +232,18 @@ class PgMatchTxn:
         self.remove_persons(business_id, side)
         sealer = self._sealer()
         for entry in entries:
-            person, pinyin = entry.person, entry.pinyin
+            person, pinyin, latin = entry.person, entry.pinyin, entry.latin
             ref = person.facts.ref.label()
             facts, sealed_case = sealer.seal(self._cur, person.facts,
                                              facts_to_json(person.facts))
             if sealed_case is not None:
-                pinyin = None  # a rescued person's name is not kept in clear, not even counted
+                # A rescued person's name is not kept in clear, not even counted.
+                pinyin = latin = None
             self._cur.execute(
                 "INSERT INTO match_persons (person_ref, side, business_id, child_index, "
-                "event_id, publisher_id, area_code, facts, surname_py, given_py, sealed_case) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                "event_id, publisher_id, area_code, facts, surname_py, given_py, sealed_case, "
+                "latin_family, latin_given) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     ref,
                     side.value,
@@ -254,10 +256,14 @@ class PgMatchTxn:
                     pinyin[0] if pinyin else None,
                     pinyin[1] if pinyin else None,
                     sealed_case,
+                    latin[0] if latin else None,
+                    latin[1] if latin else None,
                 ),
             )
             if pinyin is not None:
                 self._count_names(pinyin, +1)
+            if latin is not None:
+                self._count_latin(latin, +1)
             self._count_persons(+1)
             self._cur.executemany(
                 "INSERT INTO match_keys (block_key, side, person_ref) VALUES (%s, %s, %s) "
@@ -268,13 +274,15 @@ class PgMatchTxn:
     def remove_persons(self, business_id: str, side: Side) -> int:
         self._cur.execute(
             "DELETE FROM match_persons WHERE business_id = %s AND side = %s "
-            "RETURNING surname_py, given_py",
+            "RETURNING surname_py, given_py, latin_family, latin_given",
             (business_id, side.value),
         )
         removed = self._cur.fetchall()
-        for surname, given in removed:
+        for surname, given, family, first in removed:
             if surname is not None:
                 self._count_names((surname, given or ""), -1)
+            if family is not None:
+                self._count_latin((family, first or ""), -1)
         if removed:
             self._count_persons(-len(removed))
         return len(removed)
@@ -294,13 +302,31 @@ class PgMatchTxn:
             [("surname", surname, delta), ("given", given, delta), ("total", "*", delta)],
         )
 
-    def name_counts(self, names: Iterable[tuple[str, str]]) -> NameCounts:
-        wanted = list(names)
+    def _count_latin(self, latin: tuple[str, str], delta: int) -> None:
+        family, first = latin
+        self._cur.executemany(
+            "INSERT INTO match_name_counts (part, value, n) VALUES (%s, %s, %s) "
+            "ON CONFLICT (part, value) DO UPDATE SET n = match_name_counts.n + EXCLUDED.n",
+            # A part the name lacks (one word, no given name) is not counted, as in the batch.
+            [(part, value, delta)
+             for part, value in (("latin_family", family), ("latin_given", first),
+                                 ("latin_total", "*")) if value],
+        )
+
+    def name_counts(
+        self, names: Iterable[tuple[str, str]], latin: Iterable[tuple[str, str]] = ()
+    ) -> NameCounts:
+        wanted, latin_wanted = list(names), list(latin)
         self._cur.execute(
             "SELECT part, value, n FROM match_name_counts "
             "WHERE (part = 'surname' AND value = ANY(%s)) "
-            "OR (part = 'given' AND value = ANY(%s)) OR part IN ('total', 'persons')",
-            (sorted({surname for surname, _ in wanted}), sorted({given for _, given in wanted})),
+            "OR (part = 'given' AND value = ANY(%s)) "
+            "OR (part = 'latin_family' AND value = ANY(%s)) "
+            "OR (part = 'latin_given' AND value = ANY(%s)) "
+            "OR part IN ('total', 'persons', 'latin_total')",
+            (sorted({surname for surname, _ in wanted}), sorted({given for _, given in wanted}),
+             sorted({family for family, _ in latin_wanted}),
+             sorted({first for _, first in latin_wanted})),
         )
         counts = NameCounts()
         for part, value, n in self._cur.fetchall():
@@ -308,6 +334,11 @@ class PgMatchTxn:
                 counts.named = int(n)
             elif part == "persons":
                 counts.persons = int(n)
+            elif part == "latin_total":
+                counts.latin_named = int(n)
+            elif part in ("latin_family", "latin_given"):
+                prefix = "f:" if part == "latin_family" else "g:"
+                counts.latin_counts[prefix + value] = int(n)
             else:
                 table = counts.surname_counts if part == "surname" else counts.given_counts
                 table[value] = int(n)

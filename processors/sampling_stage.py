@@ -1,13 +1,15 @@
 """DNA-sampling requests and the samples that answer them, inside the match stage's transaction.
 
 The rule is hub.sampling. This adapter keeps each migrant household's children as first listed
-(``sampling_households``), records one request per child (``sampling_requests``, keyed by a
-request id derived from the household and the child, so nothing is asked twice, also after a
-restart or a rebuild of the match index), and writes to the match outbox a signed
-``dna-sampling-request`` event (kept in the event store like every hub act) and a signed notice
-to the police of the place of residence. A ``dna-sample`` event answering a request puts the
-child's profile into the household's latest record, which the match stage then indexes and
-searches again: the DNA candidates and the kinship score (trio or duo against every alert's
+(``sampling_households``, and one row per child in ``sampling_children``, which an alert
+arriving after the record is searched against), records one request per child
+(``sampling_requests``, keyed by a request id derived from the household and the child, so
+nothing is asked twice, also after a restart or a rebuild of the match index), and writes to the
+match outbox a signed ``dna-sampling-request`` event (kept in the event store like every hub act)
+and a signed notice to the police of the place of residence. A ``dna-sample`` event answering a
+request, from the police unit it went to (anyone else's is refused and kept in match_failures),
+puts the child's profile into the household's latest record, which the match stage then indexes
+and searches again: the DNA candidates and the kinship score (trio or duo against every alert's
 parents) do the rest, and a hit notifies the alert's unit as any hit does.
 """
 
@@ -34,6 +36,8 @@ from hub.sampling import (
     ListedChild,
     OpenAlert,
     SamplingRequest,
+    child_fits,
+    entry_listing,
     first_listed,
     listed_child,
     listing_day,
@@ -42,6 +46,7 @@ from hub.sampling import (
     sampling_request,
 )
 from hub.store import EventRecord, EventStore
+from hub.tips import AGE_TOLERANCE_YEARS
 from processors.route_stage import Router
 
 __all__ = ["ChildSampling"]
@@ -117,6 +122,11 @@ class ChildSampling:
             "latest_on = GREATEST(sampling_households.latest_on, EXCLUDED.latest_on)",
             (record_id, since, event.event_id, day, _children_json(known), latest),
         )
+        cur.executemany(
+            "INSERT INTO sampling_children (record_id, child_sex, born_from, born_to, "
+            "first_listed_on) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            [(record_id, c.sex, c.years[0], c.years[1], c.first_listed_on) for c in known],
+        )
         if not listed:
             return 0
         alerts = self._open_alerts(txn, day)
@@ -124,6 +134,47 @@ class ChildSampling:
         for index, entry, child in listed:
             fitting = sampling_request(record_id, index, entry, child, since, alerts)
             if fitting is not None and self._send(txn, event, fitting, child, registered):
+                sent += 1
+        return sent
+
+    def consider_alert(
+        self, txn: MatchTxn, state: AlertState, registered: Mapping[str, str | None]
+    ) -> int:
+        """Requests for children already listed in households that fit an alert arriving (or
+        changed) after their records; how many were newly sent. A child asked for before, for
+        this alert or another, is not asked again (the request id is the child's)."""
+        alert = open_alert(state.alert_id, self.merge(state))
+        if alert is None:
+            return 0
+        cur = txn.cursor
+        # Candidates by birth years and listing day; child_fits then applies the whole rule.
+        cur.execute(
+            "SELECT c.record_id, c.child_sex, c.born_from, c.born_to, c.first_listed_on, "
+            "h.since, h.latest_event_id FROM sampling_children c "
+            "JOIN sampling_households h ON h.record_id = c.record_id "
+            "WHERE c.born_to >= %s AND c.born_from <= %s AND c.first_listed_on >= %s "
+            "AND NOT EXISTS (SELECT 1 FROM sampling_requests r WHERE r.record_id = c.record_id "
+            "AND r.child_sex = c.child_sex AND r.born_from = c.born_from "
+            "AND r.born_to = c.born_to) ORDER BY c.record_id, c.born_from",
+            (alert.years[0] - AGE_TOLERANCE_YEARS, alert.years[1] + AGE_TOLERANCE_YEARS,
+             alert.lost_on),
+        )
+        sent = 0
+        for record_id, sex, born_from, born_to, listed_on, since, latest_id in cur.fetchall():
+            child = ListedChild(sex, (born_from, born_to), listed_on)
+            if not child_fits(alert, child):
+                continue
+            stored = self.events.get(latest_id)
+            if stored is None:
+                continue  # the record is not in the event store (it cannot be sent)
+            record = stored.record
+            found = entry_listing(record.body, child)
+            if found is None:
+                continue  # the latest registration no longer lists the child
+            index, entry = found
+            alerts = self._open_alerts(txn, child.first_listed_on)
+            request = sampling_request(record_id, index, entry, child, since, alerts)
+            if request is not None and self._send(txn, record, request, child, registered):
                 sent += 1
         return sent
 
@@ -202,18 +253,31 @@ class ChildSampling:
         request_id = str(event.body.get("request_id") or "")
         cur = txn.cursor
         cur.execute(
-            "UPDATE sampling_requests SET sample_event_id = %s, sample = %s, "
-            "sampled_at = clock_timestamp() WHERE request_id::text = %s RETURNING record_id",
-            (event.event_id, Jsonb(event.body.get("str_profile")), request_id),
+            "SELECT recipient, record_id FROM sampling_requests WHERE request_id::text = %s "
+            "FOR UPDATE",
+            (request_id,),
         )
-        row = cur.fetchone()
-        if row is None:
+        asked = cur.fetchone()
+        if asked is None:
             raise MatchingInputError(
                 f"dna-sample {event.event_id} field request_id: {request_id!r} is no "
                 "sampling request of the hub"
             )
+        if asked[0] != event.publisher_id:
+            # Only the unit that was asked (and knows the household) may answer: a sample from
+            # anyone else could put a stranger's profile on a child's record.
+            raise MatchingInputError(
+                f"dna-sample {event.event_id} publisher {event.publisher_id}: request "
+                f"{request_id} was sent to {asked[0] or 'no registered police unit'}, "
+                "only that unit may answer it"
+            )
+        cur.execute(
+            "UPDATE sampling_requests SET sample_event_id = %s, sample = %s, "
+            "sampled_at = clock_timestamp() WHERE request_id::text = %s",
+            (event.event_id, Jsonb(event.body.get("str_profile")), request_id),
+        )
         cur.execute("SELECT latest_event_id FROM sampling_households WHERE record_id = %s",
-                    (row[0],))
+                    (asked[1],))
         latest = cur.fetchone()
         stored = self.events.get(latest[0]) if latest else None
         return stored.record if stored is not None else None

@@ -53,6 +53,9 @@ class Scores:
 
 
 KINDS = ("record", "accompanying child", "rescue")
+# Why a true pair was not notified: it never became a candidate (no blocking key shared), it
+# was scored below REVIEW, or it reached REVIEW only.
+MISS_CAUSES = ("never a candidate", "scored below review", "review only")
 
 
 def kind_of(pair: Pair, rescue_ids: set[str]) -> str:
@@ -83,6 +86,8 @@ class EvalReport:
     dna_pairs_notified: int = 0
     dna_candidates_per_search: float = 0.0
     hits: list[Hit] = field(default_factory=list)
+    # True pairs missed at NOTIFY, per kind: why (see MISS_CAUSES), how many.
+    misses: dict[str, dict[str, int]] = field(default_factory=dict)
     candidates_scored: int = 0
     persons: int = 0
     alerts: int = 0
@@ -197,6 +202,12 @@ def evaluate(
         )
         for kind in KINDS
     }
+    reviewed = {pair_of(h) for h in hits}
+    misses = {kind: dict.fromkeys(MISS_CAUSES, 0) for kind in KINDS}
+    for missed in truth - set(notify):
+        cause = (MISS_CAUSES[0] if missed not in candidates
+                 else MISS_CAUSES[2] if missed in reviewed else MISS_CAUSES[1])
+        misses[kind_of(missed, rescue_ids)][cause] += 1
     dna_made = [h for h in notify_hits if _dna_made(h, matcher)]
     by_id = {(r.business_id, r.child_index): f for r, f in prepared.items()}
     dna_truth = [t for t in truth if _label_has_dna(t, by_id)]
@@ -217,6 +228,7 @@ def evaluate(
         dna_pairs_notified=len(set(dna_truth) & set(notify)),
         dna_candidates_per_search=dna_candidates / dna_searches if dna_searches else 0.0,
         hits=hits,
+        misses=misses,
         persons=persons,
         alerts=len(data.alerts),
         errors=errors,

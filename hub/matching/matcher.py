@@ -297,9 +297,14 @@ class Matcher:
         given = field.endswith("given_name")
         counts = population.given_counts if given else population.surname_counts
         total = population.named
-        if total < _TF_MIN_POPULATION:
-            return 0.0
         value = alert.name.given_py if given else alert.name.surname_py
+        if total < _TF_MIN_POPULATION:
+            # Too few names to say what is common on their own: shrink towards the average
+            # agreement (u) with _TF_MIN_POPULATION pseudo-persons, so a name already seen
+            # often (张, 丽 among the first hundreds) counts less from the start.
+            u = self.model.u[field][level]
+            freq = (counts.get(value, 0) + _TF_MIN_POPULATION * u) / (total + _TF_MIN_POPULATION)
+            return max(-_TF_MAX_BITS, min(_TF_MAX_BITS, math.log2(u / freq)))
         freq = (counts.get(value, 0) + 1) / (total + 1)
         # A common name agreeing says less than the average agreement; a rare one says more.
         adjust = math.log2(self.model.u[field][level] / freq)

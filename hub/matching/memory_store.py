@@ -41,6 +41,7 @@ class _Indexed:
     business_id: str
     keys: frozenset[str]
     pinyin: tuple[str, str] | None
+    latin: tuple[str, str] | None = None
 
 
 @dataclass
@@ -121,30 +122,46 @@ class _Txn:
         for entry in entries:
             label = entry.person.facts.ref.label()
             self.state.persons[(side, label)] = _Indexed(
-                entry.person, business_id, frozenset(entry.keys), entry.pinyin
+                entry.person, business_id, frozenset(entry.keys), entry.pinyin, entry.latin
             )
-            self._count(entry.pinyin, +1)
+            self._count(entry.pinyin, entry.latin, +1)
 
     def remove_persons(self, business_id: str, side: Side) -> int:
         gone = [k for k, p in self.state.persons.items()
                 if k[0] is side and p.business_id == business_id]
         for key in gone:
-            self._count(self.state.persons.pop(key).pinyin, -1)
+            person = self.state.persons.pop(key)
+            self._count(person.pinyin, person.latin, -1)
         return len(gone)
 
-    def _count(self, pinyin: tuple[str, str] | None, delta: int) -> None:
+    def _count(
+        self, pinyin: tuple[str, str] | None, latin: tuple[str, str] | None, delta: int
+    ) -> None:
         parts = [("persons", "*")]
         if pinyin is not None:
             parts += [("surname", pinyin[0]), ("given", pinyin[1]), ("total", "*")]
+        if latin is not None:
+            parts += [(part, value) for part, value in (
+                ("latin_family", latin[0]), ("latin_given", latin[1]), ("latin_total", "*"),
+            ) if value]
         for part in parts:
             self.state.names[part] = self.state.names.get(part, 0) + delta
 
-    def name_counts(self, names: Iterable[tuple[str, str]]) -> NameCounts:
+    def name_counts(
+        self, names: Iterable[tuple[str, str]], latin: Iterable[tuple[str, str]] = ()
+    ) -> NameCounts:
         wanted = list(names)
         counts = NameCounts(
             named=self.state.names.get(("total", "*"), 0),
             persons=self.state.names.get(("persons", "*"), 0),
+            latin_named=self.state.names.get(("latin_total", "*"), 0),
         )
+        for family, first in latin:
+            for part, prefix, value in (
+                ("latin_family", "f:", family), ("latin_given", "g:", first)
+            ):
+                if value and (part, value) in self.state.names:
+                    counts.latin_counts[prefix + value] = self.state.names[(part, value)]
         for surname, given in wanted:
             if ("surname", surname) in self.state.names:
                 counts.surname_counts[surname] = self.state.names[("surname", surname)]

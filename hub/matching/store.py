@@ -60,6 +60,8 @@ class IndexEntry:
     person: IndexedPerson
     keys: frozenset[str]
     pinyin: tuple[str, str] | None
+    # A Latin-script name's (family, first given) parts, for the same counts.
+    latin: tuple[str, str] | None = None
 
 
 @dataclass
@@ -71,6 +73,9 @@ class NameCounts:
     given_counts: dict[str, int] = field(default_factory=dict)
     named: int = 0
     persons: int = 0
+    # Latin-script names as the matcher reads them: "f:<family>" and "g:<first given>".
+    latin_counts: dict[str, int] = field(default_factory=dict)
+    latin_named: int = 0
 
     def __len__(self) -> int:
         """Every indexed person."""
@@ -117,9 +122,12 @@ class MatchTxn(Protocol):
     def remove_persons(self, business_id: str, side: Side) -> int:
         """Take one alert's/record's/notice's persons out of the index; how many there were."""
 
-    def name_counts(self, names: Iterable[tuple[str, str]]) -> NameCounts:
+    def name_counts(
+        self, names: Iterable[tuple[str, str]], latin: Iterable[tuple[str, str]] = ()
+    ) -> NameCounts:
         """Persons per surname and per given name (for these names), Han-named persons, and
-        every indexed person."""
+        every indexed person; for the Latin (family, first given) names, persons per part and
+        Latin-named persons."""
 
     def candidates(self, keys: Iterable[str], side: Side) -> list[IndexedPerson]:
         """Every person of `side` indexed under at least one of the keys, by person label."""

@@ -209,6 +209,8 @@ def _print_report(report: EvalReport) -> None:
     print(report.notify_or_review.line("NOTIFY+REVIEW"))
     for kind, scores in report.by_kind.items():
         print(scores.line(f"  {kind}"))
+        causes = ", ".join(f"{cause} {n}" for cause, n in report.misses.get(kind, {}).items())
+        print(f"    missed at NOTIFY: {causes}")
     per_1000 = 1000 * report.dna_notified_false / report.rescues if report.rescues else 0.0
     print(
         f"DNA-notified: {report.dna_notified} NOTIFY made by DNA, {report.dna_notified_false} "

@@ -324,6 +324,51 @@ def test_scores_weigh_name_frequency_like_the_in_memory_index(harness: Harness) 
     assert harness.scalar("SELECT n FROM match_name_counts WHERE part = 'persons'") == len(index)
 
 
+def _letters(n: int) -> str:
+    return "".join(chr(ord("a") + int(d)) for d in str(n))
+
+
+def test_latin_names_weigh_their_frequency_like_the_in_memory_index(harness: Harness) -> None:
+    """A foreign child's Latin name: the streaming score adjusts a common family name by its
+    frequency among the indexed persons exactly as the batch matcher does over the same index."""
+    girl = {"name": "Anna Smith", "sex": "FEMALE",
+            "birth": {"precision": "DAY", "date": date(2015, 6, 1)}}
+    wires = [harness.alert(1, girl)]
+    for n in range(200, 470):  # registrants and a child each, Latin-named: above the 500 needed
+        payload = payload_for("migrant-record", n, harness.world.epoch, REGISTRY)
+        family = "Smith" if n % 5 == 0 else "Fam" + _letters(n)
+        payload["person"]["name"] = f"Gen{_letters(n)} {family}"
+        payload["person"]["id_number"] = None
+        kid = {"name": f"Kid{_letters(n)} {family}", "sex": "MALE",
+               "birth": {"precision": "YEAR", "date": date(2001 + n % 20, 1, 1)}}
+        payload["children"] = [{"child": kid, "guardian_relation": "FATHER"}]
+        wires.append(harness.world.event(REGISTRY, "migrant-record", payload=payload))
+    target = harness.record(1, girl)
+    harness.feed(*wires, target)
+    index = CandidateIndex()
+    alert = None
+    for wire in [*wires, target]:
+        env = decode_envelope(wire)
+        body = decode_payload(CATALOG, env)
+        if env.event_type == "missing-person-alert":
+            alert = prepare(facts_from_alert(body, None, str(env.event_id)))
+            index.add(alert)
+        else:
+            for person in facts_from_migrant_record(body, str(env.event_id)):
+                index.add(prepare(person))
+    assert alert is not None and index.latin_named > 500
+    target_env = decode_envelope(target)
+    body = decode_payload(CATALOG, target_env)
+    child = index.get(facts_from_migrant_record(body, str(target_env.event_id))[1].ref)
+    assert child is not None
+    scored = Matcher().score_pair(alert, child, index)
+    assert scored.contributions["latin_family"] != Matcher().score_pair(alert, child).contributions[
+        "latin_family"]  # the frequency does matter
+    assert harness.scalar("SELECT score FROM match_pairs") == round(scored.score, 3)
+    assert harness.scalar(
+        "SELECT n FROM match_name_counts WHERE part = 'latin_total'") == index.latin_named
+
+
 def test_match_index_is_rebuilt_from_the_event_store(
     harness: Harness, tmp_path: Path
 ) -> None:

@@ -197,6 +197,70 @@ def test_a_sample_naming_no_request_is_kept_as_failed(harness: Harness) -> None:
     assert event_type == "dna-sample" and "field request_id" in reason
 
 
+def test_an_alert_arriving_after_the_record_asks_for_the_fitting_child_once(
+    harness: Harness,
+) -> None:
+    """The household listed the girl in 2021; the alert for a girl lost in 2019 arrives later
+    (reported late, or published late by its province): the alert's arrival sends the request,
+    and the alert updated or published again, or a second fitting alert, sends none."""
+    harness.feed(harness.record(1, RENAMED))
+    assert _requests(harness) == []  # no open alert yet: nobody to fit
+    harness.feed(harness.alert())
+    requests = _requests(harness)
+    assert [(r[1], r[2], r[3]) for r in requests] == [
+        (["NO_ID_NUMBER", "NOT_SON_OR_DAUGHTER"], ["A-510000-1"], RESIDENCE_POLICE)
+    ]
+    [note] = harness.notices(RESIDENCE_POLICE)
+    assert (note["request_id"], note["record_id"], note["child_index"]) == (
+        requests[0][0], "M-320000-1", 0)
+    assert note["child"]["name"] == "王小花"
+
+    harness.stage = harness.new_stage()
+    harness.feed(harness.alert())  # the same alert again (a republication)
+    second = payload_for("missing-person-alert", 2, harness.world.epoch, POLICE, person=GIRL,
+                         last_seen_at=LOST, reported_at=LOST)
+    harness.feed(harness.world.event(POLICE, "missing-person-alert", payload=second))
+    assert len(_requests(harness)) == 1
+    assert len(harness.notices(RESIDENCE_POLICE)) == 1
+
+
+def test_an_alert_asks_for_no_child_listed_before_the_disappearance(harness: Harness) -> None:
+    """A girl the household listed in 2018, before the girl of the alert went missing in 2019,
+    cannot be her: the late alert asks for nothing; nor for a boy of the same age."""
+    harness.feed(harness.record(1, RENAMED, on=date(2018, 5, 1)))
+    boy = payload_for("migrant-record", 2, harness.world.epoch, REGISTRY,
+                      registered_on=date(2021, 3, 1), moved_in_on=date(2021, 3, 1))
+    boy["children"] = [{"child": {**RENAMED, "name": "王小龙", "sex": "MALE"},
+                        "guardian_relation": "NON_RELATIVE"}]
+    harness.feed(harness.world.event(REGISTRY, "migrant-record", payload=boy))
+    harness.feed(harness.alert())
+    assert _requests(harness) == []
+
+
+def test_a_sample_from_a_unit_that_was_not_asked_is_refused_and_kept(harness: Harness) -> None:
+    """The request went to the police of residence; the same sample signed by the alert's own
+    unit is refused with who was asked, kept in match_failures, and puts no profile on the
+    child; the asked unit's sample is then taken."""
+    father, mother, own = _profiles(11)
+    dna = {"profile_id": "DNA-1", "alert_id": "A-510000-1", "father": father, "mother": mother,
+           "sampled_on": date(2019, 4, 5), "issuing_unit": POLICE}
+    harness.feed(harness.alert(), harness.world.event(POLICE, "parents-dna-profile", payload=dna),
+                 harness.record(1, RENAMED))
+    [(request_id, *_)] = _requests(harness)
+    payload = {"sample_id": "S-9", "request_id": request_id, "record_id": "M-320000-1",
+               "child_index": 0, "str_profile": own, "sampled_on": date(2021, 4, 1),
+               "issuing_unit": POLICE}
+    harness.feed(harness.world.event(POLICE, "dna-sample", payload=payload))
+    [(event_type, reason)] = harness.rows("SELECT event_type, reason FROM match_failures")
+    assert event_type == "dna-sample"
+    assert f"publisher {POLICE}" in reason and f"sent to {RESIDENCE_POLICE}" in reason
+    assert harness.rows("SELECT sample IS NULL FROM sampling_requests") == [(True,)]
+    assert harness.notices(POLICE) == []
+    harness.feed(harness.sample(request_id, own))
+    assert len(harness.notices(POLICE)) == 1
+    assert harness.rows("SELECT sample IS NOT NULL FROM sampling_requests") == [(True,)]
+
+
 def _profiles(seed: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Father, mother and their child (one allele from each parent), as StrProfile records."""
     rng = random.Random(seed)

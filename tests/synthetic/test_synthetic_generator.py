@@ -142,6 +142,12 @@ class TestQuality:
         sampled = evaluate_sampling(data, matcher, data.sample_profile, notified)
         found = {pair_of(h) for h in report.hits} | sampled.hits
         assert score_pairs(found, data.labels).recall >= 0.7
+        # Every true pair missed at NOTIFY is told apart by why, per kind, and only those.
+        for kind, scores in report.by_kind.items():
+            missed = scores.labelled - scores.true_positives
+            assert sum(report.misses[kind].values()) == missed
+        never = sum(causes["never a candidate"] for causes in report.misses.values())
+        assert never == round((1 - report.candidate_recall) * report.notify.labelled)
 
 
 class TestNameCases:

@@ -79,11 +79,15 @@ def reopen(
 
 
 def entry(
-    source: SourceKind, keys: set[str], pinyin: tuple[str, str] | None = None, **facts: Any
+    source: SourceKind,
+    keys: set[str],
+    pinyin: tuple[str, str] | None = None,
+    latin: tuple[str, str] | None = None,
+    **facts: Any,
 ) -> IndexEntry:
     """A person to index under these keys."""
     return IndexEntry(IndexedPerson(person(source, **facts), "320000-police", "320102"),
-                      frozenset(keys), pinyin)
+                      frozenset(keys), pinyin, latin)
 
 
 def labels(persons: list[IndexedPerson]) -> list[str]:
@@ -191,6 +195,27 @@ class TestIndex:
             assert counts.surname_counts.get("zhou", 0) == 0
             assert counts.given_counts == {"yu": 1}
             assert (counts.named, counts.persons) == (1, 1)
+
+    def test_latin_name_counts_follow_indexing_and_removal(self, store: MatchStore) -> None:
+        """Family and first given names of Latin-script names are counted apart from Chinese
+        ones, as the batch index counts them ("f:", "g:"); a part the name lacks is not."""
+        with store.transaction() as txn:
+            txn.replace_persons("M-1", Side.OTHER, [
+                entry(SourceKind.RECORD, {"k"}, latin=("smith", "anna")),
+                entry(SourceKind.RECORD, {"k"}, latin=("smith", "bo")),
+                entry(SourceKind.RECORD, {"k"}, latin=("", "anna")),  # given name only
+                entry(SourceKind.RECORD, {"k"}, ("zhou", "yu")),
+            ])
+            counts = txn.name_counts([], [("smith", "anna"), ("jones", "cy")])
+            assert counts.latin_counts == {"f:smith": 2, "g:anna": 2}
+            assert (counts.latin_named, counts.named, counts.persons) == (3, 1, 4)
+            txn.replace_persons("M-1", Side.OTHER, [
+                entry(SourceKind.RECORD, {"k"}, latin=("smith", "bo")),
+            ])
+            counts = txn.name_counts([], [("smith", "anna")])
+            assert counts.latin_counts["f:smith"] == 1
+            assert counts.latin_counts.get("g:anna", 0) == 0
+            assert (counts.latin_named, counts.named, counts.persons) == (1, 0, 1)
 
     def test_dna_candidates_need_the_share_and_come_best_first(self, store: MatchStore) -> None:
         """A person shares enough DNA groups of those both typed, best share first, bounded."""
