@@ -18,6 +18,7 @@ __all__ = ["advance", "advance_many", "claim", "claim_many"]
 
 
 def claim(cur: psycopg.Cursor[Any], consumer: str, topic: str, partition: int) -> int:
+    """Lock this consumer's row for one input partition until commit; its last offset or -1."""
     cur.execute(
         'INSERT INTO processed (consumer, topic, partition, "offset") VALUES (%s, %s, %s, -1) '
         "ON CONFLICT DO NOTHING",
@@ -35,6 +36,7 @@ def claim(cur: psycopg.Cursor[Any], consumer: str, topic: str, partition: int) -
 
 
 def advance(cur: psycopg.Cursor[Any], consumer: str, topic: str, partition: int, off: int) -> None:
+    """Record the partition processed up to `off`; StoreError when it was never claimed."""
     cur.execute(
         'UPDATE processed SET "offset" = GREATEST("offset", %s), updated_at = clock_timestamp() '
         "WHERE consumer = %s AND topic = %s AND partition = %s",
