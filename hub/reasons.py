@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["AuditOutcome", "NoticeRefusal", "RejectReason", "SequenceIssue"]
+__all__ = ["AuditOutcome", "NoticeRefusal", "RejectReason", "RequestRefusal", "SequenceIssue"]
 
 
 class RejectReason(enum.StrEnum):
@@ -51,6 +51,14 @@ class NoticeRefusal(enum.StrEnum):
     BAD_SIGNATURE = "BAD_SIGNATURE"
     WRONG_RECIPIENT = "WRONG_RECIPIENT"
     REPLAYED = "REPLAYED"
+
+
+class RequestRefusal(enum.StrEnum):
+    """Why the hub refused a verified request for personal data; told in an EVENT_REFUSED
+    notice (the verify stage's own refusals carry their RejectReason instead)."""
+
+    DETAILS_REFUSED = "DETAILS_REFUSED"  # the details behind a hit (processors.disclose_stage)
+    CASE_FILE_REFUSED = "CASE_FILE_REFUSED"  # a rescued person's case file (hub.case_file)
 
 
 class AuditOutcome(enum.StrEnum):

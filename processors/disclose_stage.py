@@ -21,7 +21,7 @@ from hub.keys import SigningKey
 from hub.limits import storable_text
 from hub.matching.store import MatchTxn
 from hub.notice import seal_notice
-from hub.reasons import AuditOutcome
+from hub.reasons import AuditOutcome, RequestRefusal
 from hub.sealing import seal_for
 from hub.store import DisclosureAudit, EventRecord, EventStore
 from processors.pg_response import ResponseTxn
@@ -98,7 +98,7 @@ class Discloser:
             "recipient": event.publisher_id,
             "event_id": event.event_id,
             "event_type": event.event_type,
-            "reason": "DETAILS_REFUSED",
+            "reason": str(RequestRefusal.DETAILS_REFUSED),
             "detail": why,
         }
         txn.outbox(self.notification_topic(event.publisher_id), event.event_id.encode(),
