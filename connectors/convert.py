@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.dates import DateFormatError, Precision, parse_age, parse_date
+from hub.schema_walk import SchemaVisitor, join, named_types, non_null
 
 MAX_CELL_CHARS = 64 * 1024
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
@@ -47,30 +48,6 @@ class ConversionError(ValueError):
     """A cell does not fit its field; the message is the plain-words reason."""
 
 
-def named_types(schema: Schema, into: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Every named type defined in a schema, by short and full name."""
-    names = {} if into is None else into
-    if isinstance(schema, list):
-        for branch in schema:
-            named_types(branch, names)
-    elif isinstance(schema, dict):
-        kind = schema.get("type")
-        if kind in ("record", "enum", "fixed"):
-            names[schema["name"]] = schema
-            if "namespace" in schema:
-                names[f"{schema['namespace']}.{schema['name']}"] = schema
-        if kind == "record":
-            for field in schema["fields"]:
-                named_types(field["type"], names)
-        elif kind == "array":
-            named_types(schema["items"], names)
-        elif kind == "map":
-            named_types(schema["values"], names)
-        elif isinstance(kind, dict | list):
-            named_types(kind, names)
-    return names
-
-
 class PayloadBuilder:
     """Builds payloads for one schema; one instance per file."""
 
@@ -91,45 +68,15 @@ class PayloadBuilder:
 
     def field_paths(self) -> set[str]:
         """Dotted paths of all fields, for accepting English headers as they are."""
-        paths: set[str] = set()
-
-        def walk(schema: Schema, prefix: str, depth: int) -> None:
-            schema = self._non_null(self.resolve(schema))
-            if isinstance(schema, dict) and schema.get("type") == "array":
-                schema = self._non_null(self.resolve(schema["items"]))
-            if depth > 6 or not (isinstance(schema, dict) and schema.get("type") == "record"):
-                return
-            for field in schema["fields"]:
-                path = f"{prefix}{field['name']}"
-                paths.add(path)
-                walk(field["type"], path + ".", depth + 1)
-
-        walk(self.schema, "", 0)
-        return paths
+        walk = _FieldPaths(self.names)
+        walk.visit(self.schema, 0, "")
+        return walk.paths
 
     def required_paths(self) -> list[str]:
         """Leaf-level paths a row must supply: no default and not nullable, top two levels."""
-        required: list[str] = []
-
-        def walk(schema: Schema, prefix: str, depth: int) -> None:
-            record = self.resolve(schema)
-            names = {f["name"] for f in record["fields"]}
-            for field in record["fields"]:
-                ftype = self.resolve(field["type"])
-                if "default" in field or self._nullable(field["type"]):
-                    continue
-                if field["name"] == "text" and "area_code" in names:
-                    continue  # a place's text may be empty; its code is what is required
-                if _is_birth(ftype):
-                    continue  # an unknown birth date is recorded as precision UNKNOWN
-                path = f"{prefix}{field['name']}"
-                if isinstance(ftype, dict) and ftype.get("type") == "record" and depth < 2:
-                    walk(ftype, path + ".", depth + 1)
-                else:
-                    required.append(path)
-
-        walk(self.schema, "", 0)
-        return required
+        walk = _RequiredPaths(self)
+        walk.visit(self.schema, 0, "")
+        return walk.required
 
     # -- conversion -------------------------------------------------------------------------
 
@@ -137,12 +84,9 @@ class PayloadBuilder:
         """The payload for a tree of raw values keyed by field name (nested dicts, lists)."""
         return self._record(self.resolve(self.schema), tree, "", problems)
 
-    def _nullable(self, schema: Schema) -> bool:
-        return isinstance(schema, list) and "null" in schema
-
     def _non_null(self, schema: Schema) -> Schema:
         if isinstance(schema, list):
-            branches = [b for b in schema if b != "null"]
+            branches = non_null(schema)
             return self.resolve(branches[0]) if len(branches) == 1 else branches
         return schema
 
@@ -159,7 +103,7 @@ class PayloadBuilder:
                     plan.append((field["name"], field["type"], True, _UNKNOWN_BIRTH))
                 elif "default" in field:
                     plan.append((field["name"], field["type"], True, field["default"]))
-                elif self._nullable(field["type"]):
+                elif _nullable(field["type"]):
                     plan.append((field["name"], field["type"], True, None))
                 else:
                     plan.append((field["name"], field["type"], False, None))
@@ -274,6 +218,63 @@ class PayloadBuilder:
             except ConversionError as err:
                 problems.append(RowProblem(f"{path}[{index}]", str(err)))
         return out
+
+
+class _FieldPaths(SchemaVisitor[int]):
+    """Every field's dotted path, through optional fields and lists, six records deep; the
+    argument of a visit is the depth."""
+
+    def __init__(self, names: dict[str, Any]) -> None:
+        super().__init__(names)
+        self.paths: set[str] = set()
+
+    def union(self, branches: list[Schema], depth: int, path: str) -> None:
+        rest = non_null(branches)
+        if len(rest) == 1:  # an optional field; a choice of types is not mapped from files
+            self.visit(rest[0], depth, path)
+
+    def array(self, schema: Mapping[str, Any], depth: int, path: str) -> None:
+        self.visit(schema["items"], depth, path)  # a list's items have their list's path
+
+    def map(self, schema: Mapping[str, Any], depth: int, path: str) -> None:
+        pass  # no file column fills a map
+
+    def record(self, schema: Mapping[str, Any], depth: int, path: str) -> None:
+        if depth > 6:
+            return
+        for field in schema["fields"]:
+            sub = join(path, field["name"])
+            self.paths.add(sub)
+            self.visit(field["type"], depth + 1, sub)
+
+
+class _RequiredPaths(SchemaVisitor[int]):
+    """Paths a row must fill, in the top two levels of records; the argument is the depth."""
+
+    def __init__(self, builder: PayloadBuilder) -> None:
+        super().__init__(builder.names)
+        self.builder = builder
+        self.required: list[str] = []
+
+    def record(self, schema: Mapping[str, Any], depth: int, path: str) -> None:
+        names = {f["name"] for f in schema["fields"]}
+        for field in schema["fields"]:
+            ftype = self.builder.resolve(field["type"])
+            if "default" in field or _nullable(field["type"]):
+                continue
+            if field["name"] == "text" and "area_code" in names:
+                continue  # a place's text may be empty; its code is what is required
+            if _is_birth(ftype):
+                continue  # an unknown birth date is recorded as precision UNKNOWN
+            sub = join(path, field["name"])
+            if isinstance(ftype, dict) and ftype.get("type") == "record" and depth < 2:
+                self.visit(ftype, depth + 1, sub)
+            else:
+                self.required.append(sub)
+
+
+def _nullable(schema: Schema) -> bool:
+    return isinstance(schema, list) and "null" in schema
 
 
 def _is_birth(schema: Schema) -> bool:

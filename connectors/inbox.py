@@ -35,7 +35,8 @@ from hub.case_file import CASE_FILE_KIND
 from hub.disclosure import DETAILS_KIND
 from hub.errors import ConnectorError
 from hub.keys import VerifyKey
-from hub.notice import NoticeRefusal, NoticeRefused, open_notice
+from hub.notice import NoticeRefused, open_notice
+from hub.reasons import NoticeRefusal
 from hub.sealing import EncryptionKey, SealError, open_sealed
 from hub.secrets import create_private_file, make_private_dirs, open_private_append
 

@@ -24,8 +24,9 @@ from typing import Any, Protocol
 
 from hub.envelope import Envelope
 from hub.identity import HUB_OPERATOR_ID
+from hub.reasons import RejectReason
 from hub.store import SUBJECT_FIELDS
-from hub.verify import Rejected, RejectReason
+from hub.verify import Rejected
 
 ALERT_CHANGES = frozenset({"alert-update", "alert-closed", "parents-dna-profile"})
 # Acts of a notified unit on a match, besides deciding it.

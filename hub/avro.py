@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import fastavro
 
 from hub.identity import area_code_problem, check_resident_id, participant_problem
+from hub.schema_walk import SchemaVisitor
 
 if TYPE_CHECKING:
     from hub.schema_catalog import SchemaCatalog, SchemaVersion
@@ -83,61 +84,58 @@ def validate_against(sv: SchemaVersion, payload: Mapping[str, Any],
                      event_types: list[str] | None = None) -> list[FieldProblem]:
     """Problems of a payload against one given schema version."""
     walker = _Walker(sv.named, set(event_types or ()))
-    walker.check(sv.parsed, payload, "")
+    walker.visit(sv.parsed, payload, "")
     return walker.problems
 
 
-class _Walker:
+class _Walker(SchemaVisitor[Any]):
+    """Checks a value against a schema; the argument of every visit is the value there."""
+
     def __init__(self, named: Mapping[str, Any], event_types: set[str]) -> None:
-        self.named = named
+        super().__init__(named)
         self.event_types = event_types
         self.problems: list[FieldProblem] = []
 
     def bad(self, path: str, reason: str, blocking: bool = True) -> None:
         self.problems.append(FieldProblem(path, reason, blocking))
 
-    def check(self, schema: Any, value: Any, path: str) -> None:
-        if isinstance(schema, str):
-            if schema in _PRIMITIVES:
-                reason = _PRIMITIVES[schema](value)
-                if reason:
-                    self.bad(path, reason)
-                return
-            schema = self.named[schema]
-        if isinstance(schema, list):
-            self.check_union(schema, value, path)
-            return
-        kind = schema["type"]
-        logical = schema.get("logicalType")
-        if logical in _LOGICAL:
-            reason = _LOGICAL[logical](value)
-            if reason:
-                self.bad(path, reason)
-            return
-        if kind == "record":
-            self.check_record(schema, value, path)
-        elif kind == "enum":
-            if value not in schema["symbols"]:
-                self.bad(path, f"{value!r} is not one of {', '.join(schema['symbols'])}")
-        elif kind == "array":
-            if not isinstance(value, list | tuple):
-                self.bad(path, f"must be a list, got {type(value).__name__}")
-                return
-            for i, item in enumerate(value):
-                self.check(schema["items"], item, f"{path}[{i}]")
-        elif kind == "map":
-            if not isinstance(value, Mapping):
-                self.bad(path, f"must be a mapping, got {type(value).__name__}")
-                return
-            for key, item in value.items():
-                self.check(schema["values"], item, f"{path}.{key}")
-        elif kind == "fixed":
-            if not isinstance(value, bytes) or len(value) != schema["size"]:
-                self.bad(path, f"must be exactly {schema['size']} bytes")
-        else:
-            self.check(kind, value, path)
+    def primitive(self, name: str, value: Any, path: str) -> None:
+        reason = _PRIMITIVES[name](value)
+        if reason:
+            self.bad(path, reason)
 
-    def check_union(self, branches: list[Any], value: Any, path: str) -> None:
+    def logical(self, schema: Mapping[str, Any], logical: str, value: Any, path: str) -> bool:
+        check = _LOGICAL.get(logical)
+        if check is None:
+            return False  # a logical type the hub does not know: checked as its base type
+        reason = check(value)
+        if reason:
+            self.bad(path, reason)
+        return True
+
+    def enum(self, schema: Mapping[str, Any], value: Any, path: str) -> None:
+        if value not in schema["symbols"]:
+            self.bad(path, f"{value!r} is not one of {', '.join(schema['symbols'])}")
+
+    def array(self, schema: Mapping[str, Any], value: Any, path: str) -> None:
+        if not isinstance(value, list | tuple):
+            self.bad(path, f"must be a list, got {type(value).__name__}")
+            return
+        for i, item in enumerate(value):
+            self.visit(schema["items"], item, f"{path}[{i}]")
+
+    def map(self, schema: Mapping[str, Any], value: Any, path: str) -> None:
+        if not isinstance(value, Mapping):
+            self.bad(path, f"must be a mapping, got {type(value).__name__}")
+            return
+        for key, item in value.items():
+            self.visit(schema["values"], item, f"{path}.{key}")
+
+    def fixed(self, schema: Mapping[str, Any], value: Any, path: str) -> None:
+        if not isinstance(value, bytes) or len(value) != schema["size"]:
+            self.bad(path, f"must be exactly {schema['size']} bytes")
+
+    def union(self, branches: list[Any], value: Any, path: str) -> None:
         if value is None:
             if "null" not in branches:
                 self.bad(path, "is required")
@@ -145,14 +143,14 @@ class _Walker:
         if len(branches) == 2 and branches[0] == "null":
             # The common optional field: one branch to try, whose problems are kept whatever
             # they are, so it is checked in place without a trial walker.
-            self.check(branches[1], value, path)
+            self.visit(branches[1], value, path)
             return
         attempts = []
         for branch in branches:
             if branch == "null":
                 continue
             trial = _Walker(self.named, self.event_types)
-            trial.check(branch, value, path)
+            trial.visit(branch, value, path)
             if not trial.problems or all(not p.blocking for p in trial.problems):
                 self.problems.extend(trial.problems)
                 return
@@ -162,7 +160,7 @@ class _Walker:
         else:
             self.bad(path, "matches none of the allowed types")
 
-    def check_record(self, schema: Mapping[str, Any], value: Any, path: str) -> None:
+    def record(self, schema: Mapping[str, Any], value: Any, path: str) -> None:
         if not isinstance(value, Mapping):
             self.bad(path, f"must be a record (mapping), got {type(value).__name__}")
             return
@@ -175,7 +173,7 @@ class _Walker:
                     self.bad(prefix + name, "is required")
                 continue
             before = len(self.problems)
-            self.check(fld["type"], value[name], prefix + name)
+            self.visit(fld["type"], value[name], prefix + name)
             if name in _DOMAIN_FIELDS and len(self.problems) == before:
                 self.domain_field(name, value[name], prefix + name)
         if len(value) != len(known) or not known.issuperset(value):

@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.reasons import RequestRefusal
+
 __all__ = [
     "CASE_FILE_KIND",
     "READING_DEPARTMENTS",
@@ -178,7 +180,7 @@ def case_refusal_notice(case_id: str, recipient: str, request_event_id: str, why
         "event_id": request_event_id,
         "event_type": "case-request",
         "case_id": case_id,
-        "reason": "CASE_FILE_REFUSED",
+        "reason": str(RequestRefusal.CASE_FILE_REFUSED),
         "detail": why,
     }
 

@@ -14,8 +14,7 @@ from typing import Any
 
 from hub.errors import SchemaError
 from hub.schema_catalog import NAMESPACE, SchemaCatalog, SchemaVersion
-
-_PRIMITIVE = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
+from hub.schema_walk import PRIMITIVES, SchemaVisitor, join
 
 
 @dataclass(frozen=True)
@@ -32,8 +31,12 @@ class Violation:
         return f"{self.subject}{where}: [{self.rule}] {self.message}"
 
 
-class _Pair:
+class _Pair(SchemaVisitor[Any]):
+    """Walks the old version of a schema; the argument of every visit is the new version's
+    node at the same place."""
+
     def __init__(self, old: SchemaVersion, new: SchemaVersion) -> None:
+        super().__init__(old.named)
         self.old, self.new = old, new
         self.subject = f"{new.event_type} v{old.version} -> v{new.version}"
         self.found: list[Violation] = []
@@ -43,9 +46,10 @@ class _Pair:
         self.found.append(Violation(self.subject, path, rule, message))
 
     def resolve(self, schema: Any, named: Mapping[str, Any]) -> Any:
-        return named[schema] if isinstance(schema, str) and schema not in _PRIMITIVE else schema
+        return named[schema] if isinstance(schema, str) and schema not in PRIMITIVES else schema
 
-    def compare(self, old: Any, new: Any, path: str) -> None:
+    def visit(self, old: Any, new: Any, path: str) -> None:
+        """Compare what both versions share at this node, then walk on by the old one's kind."""
         old = self.resolve(old, self.old.named)
         new = self.resolve(new, self.new.named)
         if isinstance(old, list) or isinstance(new, list):
@@ -73,15 +77,23 @@ class _Pair:
             if (old["name"], path) in self.visited:
                 return
             self.visited.add((old["name"], path))
-        if old_kind == "record":
-            self.compare_record(old, new, path)
-        elif old_kind == "enum":
-            self.compare_enum(old, new, path)
-        elif old_kind == "array":
-            self.compare(old["items"], new["items"], f"{path}[]")
-        elif old_kind == "map":
-            self.compare(old["values"], new["values"], f"{path}{{}}")
-        elif old_kind == "fixed" and old["size"] != new["size"]:
+        if old_kind not in PRIMITIVES:
+            super().visit(old, new, path)
+
+    def record(self, old: Mapping[str, Any], new: Any, path: str) -> None:
+        self.compare_record(old, new, path)
+
+    def enum(self, old: Mapping[str, Any], new: Any, path: str) -> None:
+        self.compare_enum(old, new, path)
+
+    def array(self, old: Mapping[str, Any], new: Any, path: str) -> None:
+        self.visit(old["items"], new["items"], f"{path}[]")
+
+    def map(self, old: Mapping[str, Any], new: Any, path: str) -> None:
+        self.visit(old["values"], new["values"], f"{path}{{}}")
+
+    def fixed(self, old: Mapping[str, Any], new: Any, path: str) -> None:
+        if old["size"] != new["size"]:
             self.bad(path, "R9", f"fixed size changed from {old['size']} to {new['size']}")
 
     def compare_union(self, old: Any, new: Any, path: str) -> None:
@@ -97,7 +109,7 @@ class _Pair:
             return
         for branch in old:
             ident = self.identity(branch, self.old.named)
-            self.compare(branch, new[new_ids.index(ident)], f"{path}<{ident}>")
+            self.visit(branch, new[new_ids.index(ident)], f"{path}<{ident}>")
 
     def identity(self, schema: Any, named: Mapping[str, Any]) -> str:
         schema = self.resolve(schema, named)
@@ -119,7 +131,7 @@ class _Pair:
                     self.bad(prefix + name, "R4", "a field without a default may not be "
                              "removed: readers on the old version need it")
                 continue
-            self.compare(fld["type"], new_fields[name]["type"], prefix + name)
+            self.visit(fld["type"], new_fields[name]["type"], prefix + name)
 
     def compare_enum(self, old: Mapping[str, Any], new: Mapping[str, Any], path: str) -> None:
         removed = [s for s in old["symbols"] if s not in new["symbols"]]
@@ -131,13 +143,47 @@ class _Pair:
                      "readers could not read them")
 
 
+class _Docs(SchemaVisitor[None]):
+    """R12 over one schema: every named type and every field has a doc."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__()
+        self.label = label
+        self.found: list[Violation] = []
+
+    def lookup(self, name: str) -> Any:
+        return "null"  # a named type is checked where it is defined, not where it is used
+
+    def named_doc(self, schema: Mapping[str, Any], path: str) -> None:
+        if not str(schema.get("doc", "")).strip():
+            self.found.append(Violation(self.label, path, "R12",
+                                        f"type {schema['name']} has no doc"))
+
+    def record(self, schema: Mapping[str, Any], arg: None, path: str) -> None:
+        self.named_doc(schema, path)
+        for fld in schema["fields"]:
+            sub = join(path, fld["name"])
+            if not str(fld.get("doc", "")).strip():
+                self.found.append(Violation(self.label, sub, "R12", "field has no doc"))
+            self.visit(fld["type"], arg, sub)
+
+    def enum(self, schema: Mapping[str, Any], arg: None, path: str) -> None:
+        self.named_doc(schema, path)
+
+    def fixed(self, schema: Mapping[str, Any], arg: None, path: str) -> None:
+        self.named_doc(schema, path)
+
+    def map(self, schema: Mapping[str, Any], arg: None, path: str) -> None:
+        self.visit(schema["values"], arg, f"{path}[]")  # R12 paths write a map's values so
+
+
 def check_pair(old: SchemaVersion, new: SchemaVersion) -> list[Violation]:
     """Rule violations when `new` follows `old` (same event type, later version)."""
     pair = _Pair(old, new)
     if old.parsed["name"] != new.parsed["name"]:
         pair.bad("", "R1", f"record renamed from {old.parsed['name']} to {new.parsed['name']}")
         return pair.found
-    pair.compare(old.parsed, new.parsed, "")
+    pair.visit(old.parsed, new.parsed, "")
     return pair.found
 
 
@@ -147,26 +193,9 @@ def check_documentation(sv: SchemaVersion) -> list[Violation]:
     if not sv.parsed["name"].startswith(NAMESPACE + "."):
         found.append(Violation(sv.label, "", "R12", f"namespace must be {NAMESPACE}"))
 
-    def walk(schema: Any, path: str) -> None:
-        if isinstance(schema, list):
-            for branch in schema:
-                walk(branch, path)
-            return
-        if not isinstance(schema, dict):
-            return
-        if "name" in schema and not str(schema.get("doc", "")).strip():
-            found.append(Violation(sv.label, path, "R12", f"type {schema['name']} has no doc"))
-        for fld in schema.get("fields", ()):
-            sub = f"{path}.{fld['name']}" if path else fld["name"]
-            if not str(fld.get("doc", "")).strip():
-                found.append(Violation(sv.label, sub, "R12", "field has no doc"))
-            walk(fld["type"], sub)
-        for key in ("items", "values"):
-            if key in schema:
-                walk(schema[key], f"{path}[]")
-
-    walk(sv.parsed, "")
-    return found
+    docs = _Docs(sv.label)
+    docs.visit(sv.parsed, None, "")
+    return found + docs.found
 
 
 def check_catalog(catalog: SchemaCatalog) -> list[Violation]:

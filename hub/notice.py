@@ -12,7 +12,6 @@ The domain separator is not the envelope's, so a notice can never pass for an ev
 
 from __future__ import annotations
 
-import enum
 import json
 import struct
 import uuid
@@ -23,6 +22,7 @@ from typing import Any
 from hub.errors import HubError
 from hub.keys import SIGNATURE_SIZE, SigningKey, VerifyKey
 from hub.limits import MAX_PAYLOAD_BYTES
+from hub.reasons import NoticeRefusal, RejectReason
 
 MAGIC = b"EXN\x01"
 DOMAIN = b"org.exchangehub.notification.v1\x00"
@@ -31,17 +31,6 @@ _KEY_ID_SIZE = 16
 _LENGTH = struct.Struct(">I")
 _HEADER = len(MAGIC) + _KEY_ID_SIZE + _LENGTH.size
 REQUIRED = ("notification_id", "recipient", "issued_at")
-
-
-class NoticeRefusal(enum.Enum):
-    """Why a recipient refused a message on its notification topic."""
-
-    UNSIGNED = "UNSIGNED"
-    MALFORMED = "MALFORMED"
-    UNKNOWN_KEY = "UNKNOWN_KEY"
-    BAD_SIGNATURE = "BAD_SIGNATURE"
-    WRONG_RECIPIENT = "WRONG_RECIPIENT"
-    REPLAYED = "REPLAYED"
 
 
 class NoticeRefused(HubError):
@@ -126,7 +115,7 @@ def refusal_body(
     publisher_id: str,
     event_id: str,
     event_type: str,
-    reason: str,
+    reason: RejectReason,
     detail: str,
     quarantine_id: int,
 ) -> dict[str, Any]:
@@ -142,7 +131,7 @@ def refusal_body(
         "recipient": publisher_id,
         "event_id": event_id,
         "event_type": event_type,
-        "reason": reason,
+        "reason": str(reason),
         "detail": detail,
         "quarantine_id": quarantine_id,
     }

@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from hub.errors import StoreError
+from hub.reasons import AuditOutcome, RejectReason, SequenceIssue
 
 # Events that create a subject others may change, and the field holding the subject's id: the
 # stores can find them by that id (hub.authority decides who may change them).
@@ -136,7 +137,7 @@ class QuarantineStatus(enum.StrEnum):
 class QuarantineEntry:
     """A rejected message kept with its machine-readable reason and its original bytes."""
 
-    reason: str
+    reason: RejectReason
     detail: str
     wire: bytes
     received_at: datetime
@@ -172,7 +173,7 @@ class SequenceAnomaly:
     """A gap or replay in a publisher's sequence, kept for operators."""
 
     publisher_id: str
-    kind: str  # "gap" or "replay"
+    kind: SequenceIssue
     expected: int
     got: int
     event_id: str
@@ -218,7 +219,9 @@ class EventStoreTxn(Protocol):
     def mark_quarantine(self, entry_id: int, status: QuarantineStatus, at: datetime) -> None:
         """Move a quarantine entry to a new status (retried entries get retried_at and a count)."""
 
-    def open_quarantine(self, publisher_id: str, reasons: Iterable[str]) -> list[QuarantineEntry]:
+    def open_quarantine(
+        self, publisher_id: str, reasons: Iterable[RejectReason]
+    ) -> list[QuarantineEntry]:
         """Open entries of one publisher kept for one of the reasons, oldest first."""
 
     def quarantine_wire(self, entry_id: int) -> bytes | None:
@@ -256,7 +259,7 @@ class EventStore(Protocol):
         """How many events are stored."""
 
     def quarantined(
-        self, *, reason: str | None = None, status: QuarantineStatus | None = None
+        self, *, reason: RejectReason | None = None, status: QuarantineStatus | None = None
     ) -> list[QuarantineEntry]:
         """Quarantine entries, oldest first, optionally filtered."""
 
@@ -285,7 +288,7 @@ class DisclosureAudit:
     requester: str
     request_event_id: str
     reason: str
-    outcome: str  # GRANTED or REFUSED
+    outcome: AuditOutcome
     detail: str
     at: datetime
 
@@ -302,7 +305,7 @@ class CaseReadAudit:
     request_event_id: str
     reason: str
     step: str
-    outcome: str  # GRANTED or REFUSED
+    outcome: AuditOutcome
     detail: str
     at: datetime
 
@@ -382,7 +385,9 @@ class _InMemoryEventTxn:
             entry = replace(entry, status=status)
         self._s.quarantine[entry_id] = entry
 
-    def open_quarantine(self, publisher_id: str, reasons: Iterable[str]) -> list[QuarantineEntry]:
+    def open_quarantine(
+        self, publisher_id: str, reasons: Iterable[RejectReason]
+    ) -> list[QuarantineEntry]:
         wanted = set(reasons)
         return [
             e
@@ -455,7 +460,7 @@ class InMemoryEventStore:
         return len(self._state.events)
 
     def quarantined(
-        self, *, reason: str | None = None, status: QuarantineStatus | None = None
+        self, *, reason: RejectReason | None = None, status: QuarantineStatus | None = None
     ) -> list[QuarantineEntry]:
         return [
             e

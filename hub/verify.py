@@ -31,7 +31,6 @@ identity number disagrees with the publisher's `id_number_status` (kept, never d
 
 from __future__ import annotations
 
-import enum
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -44,38 +43,11 @@ from hub.errors import EnvelopeError, RegistryError
 from hub.identity import check_resident_id
 from hub.keys import SIGNATURE_SIZE, VerifyKey
 from hub.limits import MAX_WIRE_BYTES, text_problem
+from hub.reasons import RejectReason, SequenceIssue
 from hub.registry import REGISTRY_EVENT_TYPES, KeyState, Registry
 from hub.schema_catalog import SchemaCatalog
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
-
-
-class RejectReason(enum.StrEnum):
-    """Why an event was rejected; stored with the quarantined bytes."""
-
-    MALFORMED = "MALFORMED"
-    UNKNOWN_SCHEMA = "UNKNOWN_SCHEMA"
-    INCOMPATIBLE_SCHEMA = "INCOMPATIBLE_SCHEMA"
-    UNKNOWN_PUBLISHER = "UNKNOWN_PUBLISHER"
-    UNKNOWN_KEY = "UNKNOWN_KEY"
-    KEY_NOT_YET_VALID = "KEY_NOT_YET_VALID"
-    KEY_REVOKED = "KEY_REVOKED"
-    NOT_PERMITTED = "NOT_PERMITTED"
-    BAD_SIGNATURE = "BAD_SIGNATURE"
-    DUPLICATE = "DUPLICATE"
-    # Not from verify() but from the verify stage, after it: a change to an alert or a match
-    # that is not the publisher's to make, or that names one the hub has not received
-    # (hub.authority); and a verified message the store refused.
-    NOT_ENTITLED = "NOT_ENTITLED"
-    UNKNOWN_SUBJECT = "UNKNOWN_SUBJECT"
-    UNSTORABLE = "UNSTORABLE"
-
-
-class SequenceIssue(enum.StrEnum):
-    """A break in a publisher's sequence numbers (a warning, the event is still accepted)."""
-
-    GAP = "GAP"  # numbers were skipped: events may be missing
-    REPLAY = "REPLAY"  # a number at or below one already seen, with a new event id
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from hub.keys import SigningKey
 from hub.limits import storable_text
 from hub.matching.store import MatchTxn
 from hub.notice import seal_notice
+from hub.reasons import AuditOutcome
 from hub.sealing import CASE_FILE_PURPOSE, seal_for
 from hub.store import CaseReadAudit, EventRecord, EventStore
 from processors.pg_cases import CaseTxn, case_source
@@ -65,7 +66,7 @@ class CaseReader:
         audit = CaseReadAudit(
             case_id=storable_text(case_id), requester=requester, request_event_id=event.event_id,
             reason=storable_text(str(event.body.get("reason") or ""), _TEXT),
-            step="entitlement", outcome="GRANTED" if granted else "REFUSED",
+            step="entitlement", outcome=AuditOutcome.GRANTED if granted else AuditOutcome.REFUSED,
             detail=storable_text(why if key is None else f"{why}; sealed to key {key.key_id}",
                                  _TEXT),
             at=now,

@@ -21,6 +21,7 @@ from hub.keys import SigningKey
 from hub.limits import storable_text
 from hub.matching.store import MatchTxn
 from hub.notice import seal_notice
+from hub.reasons import AuditOutcome, RequestRefusal
 from hub.sealing import seal_for
 from hub.store import DisclosureAudit, EventRecord, EventStore
 from processors.pg_response import ResponseTxn
@@ -55,7 +56,8 @@ class Discloser:
             return True
         audit = DisclosureAudit(
             match_id=match_id, requester=requester, request_event_id=event.event_id,
-            reason=storable_text(str(body.get("reason") or ""), _TEXT), outcome="GRANTED",
+            reason=storable_text(str(body.get("reason") or ""), _TEXT),
+            outcome=AuditOutcome.GRANTED,
             detail="", at=now,
         )
         refs = response.pair_refs(match_id)
@@ -88,14 +90,15 @@ class Discloser:
 
     def _refuse(self, txn: MatchTxn, response: ResponseTxn, audit: DisclosureAudit,
                 event: EventRecord, why: str) -> bool:
-        response.audit(replace(audit, outcome="REFUSED", detail=storable_text(why, _TEXT)))
+        response.audit(replace(audit, outcome=AuditOutcome.REFUSED,
+                               detail=storable_text(why, _TEXT)))
         body = {
             "notification_id": str(uuid.uuid5(uuid.UUID(event.event_id), "details-refused")),
             "kind": "EVENT_REFUSED",
             "recipient": event.publisher_id,
             "event_id": event.event_id,
             "event_type": event.event_type,
-            "reason": "DETAILS_REFUSED",
+            "reason": str(RequestRefusal.DETAILS_REFUSED),
             "detail": why,
         }
         txn.outbox(self.notification_topic(event.publisher_id), event.event_id.encode(),

@@ -26,6 +26,7 @@ from hub.matching.kinship import TableSet
 from hub.projection_store import checksum_rows
 from hub.projections import CATALOG
 from hub.projections.apply import rebuild
+from hub.reasons import RejectReason
 from hub.registry import REGISTRY_EVENT_TYPES
 from hub.schema_catalog import SchemaCatalog
 from hub.store import QuarantineEntry, QuarantineStatus
@@ -140,7 +141,7 @@ def retry_quarantined(
     settings: Settings,
     *,
     entry_id: int | None = None,
-    reason: str | None = None,
+    reason: RejectReason | None = None,
     store: PgEventStore | None = None,
 ) -> list[QuarantineEntry]:
     """Put quarantined messages back on their topic to be verified again; the entries re-driven.

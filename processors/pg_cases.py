@@ -117,7 +117,7 @@ class CaseTxn:
             "outcome, detail, at) VALUES (%s, %s, %s, %s, 'entitlement', %s, %s, %s) "
             "ON CONFLICT (request_event_id) WHERE step = 'entitlement' DO NOTHING RETURNING 1",
             (entry.case_id, entry.requester, entry.request_event_id, entry.reason,
-             entry.outcome, entry.detail, entry.at),
+             str(entry.outcome), entry.detail, entry.at),
         )
         return self.cursor.fetchone() is not None
 

@@ -50,9 +50,10 @@ from hub.matching.store import (
     Side,
 )
 from hub.store import to_jsonable
+from processors import pg_tracking
 from processors.pg_keys import CaseKeyring, keyring_for
 from processors.pg_match_seal import MatchSealer
-from processors.pg_store import PgConnection, _advance, _claim
+from processors.pg_store import PgConnection
 
 __all__ = [
     "ALERT_COLUMNS",
@@ -215,10 +216,10 @@ class PgMatchTxn:
 
     def claim(self, consumer: str, topic: str, partition: int) -> int:
         """The last offset this consumer processed on a partition (-1 if none); row-locked."""
-        return _claim(self._cur, consumer, topic, partition)
+        return pg_tracking.claim(self._cur, consumer, topic, partition)
 
     def advance(self, consumer: str, topic: str, partition: int, offset: int) -> None:
-        _advance(self._cur, consumer, topic, partition, offset)
+        pg_tracking.advance(self._cur, consumer, topic, partition, offset)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

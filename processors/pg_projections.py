@@ -19,7 +19,8 @@ from psycopg.types.json import Jsonb
 from hub.projections import CATALOG
 from hub.projections.model import Column, ProjectionCatalog, TableSpec
 from hub.store import to_jsonable
-from processors.pg_store import PgConnection, _advance, _advance_many, _claim, _claim_many
+from processors import pg_tracking
+from processors.pg_store import PgConnection
 
 __all__ = ["PgProjectionStore"]
 
@@ -85,21 +86,21 @@ class _PgProjectionTxn:
 
     def claim(self, consumer: str, topic: str, partition: int) -> int:
         self.flush()
-        return _claim(self._cur, consumer, topic, partition)
+        return pg_tracking.claim(self._cur, consumer, topic, partition)
 
     def advance(self, consumer: str, topic: str, partition: int, offset: int) -> None:
         self.flush()
-        _advance(self._cur, consumer, topic, partition, offset)
+        pg_tracking.advance(self._cur, consumer, topic, partition, offset)
 
     def claim_many(
         self, consumer: str, parts: Iterable[tuple[str, int]]
     ) -> dict[tuple[str, int], int]:
         self.flush()
-        return _claim_many(self._cur, consumer, parts)
+        return pg_tracking.claim_many(self._cur, consumer, parts)
 
     def advance_many(self, consumer: str, offsets: dict[tuple[str, int], int]) -> None:
         self.flush()
-        _advance_many(self._cur, consumer, offsets)
+        pg_tracking.advance_many(self._cur, consumer, offsets)
 
     def applied(self, projection: str, event_ids: Iterable[str]) -> set[str]:
         self.flush()

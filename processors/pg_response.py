@@ -96,7 +96,7 @@ class ResponseTxn:
             "INSERT INTO disclosure_audit (match_id, requester, request_event_id, reason, "
             "outcome, detail, at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
             (entry.match_id, entry.requester, entry.request_event_id, entry.reason,
-             entry.outcome, entry.detail, entry.at),
+             str(entry.outcome), entry.detail, entry.at),
         )
 
     def due(self, now: dt.datetime, limit: int = 500) -> list[DueDuty]:

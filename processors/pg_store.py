@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 from hub.atrest import case_of
 from hub.config import load_settings
 from hub.errors import StoreError, StoreUnavailable
+from hub.reasons import AuditOutcome, RejectReason, SequenceIssue
 from hub.store import (
     SUBJECT_FIELDS,
     CaseReadAudit,
@@ -31,6 +32,7 @@ from hub.store import (
     SequenceAnomaly,
     StoredEvent,
 )
+from processors import pg_tracking
 from processors.pg_keys import CaseKeyring, keyring_for
 from processors.pg_sealed import (
     SEALED_COLUMNS,
@@ -42,7 +44,7 @@ from processors.pg_sealed import (
     sealed_params,
 )
 
-__all__ = ["PgConnection", "PgEventStore"]
+__all__ = ["QUARANTINE_COLUMNS", "PgConnection", "PgEventStore", "quarantine_of_row"]
 
 _EVENT_COLUMNS = (
     "event_id, event_type, schema_version, schema_fingerprint, publisher_id, key_id, sequence, "
@@ -146,18 +148,18 @@ class _PgEventTxn:
         self._keyring = keyring
 
     def claim(self, consumer: str, topic: str, partition: int) -> int:
-        return _claim(self._cur, consumer, topic, partition)
+        return pg_tracking.claim(self._cur, consumer, topic, partition)
 
     def advance(self, consumer: str, topic: str, partition: int, offset: int) -> None:
-        _advance(self._cur, consumer, topic, partition, offset)
+        pg_tracking.advance(self._cur, consumer, topic, partition, offset)
 
     def claim_many(
         self, consumer: str, parts: Iterable[tuple[str, int]]
     ) -> dict[tuple[str, int], int]:
-        return _claim_many(self._cur, consumer, parts)
+        return pg_tracking.claim_many(self._cur, consumer, parts)
 
     def advance_many(self, consumer: str, offsets: dict[tuple[str, int], int]) -> None:
-        _advance_many(self._cur, consumer, offsets)
+        pg_tracking.advance_many(self._cur, consumer, offsets)
 
     def known(self, event_ids: Iterable[str]) -> dict[str, bytes]:
         ids = list(event_ids)
@@ -232,7 +234,7 @@ class _PgEventTxn:
             "detected_at) VALUES (%s, %s, %s, %s, %s, %s)",
             (
                 anomaly.publisher_id,
-                anomaly.kind,
+                str(anomaly.kind),
                 anomaly.expected,
                 anomaly.got,
                 anomaly.event_id,
@@ -245,7 +247,7 @@ class _PgEventTxn:
             "INSERT INTO disclosure_audit (match_id, requester, request_event_id, reason, "
             "outcome, detail, at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
             (entry.match_id, entry.requester, entry.request_event_id, entry.reason,
-             entry.outcome, entry.detail, entry.at),
+             str(entry.outcome), entry.detail, entry.at),
         )
 
     def audit_case_read(self, entry: CaseReadAudit) -> None:
@@ -253,7 +255,7 @@ class _PgEventTxn:
             "INSERT INTO case_audit (case_id, requester, request_event_id, reason, step, "
             "outcome, detail, at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             (entry.case_id, entry.requester, entry.request_event_id, entry.reason, entry.step,
-             entry.outcome, entry.detail, entry.at),
+             str(entry.outcome), entry.detail, entry.at),
         )
 
     def quarantine(self, entry: QuarantineEntry) -> int:
@@ -263,7 +265,7 @@ class _PgEventTxn:
             "source_partition, source_offset, event_id, publisher_id, event_type, status, "
             "sealed_case) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
             (
-                entry.reason,
+                str(entry.reason),
                 entry.detail,
                 wire,
                 entry.received_at,
@@ -295,13 +297,15 @@ class _PgEventTxn:
         if self._cur.rowcount != 1:
             raise StoreError(f"quarantine entry {entry_id} does not exist")
 
-    def open_quarantine(self, publisher_id: str, reasons: Iterable[str]) -> list[QuarantineEntry]:
+    def open_quarantine(
+        self, publisher_id: str, reasons: Iterable[RejectReason]
+    ) -> list[QuarantineEntry]:
         self._cur.execute(
-            f"SELECT {_QUARANTINE_COLUMNS} FROM quarantine "
+            f"SELECT {QUARANTINE_COLUMNS} FROM quarantine "
             "WHERE publisher_id = %s AND status = %s AND reason = ANY(%s) ORDER BY id FOR UPDATE",
-            (publisher_id, QuarantineStatus.OPEN.value, list(reasons)),
+            (publisher_id, QuarantineStatus.OPEN.value, [str(r) for r in reasons]),
         )
-        return [_entry(self._cur, self._keyring, r) for r in self._cur.fetchall()]
+        return [quarantine_of_row(self._cur, self._keyring, r) for r in self._cur.fetchall()]
 
     def lock_subject(self, event_type: str, subject_id: str) -> None:
         # Held to commit. Two workers may verify an alert and a change naming it at once; one
@@ -333,85 +337,21 @@ class _PgEventTxn:
         return open_quarantine_wire(self._cur, self._keyring(), bytes(row[0]), row[1], row[2])
 
 
-def _claim(cur: psycopg.Cursor[Any], consumer: str, topic: str, partition: int) -> int:
-    cur.execute(
-        'INSERT INTO processed (consumer, topic, partition, "offset") VALUES (%s, %s, %s, -1) '
-        "ON CONFLICT DO NOTHING",
-        (consumer, topic, partition),
-    )
-    # The row lock serialises two workers that briefly both hold a partition after a rebalance.
-    cur.execute(
-        'SELECT "offset" FROM processed WHERE consumer = %s AND topic = %s AND partition = %s '
-        "FOR UPDATE",
-        (consumer, topic, partition),
-    )
-    row = cur.fetchone()
-    assert row is not None  # inserted just above if it was missing
-    return int(row[0])
-
-
-def _advance(cur: psycopg.Cursor[Any], consumer: str, topic: str, partition: int, off: int) -> None:
-    cur.execute(
-        'UPDATE processed SET "offset" = GREATEST("offset", %s), updated_at = clock_timestamp() '
-        "WHERE consumer = %s AND topic = %s AND partition = %s",
-        (off, consumer, topic, partition),
-    )
-    if cur.rowcount != 1:
-        raise StoreError(f"advance without claim for {consumer} {topic}[{partition}]")
-
-
-def _claim_many(
-    cur: psycopg.Cursor[Any], consumer: str, parts: Iterable[tuple[str, int]]
-) -> dict[tuple[str, int], int]:
-    """_claim for several partitions in two statements instead of two per partition; rows are
-    created and locked in (topic, partition) order, the same order in every worker."""
-    wanted = sorted(set(parts))
-    topics, partitions = [t for t, _ in wanted], [p for _, p in wanted]
-    cur.execute(
-        'INSERT INTO processed (consumer, topic, partition, "offset") '
-        "SELECT %s, t, p, -1 FROM unnest(%s::text[], %s::int[]) AS u(t, p) ORDER BY t, p "
-        "ON CONFLICT DO NOTHING",
-        (consumer, topics, partitions),
-    )
-    cur.execute(
-        'SELECT topic, partition, "offset" FROM processed WHERE consumer = %s AND '
-        "(topic, partition) IN (SELECT * FROM unnest(%s::text[], %s::int[])) "
-        "ORDER BY topic, partition FOR UPDATE",
-        (consumer, topics, partitions),
-    )
-    return {(row[0], row[1]): int(row[2]) for row in cur.fetchall()}
-
-
-def _advance_many(
-    cur: psycopg.Cursor[Any], consumer: str, offsets: dict[tuple[str, int], int]
-) -> None:
-    """_advance for several partitions in one statement."""
-    items = sorted(offsets.items())
-    cur.execute(
-        'UPDATE processed AS d SET "offset" = GREATEST(d."offset", u.o), '
-        "updated_at = clock_timestamp() "
-        "FROM unnest(%s::text[], %s::int[], %s::bigint[]) AS u(t, p, o) "
-        "WHERE d.consumer = %s AND d.topic = u.t AND d.partition = u.p",
-        ([t for (t, _), _ in items], [p for (_, p), _ in items], [o for _, o in items], consumer),
-    )
-    if cur.rowcount != len(items):
-        raise StoreError(f"advance without claim for {consumer} on {len(items)} partitions")
-
-
-_QUARANTINE_COLUMNS = (
+QUARANTINE_COLUMNS = (
     "id, reason, detail, wire, received_at, source_topic, source_partition, source_offset, "
     "event_id, publisher_id, event_type, status, retried_at, retries, sealed_case"
 )
 
 
-def _entry(cur: psycopg.Cursor[Any], keyring: Callable[[], CaseKeyring],
-           row: Sequence[Any]) -> QuarantineEntry:
+def quarantine_of_row(cur: psycopg.Cursor[Any], keyring: Callable[[], CaseKeyring],
+                      row: Sequence[Any]) -> QuarantineEntry:
+    """A quarantine entry from a row of QUARANTINE_COLUMNS, its sealed bytes opened."""
     wire = bytes(row[3])
     if row[14] is not None:
         wire = open_quarantine_wire(cur, keyring(), wire, row[14], row[8])
     return QuarantineEntry(
         id=row[0],
-        reason=row[1],
+        reason=RejectReason(row[1]),
         detail=row[2],
         wire=wire,
         received_at=row[4],
@@ -544,22 +484,23 @@ class PgEventStore:
         return int(row[0]) if row else 0
 
     def quarantined(
-        self, *, reason: str | None = None, status: QuarantineStatus | None = None
+        self, *, reason: RejectReason | None = None, status: QuarantineStatus | None = None
     ) -> list[QuarantineEntry]:
         with self.db.cursor() as cur:
             cur.execute(
-                f"SELECT {_QUARANTINE_COLUMNS} FROM quarantine "
+                f"SELECT {QUARANTINE_COLUMNS} FROM quarantine "
                 "WHERE (%s::text IS NULL OR reason = %s) AND (%s::text IS NULL OR status = %s) "
                 "ORDER BY id",
-                (reason, reason, status and status.value, status and status.value),
+                (reason and str(reason), reason and str(reason), status and status.value,
+                 status and status.value),
             )
-            return [_entry(cur, self.keyring, r) for r in cur.fetchall()]
+            return [quarantine_of_row(cur, self.keyring, r) for r in cur.fetchall()]
 
     def quarantine_entry(self, entry_id: int) -> QuarantineEntry | None:
         with self.db.cursor() as cur:
-            cur.execute(f"SELECT {_QUARANTINE_COLUMNS} FROM quarantine WHERE id = %s", (entry_id,))
+            cur.execute(f"SELECT {QUARANTINE_COLUMNS} FROM quarantine WHERE id = %s", (entry_id,))
             row = cur.fetchone()
-            return None if row is None else _entry(cur, self.keyring, row)
+            return None if row is None else quarantine_of_row(cur, self.keyring, row)
 
     def anomalies(self, publisher_id: str | None = None) -> list[SequenceAnomaly]:
         with self.db.cursor() as cur:
@@ -568,7 +509,7 @@ class PgEventStore:
                 "FROM sequence_anomalies WHERE %s::text IS NULL OR publisher_id = %s ORDER BY id",
                 (publisher_id, publisher_id),
             )
-            return [SequenceAnomaly(*r) for r in cur.fetchall()]
+            return [SequenceAnomaly(r[0], SequenceIssue(r[1]), *r[2:]) for r in cur.fetchall()]
 
     def disclosure_audits(self, match_id: str | None = None) -> list[DisclosureAudit]:
         with self.db.cursor() as cur:
@@ -577,7 +518,9 @@ class PgEventStore:
                 "FROM disclosure_audit WHERE %s::text IS NULL OR match_id = %s ORDER BY id",
                 (match_id, match_id),
             )
-            return [DisclosureAudit(*r) for r in cur.fetchall()]
+            return [DisclosureAudit(match_id=r[0], requester=r[1], request_event_id=r[2],
+                                    reason=r[3], outcome=AuditOutcome(r[4]), detail=r[5], at=r[6])
+                    for r in cur.fetchall()]
 
     def publishers(self) -> list[PublisherSequence]:
         with self.db.cursor() as cur:

@@ -42,6 +42,7 @@ from hub.review import ReviewAct, refusal, review_event
 from hub.schema_catalog import SchemaCatalog
 from hub.store import EventRecord
 from hub.topics import topic_name
+from processors.pg_operator import draw_operator_sequences
 from processors.pg_store import PgConnection
 
 if TYPE_CHECKING:
@@ -192,11 +193,8 @@ def publish_review_act(
             if problem is not None:
                 raise HubError(f"pair {match_id}: {problem}")
             assert pair is not None
-            # The hub operator's one sequence, shared with match-found and escalations.
-            cur.execute("SELECT nextval('match_found_sequence')")
-            row = cur.fetchone()
-            assert row is not None
-            sequence = int(row[0])
+            # The hub operator's one sequence, shared with its registry events and match-found.
+            [sequence] = draw_operator_sequences(cur, 1)
     finally:
         db.close()
     try:

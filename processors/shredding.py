@@ -23,6 +23,7 @@ from hub.keys import SigningKey
 from hub.schema_catalog import SchemaCatalog
 from processors.pg_keys import CaseKeyring
 from processors.pg_matching import PgMatchStore
+from processors.pg_operator import draw_operator_sequences
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,9 @@ __all__ = ["RetentionSweep", "request_shred", "shred_state"]
 def _queue(cur: psycopg.Cursor[Any], catalog: SchemaCatalog, operator: SigningKey,
            ingest_topic: str, payload: dict[str, Any], at: datetime,
            event_id: uuid.UUID | None) -> uuid.UUID:
-    cur.execute("SELECT nextval('match_found_sequence')")  # the operator's pipeline numbering
-    row = cur.fetchone()
-    assert row is not None  # nextval always returns a row
+    [sequence] = draw_operator_sequences(cur, 1)
     envelope = seal(catalog, "case-shredded", payload, publisher_id=HUB_OPERATOR_ID,
-                    key=operator, sequence=int(row[0]), occurred_at=at, published_at=at,
+                    key=operator, sequence=sequence, occurred_at=at, published_at=at,
                     event_id=event_id)
     cur.execute("INSERT INTO match_outbox (topic, msg_key, msg_value) VALUES (%s, %s, %s)",
                 (ingest_topic, HUB_OPERATOR_ID.encode(), encode_envelope(envelope)))

@@ -24,6 +24,7 @@ from hub.errors import EnvelopeError, HubError
 from hub.keys import SigningKey, VerifyKey
 from hub.limits import MAX_WIRE_BYTES, storable_text
 from hub.notice import refusal_body, seal_notice
+from hub.reasons import AuditOutcome, RejectReason
 from hub.registry import REGISTRY_EVENT_TYPES
 from hub.schema_catalog import SchemaCatalog
 from hub.store import (
@@ -36,7 +37,7 @@ from hub.store import (
     QuarantineStatus,
     record_of,
 )
-from hub.verify import Rejected, RejectReason, Verified, apply_registry_event, verify
+from hub.verify import Rejected, Verified, apply_registry_event, verify
 from processors.tracking import (
     DECODED,
     DecodedRecords,
@@ -292,10 +293,10 @@ class VerifyStage:
         """Send back for verification what this batch's registry events, alerts and matches
         may now accept."""
         for participant in sorted(result.cured):
-            for entry in txn.open_quarantine(participant, [r.value for r in CURABLE_REASONS]):
+            for entry in txn.open_quarantine(participant, CURABLE_REASONS):
                 self._send_back(txn, entry, result, now)
         for publisher, arrived in sorted(subjects.waiting().items()):
-            for entry in txn.open_quarantine(publisher, [RejectReason.UNKNOWN_SUBJECT.value]):
+            for entry in txn.open_quarantine(publisher, [RejectReason.UNKNOWN_SUBJECT]):
                 if self._named_subject(entry.wire) in arrived:
                     self._send_back(txn, entry, result, now)
 
@@ -330,7 +331,7 @@ class VerifyStage:
                 request_event_id=str(env.event_id),
                 reason=storable_text(str(payload.get("reason") or ""), _DETAIL_TEXT),
                 step="verify",
-                outcome="REFUSED",
+                outcome=AuditOutcome.REFUSED,
                 detail=storable_text(detail, _DETAIL_TEXT),
                 at=now,
             ))
@@ -340,7 +341,7 @@ class VerifyStage:
             requester=env.publisher_id,
             request_event_id=str(env.event_id),
             reason=storable_text(str(payload.get("reason") or ""), _DETAIL_TEXT),
-            outcome="REFUSED",
+            outcome=AuditOutcome.REFUSED,
             detail=storable_text(detail, _DETAIL_TEXT),
             at=now,
         ))
@@ -359,7 +360,7 @@ class VerifyStage:
         if retry_of is not None:
             detail = f"retry of quarantine #{retry_of}: {detail}"
         entry = QuarantineEntry(
-            reason=str(outcome.reason),
+            reason=outcome.reason,
             detail=detail,
             wire=msg.value,
             received_at=now,

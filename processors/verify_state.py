@@ -18,6 +18,7 @@ from hub.authority import MatchSubject
 from hub.envelope import decode_envelope, decode_payload
 from hub.identity import HUB_OPERATOR_ID
 from hub.keys import VerifyKey
+from hub.reasons import SequenceIssue
 from hub.registry import REGISTRY_EVENT_TYPES, Registry
 from hub.schema_catalog import SchemaCatalog
 from hub.store import (
@@ -27,7 +28,7 @@ from hub.store import (
     PublisherSequence,
     SequenceAnomaly,
 )
-from hub.verify import SequenceIssue, SequenceWarning, Verified, apply_registry_event
+from hub.verify import SequenceWarning, Verified, apply_registry_event
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +103,10 @@ class BatchSequences:
         self.changed.add(publisher_id)
 
     def note(self, warning: SequenceWarning, event_id: str) -> None:
-        kind = "gap" if warning.kind is SequenceIssue.GAP else "replay"
         self.anomalies.append(
             SequenceAnomaly(
-                warning.publisher_id, kind, warning.expected, warning.got, event_id, self.now
+                warning.publisher_id, warning.kind, warning.expected, warning.got, event_id,
+                self.now,
             )
         )
 

@@ -32,8 +32,9 @@ __all__ = [
 
 # An outbox row claimed by a worker that never marked it sent is taken over after this long.
 RECLAIM_AFTER = timedelta(seconds=30)
-# The hub operator's match-found events are numbered from here (migration 0020).
-FIRST_MATCH_SEQUENCE = 1_000_000_000
+# The first number of the hub operator's one sequence in a new database (migration 0045): its
+# registry events and the events the pipeline signs share it.
+FIRST_MATCH_SEQUENCE = 1
 
 
 class Outbox(enum.StrEnum):

@@ -14,7 +14,7 @@ from rich.table import Table
 from hub.config import load_settings
 from hub.errors import HubError
 from hub.projections import CATALOG
-from hub.verify import RejectReason
+from hub.reasons import RejectReason
 
 console = Console()
 # Every rejection reason, for the --reason choices.
@@ -204,7 +204,8 @@ def _q_list(args: argparse.Namespace) -> int:
 
     store = PgEventStore(load_settings().pg_dsn)
     status = QuarantineStatus(args.status) if args.status else None
-    entries = store.quarantined(reason=args.reason, status=status)
+    reason = RejectReason(args.reason) if args.reason else None
+    entries = store.quarantined(reason=reason, status=status)
     store.close()
     table = Table("id", "received", "reason", "status", "publisher", "type", "detail")
     for e in entries[-args.limit :]:
@@ -262,7 +263,8 @@ def _q_show(args: argparse.Namespace) -> int:
 def _q_retry(args: argparse.Namespace) -> int:
     from processors.operations import retry_quarantined
 
-    entries = retry_quarantined(load_settings(), entry_id=args.id, reason=args.reason)
+    reason = RejectReason(args.reason) if args.reason else None
+    entries = retry_quarantined(load_settings(), entry_id=args.id, reason=reason)
     for e in entries:
         console.print(f"re-driven #{e.id} ({e.reason}) {e.event_type or ''} {e.event_id or ''}")
     console.print(

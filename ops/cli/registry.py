@@ -4,7 +4,9 @@ Every event built here is checked against the registry state replayed from the l
 journal (`<data_dir>/registry/journal.b64`, one base64 envelope per line) before it is
 emitted, so nonsense (a key for an unknown participant) never reaches the log. Events are
 published to the `<prefix>registry` topic, or written to `--out FILE` (same line format)
-to be published later with `hubctl registry publish FILE`.
+to be published later with `hubctl registry publish FILE`. Their sequence numbers come from the
+hub operator's one counter in the hub database (processors.pg_operator), shared with the events
+the pipeline signs as the operator.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import argparse
 import base64
 import binascii
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from hub.config import Settings, load_settings
-from hub.envelope import Envelope, decode_envelope, encode_envelope
-from hub.errors import EnvelopeError, KeyFileError, RegistryError
+from hub.envelope import Envelope, decode_envelope, encode_envelope, sign
+from hub.errors import EnvelopeError, KeyFileError, RegistryError, StoreError
 from hub.identity import HUB_OPERATOR_ID
 from hub.keys import SigningKey, VerifyKey, generate_keypair
 from hub.paths import check_readable_file, read_user_bytes
@@ -240,6 +243,30 @@ def _next_sequence(journal: list[bytes]) -> int:
     return max(sequences, default=0) + 1
 
 
+def _numbered(settings: Settings, operator: SigningKey, envelopes: list[Envelope], floor: int,
+              say: Callable[[str], None]) -> list[Envelope]:
+    """The events numbered (and signed again) from the hub operator's one sequence counter in
+    the hub database, which the events the pipeline signs as the operator draw from too.
+
+    Without a reachable hub database (building `--out` files offline) they keep the journal's
+    numbers, and the hub may see a replay or a gap for the operator when they arrive."""
+    from processors.pg_operator import draw_operator_sequences
+    from processors.pg_store import PgConnection
+
+    db = PgConnection(settings.pg_dsn)
+    try:
+        with db.transaction() as cur:
+            numbers = draw_operator_sequences(cur, len(envelopes), floor)
+    except StoreError as err:
+        say(f"warning: numbered from the journal, not from the hub database ({err}); the hub "
+            "may report a sequence gap or replay for the operator")
+        return envelopes
+    finally:
+        db.close()
+    return [sign(replace(env, sequence=number), operator)
+            for env, number in zip(envelopes, numbers, strict=True)]
+
+
 def _init(args: argparse.Namespace) -> int:
     private, public = operator_key_paths(load_settings().data_dir)
     if private.exists():
@@ -271,10 +298,12 @@ def emit(args: argparse.Namespace, say: Callable[[str], None] = print,
     journal_path = _journal(settings)
     journal = read_events(journal_path)
     registry = _state(catalog, operator.verify_key, journal)
+    first = _next_sequence(journal)
     try:
-        envelopes: list[Envelope] = args.build(args, catalog, operator, _next_sequence(journal))
+        envelopes: list[Envelope] = args.build(args, catalog, operator, first)
     except (ValueError, KeyFileError) as err:
         raise RegistryError(str(err)) from err
+    envelopes = _numbered(settings, operator, envelopes, first, say)
     wires = [encode_envelope(env) for env in envelopes]
     _check_against(registry, catalog, wires)
     _append(journal_path, wires)

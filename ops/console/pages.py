@@ -11,11 +11,11 @@ from typing import Any
 from starlette.responses import RedirectResponse, Response
 
 from hub.errors import HubError
+from hub.reasons import RejectReason
 from hub.review import ReviewAct
 from hub.routing import mask_id_numbers
 from hub.silence import words
 from hub.store import QuarantineStatus, to_jsonable
-from hub.verify import RejectReason
 from ops.console import readings
 from ops.console.charts import bar_chart
 from ops.console.readings import QuarantineFilter
@@ -231,7 +231,7 @@ def _filter(call: Call) -> QuarantineFilter:
     if status is not None and status not in statuses:
         raise Refused(400, f"'status' must be one of {', '.join(statuses)}, not {status!r}")
     return QuarantineFilter(
-        reason=reason,
+        reason=RejectReason(reason) if reason else None,
         publisher=call.query("publisher"),
         status=QuarantineStatus(status) if status else None,
         since=_time(call, "since"),
@@ -302,7 +302,8 @@ def quarantine_retry_reason(call: Call) -> Response:
         raise Refused(400, f"'{code}' is not a rejection reason")
     call.must_act("quarantine-retry-all", code)
     reason = call.reason()
-    done = retry_quarantined(call.console.settings, reason=code, store=call.console.events)
+    done = retry_quarantined(call.console.settings, reason=RejectReason(code),
+                             store=call.console.events)
     call.console.audit.write(call.session.operator.username, "quarantine-retry-all",
                              f"{code}: {len(done)} entries", reason)
     return RedirectResponse(f"/quarantine?reason={code}&notice=retried-all", status_code=303)

@@ -17,6 +17,7 @@ from hub.config import Settings
 from hub.envelope import Envelope, decode_envelope, decode_payload
 from hub.errors import EnvelopeError, HubError
 from hub.identity import HUB_OPERATOR_ID
+from hub.reasons import RejectReason
 from hub.routing import minimal_line
 from hub.schema_catalog import SchemaCatalog
 from hub.silence import Rhythm, rhythm, words
@@ -26,7 +27,12 @@ from processors.health import stage_positions
 from processors.kafka_reading import reading_consumer
 from processors.operations import StatusSnapshot, snapshot
 from processors.pg_projections import PgProjectionStore
-from processors.pg_store import _QUARANTINE_COLUMNS, PgConnection, PgEventStore, _entry
+from processors.pg_store import (
+    QUARANTINE_COLUMNS,
+    PgConnection,
+    PgEventStore,
+    quarantine_of_row,
+)
 from processors.supervisor import workers
 
 MINUTES = 60
@@ -342,7 +348,7 @@ def participants(projections: PgProjectionStore, events: PgEventStore,
 @dataclass(frozen=True)
 class QuarantineFilter:
     """Which quarantine entries to list: by reason, publisher, status and time."""
-    reason: str | None = None
+    reason: RejectReason | None = None
     publisher: str | None = None
     status: QuarantineStatus | None = None
     since: datetime | None = None
@@ -364,15 +370,16 @@ def quarantine_entries(
         "AND (%s::timestamptz IS NULL OR received_at < %s)"
     )
     status = chosen.status.value if chosen.status else None
-    params = (chosen.reason, chosen.reason, status, status, chosen.publisher, chosen.publisher,
+    reason = str(chosen.reason) if chosen.reason else None
+    params = (reason, reason, status, status, chosen.publisher, chosen.publisher,
               chosen.since, chosen.since, chosen.until, chosen.until)
     with events.db.cursor() as cur:
         cur.execute(f"SELECT count(*) FROM quarantine WHERE {where}", params)
         row = cur.fetchone()
         total = int(row[0]) if row else 0
-        cur.execute(f"SELECT {_QUARANTINE_COLUMNS} FROM quarantine WHERE {where} "
+        cur.execute(f"SELECT {QUARANTINE_COLUMNS} FROM quarantine WHERE {where} "
                     "ORDER BY id DESC LIMIT %s", (*params, limit))
-        return [_entry(cur, events.keyring, r) for r in cur.fetchall()], total
+        return [quarantine_of_row(cur, events.keyring, r) for r in cur.fetchall()], total
 
 
 def decoded_header(entry: QuarantineEntry) -> tuple[Envelope | None, str]:

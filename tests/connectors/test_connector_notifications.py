@@ -10,7 +10,8 @@ import pytest
 
 from connectors.inbox import DeliveredStore, Notification, Refusal, parse_message
 from hub.keys import SigningKey, generate_keypair
-from hub.notice import NoticeRefusal, seal_notice
+from hub.notice import seal_notice
+from hub.reasons import NoticeRefusal
 
 POLICE = "320000-police"
 

@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from hub.avro import decode_datum, encode_datum
 from hub.envelope import Envelope, decode_envelope, decode_payload, encode_envelope, sign
 from hub.keys import generate_keypair
+from hub.reasons import RejectReason
 from hub.schema_catalog import SchemaVersion
-from hub.verify import Rejected, RejectReason, Verified
+from hub.verify import Rejected, Verified
 
 _PRIMITIVES: dict[str, st.SearchStrategy[Any]] = {
     "null": st.none(),

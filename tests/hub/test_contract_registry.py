@@ -10,6 +10,7 @@ from contract_samples import T0, catalog, make_world
 from hub.envelope import encode_envelope
 from hub.errors import RegistryError
 from hub.keys import generate_keypair
+from hub.reasons import RejectReason
 from hub.registry import (
     DEFAULT_PERMISSIONS,
     KeyState,
@@ -19,7 +20,7 @@ from hub.registry import (
     registration_events,
     revoke_key_event,
 )
-from hub.verify import RejectReason, Verified, replay_registry
+from hub.verify import Verified, replay_registry
 
 
 class TestReplay:

@@ -12,8 +12,9 @@ from contract_samples import T0, World, catalog, make_world, sample_payloads
 from hub.avro import encode_datum
 from hub.envelope import decode_envelope, decode_payload, encode_envelope, sign
 from hub.keys import generate_keypair
+from hub.reasons import RejectReason, SequenceIssue
 from hub.registry import add_key_event, permission_event, revoke_key_event
-from hub.verify import Rejected, RejectReason, SequenceIssue, Verified, verify
+from hub.verify import Rejected, Verified, verify
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import pytest
 
 from hub.envelope import SIGNING_DOMAIN
 from hub.keys import generate_keypair
-from hub.notice import DOMAIN, NoticeRefusal, NoticeRefused, open_notice, seal_notice
+from hub.notice import DOMAIN, NoticeRefused, open_notice, seal_notice
+from hub.reasons import NoticeRefusal
 
 BODY = {"notification_id": "n-1", "recipient": "320000-police", "match_id": "m-1",
         "explanation": ["姓名读音相同"]}

@@ -14,6 +14,7 @@ import pytest
 from hub.errors import ProjectionError, StoreError
 from hub.projection_store import InMemoryProjectionStore, checksum_rows
 from hub.projections.apply import apply_events, rebuild
+from hub.reasons import RejectReason, SequenceIssue
 from hub.store import (
     EventRecord,
     InMemoryEventStore,
@@ -161,7 +162,7 @@ class TestEventStore:
         """Publisher sequence state and recorded gaps read back as written."""
         events, _ = stores
         state = PublisherSequence("320000-police", 7, T0, events=7, gaps=1)
-        gap = SequenceAnomaly("320000-police", "gap", 5, 7, "e-7", T0)
+        gap = SequenceAnomaly("320000-police", SequenceIssue.GAP, 5, 7, "e-7", T0)
         with events.transaction() as txn:
             txn.save_sequence(state)
             txn.record_anomaly(gap)
@@ -175,7 +176,7 @@ class TestEventStore:
         """Rejected bytes are kept with their reason; a retry is stamped and counted."""
         events, _ = stores
         entry = QuarantineEntry(
-            "unknown-key",
+            RejectReason.UNKNOWN_KEY,
             "key 0f.. not registered",
             b"\x00raw",
             T0,
@@ -185,15 +186,20 @@ class TestEventStore:
         )
         with events.transaction() as txn:
             first = txn.quarantine(entry)
-            txn.quarantine(QuarantineEntry("bad-signature", "x", b"y", T0))
+            txn.quarantine(QuarantineEntry(RejectReason.BAD_SIGNATURE, "x", b"y", T0))
             txn.mark_quarantine(first, QuarantineStatus.RETRIED, T0 + timedelta(hours=1))
         kept = events.quarantine_entry(first)
         assert kept is not None
-        assert (kept.reason, kept.wire, kept.source_offset) == ("unknown-key", b"\x00raw", 9)
+        assert (kept.reason, kept.wire, kept.source_offset) == (
+            RejectReason.UNKNOWN_KEY, b"\x00raw", 9
+        )
+        assert kept.reason is RejectReason.UNKNOWN_KEY  # read back as the enum, not as text
         assert kept.status is QuarantineStatus.RETRIED and kept.retries == 1
         assert kept.retried_at == T0 + timedelta(hours=1)
-        assert [e.reason for e in events.quarantined(reason="bad-signature")] == ["bad-signature"]
-        assert events.quarantined(status=QuarantineStatus.OPEN)[0].reason == "bad-signature"
+        bad = events.quarantined(reason=RejectReason.BAD_SIGNATURE)
+        assert [e.reason for e in bad] == [RejectReason.BAD_SIGNATURE]
+        open_now = events.quarantined(status=QuarantineStatus.OPEN)
+        assert open_now[0].reason == RejectReason.BAD_SIGNATURE
         with pytest.raises(StoreError), events.transaction() as txn:
             txn.mark_quarantine(9999, QuarantineStatus.RESOLVED, T0)
 
@@ -203,17 +209,19 @@ class TestEventStore:
         events, _ = stores
         police, registry = "320000-police", "320000-migrant-registry"
 
-        def kept(reason: str, publisher: str) -> QuarantineEntry:
+        def kept(reason: RejectReason, publisher: str) -> QuarantineEntry:
             return QuarantineEntry(reason, "d", b"w", T0, publisher_id=publisher)
 
         with events.transaction() as txn:
-            wanted = txn.quarantine(kept("UNKNOWN_KEY", police))
-            retried = txn.quarantine(kept("UNKNOWN_KEY", police))
-            txn.quarantine(kept("BAD_SIGNATURE", police))
-            txn.quarantine(kept("UNKNOWN_KEY", registry))
+            wanted = txn.quarantine(kept(RejectReason.UNKNOWN_KEY, police))
+            retried = txn.quarantine(kept(RejectReason.UNKNOWN_KEY, police))
+            txn.quarantine(kept(RejectReason.BAD_SIGNATURE, police))
+            txn.quarantine(kept(RejectReason.UNKNOWN_KEY, registry))
             txn.mark_quarantine(retried, QuarantineStatus.RETRIED, T0)
         with events.transaction() as txn:
-            found = txn.open_quarantine(police, ["UNKNOWN_KEY", "UNKNOWN_PUBLISHER"])
+            found = txn.open_quarantine(
+                police, [RejectReason.UNKNOWN_KEY, RejectReason.UNKNOWN_PUBLISHER]
+            )
         assert [e.id for e in found] == [wanted]
 
 

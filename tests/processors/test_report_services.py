@@ -16,11 +16,11 @@ import pytest
 
 from hub.config import Settings
 from hub.projections.apply import apply_events
+from hub.reasons import RejectReason
 from hub.reports.build import build_report
 from hub.reports.facts import Period
 from hub.reports.tables import TOTAL
 from hub.store import QuarantineEntry
-from hub.verify import RejectReason
 from ops.report.html import render_csv
 from ops.report.write import ReportRequest, make_report, write
 from processors.operations import rebuild_projections
