@@ -1,7 +1,7 @@
 """Benchmark: rows per second through the connector, beside raw kafka-python in the same run.
 
 The connector path is the real `hub-connector publish`: read a CSV, map Chinese headers, validate,
-check identity numbers (in worker processes for a large file), sign (Ed25519), store in the
+check identity numbers, sign (Ed25519), store in the
 SQLite outbox, send with acks=all and idempotence, record acknowledgements. The limit is
 kafka-python alone producing the same number of messages of the same size with the same producer
 settings, to a topic of its own, timed like the publish from connecting (TLS + SCRAM) to closing.
@@ -31,7 +31,7 @@ from connectors.mapping import load_mapping
 from connectors.outbox import Outbox
 from connectors.readers import SourceRow, read_rows
 from connectors.rows import RowConverter
-from connectors.rowwork import ConvertJob, RowWork, default_workers
+from connectors.rowwork import ConvertJob, RowWork
 from connectors.samples import HEADER, migrant_row, write_migrant_csv
 from hub import topics
 from hub.config import load_settings
@@ -138,7 +138,6 @@ def run(rows: int) -> dict[str, float]:
     print(f"average signed envelope: {size} bytes")
     print(f"read+map+validate only:  {rows / conversion_s:10,.0f} rows/s ({conversion_s:.2f} s)")
     print(f"seal (Ed25519) only:     {rows / signing_s:10,.0f} rows/s ({signing_s:.2f} s)")
-    print(f"conversion workers:      {default_workers(source):10d}")
     print(f"connector publish:       {rows / connector_s:10,.0f} rows/s ({connector_s:.2f} s)")
     print(f"raw kafka-python:        {rows / raw_s:10,.0f} msgs/s ({raw_s:.2f} s)")
     print(f"ratio connector / raw:   {raw_s / connector_s:.3f}")

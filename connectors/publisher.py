@@ -20,7 +20,6 @@ from connectors.rowwork import (
     RowWork,
     chunks,
     converted,
-    default_workers,
     encode_within_limits,
     occurred_at,
 )
@@ -120,11 +119,11 @@ class Publisher:
 
     def publish_file(
         self, path: Path, event_type: str, *, mapping_path: Path | None = None,
-        on_row: Callable[[int], None] | None = None, workers: int | None = None,
+        on_row: Callable[[int], None] | None = None, workers: int = 0,
     ) -> PublishReport:
         """Publish every valid row of a file; invalid rows go to <file>.rejects.csv.
 
-        `workers`: processes converting rows beside this one (None: by file size and cores).
+        `workers`: processes converting rows beside this one (0: conversion here).
         """
         report = PublishReport(path)
         if event_type not in self.catalog:
@@ -135,8 +134,6 @@ class Publisher:
                                    "area_code": self.config.area_code},
                                   dt.date.today()), self.catalog)
         converter = work.converter
-        if workers is None:
-            workers = default_workers(path)
         rejects = RejectWriter(path)
         try:
             rows = _guarded(read_rows(path), path)

@@ -1,10 +1,11 @@
 """Converting a file's rows into encoded payloads, here or spread over worker processes.
 
 Converting a row (mapping, conversion, identity flags, schema validation, Avro encoding, the
-row's identity) is pure CPU work and the largest cost of a publish. For a large file it runs
-in worker processes while this process signs, stores and sends; results come back in file
-order, so sequence numbers follow the rows as they always did. Every row is converted and
-validated exactly once, wherever it runs.
+row's identity) is pure CPU work and the largest cost of a publish. It can run in worker
+processes while this process signs, stores and sends (`publish --workers N`); results come back
+in file order, so sequence numbers follow the rows as they always did. Every row is converted
+and validated exactly once, wherever it runs. Workers pay off only with idle cores: on the
+benchmark machine shared with the broker they were slower, so the default is none.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import hashlib
 import json
 import logging
 import multiprocessing
-import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -34,8 +34,6 @@ from hub.schema_catalog import SchemaCatalog
 
 _LOG = logging.getLogger(__name__)
 CHUNK_ROWS = 500
-# Below this a file is converted in this process: starting workers costs more than it saves.
-PARALLEL_MIN_BYTES = 256 * 1024
 # Business times that say when the fact happened, in order of preference; otherwise: now.
 _OCCURRED_FIELDS = ("reported_at", "rescued_at", "received_at", "decided_at", "found_at",
                     "registered_on", "followed_up_on")
@@ -124,18 +122,6 @@ class RowWork:
         except Exception as err:  # a row must never stop the file: keep it as rejected
             return Converted(row.number,
                              problems=(RowProblem("(row)", f"cannot be converted: {err}"),))
-
-
-def default_workers(path: Path) -> int:
-    """Worker processes for a file: none for a small one, else one per core beyond this one."""
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return 0
-    if size < PARALLEL_MIN_BYTES:
-        return 0
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, (cores or 1) - 1)
 
 
 def chunks(rows: Iterator[SourceRow], size: int = CHUNK_ROWS) -> Iterator[list[SourceRow]]:

@@ -104,6 +104,15 @@ class TestParallelConversion:
         assert (first.stored, first.already) == (700, 0)
         assert (again.stored, again.already, again.rejected) == (0, 700, 0)
 
+    def test_publish_command_takes_workers(self, tmp_path: Path) -> None:
+        """`publish --workers 1 --no-send` stores every row, converted in a worker."""
+        config = _connector(tmp_path / "c")
+        source = write_migrant_csv(tmp_path / "c" / "rows.csv", 700)
+        assert main(["publish", "--type", "migrant-record", "--no-send", "--workers", "1",
+                     "--quiet", "--config", str(config), str(source)]) == 0
+        stored = _outbox(config)
+        assert [p["record_id"] for _, _, p in stored] == [f"R{n:06d}" for n in range(1, 701)]
+
     @pytest.mark.parametrize("workers", [0, 1])
     def test_a_read_error_keeps_the_rows_before_it(self, tmp_path: Path, workers: int) -> None:
         """A reader failing after 600 rows: those rows' outcomes still come out, then the
@@ -126,14 +135,6 @@ class TestParallelConversion:
                 assert len(rows) == len(outcomes)
                 seen.extend(o.number for o in outcomes if not o.problems)
         assert seen == list(range(2, 602))
-
-    def test_large_files_use_workers_small_ones_do_not(self, tmp_path: Path) -> None:
-        """Worker processes start only for files worth their start-up."""
-        small = write_migrant_csv(tmp_path / "small.csv", 10)
-        large = write_migrant_csv(tmp_path / "large.csv", 3000)
-        assert rowwork.default_workers(small) == 0
-        assert large.stat().st_size >= rowwork.PARALLEL_MIN_BYTES
-        assert rowwork.default_workers(large) >= 1
 
 
 @pytest.fixture(autouse=True)
