@@ -67,6 +67,8 @@ def _connector(quick: bool) -> list[Figure]:
                "raw kafka-python, same size", r["raw"], r["ratio"]),
         Figure("connector", "read+map+validate rows", r["convert"], "/s",
                "raw kafka-python, same size", r["raw"], r["convert"] / r["raw"]),
+        Figure("connector", "seal (Ed25519) rows", r["seal"], "/s",
+               "raw kafka-python, same size", r["raw"], r["seal"] / r["raw"]),
     ]
 
 

@@ -36,6 +36,10 @@ CREATE INDEX IF NOT EXISTS events_pending ON events (sequence) WHERE sent_at IS 
 """
 
 
+_INSERT = ("INSERT INTO events (sequence, event_id, event_type, row_key, source, envelope,"
+           " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+
+
 @dataclass(frozen=True)
 class Sealed:
     """What a sealing function returns: the event id and the exact bytes to send."""
@@ -125,21 +129,10 @@ class Outbox:
                     "SELECT value FROM counters WHERE name = 'sequence'"
                 ).fetchone()
                 next_sequence = (row[0] if row else 0) + 1
-                now = time.time()
-                for row_key, source, event_type, seal in items:
-                    sealed = seal(next_sequence)
-                    try:
-                        self._db.execute(
-                            "INSERT INTO events (sequence, event_id, event_type, row_key, source,"
-                            " envelope, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            (next_sequence, sealed.event_id, event_type, row_key, source,
-                             sealed.envelope, now),
-                        )
-                    except sqlite3.IntegrityError:
-                        # The row is already stored (row_key is unique): its number stays free.
-                        continue
-                    stored.append((next_sequence, sealed))
-                    next_sequence += 1
+                at_once = self._insert_all(items, next_sequence)
+                stored = at_once if at_once is not None else self._insert_each(
+                    items, next_sequence)
+                next_sequence = stored[-1][0] + 1 if stored else next_sequence
                 self._db.execute(
                     "INSERT INTO counters (name, value) VALUES ('sequence', ?)"
                     " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -151,6 +144,46 @@ class Outbox:
                 raise
         except sqlite3.DatabaseError as err:
             raise OutboxError(f"cannot store events in the outbox {self.path}: {err}") from err
+        return stored
+
+    def _insert_all(
+        self, items: Sequence[NewEvent], first: int
+    ) -> list[tuple[int, Sealed]] | None:
+        """Seal and insert every item in one statement; None (nothing kept) when one of them
+        is already stored, so that the caller numbers them one by one instead."""
+        keys = [item[0] for item in items if item[0] is not None]
+        if len(set(keys)) != len(keys):
+            return None  # a row repeated within the batch: the first one wins, row by row
+        stored = [(first + n, seal(first + n)) for n, (_, _, _, seal) in enumerate(items)]
+        now = time.time()
+        self._db.execute("SAVEPOINT batch")
+        try:
+            self._db.executemany(_INSERT, [
+                (sequence, sealed.event_id, event_type, row_key, source, sealed.envelope, now)
+                for (sequence, sealed), (row_key, source, event_type, _) in zip(
+                    stored, items, strict=True)
+            ])
+        except sqlite3.IntegrityError:
+            self._db.execute("ROLLBACK TO batch")
+            self._db.execute("RELEASE batch")
+            return None
+        self._db.execute("RELEASE batch")
+        return stored
+
+    def _insert_each(self, items: Sequence[NewEvent], first: int) -> list[tuple[int, Sealed]]:
+        stored: list[tuple[int, Sealed]] = []
+        next_sequence = first
+        now = time.time()
+        for row_key, source, event_type, seal in items:
+            sealed = seal(next_sequence)
+            try:
+                self._db.execute(_INSERT, (next_sequence, sealed.event_id, event_type, row_key,
+                                           source, sealed.envelope, now))
+            except sqlite3.IntegrityError:
+                # The row is already stored (row_key is unique): its number stays free.
+                continue
+            stored.append((next_sequence, sealed))
+            next_sequence += 1
         return stored
 
     def pending(self, after_sequence: int = 0, limit: int = 1000) -> list[PendingEvent]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
-import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -14,23 +12,25 @@ from typing import Any
 
 from connectors.config import ConnectorConfig
 from connectors.convert import RowProblem
-from connectors.mapping import load_mapping
 from connectors.outbox import NewEvent, Outbox, PendingEvent, Sealed
 from connectors.readers import SourceRow, read_rows
-from connectors.rows import RowConverter
+from connectors.rowwork import (
+    Converted,
+    ConvertJob,
+    RowWork,
+    chunks,
+    converted,
+    encode_within_limits,
+    occurred_at,
+)
 from connectors.transport import KafkaSender
-from hub.avro import encode_datum, validate_payload
-from hub.envelope import encode_envelope, seal, seal_encoded
+from hub.avro import validate_payload
+from hub.envelope import encode_envelope, seal, seal_encoded_wire
 from hub.errors import HubError, InputFileError, OutboxError, PayloadError
 from hub.keys import SigningKey
-from hub.limits import MAX_PAYLOAD_BYTES, text_problem
+from hub.limits import text_problem
 from hub.schema_catalog import SchemaCatalog
 from hub.secrets import open_private_write
-
-BATCH_ROWS = 500
-# Business times that say when the fact happened, in order of preference; otherwise: now.
-_OCCURRED_FIELDS = ("reported_at", "rescued_at", "received_at", "decided_at", "found_at",
-                    "registered_on", "followed_up_on")
 
 
 @dataclass
@@ -58,52 +58,34 @@ class Publisher:
     outbox: Outbox
     sender: KafkaSender | None = None
 
-    def occurred_at(self, payload: dict[str, Any]) -> dt.datetime:
-        for name in _OCCURRED_FIELDS:
-            value = payload.get(name)
-            if isinstance(value, dt.datetime):
-                return value.astimezone(dt.UTC)
-            if isinstance(value, dt.date):
-                return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
-        return dt.datetime.now(dt.UTC)
-
-    def sealer(
-        self, event_type: str, payload: dict[str, Any], *, encoded: bytes | None = None
-    ) -> Callable[[int], Sealed]:
-        """A function that seals the payload once the outbox has allocated its sequence.
-
-        `encoded`: the payload's Avro bytes from `encode_within_limits`, for a payload that
-        passed validate_payload and annotate_identity_numbers already.
-        """
+    def sealer(self, event_type: str, payload: dict[str, Any]) -> Callable[[int], Sealed]:
+        """A function that validates, encodes and seals the payload once the outbox has
+        allocated its sequence."""
 
         def seal_with(sequence: int) -> Sealed:
-            if encoded is None:
-                envelope = seal(
-                    self.catalog, event_type, payload, publisher_id=self.config.participant_id,
-                    key=self.key, sequence=sequence, occurred_at=self.occurred_at(payload),
-                    event_id=uuid.uuid4(),
-                )
-                return Sealed(str(envelope.event_id), encode_envelope(envelope))
-            # The row was validated (and its identity numbers flagged) by the row converter
-            # already; seal() would validate it a second time, which halves throughput.
-            envelope = seal_encoded(
-                self.catalog.latest(event_type), encoded,
-                publisher_id=self.config.participant_id, key=self.key, sequence=sequence,
-                occurred_at=self.occurred_at(payload), event_id=uuid.uuid4(),
+            envelope = seal(
+                self.catalog, event_type, payload, publisher_id=self.config.participant_id,
+                key=self.key, sequence=sequence, occurred_at=occurred_at(payload),
+                event_id=uuid.uuid4(),
             )
             return Sealed(str(envelope.event_id), encode_envelope(envelope))
 
         return seal_with
 
-    def encode_within_limits(self, event_type: str, payload: dict[str, Any]) -> bytes:
-        """The payload's Avro bytes; PayloadError when they exceed what the hub accepts."""
-        encoded = encode_datum(self.catalog.latest(event_type).parsed, payload)
-        if len(encoded) > MAX_PAYLOAD_BYTES:
-            raise PayloadError(
-                f"the encoded event payload would be {len(encoded):,} bytes; the hub accepts "
-                f"at most {MAX_PAYLOAD_BYTES:,} bytes per event"
-            )
-        return encoded
+    def encoded_sealer(self, event_type: str, row: Converted) -> Callable[[int], Sealed]:
+        """As sealer, for a row converted, validated and encoded by RowWork already (seal()
+        would validate it a second time, which halves throughput)."""
+        schema = self.catalog.latest(event_type)
+
+        def seal_with(sequence: int) -> Sealed:
+            event_id = uuid.uuid4()
+            return Sealed(str(event_id), seal_encoded_wire(
+                schema, row.encoded, publisher_id=self.config.participant_id, key=self.key,
+                sequence=sequence, occurred_at=row.occurred_at or dt.datetime.now(dt.UTC),
+                event_id=event_id,
+            ))
+
+        return seal_with
 
     def store_and_send(self, items: list[NewEvent]) -> list[tuple[int, Sealed]]:
         """Store new events (skipping rows already stored) and queue them for sending."""
@@ -130,64 +112,52 @@ class Publisher:
         if unstorable:
             raise PayloadError(f"{unstorable}, which the hub cannot store")
         # Checked here too: the payload is sealed later, inside the outbox's transaction.
-        self.encode_within_limits(event_type, payload)
+        encode_within_limits(self.catalog, event_type, payload)
         stored = self.store_and_send([(None, source, event_type,
                                        self.sealer(event_type, payload))])
         return stored[0][0], str(stored[0][1].event_id)
 
     def publish_file(
         self, path: Path, event_type: str, *, mapping_path: Path | None = None,
-        on_row: Callable[[int], None] | None = None,
+        on_row: Callable[[int], None] | None = None, workers: int = 0,
     ) -> PublishReport:
-        """Publish every valid row of a file; invalid rows go to <file>.rejects.csv."""
+        """Publish every valid row of a file; invalid rows go to <file>.rejects.csv.
+
+        `workers`: processes converting rows beside this one (0: conversion here).
+        """
         report = PublishReport(path)
         if event_type not in self.catalog:
             known = ", ".join(self.catalog.event_types())
             raise HubError(f"unknown event type {event_type!r}; known types: {known}")
-        mapping = load_mapping(event_type, mapping_path)
-        converter = RowConverter(
-            mapping, self.catalog.latest(event_type).raw,
-            context={"participant_id": self.config.participant_id,
-                     "area_code": self.config.area_code},
-            validator=lambda p: [
-                (x.field, x.reason)
-                for x in validate_payload(self.catalog, event_type, p) if x.blocking
-            ],
-        )
+        work = RowWork(ConvertJob(event_type, mapping_path,
+                                  {"participant_id": self.config.participant_id,
+                                   "area_code": self.config.area_code},
+                                  dt.date.today()), self.catalog)
+        converter = work.converter
         rejects = RejectWriter(path)
         try:
-            rows = read_rows(path)
-            batch: list[NewEvent] = []
-            rows_in_batch: list[SourceRow] = []
+            rows = _guarded(read_rows(path), path)
             checked_header = False
-            for row in _guarded(rows, path):
-                report.rows += 1
-                if not checked_header and row.cells:
-                    report.header_notes = converter.header_problems(list(row.cells))
-                    checked_header = True
-                encoded = None
-                try:
-                    payload, problems = converter.convert(row)
-                    if payload is not None:
-                        encoded = self.encode_within_limits(event_type, payload)
-                except PayloadError as err:
-                    payload, problems = None, [RowProblem("(row)", str(err))]
-                except Exception as err:  # a row must never stop the file: keep it as rejected
-                    payload, problems = None, [RowProblem("(row)", f"cannot be converted: {err}")]
-                if payload is None or encoded is None:
-                    rejects.write(row, problems)
-                    report.rejected += 1
-                else:
-                    row_key = row_identity(event_type, payload)
-                    batch.append((row_key, f"{path.name}:{row.number}", event_type,
-                                  self.sealer(event_type, payload, encoded=encoded)))
-                    rows_in_batch.append(row)
-                if len(batch) >= BATCH_ROWS:
-                    self._flush_batch(batch, rows_in_batch, report, rejects)
-                    batch, rows_in_batch = [], []
+            for rows_in_batch, outcomes in converted(work, chunks(rows), workers):
+                report.rows += len(rows_in_batch)
+                batch: list[NewEvent] = []
+                accepted: list[SourceRow] = []
+                for row, outcome in zip(rows_in_batch, outcomes, strict=True):
+                    if not checked_header and row.cells:
+                        report.header_notes = converter.header_problems(list(row.cells))
+                        checked_header = True
+                    # Maybe converted in a worker: the headers still count for the notes.
+                    converter.note_headers(row.cells)
+                    if outcome.problems:
+                        rejects.write(row, list(outcome.problems))
+                        report.rejected += 1
+                    else:
+                        batch.append((outcome.row_key, f"{path.name}:{row.number}", event_type,
+                                      self.encoded_sealer(event_type, outcome)))
+                        accepted.append(row)
+                self._flush_batch(batch, accepted, report, rejects)
                 if on_row is not None:
-                    on_row(row.number)
-            self._flush_batch(batch, rows_in_batch, report, rejects)
+                    on_row(rows_in_batch[-1].number)
         except InputFileError as err:
             report.file_error = str(err)
             # No rejects file beside a path that is missing, a folder or a FIFO.
@@ -236,12 +206,6 @@ def _guarded(rows: Iterator[SourceRow], path: Path) -> Iterator[SourceRow]:
         raise InputFileError(f"{path.name}: undecodable text near byte {err.start}") from err
     except OSError as err:
         raise InputFileError(f"{path.name}: cannot be read: {err}") from err
-
-
-def row_identity(event_type: str, payload: dict[str, Any]) -> str:
-    """Stable identity of a row's content: the same row published again is recognised."""
-    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(f"{event_type}\x00{canonical}".encode()).hexdigest()
 
 
 class RejectWriter:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from connectors.convert import MAX_CELL_CHARS, PayloadBuilder, RowProblem, Schema
@@ -108,6 +108,10 @@ class RowConverter:
         """Messages about required fields no column supplies (empty when the header is fine)."""
         self._resolve_headers(tuple(headers))
         return sorted(set(self.missing_fields.values()))
+
+    def note_headers(self, headers: Iterable[str]) -> None:
+        """Take note of a row's headers (unused columns, missing fields) without converting."""
+        self._resolve_headers(tuple(headers))
 
     def convert(self, row: SourceRow) -> tuple[dict[str, Any] | None, list[RowProblem]]:
         """The checked payload of a row, or None and the reasons it cannot be published."""

@@ -272,6 +272,22 @@ def seal_encoded(sv: SchemaVersion, body: bytes, *, publisher_id: str, key: Sign
     return sign(unsigned, key)
 
 
+def seal_encoded_wire(sv: SchemaVersion, body: bytes, *, publisher_id: str, key: SigningKey,
+                      sequence: int, occurred_at: datetime, event_id: uuid.UUID,
+                      published_at: datetime | None = None) -> bytes:
+    """The wire bytes of `encode_envelope(seal_encoded(...))` (version 2), with the header
+    encoded once and no intermediate envelopes: a connector seals every row of a file."""
+    unsigned = Envelope(
+        event_id=event_id, event_type=sv.event_type, schema_version=sv.version,
+        schema_fingerprint=sv.fingerprint, publisher_id=publisher_id, key_id=key.key_id,
+        sequence=sequence, occurred_at=occurred_at,
+        published_at=published_at or datetime.now(UTC), payload=body,
+    )
+    head = _head(unsigned)
+    signature = key.sign(SIGNING_DOMAIN_V2 + head + payload_digest(body))
+    return MAGIC_V2 + head + body + signature
+
+
 def seal(catalog: SchemaCatalog, event_type: str, payload: Mapping[str, Any], *,
          publisher_id: str, key: SigningKey, sequence: int, occurred_at: datetime,
          event_id: uuid.UUID | None = None, published_at: datetime | None = None,

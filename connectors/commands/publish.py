@@ -39,9 +39,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--no-send", action="store_true",
                         help="only store the events in the outbox; send them later")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--workers", type=_workers, default=0, metavar="N",
+        help="convert rows in N extra processes while this one signs and sends (default 0; "
+             "helps only when cores are idle)",
+    )
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
     add_config_argument(parser)
     parser.set_defaults(handler=run)
+
+
+def _workers(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = -1
+    if not 0 <= count <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes from 0 to 64")
+    return count
 
 
 def _line_estimate(path: Path) -> int | None:
@@ -55,18 +70,19 @@ def _line_estimate(path: Path) -> int | None:
 
 
 def publish_with_progress(
-    publisher: Publisher, path: Path, event_type: str, mapping: Path | None, quiet: bool
+    publisher: Publisher, path: Path, event_type: str, mapping: Path | None, quiet: bool,
+    workers: int = 0,
 ) -> PublishReport:
     """Publish one file, with a progress bar for large files on a terminal."""
     show = (not quiet and sys.stderr.isatty() and path.is_file()
             and path.stat().st_size >= _PROGRESS_MIN_BYTES)
     if not show:
-        return publisher.publish_file(path, event_type, mapping_path=mapping)
+        return publisher.publish_file(path, event_type, mapping_path=mapping, workers=workers)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), transient=True) as progress:
         task = progress.add_task(path.name, total=_line_estimate(path))
         return publisher.publish_file(
-            path, event_type, mapping_path=mapping,
+            path, event_type, mapping_path=mapping, workers=workers,
             on_row=lambda number: progress.update(task, completed=number),
         )
 
@@ -94,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         start_sending(publisher)
         for path in args.files:
             report = publish_with_progress(publisher, path, args.event_type, args.mapping,
-                                           args.quiet)
+                                           args.quiet, args.workers)
             describe(report)
             reports.append(report)
         sent, pending = finish_sending(publisher)

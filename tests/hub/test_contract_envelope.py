@@ -21,6 +21,7 @@ from hub.envelope import (
     encode_envelope,
     encode_payload,
     seal,
+    seal_encoded_wire,
     sign,
     signing_bytes,
 )
@@ -135,6 +136,19 @@ class TestRoundTrip:
         assert signature_valid(env, key.verify_key)
         assert not signature_valid(env, other.verify_key)
         assert wire_signature_valid(encode_envelope(env), key.verify_key)
+
+    def test_wire_sealing_gives_the_same_bytes_as_seal_then_encode(self) -> None:
+        """seal_encoded_wire is encode_envelope(seal(...)) byte for byte (Ed25519 is
+        deterministic), so the connector's fast path sends what the spec says."""
+        key = generate_keypair()
+        env = _sealed(key)
+        wire = seal_encoded_wire(
+            catalog().latest("alert-update"), env.payload, publisher_id=env.publisher_id,
+            key=key, sequence=env.sequence, occurred_at=env.occurred_at,
+            event_id=env.event_id, published_at=env.published_at,
+        )
+        assert wire == encode_envelope(env)
+        assert wire_signature_valid(wire, key.verify_key)
 
     def test_sealing_flags_identity_numbers(self) -> None:
         """encode_payload sets id_number_status whatever the caller put there."""
