@@ -57,7 +57,7 @@ def _months(f: Features, widen: int) -> list[str]:
     none for an estimated age (a year-wide block is what made the province keys too coarse)."""
     if f.birth_lo is None or f.birth_hi is None or f.birth_hi - f.birth_lo > _MONTH_DAYS:
         return []
-    out = []
+    out: list[str] = []
     for day in (f.birth_lo, f.birth_hi):
         date = dt.date.fromordinal(day)
         index = date.year * 12 + date.month - 1
