@@ -49,6 +49,27 @@ class TestBlocking:
         index.add(record)
         assert record.facts.ref in {c.facts.ref for c in index.candidates(alert)}
 
+    def test_child_keys_by_place_sex_and_birth_month(self) -> None:
+        """A renamed child born the month before or after still meets its alert by province,
+        sex and birth month; an estimated age makes no such key (a year-wide block)."""
+        alert = prepare(
+            person(SourceKind.ALERT, name="王梓涵", born=dt.date(2014, 3, 30),
+                   observed=dt.date(2017, 5, 1), province="520102")
+        )
+        renamed = prepare(
+            person(name="刘欣怡", born=dt.date(2014, 4, 2), observed=dt.date(2019, 1, 1),
+                   province="520103")
+        )
+        aged = prepare(
+            person(name="刘欣怡", ages=(4, 5), observed=dt.date(2019, 1, 1), province="520103")
+        )
+        assert "pvm:52:F:2014-03" in blocking_keys(alert, stored=False)
+        assert not [k for k in blocking_keys(aged, stored=True) if k.startswith("pvm:")]
+        index = CandidateIndex()
+        index.add(renamed)
+        index.add(aged)
+        assert [c.facts.ref for c in index.candidates(alert)] == [renamed.facts.ref]
+
     def test_mistyped_number_keeps_one_key(self) -> None:
         """One wrong digit breaks at most one of the two number keys."""
         a = prepare(person(id_number="11010519491231002X"))
