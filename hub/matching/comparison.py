@@ -301,7 +301,9 @@ _REST: tuple[tuple[str, Callable[[Features, Features], int | None]], ...] = (
     ("marks", _marks),
     ("address", _address),
 )
-_CHILD_NAMES = {"surname": "child_surname", "given_name": "child_given_name"}
+CHILD_NAMES = {"surname": "child_surname", "given_name": "child_given_name"}
+# What the hit filter's fast path reads (matcher.HitFilter).
+id_level, name_levels, birth_level, province_level = _id, _names, _birth, _province
 
 
 def core_levels(a: Features, b: Features) -> dict[str, int | None]:
@@ -310,7 +312,7 @@ def core_levels(a: Features, b: Features) -> dict[str, int | None]:
     levels: dict[str, int | None] = dict.fromkeys(FIELDS)
     child = a.missing_as_child or b.missing_as_child
     for field, level in _names(a.name, b.name):
-        levels[_CHILD_NAMES.get(field, field) if child else field] = level
+        levels[CHILD_NAMES.get(field, field) if child else field] = level
     for field, fn in _CORE:
         levels[field] = fn(a, b)
     return levels

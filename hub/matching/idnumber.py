@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
+from rapidfuzz.distance import Hamming
+
 from hub.identity import check_character
 from hub.matching.facts import Sex
 
@@ -63,7 +65,8 @@ def compare(a: str, b: str) -> IdLevel:
     """Exact, one character mistyped, two adjacent characters swapped, or different."""
     if a == b:
         return IdLevel.EXACT
-    if len(a) != len(b):
+    # Most compared numbers differ in many places: rapidfuzz counts them in C.
+    if len(a) != len(b) or Hamming.distance(a, b) > 2:
         return IdLevel.DIFFERENT
     diffs = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
     if len(diffs) == 1:

@@ -10,14 +10,19 @@ from typing import Protocol
 
 from hub.matching.blocking import CandidateIndex
 from hub.matching.comparison import (
+    CHILD_NAMES,
     FIELDS,
     PairComparison,
+    birth_level,
     compare,
     core_levels,
+    id_level,
+    name_levels,
+    province_level,
     rest_levels,
     rest_present,
 )
-from hub.matching.facts import PersonFacts, PersonRef, SourceKind
+from hub.matching.facts import PersonFacts, PersonRef, Sex, SourceKind
 from hub.matching.features import Features, NameForms, prepare
 from hub.matching.kinship import (
     STRONG_LOCI,
@@ -358,6 +363,8 @@ class HitFilter:
         model = matcher.model
         self._plain = {f: tuple(model.weight(f, i) for i in range(len(FIELDS[f]))) for f in FIELDS}
         self._adjusted: dict[tuple[str, int, object], float] = {}
+        self._last_alert: Features | None = None
+        self._last_weights: dict[tuple[str, int], float] = {}
 
     def _weight(self, field: str, level: int, alert: Features) -> float:
         if field not in self._tf:
@@ -373,10 +380,25 @@ class HitFilter:
     def _best(self, field: str, alert: Features) -> float:
         return max(self._weight(field, lvl, alert) for lvl in range(len(FIELDS[field])))
 
+    def _alert_weight(self, field: str, level: int, alert: Features) -> float:
+        """`_weight`, remembered for the last alert: a batch searches one alert against all its
+        candidates, so its frequency-adjusted weights are looked up once, not per pair."""
+        if alert is not self._last_alert:
+            self._last_alert = alert
+            self._last_weights = {}
+        key = (field, level)
+        weight = self._last_weights.get(key)
+        if weight is None:
+            weight = self._weight(field, level, alert)
+            self._last_weights[key] = weight
+        return weight
+
     def may_hit(self, alert: Features, other: Features) -> bool:
         """False when the pair certainly scores below review and has no DNA to weigh."""
         if _dna_to_weigh(alert, other):
             return True
+        if not rest_present(alert, other):
+            return self._core_score(alert, other) + self._population_bits >= self._review
         levels = core_levels(alert, other)
         score = 0.0
         for field, level in levels.items():
@@ -394,6 +416,30 @@ class HitFilter:
                 if level is not None:
                     score += self._weight(field, level, alert)
         return score + self._population_bits >= self._review
+
+    def _core_score(self, alert: Features, other: Features) -> float:
+        """The score of a pair compared on names, number, birth, sex and province only, summed
+        in FIELDS order as score_pair does, without building the levels of every field."""
+        weight = self._alert_weight
+        plain = self._plain
+        score = 0.0
+        level = id_level(alert, other)
+        if level is not None:
+            score += plain["id_number"][level]
+        names = name_levels(alert.name, other.name)
+        if names:
+            child = alert.missing_as_child or other.missing_as_child
+            for field, level in names:
+                score += weight(CHILD_NAMES.get(field, field) if child else field, level, alert)
+        born = birth_level(alert, other)
+        if born is not None:
+            score += plain["birth"][born]
+        if alert.sex is not Sex.UNKNOWN and other.sex is not Sex.UNKNOWN:
+            score += plain["sex"][0 if alert.sex is other.sex else 1]
+        place = province_level(alert, other)
+        if place is not None:
+            score += plain["province"][place]
+        return score
 
 
 def _tf_value(field: str, name: NameForms | None) -> object:

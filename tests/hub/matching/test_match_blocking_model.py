@@ -15,7 +15,7 @@ from hub.matching.comparison import FIELDS
 from hub.matching.evaluation import facts_of
 from hub.matching.facts import Sex, SourceKind
 from hub.matching.features import prepare
-from hub.matching.matcher import Matcher
+from hub.matching.matcher import Decision, Matcher
 from hub.matching.model import FellegiSunterModel
 from hub.matching.training import fit_dataset
 from synthetic import generate
@@ -48,6 +48,27 @@ class TestBlocking:
         index = CandidateIndex()
         index.add(record)
         assert record.facts.ref in {c.facts.ref for c in index.candidates(alert)}
+
+    def test_child_keys_by_place_sex_and_birth_month(self) -> None:
+        """A renamed child born the month before or after still meets its alert by province,
+        sex and birth month; an estimated age makes no such key (a year-wide block)."""
+        alert = prepare(
+            person(SourceKind.ALERT, name="王梓涵", born=dt.date(2014, 3, 30),
+                   observed=dt.date(2017, 5, 1), province="520102")
+        )
+        renamed = prepare(
+            person(name="刘欣怡", born=dt.date(2014, 4, 2), observed=dt.date(2019, 1, 1),
+                   province="520103")
+        )
+        aged = prepare(
+            person(name="刘欣怡", ages=(4, 5), observed=dt.date(2019, 1, 1), province="520103")
+        )
+        assert "pvm:52:F:2014-03" in blocking_keys(alert, stored=False)
+        assert not [k for k in blocking_keys(aged, stored=True) if k.startswith("pvm:")]
+        index = CandidateIndex()
+        index.add(renamed)
+        index.add(aged)
+        assert [c.facts.ref for c in index.candidates(alert)] == [renamed.facts.ref]
 
     def test_mistyped_number_keeps_one_key(self) -> None:
         """One wrong digit breaks at most one of the two number keys."""
@@ -90,7 +111,8 @@ class TestBlocking:
         assert len(unlimited.candidates(probe)) == 4
 
     def test_blocking_recall_on_generated_data(self) -> None:
-        """Most true pairs share a key; every pair with the same number or name+birthday does."""
+        """Most true pairs share a key; every pair with the same number or name+birthday does,
+        and so does every true pair that scores NOTIFY when compared directly."""
         data = generate(2000, seed=21)
         docs = facts_of(data, [])
         alerts = {f.ref.business_id: prepare(f) for kind, ps in docs if kind == "alert" for f in ps}
@@ -104,10 +126,16 @@ class TestBlocking:
         for stored in others.values():
             index.add(stored)
         found = 0
+        matcher = Matcher(table=data.world.lab_table if data.world is not None else None)
+        hits = hits_found = 0
         for alert_id, other_id, child in data.labels:
             alert, other = alerts[alert_id], others[(other_id, child)]
             refs = {c.facts.ref for c in index.candidates(alert)}
             found += other.facts.ref in refs
+            scored = matcher.score_pair(alert, other, index)
+            if matcher.decide(scored) is Decision.NOTIFY:
+                hits += 1
+                hits_found += other.facts.ref in refs
             same_id = alert.id_number is not None and alert.id_number == other.id_number
             same_name_day = (
                 alert.name is not None
@@ -117,7 +145,12 @@ class TestBlocking:
             )
             if same_id or same_name_day:
                 assert other.facts.ref in refs, (alert_id, other_id, child)
-        assert found / len(data.labels) >= 0.8
+        # Children renamed with an estimated age meet their alert by place, sex and birth
+        # month only when both births are known to the month: the others (which score far
+        # below review) are no longer candidates, hence 0.75 rather than 0.8.
+        assert found / len(data.labels) >= 0.75, found / len(data.labels)
+        assert hits > 100
+        assert hits_found / hits >= 0.98, (hits_found, hits)
 
 
 def _mixture(seed: int) -> list[dict[str, int | None]]:
