@@ -361,36 +361,40 @@ class PgMatchTxn:
     def owned_candidates_batch(self, queries: Sequence[OwnedQuery]) -> list[list[IndexedPerson]]:
         if not queries:
             return []
-        asked = [(i, q.key, q.side.value) for i, q in enumerate(queries)]
-        probe = [(i, k) for i, q in enumerate(queries) for k in sorted(set(q.probe_keys))]
-        # As owned_candidates, for every query at once; a person found by several queries
-        # comes with its facts once.
+        # As owned_candidates, for every query at once: the persons under each query's key
+        # less those under any of its probe keys smaller than that key (code point order, as
+        # COLLATE "C"), both found by the key index. A person found by several queries comes
+        # with its facts once.
+        smaller = [(i, k, q.side.value) for i, q in enumerate(queries)
+                   for k in sorted(set(q.probe_keys)) if k < q.key]
         self._cur.execute(
             "WITH q AS (SELECT * FROM unnest(%s::int[], %s::text[], %s::text[]) "
             "AS q(i, key, side)), "
-            "pk AS (SELECT * FROM unnest(%s::int[], %s::text[]) AS pk(i, key)), "
+            "s AS (SELECT * FROM unnest(%s::int[], %s::text[], %s::text[]) AS s(i, key, side)), "
             "found AS (SELECT q.i, k.person_ref FROM q JOIN match_keys k "
-            "ON k.side = q.side AND k.block_key = q.key WHERE NOT EXISTS ("
-            "SELECT 1 FROM pk JOIN match_keys o ON o.block_key = pk.key "
-            "WHERE pk.i = q.i AND o.person_ref = k.person_ref AND o.side = k.side "
-            'AND pk.key COLLATE "C" < q.key COLLATE "C")) '
-            "SELECT f.i, f.person_ref, CASE WHEN row_number() OVER ("
-            "PARTITION BY f.person_ref ORDER BY f.i) = 1 THEN p.facts END, "
-            "p.publisher_id, p.area_code, p.sealed_case FROM found f "
-            "JOIN match_persons p ON p.person_ref = f.person_ref ORDER BY f.i, f.person_ref",
-            ([a[0] for a in asked], [a[1] for a in asked], [a[2] for a in asked],
-             [p[0] for p in probe], [p[1] for p in probe]),
+            "ON k.block_key = q.key AND k.side = q.side EXCEPT "
+            "SELECT s.i, o.person_ref FROM s JOIN match_keys o "
+            "ON o.block_key = s.key AND o.side = s.side), "
+            "ranked AS (SELECT i, person_ref, "
+            "row_number() OVER (PARTITION BY person_ref ORDER BY i) AS n FROM found) "
+            "SELECT r.i, r.person_ref, p.facts, p.publisher_id, p.area_code, p.sealed_case "
+            "FROM ranked r LEFT JOIN match_persons p ON p.person_ref = r.person_ref AND r.n = 1",
+            (list(range(len(queries))), [q.key for q in queries],
+             [q.side.value for q in queries], [x[0] for x in smaller],
+             [x[1] for x in smaller], [x[2] for x in smaller]),
         )
         rows = self._cur.fetchall()
         first = [r for r in rows if r[2] is not None]
         opened = dict(zip((r[1] for r in first), self._opened([
             (r[2], r[3], r[4], r[5]) for r in first]), strict=True))
-        out: list[list[IndexedPerson]] = [[] for _ in queries]
+        out: list[list[tuple[str, IndexedPerson]]] = [[] for _ in queries]
         for i, ref, *_ in rows:
             found = opened.get(ref)
             if found is not None:
-                out[i].append(found)
-        return out
+                out[i].append((ref, found))
+        # By person label, as the single query (sorted here: sorting the wide rows in
+        # PostgreSQL spilled to disk).
+        return [[p for _, p in sorted(found, key=lambda f: f[0])] for found in out]
 
     def persons(self, wanted: Iterable[tuple[Side, str]]) -> dict[tuple[Side, str], IndexedPerson]:
         asked = set(wanted)
