@@ -361,6 +361,10 @@ class PipelineApp:
                 stage, result.events, what, result.notified, result.reviewed, result.suppressed,
                 result.failed, sent,
             )
+            # A batch runs on the loop thread and a backlog is taken without waiting: hand the
+            # loop to the other agents between batches (an alert behind a backlog of probes
+            # waited over 120 s to be indexed).
+            await asyncio.sleep(0)
 
     async def _push_alerts(self) -> None:
         swept = await _until_stored("alert push", self.pusher.sweep)

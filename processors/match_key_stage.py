@@ -44,9 +44,10 @@ class KeyStage:
     def process(self, messages: Sequence[InMessage]) -> MatchResult:
         """One batch, one transaction; raises StoreUnavailable to be retried as a whole.
 
-        Probes are searched without a savepoint each (two round trips apiece); should one
-        fail, the batch is undone and done again with a savepoint per probe, so that probe
-        alone is kept as failed.
+        The probes are searched together, their persons and candidates read with one query
+        each for the whole batch and without a savepoint each; should one fail, the batch is
+        undone and done again probe by probe with a savepoint each, so that probe alone is
+        kept as failed.
         """
         try:
             return self._run(messages, guarded=False)
@@ -58,16 +59,15 @@ class KeyStage:
         self.stage.begin_batch()
         with self.store.transaction() as txn:
             done = claim_partitions(txn, self.consumer, messages)
-            for msg in messages:
-                if msg.offset <= done[(msg.topic, msg.partition)]:
-                    result.skipped += 1
-                    continue
-                result.events += 1
-                if guarded:
+            fresh = [m for m in messages if m.offset > done[(m.topic, m.partition)]]
+            result.skipped += len(messages) - len(fresh)
+            result.events += len(fresh)
+            if guarded:
+                for msg in fresh:
                     self._guarded(txn, msg, result)
-                    continue
+            else:
                 try:
-                    self.stage.search_probe(txn, decode_probe(msg.value), result)
+                    self.stage.search_probes(txn, [decode_probe(m.value) for m in fresh], result)
                 except StoreUnavailable:
                     raise
                 except Exception as err:

@@ -76,7 +76,16 @@ from hub.matching.rules import (
     pair_id,
     parents_dna_received,
 )
-from hub.matching.store import IndexEntry, MatchStore, MatchTxn, NameCounts, Outbox, Side
+from hub.matching.store import (
+    IndexEntry,
+    MatchStore,
+    MatchTxn,
+    NameCounts,
+    Outbox,
+    OwnedQuery,
+    Replacement,
+    Side,
+)
 from hub.registry import operator_key_paths
 from hub.response import ResponseRules, deadlines_for, dna_in_words, score_band
 from hub.review import REVIEW_EVENT_TYPES
@@ -127,6 +136,20 @@ MATCH_TYPES = frozenset(
     )
 )
 _FEATURE_CACHE = 50_000
+# Events whose persons are indexed with the rest of a run of them (fanned out, see process).
+_INDEXED_LATER = frozenset(("migrant-record", "rescue-notice"))
+
+
+class _IndexFailed(Exception):
+    """Indexing a run of records together failed: undo the batch, redo it event by event."""
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A record's persons to index and its probes, held until the run of records ends."""
+
+    replacement: Replacement
+    probes: list[tuple[str, bytes | None, bytes]]
 
 
 @dataclass
@@ -180,6 +203,8 @@ class MatchStage:
         self.case_reader = CaseReader(router.operator, router.notification_topic, events)
         self._registered: dict[str, str | None] | None = None
         self._populations: dict[tuple[str, str, str], NameCounts] = {}
+        # Fanned out: records whose persons are not indexed yet (see process).
+        self._pending: list[_Pending] | None = None
         # Prepared features of indexed persons by (reference, event id): derived from immutable
         # events, so a cache only; the index itself stays in the store.
         self._features: OrderedDict[tuple[str, str], Features] = OrderedDict()
@@ -206,10 +231,26 @@ class MatchStage:
                          if isinstance(store, PgMatchStore) else None)
 
     def process(self, messages: Sequence[InMessage]) -> MatchResult:
-        """One batch, one transaction; raises StoreUnavailable to be retried as a whole."""
+        """One batch, one transaction; raises StoreUnavailable to be retried as a whole.
+
+        Fanned out, the persons of a run of records are indexed together (one statement per
+        table) once the run ends; should that write fail, the batch is undone and done again
+        indexing each event's persons in its own savepoint, so that event alone is kept as
+        failed.
+        """
         found_records = received_records(self.events, self.catalog, messages)
+        try:
+            return self._run(messages, found_records, buffered=self.fan_out is not None)
+        except _IndexFailed:
+            return self._run(messages, found_records, buffered=False)
+        finally:
+            self._pending = None
+
+    def _run(self, messages: Sequence[InMessage], found_records: Sequence[EventRecord | None],
+             buffered: bool) -> MatchResult:
         result = MatchResult()
         self.begin_batch()
+        self._pending = [] if buffered else None
         with self.store.transaction() as txn:
             if self.fan_out is None:
                 # Searching in place (a rebuild, tests), two batches committing at once would
@@ -225,13 +266,17 @@ class MatchStage:
                 handler = self._handlers.get(record.event_type)
                 if handler is None:
                     continue
+                if record.event_type not in _INDEXED_LATER:
+                    self._flush(txn)  # what this event reads or removes is in the index
                 result.events += 1
                 # Name counts change as each event indexes its persons.
                 self._populations.clear()
+                held = len(self._pending or ())
                 try:
                     with txn.savepoint():
                         handler(txn, record, result)
                 except (MatchingInputError, RoutingError) as err:
+                    self._drop_pending(held)
                     self._failed(txn, record, str(err), result)
                 except StoreUnavailable:
                     raise
@@ -241,9 +286,30 @@ class MatchStage:
                     if isinstance(err, psycopg.OperationalError):
                         raise  # an outage: the whole batch waits and is retried
                     log.exception("match: %s %s failed", record.event_type, record.event_id)
+                    self._drop_pending(held)
                     self._failed(txn, record, f"{type(err).__name__}: {err}", result)
+            self._flush(txn)
             advance_partitions(txn, self.consumer, messages)
         return result
+
+    def _drop_pending(self, held: int) -> None:
+        if self._pending is not None:
+            del self._pending[held:]
+
+    def _flush(self, txn: MatchTxn) -> None:
+        """Index the persons of the records held back, and queue their probes."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        try:
+            txn.replace_batch([p.replacement for p in pending])
+            txn.outbox_batch([m for p in pending for m in p.probes], Outbox.PROBES)
+        except StoreUnavailable:
+            raise
+        except Exception as err:
+            if isinstance(err, psycopg.OperationalError):
+                raise
+            raise _IndexFailed from err
 
     def begin_batch(self) -> None:
         """Forget what is read once per batch (registrations, name counts)."""
@@ -373,15 +439,21 @@ class MatchStage:
             persons = [facts_from_rescue(event.body, event.event_id)]
             area = _area(event.body, "rescue_place")
         prepared = [(IndexedPerson(p, event.publisher_id, area), prepare(p)) for p in persons]
-        txn.replace_persons(
-            persons[0].ref.business_id, Side.OTHER, [_entry(p, f) for p, f in prepared]
-        )
+        replacement = Replacement(persons[0].ref.business_id, Side.OTHER,
+                                  [_entry(p, f) for p, f in prepared])
+        if self._pending is not None:
+            # Indexed with the rest of the run of records (see process).
+            probes = [m for _, f in prepared for m in self._probes(txn, Side.OTHER, f,
+                                                                   event.event_id)]
+            self._pending.append(_Pending(replacement, probes))
+        else:
+            txn.replace_batch([replacement])
         for indexed, features in prepared:
-            if self.fan_out is not None:
-                self._send_probes(txn, Side.OTHER, features, event.event_id)
-            else:
+            if self.fan_out is None:
                 alerts = _candidates(txn, features, Side.ALERT)
                 self._score_person(txn, indexed, features, alerts, event.event_id, result)
+            elif self._pending is None:
+                self._send_probes(txn, Side.OTHER, features, event.event_id)
         if event.event_type == "migrant-record" and self.sampling is not None:
             if self._registered is None:
                 self._registered = txn.registered()
@@ -420,33 +492,61 @@ class MatchStage:
 
     def _send_probes(self, txn: MatchTxn, side: Side, person: Features, trigger: str) -> None:
         """Index only; the owners of the person's keys search for it once this commits."""
+        txn.outbox_batch(self._probes(txn, side, person, trigger), Outbox.PROBES)
+
+    def _probes(self, txn: MatchTxn, side: Side, person: Features,
+                trigger: str) -> list[tuple[str, bytes | None, bytes]]:
+        """The probe messages of a person, one per blocking key (hub.matching.fanout)."""
         if self.fan_out is None:
-            return
+            return []
         keys = set(txn.blind(blocking_keys(person, stored=False)))
-        for probe in probes_for(side, person.facts.ref.label(), keys, trigger):
-            txn.outbox(self.fan_out, probe.key.encode(), encode_probe(probe), Outbox.PROBES)
+        return [(self.fan_out, probe.key.encode(), encode_probe(probe))
+                for probe in probes_for(side, person.facts.ref.label(), keys, trigger)]
 
     def search_probe(self, txn: MatchTxn, probe: Probe, result: MatchResult) -> None:
         """Score one probe's candidates under its key (see hub.matching.fanout)."""
-        indexed = txn.person(probe.side, probe.ref)
-        if indexed is None:
-            return  # replaced or taken out of matching since: its successor sent its own
-        features = self._prepared(indexed.facts)
-        other = Side.OTHER if probe.side is Side.ALERT else Side.ALERT
-        if probe.kind is ProbeKind.DNA:
-            keys = [k for k in blocking_keys(features, stored=False) if k.startswith("dna:")]
-            candidates = txn.dna_candidates([*keys, *dna_group_keys(features)], other,
-                                            DEFAULT_DNA_MIN_SHARE, DEFAULT_DNA_LIMIT)
-        else:
-            plain = txn.blind(k for k in blocking_keys(features, stored=False)
-                              if not k.startswith("dna:"))
-            candidates = txn.owned_candidates(probe.key, plain, other)
-        if probe.side is Side.OTHER:
-            self._score_person(txn, indexed, features, candidates, probe.trigger, result)
-            return
-        state = txn.alert(indexed.facts.ref.business_id)
-        if state is not None and state.searchable:
-            self._score_alert(txn, state, features, candidates, probe.trigger, result)
+        self.search_probes(txn, [probe], result)
+
+    def search_probes(self, txn: MatchTxn, probes: Sequence[Probe], result: MatchResult) -> None:
+        """:meth:`search_probe` for each probe, in order, with the probes' persons, their
+        candidates under their keys and the name counts each read in one query (a DNA probe's
+        candidates in one of its own)."""
+        found = txn.persons((p.side, p.ref) for p in probes)
+        searched: list[tuple[Probe, IndexedPerson, Features]] = []
+        queries: list[OwnedQuery] = []
+        for probe in probes:
+            indexed = found.get((probe.side, probe.ref))
+            if indexed is None:
+                continue  # replaced or taken out of matching since: its successor sent its own
+            features = self._prepared(indexed.facts)
+            searched.append((probe, indexed, features))
+            if probe.kind is not ProbeKind.DNA:
+                plain = txn.blind(k for k in blocking_keys(features, stored=False)
+                                  if not k.startswith("dna:"))
+                queries.append(OwnedQuery(probe.key, plain, _other(probe.side)))
+        owned = iter(txn.owned_candidates_batch(queries))
+        scored: list[tuple[Probe, IndexedPerson, Features, list[IndexedPerson]]] = []
+        for probe, indexed, features in searched:
+            if probe.kind is ProbeKind.DNA:
+                keys = [k for k in blocking_keys(features, stored=False) if k.startswith("dna:")]
+                candidates = txn.dna_candidates([*keys, *dna_group_keys(features)],
+                                                _other(probe.side), DEFAULT_DNA_MIN_SHARE,
+                                                DEFAULT_DNA_LIMIT)
+            else:
+                candidates = next(owned)
+            scored.append((probe, indexed, features, candidates))
+        self._load_populations(txn, [
+            alert for probe, _, features, candidates in scored
+            for alert in ([features] if probe.side is Side.ALERT
+                          else [self._prepared(c.facts) for c in candidates])
+        ])
+        for probe, indexed, features, candidates in scored:
+            if probe.side is Side.OTHER:
+                self._score_person(txn, indexed, features, candidates, probe.trigger, result)
+                continue
+            state = txn.alert(indexed.facts.ref.business_id)
+            if state is not None and state.searchable:
+                self._score_alert(txn, state, features, candidates, probe.trigger, result)
 
     # --- hits, decisions, tips, details ----------------------------------------------------
 
@@ -566,6 +666,10 @@ def _candidates(txn: MatchTxn, person: Features, side: Side) -> list[IndexedPers
     ):
         found.setdefault(c.facts.ref, c)
     return sorted(found.values(), key=lambda c: c.facts.ref.label())
+
+
+def _other(side: Side) -> Side:
+    return Side.OTHER if side is Side.ALERT else Side.ALERT
 
 
 def _pinyin(person: Features) -> tuple[str, str] | None:

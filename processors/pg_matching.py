@@ -10,6 +10,7 @@ outgoing messages go through an outbox table and are sent after the commit.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -47,6 +48,8 @@ from hub.matching.store import (
     NameCounts,
     Outbox,
     OutboxMessage,
+    OwnedQuery,
+    Replacement,
     Side,
 )
 from hub.store import to_jsonable
@@ -230,88 +233,85 @@ class PgMatchTxn:
     # --- the candidate index ---------------------------------------------------------------
 
     def replace_persons(self, business_id: str, side: Side, entries: Sequence[IndexEntry]) -> None:
-        self.remove_persons(business_id, side)
+        self.replace_batch([Replacement(business_id, side, entries)])
+
+    def replace_batch(self, replacements: Sequence[Replacement]) -> None:
+        # One statement per table for the whole batch: a person per row was two round trips
+        # per blocking key, the most of what indexing cost.
+        latest = {(r.business_id, r.side): r.entries for r in replacements}
+        if not latest:
+            return
+        counts = self._delete([(b, s) for b, s in latest])
         sealer = self._sealer()
-        for entry in entries:
-            person, pinyin, latin = entry.person, entry.pinyin, entry.latin
-            ref = person.facts.ref.label()
-            facts, sealed_case = sealer.seal(self._cur, person.facts,
-                                             facts_to_json(person.facts))
-            if sealed_case is not None:
-                # A rescued person's name is not kept in clear, not even counted.
-                pinyin = latin = None
+        persons: list[tuple[Any, ...]] = []
+        keys: list[tuple[str, str, str]] = []
+        for (business_id, side), entries in latest.items():
+            for entry in entries:
+                person, pinyin, latin = entry.person, entry.pinyin, entry.latin
+                ref = person.facts.ref.label()
+                facts, sealed_case = sealer.seal(self._cur, person.facts,
+                                                 facts_to_json(person.facts))
+                if sealed_case is not None:
+                    # A rescued person's name is not kept in clear, not even counted.
+                    pinyin = latin = None
+                persons.append((
+                    ref, side.value, business_id, person.facts.ref.child_index,
+                    person.facts.ref.event_id, person.publisher_id, person.area_code,
+                    json.dumps(facts, ensure_ascii=False),
+                    pinyin[0] if pinyin else None, pinyin[1] if pinyin else None, sealed_case,
+                    latin[0] if latin else None, latin[1] if latin else None,
+                ))
+                _count(counts, pinyin, latin, +1)
+                keys.extend((key, side.value, ref) for key in sealer.keys(entry.keys))
+        if persons:
             self._cur.execute(
                 "INSERT INTO match_persons (person_ref, side, business_id, child_index, "
                 "event_id, publisher_id, area_code, facts, surname_py, given_py, sealed_case, "
                 "latin_family, latin_given) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    ref,
-                    side.value,
-                    business_id,
-                    person.facts.ref.child_index,
-                    person.facts.ref.event_id,
-                    person.publisher_id,
-                    person.area_code,
-                    Jsonb(facts),
-                    pinyin[0] if pinyin else None,
-                    pinyin[1] if pinyin else None,
-                    sealed_case,
-                    latin[0] if latin else None,
-                    latin[1] if latin else None,
-                ),
+                "SELECT r, s, b, c, e, pub, area, f::jsonb, sp, gp, sc, lf, lg FROM unnest("
+                "%s::text[], %s::text[], %s::text[], %s::int[], %s::text[], %s::text[], "
+                "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
+                "%s::text[]) AS t(r, s, b, c, e, pub, area, f, sp, gp, sc, lf, lg)",
+                [list(column) for column in zip(*persons, strict=True)],
             )
-            if pinyin is not None:
-                self._count_names(pinyin, +1)
-            if latin is not None:
-                self._count_latin(latin, +1)
-            self._count_persons(+1)
-            self._cur.executemany(
-                "INSERT INTO match_keys (block_key, side, person_ref) VALUES (%s, %s, %s) "
+        if keys:
+            self._cur.execute(
+                "INSERT INTO match_keys (block_key, side, person_ref) "
+                "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) "
                 "ON CONFLICT DO NOTHING",
-                [(key, side.value, ref) for key in sealer.keys(entry.keys)],
+                [list(column) for column in zip(*keys, strict=True)],
             )
+        self._add_counts(counts)
 
     def remove_persons(self, business_id: str, side: Side) -> int:
+        counts = self._delete([(business_id, side)])
+        self._add_counts(counts)
+        return -counts.get(("persons", "*"), 0)
+
+    def _delete(self, wanted: Sequence[tuple[str, Side]]) -> dict[tuple[str, str], int]:
+        """Drop the persons of these (business id, side); the name counts they took away."""
         self._cur.execute(
-            "DELETE FROM match_persons WHERE business_id = %s AND side = %s "
-            "RETURNING surname_py, given_py, latin_family, latin_given",
-            (business_id, side.value),
+            "DELETE FROM match_persons p USING unnest(%s::text[], %s::text[]) AS d(b, s) "
+            "WHERE p.business_id = d.b AND p.side = d.s "
+            "RETURNING p.surname_py, p.given_py, p.latin_family, p.latin_given",
+            ([b for b, _ in wanted], [s.value for _, s in wanted]),
         )
-        removed = self._cur.fetchall()
-        for surname, given, family, first in removed:
-            if surname is not None:
-                self._count_names((surname, given or ""), -1)
-            if family is not None:
-                self._count_latin((family, first or ""), -1)
-        if removed:
-            self._count_persons(-len(removed))
-        return len(removed)
+        counts: dict[tuple[str, str], int] = {}
+        for surname, given, family, first in self._cur.fetchall():
+            _count(counts, None if surname is None else (surname, given or ""),
+                   None if family is None else (family, first or ""), -1)
+        return counts
 
-    def _count_persons(self, delta: int) -> None:
+    def _add_counts(self, counts: dict[tuple[str, str], int]) -> None:
+        # In key order, so that two workers lock the shared rows in one order.
+        changed = sorted((part, value, n) for (part, value), n in counts.items() if n)
+        if not changed:
+            return
         self._cur.execute(
-            "INSERT INTO match_name_counts (part, value, n) VALUES ('persons', '*', %s) "
+            "INSERT INTO match_name_counts (part, value, n) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::int[]) "
             "ON CONFLICT (part, value) DO UPDATE SET n = match_name_counts.n + EXCLUDED.n",
-            (delta,),
-        )
-
-    def _count_names(self, pinyin: tuple[str, str], delta: int) -> None:
-        surname, given = pinyin
-        self._cur.executemany(
-            "INSERT INTO match_name_counts (part, value, n) VALUES (%s, %s, %s) "
-            "ON CONFLICT (part, value) DO UPDATE SET n = match_name_counts.n + EXCLUDED.n",
-            [("surname", surname, delta), ("given", given, delta), ("total", "*", delta)],
-        )
-
-    def _count_latin(self, latin: tuple[str, str], delta: int) -> None:
-        family, first = latin
-        self._cur.executemany(
-            "INSERT INTO match_name_counts (part, value, n) VALUES (%s, %s, %s) "
-            "ON CONFLICT (part, value) DO UPDATE SET n = match_name_counts.n + EXCLUDED.n",
-            # A part the name lacks (one word, no given name) is not counted, as in the batch.
-            [(part, value, delta)
-             for part, value in (("latin_family", family), ("latin_given", first),
-                                 ("latin_total", "*")) if value],
+            [list(column) for column in zip(*changed, strict=True)],
         )
 
     def name_counts(
@@ -376,6 +376,58 @@ class PgMatchTxn:
         )
         return self._indexed(self._cur.fetchall())
 
+    def owned_candidates_batch(self, queries: Sequence[OwnedQuery]) -> list[list[IndexedPerson]]:
+        if not queries:
+            return []
+        # As owned_candidates, for every query at once: the persons under each query's key
+        # less those under any of its probe keys smaller than that key (code point order, as
+        # COLLATE "C"), both found by the key index. A person found by several queries comes
+        # with its facts once.
+        smaller = [(i, k, q.side.value) for i, q in enumerate(queries)
+                   for k in sorted(set(q.probe_keys)) if k < q.key]
+        self._cur.execute(
+            "WITH q AS (SELECT * FROM unnest(%s::int[], %s::text[], %s::text[]) "
+            "AS q(i, key, side)), "
+            "s AS (SELECT * FROM unnest(%s::int[], %s::text[], %s::text[]) AS s(i, key, side)), "
+            "found AS (SELECT q.i, k.person_ref FROM q JOIN match_keys k "
+            "ON k.block_key = q.key AND k.side = q.side EXCEPT "
+            "SELECT s.i, o.person_ref FROM s JOIN match_keys o "
+            "ON o.block_key = s.key AND o.side = s.side), "
+            "ranked AS (SELECT i, person_ref, "
+            "row_number() OVER (PARTITION BY person_ref ORDER BY i) AS n FROM found) "
+            "SELECT r.i, r.person_ref, p.facts, p.publisher_id, p.area_code, p.sealed_case "
+            "FROM ranked r LEFT JOIN match_persons p ON p.person_ref = r.person_ref AND r.n = 1",
+            (list(range(len(queries))), [q.key for q in queries],
+             [q.side.value for q in queries], [x[0] for x in smaller],
+             [x[1] for x in smaller], [x[2] for x in smaller]),
+        )
+        rows = self._cur.fetchall()
+        first = [r for r in rows if r[2] is not None]
+        opened = dict(zip((r[1] for r in first), self._opened([
+            (r[2], r[3], r[4], r[5]) for r in first]), strict=True))
+        out: list[list[tuple[str, IndexedPerson]]] = [[] for _ in queries]
+        for i, ref, *_ in rows:
+            found = opened.get(ref)
+            if found is not None:
+                out[i].append((ref, found))
+        # By person label, as the single query (sorted here: sorting the wide rows in
+        # PostgreSQL spilled to disk).
+        return [[p for _, p in sorted(found, key=lambda f: f[0])] for found in out]
+
+    def persons(self, wanted: Iterable[tuple[Side, str]]) -> dict[tuple[Side, str], IndexedPerson]:
+        asked = set(wanted)
+        if not asked:
+            return {}
+        self._cur.execute(
+            "SELECT side, person_ref, facts, publisher_id, area_code, sealed_case "
+            "FROM match_persons WHERE person_ref = ANY(%s)",
+            (sorted({ref for _, ref in asked}),),
+        )
+        rows = [r for r in self._cur.fetchall() if (Side(r[0]), r[1]) in asked]
+        opened = self._opened([(r[2], r[3], r[4], r[5]) for r in rows])
+        return {(Side(r[0]), r[1]): p for r, p in zip(rows, opened, strict=True)
+                if p is not None}
+
     def person(self, side: Side, ref: str) -> IndexedPerson | None:
         self._cur.execute(
             "SELECT facts, publisher_id, area_code, sealed_case FROM match_persons "
@@ -388,9 +440,14 @@ class PgMatchTxn:
 
     def _indexed(self, rows: Sequence[Sequence[Any]]) -> list[IndexedPerson]:
         # Rows of (facts, publisher_id, area_code, sealed_case); a shredded person is left out.
+        return [p for p in self._opened(rows) if p is not None]
+
+    def _opened(self, rows: Sequence[Sequence[Any]]) -> list[IndexedPerson | None]:
+        """Each row of (facts, publisher_id, area_code, sealed_case) as a person; None for a
+        shredded one."""
         opened = self._sealer().open(self._cur, [(r[0], r[3]) for r in rows])
-        return [IndexedPerson(facts_from_json(f), r[1], r[2])
-                for f, r in zip(opened, rows, strict=True) if f is not None]
+        return [None if f is None else IndexedPerson(facts_from_json(f), r[1], r[2])
+                for f, r in zip(opened, rows, strict=True)]
 
     def dna_candidates(
         self, keys: Iterable[str], side: Side, min_share: float, limit: int | None
@@ -569,6 +626,18 @@ class PgMatchTxn:
             (topic, key, value),
         )
 
+    def outbox_batch(
+        self, messages: Sequence[tuple[str, bytes | None, bytes]], box: Outbox = Outbox.MESSAGES
+    ) -> None:
+        if not messages:
+            return
+        self._cur.execute(
+            sql.SQL("INSERT INTO {} (topic, msg_key, msg_value) SELECT t, k, v FROM unnest("
+                    "%s::text[], %s::bytea[], %s::bytea[]) WITH ORDINALITY AS m(t, k, v, n) "
+                    "ORDER BY n").format(sql.Identifier(box.value)),
+            [list(column) for column in zip(*messages, strict=True)],
+        )
+
     def next_sequence(self) -> int:
         self._cur.execute("SELECT nextval('match_found_sequence')")
         row = self._cur.fetchone()
@@ -582,6 +651,20 @@ class PgMatchTxn:
             "ON CONFLICT (event_id) DO UPDATE SET reason = EXCLUDED.reason",
             (event_id, event_type, reason),
         )
+
+
+def _count(counts: dict[tuple[str, str], int], pinyin: tuple[str, str] | None,
+           latin: tuple[str, str] | None, delta: int) -> None:
+    """Add a person to (or take one from) the name counts: every person, and by its name."""
+    parts = [("persons", "*")]
+    if pinyin is not None:
+        parts += [("surname", pinyin[0]), ("given", pinyin[1]), ("total", "*")]
+    if latin is not None:
+        # A part the name lacks (one word, no given name) is not counted, as in the batch.
+        parts += [(part, value) for part, value in (
+            ("latin_family", latin[0]), ("latin_given", latin[1]), ("latin_total", "*")) if value]
+    for part in parts:
+        counts[part] = counts.get(part, 0) + delta
 
 
 def _json(value: Any) -> Jsonb | None:

@@ -28,6 +28,8 @@ from hub.matching.store import (
     NameCounts,
     Outbox,
     OutboxMessage,
+    OwnedQuery,
+    Replacement,
     Side,
 )
 from hub.store import EventStore
@@ -126,6 +128,10 @@ class _Txn:
             )
             self._count(entry.pinyin, entry.latin, +1)
 
+    def replace_batch(self, replacements: Sequence[Replacement]) -> None:
+        for replacement in replacements:
+            self.replace_persons(*replacement)
+
     def remove_persons(self, business_id: str, side: Side) -> int:
         gone = [k for k, p in self.state.persons.items()
                 if k[0] is side and p.business_id == business_id]
@@ -183,9 +189,16 @@ class _Txn:
         return [p.person for _, p in _of_side(self.state, side)
                 if key in p.keys and min(p.keys & wanted) == key]
 
+    def owned_candidates_batch(self, queries: Sequence[OwnedQuery]) -> list[list[IndexedPerson]]:
+        return [self.owned_candidates(*query) for query in queries]
+
     def person(self, side: Side, ref: str) -> IndexedPerson | None:
         found = self.state.persons.get((side, ref))
         return None if found is None else found.person
+
+    def persons(self, wanted: Iterable[tuple[Side, str]]) -> dict[tuple[Side, str], IndexedPerson]:
+        return {key: self.state.persons[key].person for key in wanted
+                if key in self.state.persons}
 
     def dna_candidates(
         self, keys: Iterable[str], side: Side, min_share: float, limit: int | None
@@ -305,6 +318,12 @@ class _Txn:
     ) -> None:
         rows = self.state.outbox[box]
         rows.append(_Outgoing(OutboxMessage(len(rows) + 1, topic, key, value)))
+
+    def outbox_batch(
+        self, messages: Sequence[tuple[str, bytes | None, bytes]], box: Outbox = Outbox.MESSAGES
+    ) -> None:
+        for topic, key, value in messages:
+            self.outbox(topic, key, value, box)
 
     def next_sequence(self) -> int:
         number = self.state.sequence

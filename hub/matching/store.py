@@ -27,6 +27,8 @@ __all__ = [
     "NameCounts",
     "Outbox",
     "OutboxMessage",
+    "OwnedQuery",
+    "Replacement",
     "Side",
 ]
 
@@ -93,6 +95,22 @@ class OutboxMessage:
     value: bytes
 
 
+class Replacement(NamedTuple):
+    """The persons one alert/record/notice is indexed as from now on (none: taken out)."""
+
+    business_id: str
+    side: Side
+    entries: Sequence[IndexEntry]
+
+
+class OwnedQuery(NamedTuple):
+    """One probe's search under its key (:meth:`MatchTxn.owned_candidates`), keys stored form."""
+
+    key: str
+    probe_keys: Sequence[str]
+    side: Side
+
+
 class MatchFailure(NamedTuple):
     """An event matching could not use, with why."""
 
@@ -120,6 +138,11 @@ class MatchTxn(Protocol):
     def replace_persons(self, business_id: str, side: Side, entries: Sequence[IndexEntry]) -> None:
         """Drop the indexed persons of one alert/record/notice and index these instead."""
 
+    def replace_batch(self, replacements: Sequence[Replacement]) -> None:
+        """:meth:`replace_persons` for each replacement, in order, written together (one
+        statement per table in PostgreSQL); of two for one business id and side the last
+        stands."""
+
     def remove_persons(self, business_id: str, side: Side) -> int:
         """Take one alert's/record's/notice's persons out of the index; how many there were."""
 
@@ -145,8 +168,14 @@ class MatchTxn(Protocol):
         under one key only (hub.matching.fanout), by person label. The keys are in their
         stored form (:meth:`blind`)."""
 
+    def owned_candidates_batch(self, queries: Sequence[OwnedQuery]) -> list[list[IndexedPerson]]:
+        """:meth:`owned_candidates` for each query (one query in PostgreSQL), in their order."""
+
     def person(self, side: Side, ref: str) -> IndexedPerson | None:
         """The indexed person with this label, or None once it is replaced or removed."""
+
+    def persons(self, wanted: Iterable[tuple[Side, str]]) -> dict[tuple[Side, str], IndexedPerson]:
+        """:meth:`person` for each (side, label) at once; those not indexed are left out."""
 
     def dna_candidates(
         self, keys: Iterable[str], side: Side, min_share: float, limit: int | None
@@ -196,6 +225,11 @@ class MatchTxn(Protocol):
         self, topic: str, key: bytes | None, value: bytes, box: Outbox = Outbox.MESSAGES
     ) -> None:
         """A message to send once this transaction has committed."""
+
+    def outbox_batch(
+        self, messages: Sequence[tuple[str, bytes | None, bytes]], box: Outbox = Outbox.MESSAGES
+    ) -> None:
+        """:meth:`outbox` for each (topic, key, value), in order, written together."""
 
     def next_sequence(self) -> int:
         """The next sequence number of the hub operator's match-found events."""

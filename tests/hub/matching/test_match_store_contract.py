@@ -25,7 +25,15 @@ from hub.matching.rules import (
     PairStatus,
     new_alert,
 )
-from hub.matching.store import FIRST_MATCH_SEQUENCE, IndexEntry, MatchStore, Outbox, Side
+from hub.matching.store import (
+    FIRST_MATCH_SEQUENCE,
+    IndexEntry,
+    MatchStore,
+    Outbox,
+    OwnedQuery,
+    Replacement,
+    Side,
+)
 from hub.store import EventRecord, EventStore, InMemoryEventStore
 from tests.hub.matching.matching_factories import person
 
@@ -365,6 +373,100 @@ class TestPairs:
         other.join(30)
         assert len(seen) == 1 and seen[0] is not None
         assert (seen[0].status, seen[0].evidence) == (PairStatus.NOTIFIED, "e1")
+
+
+class TestBatches:
+    def test_a_batch_of_replacements_is_each_replacement_in_order(
+        self, store: MatchStore
+    ) -> None:
+        """Persons indexed in one batch are found, counted and replaced as one by one; of two
+        replacements of one business id the last stands, and one without persons removes."""
+        kept = entry(SourceKind.RECORD, {"k1", "k2"}, ("zhou", "yu"))
+        first = [entry(SourceKind.RECORD, {"k1"}, ("wu", "yu"), child_index=i) for i in (0, 1)]
+        last = entry(SourceKind.RECORD, {"k2"}, ("wu", "li"), child_index=0)
+        gone = entry(SourceKind.RECORD, {"k1"})
+        alert = entry(SourceKind.ALERT, {"k1"}, ("zhou", "yu"))
+        with store.transaction() as txn:
+            txn.replace_persons("M-3", Side.OTHER, [gone])
+            txn.replace_batch([
+                Replacement("M-1", Side.OTHER, [kept]),
+                Replacement("M-2", Side.OTHER, first),
+                Replacement("A-1", Side.ALERT, [alert]),
+                Replacement("M-2", Side.OTHER, [last]),
+                Replacement("M-3", Side.OTHER, []),
+            ])
+            assert labels(txn.candidates(["k1"], Side.OTHER)) == labels([kept.person])
+            assert labels(txn.candidates(["k2"], Side.OTHER)) == sorted(
+                labels([kept.person, last.person]))
+            assert labels(txn.candidates(["k1"], Side.ALERT)) == labels([alert.person])
+            counts = txn.name_counts([("zhou", "yu"), ("wu", "li")])
+            assert counts.surname_counts == {"zhou": 2, "wu": 1}
+            assert counts.given_counts == {"yu": 2, "li": 1}
+            assert (counts.named, counts.persons) == (3, 3)
+            txn.replace_batch([])
+            assert txn.name_counts([]).persons == 3
+
+    def test_persons_are_read_back_together_by_side_and_label(self, store: MatchStore) -> None:
+        """Every asked (side, label) that is indexed, on its own side; the others left out."""
+        records = [entry(SourceKind.RECORD, {"k"}) for _ in range(3)]
+        alert = entry(SourceKind.ALERT, {"k"})
+        with store.transaction() as txn:
+            for n, e in enumerate(records):
+                txn.replace_persons(f"M-{n}", Side.OTHER, [e])
+            txn.replace_persons("A-1", Side.ALERT, [alert])
+            wanted = [(Side.OTHER, records[0].person.facts.ref.label()),
+                      (Side.OTHER, records[2].person.facts.ref.label()),
+                      (Side.ALERT, records[1].person.facts.ref.label()),
+                      (Side.ALERT, alert.person.facts.ref.label()),
+                      (Side.OTHER, "RECORD:absent#0")]
+            found = txn.persons(wanted)
+            assert txn.persons([]) == {}
+        assert found == {wanted[0]: records[0].person, wanted[1]: records[2].person,
+                         wanted[3]: alert.person}
+
+    def test_owned_candidates_of_a_batch_are_those_of_each_query(
+        self, store: MatchStore
+    ) -> None:
+        """Each query of a batch finds what it finds alone, in order; a person found by two
+        queries is in both."""
+        plain = ["b:2015", "n:zhou", "n:周"]
+        made = [
+            entry(SourceKind.RECORD, {"b:2015", "n:zhou", "x:other"}),
+            entry(SourceKind.RECORD, {"n:zhou", "n:周"}),
+            entry(SourceKind.RECORD, {"n:周", "a:not-in-probe"}),
+            entry(SourceKind.ALERT, {"n:zhou"}),
+        ]
+        with store.transaction() as txn:
+            for n, e in enumerate(made):
+                side = Side.ALERT if e.person.facts.ref.source is SourceKind.ALERT else Side.OTHER
+                txn.replace_persons(f"B-{n}", side, [e])
+            stored = {k: txn.blind([k])[0] for k in plain}
+            probe = txn.blind(plain)
+            narrow = txn.blind(["n:周"])
+            queries = [
+                *(OwnedQuery(stored[k], probe, Side.OTHER) for k in plain),
+                OwnedQuery(stored["n:zhou"], probe, Side.ALERT),
+                OwnedQuery(stored["n:周"], narrow, Side.OTHER),
+                OwnedQuery(txn.blind(["absent"])[0], probe, Side.OTHER),
+            ]
+            alone = [labels(txn.owned_candidates(*q)) for q in queries]
+            together = [labels(found) for found in txn.owned_candidates_batch(queries)]
+            assert txn.owned_candidates_batch([]) == []
+        assert together == alone
+        assert sum(map(len, alone)) == 6  # 3 persons once each, the alert, two under 周 alone
+
+    def test_outbox_batch_keeps_its_order(self, store: MatchStore) -> None:
+        """Messages written together are claimed in the order given, in their own box."""
+        sent = [("t.k", f"k{n}".encode(), f"v{n}".encode()) for n in range(5)]
+        with store.transaction() as txn:
+            txn.outbox_batch(sent[:3], Outbox.PROBES)
+            txn.outbox_batch([("t.m", None, b"message")])
+            txn.outbox_batch(sent[3:], Outbox.PROBES)
+            txn.outbox_batch([], Outbox.PROBES)
+        claimed = store.claim_outbox(box=Outbox.PROBES)
+        assert [(m.topic, m.key, m.value) for m in claimed] == sent
+        assert [(m.topic, m.key, m.value) for m in store.claim_outbox()] == [
+            ("t.m", None, b"message")]
 
 
 class TestOutboxAndBookkeeping:
