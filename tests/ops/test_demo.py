@@ -41,7 +41,7 @@ def demo(services_up: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
     hubctl = str(Path(sys.executable).parent / "hubctl")
     env = {**os.environ, "COLUMNS": "160"}
     done = subprocess.run([hubctl, "demo", "--size", "small", "--seed", "11", "--root", str(root)],
-                          env=env, capture_output=True, text=True, timeout=900, check=False)
+                          env=env, capture_output=True, text=True, timeout=1200, check=False)
     run = load_run(root)
     try:
         assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
