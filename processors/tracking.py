@@ -156,9 +156,7 @@ class DecodedRecords:
     def put(self, digest: bytes, record: EventRecord) -> None:
         self._records[digest] = record
         if len(self._records) > self.size:
-            # The oldest (dicts keep their order); pop, as the verify stage's thread and the
-            # loop's stages may both be evicting.
-            self._records.pop(next(iter(self._records)), None)
+            del self._records[next(iter(self._records))]  # the oldest: dicts keep their order
 
 
 # Shared by the stages of one process (one worker runs the verify, project and match agents).
