@@ -112,7 +112,21 @@ _INSERT_EVENT = (
 )
 
 
-_COPY_EVENTS = f"COPY event_store ({_EVENT_COLUMNS}, {SEALED_COLUMNS}) FROM STDIN"
+# One statement for a whole batch, whatever its size: the columns go as arrays (one round trip,
+# no savepoint, unlike COPY, which has no ON CONFLICT and needed one to fall back on), taken
+# back in array order so positions follow the batch's order.
+_EVENT_TYPES = (
+    "text", "text", "int", "text", "text", "text", "bigint", "timestamptz", "timestamptz",
+    "bytea", "bytea", "bytea", "jsonb", "text", "bytea", "bytea", "bytea", "bytea",
+)
+_INSERT_EVENTS = (
+    f"INSERT INTO event_store ({_EVENT_COLUMNS}, {SEALED_COLUMNS}) "
+    f"SELECT {', '.join(f'c{i}' for i in range(len(_EVENT_TYPES)))} FROM unnest("
+    + ", ".join(f"%s::{t}[]" for t in _EVENT_TYPES)
+    + ") WITH ORDINALITY AS u("
+    + ", ".join(f"c{i}" for i in range(len(_EVENT_TYPES)))
+    + ", n) ORDER BY n ON CONFLICT (event_id) DO NOTHING"
+)
 
 
 def _event_params(record: EventRecord, sealed: tuple[Any, ...] | None) -> tuple[Any, ...]:
@@ -187,17 +201,10 @@ class _PgEventTxn:
     def append_many(self, records: Sequence[EventRecord]) -> None:
         if not records:
             return
-        rows = self._params(records)
-        # COPY streams the batch in one statement. It has no ON CONFLICT: when another worker
-        # stored one of these ids since this batch read the store (the same event sent twice
-        # under two keys), the copy is undone and the inserts below absorb the duplicate.
-        try:
-            with self._cur.connection.transaction(), self._cur.copy(_COPY_EVENTS) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        except psycopg.errors.UniqueViolation:
-            # executemany pipelines the inserts: one round trip for the batch, not one per row.
-            self._cur.executemany(_INSERT_EVENT, rows)
+        # An id another worker stored since this batch read the store (the same event sent
+        # twice under two keys) is absorbed by ON CONFLICT, as one insert would.
+        columns = [list(column) for column in zip(*self._params(records), strict=True)]
+        self._cur.execute(_INSERT_EVENTS, columns)
 
     def sequences(self, publishers: Iterable[str]) -> dict[str, PublisherSequence]:
         ids = list(publishers)
@@ -211,20 +218,27 @@ class _PgEventTxn:
         return {row[0]: PublisherSequence(*row) for row in self._cur.fetchall()}
 
     def save_sequence(self, state: PublisherSequence) -> None:
+        self.save_sequences([state])
+
+    def save_sequences(self, states: Sequence[PublisherSequence]) -> None:
+        """Every publisher's state of a batch in one statement."""
+        if not states:
+            return
         self._cur.execute(
             "INSERT INTO publisher_sequences (publisher_id, last_sequence, last_seen_at, events, "
-            "gaps, replays, duplicates) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            "gaps, replays, duplicates) SELECT * FROM unnest(%s::text[], %s::bigint[], "
+            "%s::timestamptz[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]) "
             "ON CONFLICT (publisher_id) DO UPDATE SET last_sequence = EXCLUDED.last_sequence, "
             "last_seen_at = EXCLUDED.last_seen_at, events = EXCLUDED.events, "
             "gaps = EXCLUDED.gaps, replays = EXCLUDED.replays, duplicates = EXCLUDED.duplicates",
             (
-                state.publisher_id,
-                state.last_sequence,
-                state.last_seen_at,
-                state.events,
-                state.gaps,
-                state.replays,
-                state.duplicates,
+                [s.publisher_id for s in states],
+                [s.last_sequence for s in states],
+                [s.last_seen_at for s in states],
+                [s.events for s in states],
+                [s.gaps for s in states],
+                [s.replays for s in states],
+                [s.duplicates for s in states],
             ),
         )
 

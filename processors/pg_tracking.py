@@ -49,20 +49,17 @@ def advance(cur: psycopg.Cursor[Any], consumer: str, topic: str, partition: int,
 def claim_many(
     cur: psycopg.Cursor[Any], consumer: str, parts: Iterable[tuple[str, int]]
 ) -> dict[tuple[str, int], int]:
-    """`claim` for several partitions in two statements instead of two per partition; rows are
+    """`claim` for several partitions in one statement instead of two per partition; rows are
     created and locked in (topic, partition) order, the same order in every worker."""
     wanted = sorted(set(parts))
     topics, partitions = [t for t, _ in wanted], [p for _, p in wanted]
+    # A new row is inserted, an existing one "updated" to itself: either way it is locked to
+    # the commit and returned with its offset.
     cur.execute(
-        'INSERT INTO processed (consumer, topic, partition, "offset") '
+        'INSERT INTO processed AS d (consumer, topic, partition, "offset") '
         "SELECT %s, t, p, -1 FROM unnest(%s::text[], %s::int[]) AS u(t, p) ORDER BY t, p "
-        "ON CONFLICT DO NOTHING",
-        (consumer, topics, partitions),
-    )
-    cur.execute(
-        'SELECT topic, partition, "offset" FROM processed WHERE consumer = %s AND '
-        "(topic, partition) IN (SELECT * FROM unnest(%s::text[], %s::int[])) "
-        "ORDER BY topic, partition FOR UPDATE",
+        'ON CONFLICT (consumer, topic, partition) DO UPDATE SET "offset" = d."offset" '
+        'RETURNING topic, partition, "offset"',
         (consumer, topics, partitions),
     )
     return {(row[0], row[1]): int(row[2]) for row in cur.fetchall()}

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from hub.authority import MatchSubject
 from hub.envelope import decode_envelope, decode_payload
@@ -31,6 +31,13 @@ from hub.store import (
 from hub.verify import SequenceWarning, Verified, apply_registry_event
 
 log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class BulkSequences(Protocol):
+    """A transaction that writes several publishers' sequence states at once."""
+
+    def save_sequences(self, states: Sequence[PublisherSequence]) -> None: ...
 
 
 class BatchSeen:
@@ -111,8 +118,12 @@ class BatchSequences:
         )
 
     def flush(self, txn: EventStoreTxn) -> None:
-        for publisher_id in sorted(self.changed):
-            txn.save_sequence(self.state[publisher_id])
+        changed = [self.state[publisher_id] for publisher_id in sorted(self.changed)]
+        if isinstance(txn, BulkSequences):
+            txn.save_sequences(changed)  # one statement for the batch (PostgreSQL)
+        else:
+            for state in changed:
+                txn.save_sequence(state)
         for anomaly in self.anomalies:
             txn.record_anomaly(anomaly)
 
@@ -194,4 +205,4 @@ class RegistryView:
                 self._position = stored.position
 
 
-__all__ = ["BatchSeen", "BatchSequences", "BatchSubjects", "RegistryView"]
+__all__ = ["BatchSeen", "BatchSequences", "BatchSubjects", "BulkSequences", "RegistryView"]
