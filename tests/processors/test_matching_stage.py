@@ -292,6 +292,22 @@ def test_parents_dna_re_searches_the_alert_and_notifies_with_kinship(harness: Ha
     assert "no registered police covers 530102" in note["notes"][0]
 
 
+def _in_memory_index(wires: list[bytes]) -> tuple[CandidateIndex, Any]:
+    """The batch matcher's index over the same events, and the (last) alert among them."""
+    index = CandidateIndex()
+    alert = None
+    for wire in wires:
+        env = decode_envelope(wire)
+        body = decode_payload(CATALOG, env)
+        if env.event_type == "missing-person-alert":
+            alert = prepare(facts_from_alert(body, None, str(env.event_id)))
+            index.add(alert)
+        else:
+            for person in facts_from_migrant_record(body, str(env.event_id)):
+                index.add(prepare(person))
+    return index, alert
+
+
 def test_scores_weigh_name_frequency_like_the_in_memory_index(harness: Harness) -> None:
     """With enough persons indexed, a hit's score equals the batch matcher's over the same index."""
     wires = [harness.alert(1, CHILD)]
@@ -301,16 +317,7 @@ def test_scores_weigh_name_frequency_like_the_in_memory_index(harness: Harness) 
     ]
     target = harness.record(1, dict(CHILD, name="周家怡"))
     harness.feed(*wires, target)
-    index = CandidateIndex()
-    for wire in [*wires, target]:
-        env = decode_envelope(wire)
-        body = decode_payload(CATALOG, env)
-        if env.event_type == "missing-person-alert":
-            alert = prepare(facts_from_alert(body, None, str(env.event_id)))
-            index.add(alert)
-        else:
-            for person in facts_from_migrant_record(body, str(env.event_id)):
-                index.add(prepare(person))
+    index, alert = _in_memory_index([*wires, target])
     child = index.get(
         facts_from_migrant_record(
             decode_payload(CATALOG, decode_envelope(target)), str(decode_envelope(target).event_id)
@@ -345,17 +352,7 @@ def test_latin_names_weigh_their_frequency_like_the_in_memory_index(harness: Har
         wires.append(harness.world.event(REGISTRY, "migrant-record", payload=payload))
     target = harness.record(1, girl)
     harness.feed(*wires, target)
-    index = CandidateIndex()
-    alert = None
-    for wire in [*wires, target]:
-        env = decode_envelope(wire)
-        body = decode_payload(CATALOG, env)
-        if env.event_type == "missing-person-alert":
-            alert = prepare(facts_from_alert(body, None, str(env.event_id)))
-            index.add(alert)
-        else:
-            for person in facts_from_migrant_record(body, str(env.event_id)):
-                index.add(prepare(person))
+    index, alert = _in_memory_index([*wires, target])
     assert alert is not None and index.latin_named > 500
     target_env = decode_envelope(target)
     body = decode_payload(CATALOG, target_env)
