@@ -58,6 +58,8 @@ from hub.schema_catalog import SchemaCatalog
 from ops import db
 from processors import topic_admin
 from processors.app import ANCHOR_ENV
+from processors.pg_keys import keyring_for
+from processors.pg_match_seal import MatchSealer
 from processors.supervisor import start_workers, stop_workers, workers
 from processors.testing import SignedWorld, payload_for
 
@@ -240,6 +242,7 @@ def search_latency(
 ) -> dict[str, list[float]]:
     """Alerts one at a time: publish -> searched and indexed; and their key lookups alone."""
     rng = random.Random(seed + 1)
+    sealer = MatchSealer(keyring_for(settings.pg_dsn, settings.secrets_dir))
     producer = KafkaProducer(**settings.kafka_config(), acks="all", linger_ms=0)
     ingest = topics.topic_name(settings, "ingest")
     through: list[float] = []
@@ -258,8 +261,9 @@ def search_latency(
                 raise TimeoutError(f"alert {payload['alert_id']} not searched within 120 s")
             time.sleep(0.005)
         through.append(time.monotonic() - sent)
-        keys = sorted(k for k in blocking_keys(prepare(facts_from_alert(payload)), stored=False)
-                      if not k.startswith("dna:"))
+        # The index stores blocking keys blinded: look them up in that form, as the matcher does.
+        keys = sealer.keys(k for k in blocking_keys(prepare(facts_from_alert(payload)),
+                                                    stored=False) if not k.startswith("dna:"))
         began = time.monotonic()
         found = _scalar(conn, "SELECT count(DISTINCT person_ref) FROM match_keys "
                               "WHERE block_key = ANY(%s) AND side = 'OTHER'", keys)
