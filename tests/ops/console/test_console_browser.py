@@ -110,7 +110,9 @@ def test_login_and_overview_agree_with_hubctl_status(
     assert text(browser, '[data-reason="MALFORMED/open"]') == "1"
     ingest = hub.settings.topic_prefix + "ingest"
     messages = int(re.search(rf"{re.escape(ingest)}\s+.\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-    assert text(browser, f'[data-topic="{ingest}"]') == str(messages)
+    # The broker's figures are read apart from the database's: wait for the live refresh.
+    wait_until("overview shows the ingest topic's messages",
+               lambda: text(browser, f'[data-topic="{ingest}"]') == str(messages))
     assert "1 open quarantine entry MALFORMED" in text(browser, "#attention")
     assert "up" in text(browser, "#pg-health") and "up" in text(browser, "#broker-health")
     assert re.search(rf"verify {re.escape(ingest)} 0", text(browser, "#lag"))
