@@ -13,13 +13,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import psycopg
-
-from hub.errors import MatchingInputError, RoutingError, StoreUnavailable
+from hub.errors import MatchingInputError, RoutingError
 from hub.limits import storable_text
 from hub.matching.fanout import decode_probe
 from hub.matching.store import MatchStore, MatchTxn
-from processors.match_stage import MatchResult, MatchStage
+from processors.match_stage import MatchResult, MatchStage, is_outage
 from processors.tracking import InMessage, advance_partitions, claim_partitions
 
 log = logging.getLogger(__name__)
@@ -68,10 +66,8 @@ class KeyStage:
             else:
                 try:
                     self.stage.search_probes(txn, [decode_probe(m.value) for m in fresh], result)
-                except StoreUnavailable:
-                    raise
                 except Exception as err:
-                    if isinstance(err, psycopg.OperationalError):
+                    if is_outage(err):
                         raise
                     raise _ProbeFailed from err
             advance_partitions(txn, self.consumer, messages)
@@ -84,11 +80,9 @@ class KeyStage:
                 self.stage.search_probe(txn, decode_probe(msg.value), result)
         except (MatchingInputError, RoutingError) as err:
             self._failed(txn, where, str(err), result)
-        except StoreUnavailable:
-            raise
         except Exception as err:
-            if isinstance(err, psycopg.OperationalError):
-                raise  # an outage: the whole batch waits and is retried
+            if is_outage(err):
+                raise  # the whole batch waits and is retried
             log.exception("match-keys: probe %s failed", where)
             self._failed(txn, where, f"{type(err).__name__}: {err}", result)
 

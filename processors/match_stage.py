@@ -111,12 +111,19 @@ from processors.tracking import (
 
 log = logging.getLogger(__name__)
 
+def is_outage(err: BaseException) -> bool:
+    """Whether a failure is the store being unreachable (the batch waits and is retried)
+    rather than something about one event (kept as failed while the next go on)."""
+    return isinstance(err, StoreUnavailable | psycopg.OperationalError)
+
+
 __all__ = [
     "MATCH_TYPES",
     "MatchResult",
     "MatchStage",
     "create_match_stage",
     "ensure_topic",
+    "is_outage",
     "merged_alert",
 ]
 
@@ -278,13 +285,11 @@ class MatchStage:
                 except (MatchingInputError, RoutingError) as err:
                     self._drop_pending(held)
                     self._failed(txn, record, str(err), result)
-                except StoreUnavailable:
-                    raise
                 except Exception as err:
                     # Anything else this one event does (a value the store refuses, a bug) is
                     # undone by its savepoint and kept as failed: the next events go on.
-                    if isinstance(err, psycopg.OperationalError):
-                        raise  # an outage: the whole batch waits and is retried
+                    if is_outage(err):
+                        raise  # the whole batch waits and is retried
                     log.exception("match: %s %s failed", record.event_type, record.event_id)
                     self._drop_pending(held)
                     self._failed(txn, record, f"{type(err).__name__}: {err}", result)
@@ -304,10 +309,8 @@ class MatchStage:
         try:
             txn.replace_batch([p.replacement for p in pending])
             txn.outbox_batch([m for p in pending for m in p.probes], Outbox.PROBES)
-        except StoreUnavailable:
-            raise
         except Exception as err:
-            if isinstance(err, psycopg.OperationalError):
+            if is_outage(err):
                 raise
             raise _IndexFailed from err
 
