@@ -175,6 +175,10 @@ class PipelineApp:
             producer_max_batch_size=512 * 1024,
             broker_commit_interval=1.0,
             stream_wait_empty=False,
+            # Each poll's records are all handed to the agents before the next poll: polls of
+            # about one batch keep the key stage's batches full (500 probes, not 150) and let
+            # other topics' events in between.
+            broker_max_poll_records=batch,
             # A worker whose first assignment saw a topic without partitions (metadata not yet
             # loaded) only rejoins at the next metadata refresh: make that seconds, not minutes.
             consumer_metadata_max_age_ms=10_000,
@@ -353,13 +357,16 @@ class PipelineApp:
         commit (whatever is not acknowledged stays in the outbox), then the input acknowledged."""
         async for events in stream.noack_take(self.batch, within=WITHIN):
             messages = [_message(e) for e in events]
+            started = time.monotonic()
             result = await _until_stored(stage, functools.partial(process, messages))
+            matched = time.monotonic()
             sent = await _until_stored("match outbox", self.match_sender.flush)
             await _ack(stream, events)
             log.info(
-                "%s: %d %s, %d notified, %d to review, %d suppressed, %d failed, %d sent",
+                "%s: %d %s, %d notified, %d to review, %d suppressed, %d failed in %.3fs; "
+                "%d sent in %.3fs",
                 stage, result.events, what, result.notified, result.reviewed, result.suppressed,
-                result.failed, sent,
+                result.failed, matched - started, sent, time.monotonic() - matched,
             )
             # A batch runs on the loop thread and a backlog is taken without waiting: hand the
             # loop to the other agents between batches (an alert behind a backlog of probes

@@ -19,7 +19,8 @@ What each event does is decided by the pure rules of :mod:`hub.matching.rules`; 
 the :class:`hub.matching.store.MatchStore`, scores candidates and writes the rules' effects back.
 On the workers (``fan_out`` set) a person is only indexed here, and one probe per blocking key
 goes to the keyed topic, where that key's owner scores it (processors.match_key_stage,
-hub.matching.fanout); without it (a rebuild, tests) the person is searched here at once.
+hub.matching.fanout); without it (a rebuild, tests) the person is searched here at once. An
+alert is always searched here at once as well, so that a backlog of probes never delays it.
 Every NOTIFY hit carries its reply and decision deadlines (hub.response, from the settings).
 
 All of one batch commits in one transaction with its input positions (consumer ``match`` in
@@ -404,11 +405,13 @@ class MatchStage:
             if self._registered is None:
                 self._registered = txn.registered()
             result.sampling_requests += self.sampling.consider_alert(txn, state, self._registered)
+        # Searched here at once against every person indexed before this commit, so a new
+        # alert is answered even while the keys' owners work through a backlog of probes.
+        self._score_alert(txn, state, alert, _candidates(txn, alert, Side.OTHER), trigger, result)
         if self.fan_out is not None:
+            # Persons committed meanwhile are found by the alert's probes; a pair found here
+            # and again there is one match, notified once (the pair lock, judge_hit).
             self._send_probes(txn, Side.ALERT, alert, trigger)
-        else:
-            self._score_alert(txn, state, alert, _candidates(txn, alert, Side.OTHER), trigger,
-                              result)
 
     def _score_alert(
         self,

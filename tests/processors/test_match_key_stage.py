@@ -168,14 +168,30 @@ def test_redelivered_probes_and_a_worker_restarted_midway_repeat_nothing(
     assert cluster.store.failures() == []
 
 
-def test_the_record_arriving_first_is_found_by_the_alert(cluster: Cluster) -> None:
-    """Either order: a record whose probes were scored before the alert existed is found by
-    the alert's probes."""
+def test_the_record_arriving_first_is_found_by_the_alert_at_once(cluster: Cluster) -> None:
+    """Either order: a record indexed before the alert existed is found by the alert in the
+    match stage itself, before any key owner runs (a backlog of probes does not delay a new
+    alert); the alert's probes find the pair again and notify nothing more."""
     cluster.feed(cluster.record())
     assert cluster.run(0) + cluster.run(1) == 0
     cluster.feed(cluster.alert())
-    assert cluster.run(0) + cluster.run(1) == 1
     assert cluster.pair_status() == (PairStatus.NOTIFIED, 2)
+    assert any(log for log in cluster.log.values())  # the alert's probes did go out
+    assert cluster.run(0) + cluster.run(1) == 0
+    assert cluster.pair_status() == (PairStatus.NOTIFIED, 2)
+    assert len(cluster.notifications()) == 3
+
+
+def test_an_alert_found_at_once_and_by_a_probe_in_flight_is_one_match(cluster: Cluster) -> None:
+    """A record indexed while its probes wait unscored, then the alert: the alert's own search
+    notifies the pair, and the record's probes and the alert's, scored later, repeat nothing."""
+    cluster.feed(cluster.record())
+    cluster.feed(cluster.alert())
+    assert cluster.pair_status() == (PairStatus.NOTIFIED, 2)
+    assert cluster.run(0) + cluster.run(1) == 0
+    assert cluster.run(0) + cluster.run(1) == 0
+    assert len(cluster.notifications()) == 3
+    assert cluster.store.failures() == []
 
 
 def test_a_probe_that_is_not_one_is_kept_as_failed(cluster: Cluster) -> None:
