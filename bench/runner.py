@@ -78,6 +78,9 @@ def _pipeline(quick: bool) -> list[Figure]:
     return [
         Figure("pipeline", "ingest -> stored events, 1 worker", r["e2e"], "/s",
                "bare Ed25519 verify", r["bare"], r["ratio"]),
+        # CPU beside CPU: what the worker costs per event whatever share of the cores it gets.
+        Figure("pipeline", "worker CPU per event, stored + projected", r["cpu_ms"], "ms",
+               "bare Ed25519 verify, CPU", r["bare_cpu_ms"], r["bare_cpu_ms"] / r["cpu_ms"]),
         Figure("pipeline", "ingest -> projection at 200/s, p50", r["p50_ms"], "ms"),
         Figure("pipeline", "ingest -> projection at 200/s, p99", r["p99_ms"], "ms"),
     ]
