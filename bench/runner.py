@@ -86,6 +86,18 @@ def _pipeline(quick: bool) -> list[Figure]:
     ]
 
 
+def _stages(quick: bool) -> list[Figure]:
+    module: Any = importlib.import_module("bench.bench_stages")
+    r = module.run(5000 if quick else 20_000, 500)
+    # The stages without Faust or Kafka: set beside the worker's CPU per event (pipeline).
+    return [
+        Figure("stages", "verify stage alone, CPU per event", r["verify_cpu_ms"], "ms",
+               "bare Ed25519 verify, CPU", r["bare_cpu_ms"],
+               r["bare_cpu_ms"] / r["verify_cpu_ms"]),
+        Figure("stages", "projection stage alone, CPU per event", r["project_cpu_ms"], "ms"),
+    ]
+
+
 def _backfill(quick: bool) -> list[Figure]:
     module: Any = importlib.import_module("bench.bench_backfill")
     # 1 M persons took about 10 h on the 2-core machine (26 persons/s): the full run loads
@@ -262,6 +274,7 @@ BENCHES: dict[str, Callable[[bool], list[Figure]]] = {
     "envelope": _envelope,
     "connector": _connector,
     "pipeline": _pipeline,
+    "stages": _stages,
     "security": _security,
     "matching": _matching,
     "match-workers": _match_workers,
