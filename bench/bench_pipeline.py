@@ -5,6 +5,9 @@
    (``event_store.stored_at``), through real Faust worker processes. Beside it: bare
    ``cryptography`` Ed25519 verifications per second of the same signed bytes, measured in this
    run; the ratio says what share of the bare verification rate the whole pipeline keeps.
+   And the workers' CPU seconds per event until every event is stored and projected, beside
+   the CPU of one bare verification: a figure that holds whatever share of the cores the
+   workers get on a shared machine.
 2. Latency: events sent at a steady moderate rate; for each, the time from its send to its
    projection commit (``proj_applied.applied_at``); p50 and p99.
 
@@ -16,6 +19,7 @@ Needs `hubctl services up`. Uses its own topic prefix and database, removed afte
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import tempfile
 import time
@@ -36,7 +40,7 @@ from hub.identity import HUB_OPERATOR_ID
 from hub.keys import SIGNATURE_SIZE
 from hub.schema_catalog import SchemaCatalog
 from ops import db
-from processors import topic_admin
+from processors import supervisor, topic_admin
 from processors.app import ANCHOR_ENV
 from processors.supervisor import start_workers, stop_workers
 from processors.testing import SignedWorld
@@ -81,13 +85,18 @@ def _wait(settings: Settings, query: str, target: int, timeout: float) -> None:
         time.sleep(0.2)
 
 
-def bare_verify_rate(wires: list[bytes], world: SignedWorld) -> float:
-    """Ed25519 verifications per second with `cryptography` alone, best of three rounds."""
+def _verifications(wires: list[bytes], world: SignedWorld) -> list[tuple[Any, bytes, bytes]]:
     keys = {pid: key.verify_key for pid, key in world.keys.items()}
     items = []
     for wire in wires:
         env = decode_envelope(wire)
         items.append((keys[env.publisher_id], wire[-SIGNATURE_SIZE:], signed_region(wire)))
+    return items
+
+
+def bare_verify_rate(wires: list[bytes], world: SignedWorld) -> float:
+    """Ed25519 verifications per second with `cryptography` alone, best of three rounds."""
+    items = _verifications(wires, world)
     best = 0.0
     for _ in range(3):
         start = time.perf_counter()
@@ -95,6 +104,30 @@ def bare_verify_rate(wires: list[bytes], world: SignedWorld) -> float:
             key.verify(signature, message)
         best = max(best, len(items) / (time.perf_counter() - start))
     return best
+
+
+def bare_verify_cpu(wires: list[bytes], world: SignedWorld) -> float:
+    """CPU seconds of one bare Ed25519 verification, best of three rounds: beside the worker's
+    CPU per event it says what the pipeline costs whatever share of the cores it gets."""
+    items = _verifications(wires, world)
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        for key, signature, message in items:
+            key.verify(signature, message)
+        best = min(best, (time.process_time() - start) / len(items))
+    return best
+
+
+def workers_cpu(settings: Settings) -> float:
+    """CPU seconds (user and system) the running workers of this lane have used so far."""
+    total = 0.0
+    for worker in supervisor.workers(settings):
+        if worker.pid is not None:
+            # /proc/<pid>/stat: fields 14 and 15 are utime and stime, in clock ticks.
+            fields = Path(f"/proc/{worker.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def throughput(settings: Settings, world: SignedWorld, wires: list[bytes]) -> float:
@@ -165,6 +198,7 @@ def run(
     per = events // len(PUBLISHERS)
     wires = [world.event(pid, "tip-report", i + 1) for i in range(per) for pid in PUBLISHERS]
     bare = bare_verify_rate(wires, world)
+    bare_cpu = bare_verify_cpu(wires, world)
     print(f"bare Ed25519 verify (cryptography)      {bare:10.0f} /s")
     with lane(workers, world) as settings:
         producer = KafkaProducer(**settings.kafka_config(), acks="all")
@@ -175,6 +209,7 @@ def run(
         producer.flush()
         producer.close()
         _wait(settings, "SELECT count(*) FROM event_store", len(registry), 120)
+        cpu_before = workers_cpu(settings)
         e2e = throughput(settings, world, wires)
         print(
             f"ingest -> committed store row, {workers} worker(s) {e2e:10.0f} /s "
@@ -182,6 +217,13 @@ def run(
         )
         print(f"ratio pipeline / bare verify            {e2e / bare:10.3f}")
         _wait(settings, "SELECT count(*) FROM proj_applied", len(wires) + len(registry), 600)
+        # The workers' whole CPU from the first send until every event is projected: verify,
+        # store, send and project, each event once.
+        cpu = (workers_cpu(settings) - cpu_before) / len(wires)
+        print(
+            f"worker CPU per event, stored and projected {cpu * 1000:7.3f} ms, bare verify "
+            f"{bare_cpu * 1000:6.3f} ms: ratio {bare_cpu / cpu:6.3f}"
+        )
         to_store, lat = latency(settings, world, rate, seconds)
     p50, p99 = _pct(lat, 0.5), _pct(lat, 0.99)
     print(
@@ -196,6 +238,8 @@ def run(
         "bare": bare,
         "e2e": e2e,
         "ratio": e2e / bare,
+        "cpu_ms": cpu * 1000,
+        "bare_cpu_ms": bare_cpu * 1000,
         "p50_ms": p50 * 1000,
         "p99_ms": p99 * 1000,
         "workers": float(workers),

@@ -78,8 +78,23 @@ def _pipeline(quick: bool) -> list[Figure]:
     return [
         Figure("pipeline", "ingest -> stored events, 1 worker", r["e2e"], "/s",
                "bare Ed25519 verify", r["bare"], r["ratio"]),
+        # CPU beside CPU: what the worker costs per event whatever share of the cores it gets.
+        Figure("pipeline", "worker CPU per event, stored + projected", r["cpu_ms"], "ms",
+               "bare Ed25519 verify, CPU", r["bare_cpu_ms"], r["bare_cpu_ms"] / r["cpu_ms"]),
         Figure("pipeline", "ingest -> projection at 200/s, p50", r["p50_ms"], "ms"),
         Figure("pipeline", "ingest -> projection at 200/s, p99", r["p99_ms"], "ms"),
+    ]
+
+
+def _stages(quick: bool) -> list[Figure]:
+    module: Any = importlib.import_module("bench.bench_stages")
+    r = module.run(5000 if quick else 20_000, 500)
+    # The stages without Faust or Kafka: set beside the worker's CPU per event (pipeline).
+    return [
+        Figure("stages", "verify stage alone, CPU per event", r["verify_cpu_ms"], "ms",
+               "bare Ed25519 verify, CPU", r["bare_cpu_ms"],
+               r["bare_cpu_ms"] / r["verify_cpu_ms"]),
+        Figure("stages", "projection stage alone, CPU per event", r["project_cpu_ms"], "ms"),
     ]
 
 
@@ -259,6 +274,7 @@ BENCHES: dict[str, Callable[[bool], list[Figure]]] = {
     "envelope": _envelope,
     "connector": _connector,
     "pipeline": _pipeline,
+    "stages": _stages,
     "security": _security,
     "matching": _matching,
     "match-workers": _match_workers,

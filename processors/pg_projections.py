@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import psycopg
@@ -68,6 +70,13 @@ def _upsert_sql(spec: TableSpec, names: tuple[str, ...]) -> sql.Composed:
     return insert + sql.SQL("DO UPDATE SET ") + sets
 
 
+# Every applied mark of a batch in one statement (binary arrays: nothing to quote or escape).
+_MARK_APPLIED = (
+    "INSERT INTO proj_applied (projection, event_id) "
+    "SELECT * FROM unnest(%b::text[], %b::text[])"
+)
+
+
 class _PgProjectionTxn:
     """Writes are buffered and sent in one pipeline before the next read and before commit."""
 
@@ -75,14 +84,20 @@ class _PgProjectionTxn:
         self._cur = cur
         self._store = store
         self._pending: list[tuple[Any, Sequence[Any]]] = []
+        self._marks: list[tuple[str, str]] = []
 
     def flush(self) -> None:
-        if not self._pending:
+        if not self._pending and not self._marks:
             return
         pending, self._pending = self._pending, []
+        marks, self._marks = self._marks, []
         with self._cur.connection.pipeline():
-            for statement, params in pending:
-                self._cur.execute(statement, params)
+            if marks:
+                self._cur.execute(_MARK_APPLIED, ([p for p, _ in marks], [e for _, e in marks]))
+            # A run of rows under the same statement goes through one executemany (one call
+            # instead of one per row); runs stay in order, so merges see the rows in order.
+            for statement, run in groupby(pending, key=itemgetter(0)):
+                self._cur.executemany(statement, [params for _, params in run])
 
     def claim(self, consumer: str, topic: str, partition: int) -> int:
         self.flush()
@@ -116,12 +131,7 @@ class _PgProjectionTxn:
     def apply(self, projection: str, event_id: str, changes: Sequence[Any]) -> None:
         # No ON CONFLICT: callers check applied() first under the partition lock, so a second
         # application can only be a bug, and it must abort the batch rather than double a count.
-        self._pending.append(
-            (
-                "INSERT INTO proj_applied (projection, event_id) VALUES (%s, %s)",
-                (projection, event_id),
-            )
-        )
+        self._marks.append((projection, event_id))
         for change in changes:
             spec = self._store.catalog.table(change.table)
             values = spec.normalize(change.values)

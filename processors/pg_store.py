@@ -114,7 +114,9 @@ _INSERT_EVENT = (
 
 # One statement for a whole batch, whatever its size: the columns go as arrays (one round trip,
 # no savepoint, unlike COPY, which has no ON CONFLICT and needed one to fall back on), taken
-# back in array order so positions follow the batch's order.
+# back in array order so positions follow the batch's order. The arrays go in binary (%b):
+# in text every element of every array is quoted and escaped by regular expressions, which
+# cost a worker 80 ms of CPU per 500 events, the binary form 7 ms.
 _EVENT_TYPES = (
     "text", "text", "int", "text", "text", "text", "bigint", "timestamptz", "timestamptz",
     "bytea", "bytea", "bytea", "jsonb", "text", "bytea", "bytea", "bytea", "bytea",
@@ -122,7 +124,7 @@ _EVENT_TYPES = (
 _INSERT_EVENTS = (
     f"INSERT INTO event_store ({_EVENT_COLUMNS}, {SEALED_COLUMNS}) "
     f"SELECT {', '.join(f'c{i}' for i in range(len(_EVENT_TYPES)))} FROM unnest("
-    + ", ".join(f"%s::{t}[]" for t in _EVENT_TYPES)
+    + ", ".join(f"%b::{t}[]" for t in _EVENT_TYPES)
     + ") WITH ORDINALITY AS u("
     + ", ".join(f"c{i}" for i in range(len(_EVENT_TYPES)))
     + ", n) ORDER BY n ON CONFLICT (event_id) DO NOTHING"

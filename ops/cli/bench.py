@@ -25,8 +25,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                            "backfill is left out unless named with --only")
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
                         help="run only this benchmark (repeatable): envelope, connector, "
-                             "pipeline, security, matching, match-workers, match-latency, splink, "
-                             "splink-batch, febrl4, console, backfill (not in --quick unless "
+                             "pipeline, stages, security, matching, match-workers, "
+                             "match-latency, splink, splink-batch, febrl4, console, backfill "
+                             "(not in --quick unless "
                              "named) "
                              "(`python -m bench --help` has the list the runner knows)")
     parser.set_defaults(handler=_run)
