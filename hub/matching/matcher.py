@@ -303,16 +303,23 @@ class Matcher:
         counts = population.given_counts if given else population.surname_counts
         total = population.named
         value = alert.name.given_py if given else alert.name.surname_py
+        u = self.model.u[field][level]
+        if level == 1:
+            # The counts are of sounds (pinyin), and a sound is shared by the same characters
+            # (level 0) far more often than by others (陈/晨): a sound-alike agreement is as
+            # much likelier for a common sound as agreement on the sound is, u0 + u1 on
+            # average. (u1 alone set against the sound's whole frequency took 刘/柳 to the
+            # floor, the weight of a plain mismatch.)
+            u = self.model.u[field][0] + self.model.u[field][1]
         if total < _TF_MIN_POPULATION:
             # Too few names to say what is common on their own: shrink towards the average
             # agreement (u) with _TF_MIN_POPULATION pseudo-persons, so a name already seen
             # often (张, 丽 among the first hundreds) counts less from the start.
-            u = self.model.u[field][level]
             freq = (counts.get(value, 0) + _TF_MIN_POPULATION * u) / (total + _TF_MIN_POPULATION)
             return max(-_TF_MAX_BITS, min(_TF_MAX_BITS, math.log2(u / freq)))
         freq = (counts.get(value, 0) + 1) / (total + 1)
         # A common name agreeing says less than the average agreement; a rare one says more.
-        adjust = math.log2(self.model.u[field][level] / freq)
+        adjust = math.log2(u / freq)
         return max(-_TF_MAX_BITS, min(_TF_MAX_BITS, adjust))
 
     def decide(self, scored: ScoredPair) -> Decision | None:
