@@ -136,7 +136,8 @@ class Matcher:
         else:
             self.tables = TableSet.single(table or AlleleTable.load())
         # False restores the weighing of partial name agreements before issue 17 (frequency
-        # adjustment could push a sound-alike surname below "different"); only for measuring.
+        # adjustment could push a sound-alike surname below "different", and set its rare u
+        # against the sound's whole frequency); only for measuring.
         self.partial_floor = partial_floor
 
     @property
@@ -304,7 +305,7 @@ class Matcher:
         total = population.named
         value = alert.name.given_py if given else alert.name.surname_py
         u = self.model.u[field][level]
-        if level == 1:
+        if level == 1 and self.partial_floor:
             # The counts are of sounds (pinyin), and a sound is shared by the same characters
             # (level 0) far more often than by others (陈/晨): a sound-alike agreement is as
             # much likelier for a common sound as agreement on the sound is, u0 + u1 on
