@@ -288,11 +288,18 @@ class Matcher:
     def _latin_tf(self, field: str, alert: Features, population: NamePopulation) -> float:
         counts = getattr(population, "latin_counts", None)
         total = getattr(population, "latin_named", 0)
-        if alert.name is None or alert.name.han or counts is None or total < _TF_MIN_POPULATION:
+        if alert.name is None or alert.name.han or counts is None:
             return 0.0
         value = ("f:" + alert.name.family) if field == "latin_family" else ("g:" + alert.name.first)
-        freq = (counts.get(value, 0) + 1) / (total + 1)
-        adjust = math.log2(self.model.u[field][0] / freq)
+        u = self.model.u[field][0]
+        if total < _TF_MIN_POPULATION:
+            # Few Latin names yet (foreign victims among Chinese ones): shrunk towards the
+            # average agreement as Chinese names are, so a name already seen several times
+            # among a few dozen counts less (before, any name counted the average there).
+            freq = (counts.get(value, 0) + _TF_MIN_POPULATION * u) / (total + _TF_MIN_POPULATION)
+        else:
+            freq = (counts.get(value, 0) + 1) / (total + 1)
+        adjust = math.log2(u / freq)
         return max(-_TF_MAX_BITS, min(_TF_MAX_BITS, adjust))
 
     def _tf_adjustment(

@@ -148,6 +148,18 @@ class TestLatinParts:
             alert_rare, prepare(_latin(family="Zielinski", given="Bo")), index)
         assert common.contributions["latin_family"] < rare.contributions["latin_family"]
 
+    def test_name_seen_often_among_few_latin_names_counts_less(self) -> None:
+        """Among 60 Latin names (foreign victims among Chinese ones), a name seen ten times
+        counts less than the average agreement, as a Chinese name does below 500 persons."""
+        index = CandidateIndex()
+        for i in range(60):
+            family, given = ("htwe", "nan") if i % 6 == 0 else (f"fam{i}", f"given{i}")
+            index.add(prepare(_latin(family=family, given=given)))
+        alert = prepare(_latin(family="Htwe", given="Nan", source=SourceKind.ALERT))
+        seen = MATCHER.score_pair(alert, prepare(_latin(family="Htwe", given="Nan")), index)
+        for part in ("latin_family", "latin_given"):
+            assert seen.contributions[part] < MATCHER.model.weight(part, 0) - 1.0
+
     def test_one_word_name_weaker_than_full_name(self) -> None:
         """"Smith" alone agreeing with John Smith counts less than both parts agreeing."""
         alert = prepare(_latin("John Smith", source=SourceKind.ALERT))
