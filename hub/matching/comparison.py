@@ -242,7 +242,7 @@ def _birth(a: Features, b: Features) -> int | None:
     alo, ahi, blo, bhi = a.birth_lo, a.birth_hi, b.birth_lo, b.birth_hi
     if alo is None or blo is None or ahi is None or bhi is None:
         return None
-    if alo == ahi == blo == bhi:
+    if alo == ahi == blo == bhi or _same_number_other_age(a, b):
         return 0
     x, y = a.birth_digits, b.birth_digits
     # One digit mistyped, two swapped, or day and month read the other way round.
@@ -253,6 +253,15 @@ def _birth(a: Features, b: Features) -> int | None:
         wide = max(ahi - alo, bhi - blo)
         return 2 if wide <= _NARROW_DAYS else 3
     return 4 if gap <= _NEAR_DAYS else 5
+
+
+def _same_number_other_age(a: Features, b: Features) -> bool:
+    """The same identity number on both sides carries one birth date: an age stated against a
+    side's own number (an estimate written beside a copied number) is no second fact against
+    the pair."""
+    return (a.id_birth_conflict or b.id_birth_conflict) and bool(a.id_number) and (
+        a.id_number == b.id_number
+    )
 
 
 def _day_month_swapped(x: str, y: str) -> bool:
@@ -396,6 +405,8 @@ def _birth_detail(a: Features, b: Features) -> str:
     assert b.birth_lo is not None and b.birth_hi is not None
     shown = f"{_span(a.birth_lo, a.birth_hi)} / {_span(b.birth_lo, b.birth_hi)}"
     level = _birth(a, b)
+    if level == 0 and _same_number_other_age(a, b):
+        return f"{shown}, the same identity number's birth date"
     if level == 1:
         return f"{shown}, a typing error apart"
     if level in (4, 5):

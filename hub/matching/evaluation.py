@@ -15,12 +15,15 @@ from hub.matching.blocking import (
     DEFAULT_DNA_MIN_SHARE,
     CandidateIndex,
 )
+from hub.matching.comparison import FIELDS, compare_levels
 from hub.matching.facts import PersonFacts, PersonRef, SourceKind
 from hub.matching.features import Features, prepare
 from hub.matching.labelled import Label, LabelledData, latest_records
 from hub.matching.matcher import Decision, Hit, Matcher
 
 Pair = tuple[str, str, int | None]
+_NAME_FIELDS = ("surname", "given_name", "child_surname", "child_given_name", "latin_name",
+                "latin_family", "latin_given", "latin_one_word")
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,10 @@ KINDS = ("record", "accompanying child", "rescue")
 # Why a true pair was not notified: it never became a candidate (no blocking key shared), it
 # was scored below REVIEW, or it reached REVIEW only.
 MISS_CAUSES = ("never a candidate", "scored below review", "review only")
+# The strongest fact a missed true pair still shares, compared directly (whatever its keys):
+# what a better rule could yet find it by. "sex and age at most" are pairs no field rule can
+# lift (DOMAIN.md: a child of unknown origin is found by a DNA sample, not by its record).
+MISS_EVIDENCE = ("DNA", "identity number", "name", "alias", "located mark", "sex and age at most")
 
 
 def kind_of(pair: Pair, rescue_ids: set[str]) -> str:
@@ -86,8 +93,10 @@ class EvalReport:
     dna_pairs_notified: int = 0
     dna_candidates_per_search: float = 0.0
     hits: list[Hit] = field(default_factory=list)
-    # True pairs missed at NOTIFY, per kind: why (see MISS_CAUSES), how many.
+    # True pairs missed at NOTIFY, per kind: why (see MISS_CAUSES), how many; and what they
+    # still share (see MISS_EVIDENCE).
     misses: dict[str, dict[str, int]] = field(default_factory=dict)
+    miss_evidence: dict[str, dict[str, int]] = field(default_factory=dict)
     candidates_scored: int = 0
     persons: int = 0
     alerts: int = 0
@@ -204,12 +213,16 @@ def evaluate(
     }
     reviewed = {pair_of(h) for h in hits}
     misses = {kind: dict.fromkeys(MISS_CAUSES, 0) for kind in KINDS}
+    miss_evidence = {kind: dict.fromkeys(MISS_EVIDENCE, 0) for kind in KINDS}
+    by_id = {(r.business_id, r.child_index): f for r, f in prepared.items()}
     for missed in truth - set(notify):
         cause = (MISS_CAUSES[0] if missed not in candidates
                  else MISS_CAUSES[2] if missed in reviewed else MISS_CAUSES[1])
         misses[kind_of(missed, rescue_ids)][cause] += 1
+        sought, found_as = by_id.get((missed[0], None)), by_id.get((missed[1], missed[2]))
+        if sought is not None and found_as is not None:
+            miss_evidence[kind_of(missed, rescue_ids)][shared_evidence(sought, found_as)] += 1
     dna_made = [h for h in notify_hits if _dna_made(h, matcher)]
-    by_id = {(r.business_id, r.child_index): f for r, f in prepared.items()}
     dna_truth = [t for t in truth if _label_has_dna(t, by_id)]
     # Unfit profiles: every DNA-bearing person whose profile the chosen table covers badly.
     unfit_count = sum(1 for ref in with_dna if not _fits(prepared[ref], matcher))
@@ -229,11 +242,34 @@ def evaluate(
         dna_candidates_per_search=dna_candidates / dna_searches if dna_searches else 0.0,
         hits=hits,
         misses=misses,
+        miss_evidence=miss_evidence,
         persons=persons,
         alerts=len(data.alerts),
         errors=errors,
         seconds=seconds,
     )
+
+
+def shared_evidence(alert: Features, other: Features) -> str:
+    """The strongest of MISS_EVIDENCE the two persons share, by their field levels."""
+    if other.profile and (alert.father or alert.mother or alert.profile):
+        return "DNA"
+    levels = compare_levels(alert, other)
+
+    def agrees(field: str) -> bool:
+        level = levels.get(field)
+        # Every level but a field's last ("different", "none") is some agreement.
+        return level is not None and level < len(FIELDS[field]) - 1
+
+    if agrees("id_number"):
+        return "identity number"
+    if any(agrees(f) for f in _NAME_FIELDS):
+        return "name"
+    if agrees("other_names"):
+        return "alias"
+    if levels.get("marks") == 0:
+        return "located mark"
+    return MISS_EVIDENCE[-1]
 
 
 def _pair(alert: Features, other: Features) -> Pair:

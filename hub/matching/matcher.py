@@ -136,7 +136,8 @@ class Matcher:
         else:
             self.tables = TableSet.single(table or AlleleTable.load())
         # False restores the weighing of partial name agreements before issue 17 (frequency
-        # adjustment could push a sound-alike surname below "different"); only for measuring.
+        # adjustment could push a sound-alike surname below "different", and set its rare u
+        # against the sound's whole frequency); only for measuring.
         self.partial_floor = partial_floor
 
     @property
@@ -287,11 +288,18 @@ class Matcher:
     def _latin_tf(self, field: str, alert: Features, population: NamePopulation) -> float:
         counts = getattr(population, "latin_counts", None)
         total = getattr(population, "latin_named", 0)
-        if alert.name is None or alert.name.han or counts is None or total < _TF_MIN_POPULATION:
+        if alert.name is None or alert.name.han or counts is None:
             return 0.0
         value = ("f:" + alert.name.family) if field == "latin_family" else ("g:" + alert.name.first)
-        freq = (counts.get(value, 0) + 1) / (total + 1)
-        adjust = math.log2(self.model.u[field][0] / freq)
+        u = self.model.u[field][0]
+        if total < _TF_MIN_POPULATION:
+            # Few Latin names yet (foreign victims among Chinese ones): shrunk towards the
+            # average agreement as Chinese names are, so a name already seen several times
+            # among a few dozen counts less (before, any name counted the average there).
+            freq = (counts.get(value, 0) + _TF_MIN_POPULATION * u) / (total + _TF_MIN_POPULATION)
+        else:
+            freq = (counts.get(value, 0) + 1) / (total + 1)
+        adjust = math.log2(u / freq)
         return max(-_TF_MAX_BITS, min(_TF_MAX_BITS, adjust))
 
     def _tf_adjustment(
@@ -303,16 +311,26 @@ class Matcher:
         counts = population.given_counts if given else population.surname_counts
         total = population.named
         value = alert.name.given_py if given else alert.name.surname_py
+        u = self.model.u[field][level]
+        if level == 1 and self.partial_floor and not given:
+            # The counts are of sounds (pinyin), and a sound is shared by the same characters
+            # (level 0) far more often than by others (陈/晨): a sound-alike agreement is as
+            # much likelier for a common sound as agreement on the sound is, u0 + u1 on
+            # average. (u1 alone set against the sound's whole frequency took 刘/柳 to the
+            # floor, the weight of a plain mismatch.) Not for given names yet: their pinyin
+            # m, counted on generated homophones, weighs more than exact agreement unadjusted
+            # (5.8 against 4.4 bits), so adjusted alike 丽/立 counted as 丽/丽 and made false
+            # hits among 8,000 persons; that m is to be estimated again first.
+            u = self.model.u[field][0] + self.model.u[field][1]
         if total < _TF_MIN_POPULATION:
             # Too few names to say what is common on their own: shrink towards the average
             # agreement (u) with _TF_MIN_POPULATION pseudo-persons, so a name already seen
             # often (张, 丽 among the first hundreds) counts less from the start.
-            u = self.model.u[field][level]
             freq = (counts.get(value, 0) + _TF_MIN_POPULATION * u) / (total + _TF_MIN_POPULATION)
             return max(-_TF_MAX_BITS, min(_TF_MAX_BITS, math.log2(u / freq)))
         freq = (counts.get(value, 0) + 1) / (total + 1)
         # A common name agreeing says less than the average agreement; a rare one says more.
-        adjust = math.log2(self.model.u[field][level] / freq)
+        adjust = math.log2(u / freq)
         return max(-_TF_MAX_BITS, min(_TF_MAX_BITS, adjust))
 
     def decide(self, scored: ScoredPair) -> Decision | None:

@@ -211,6 +211,8 @@ def _print_report(report: EvalReport) -> None:
         print(scores.line(f"  {kind}"))
         causes = ", ".join(f"{cause} {n}" for cause, n in report.misses.get(kind, {}).items())
         print(f"    missed at NOTIFY: {causes}")
+        shared = ", ".join(f"{fact} {n}" for fact, n in report.miss_evidence.get(kind, {}).items())
+        print(f"      what they share at best: {shared}")
     per_1000 = 1000 * report.dna_notified_false / report.rescues if report.rescues else 0.0
     print(
         f"DNA-notified: {report.dna_notified} NOTIFY made by DNA, {report.dna_notified_false} "

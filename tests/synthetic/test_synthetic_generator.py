@@ -146,6 +146,7 @@ class TestQuality:
         for kind, scores in report.by_kind.items():
             missed = scores.labelled - scores.true_positives
             assert sum(report.misses[kind].values()) == missed
+            assert sum(report.miss_evidence[kind].values()) == missed
         never = sum(causes["never a candidate"] for causes in report.misses.values())
         assert never == round((1 - report.candidate_recall) * report.notify.labelled)
 

@@ -117,6 +117,19 @@ class TestIdNumbers:
         )
         assert any("birth date differs" in note for note in result.notes)
 
+    def test_same_number_beside_an_estimated_age_agrees_on_birth(self) -> None:
+        """The alert's own number copied into a record beside an age estimated a year off:
+        the number carries one birth date, so birth agrees (not "within two years"); a
+        different number beside the same estimate is still compared by the estimate."""
+        alert = person(SourceKind.ALERT, id_number=ID, born=dt.date(1949, 12, 31))
+        estimated = person(id_number=ID, born=dt.date(1951, 1, 1), precision=DatePrecision.YEAR)
+        result = compare(prepare(alert), prepare(estimated), TABLE)
+        assert result.level_name("birth") == "exact"
+        assert "same identity number" in result.detail("birth")
+        other = person(id_number="110105195006010021", born=dt.date(1951, 1, 1),
+                       precision=DatePrecision.YEAR)
+        assert _levels(alert, other)["birth"] == "near"
+
 
 class TestMarksAndPlaces:
     def test_same_located_mark_is_strong(self) -> None:

@@ -8,6 +8,7 @@ import random
 from matching_factories import person
 
 from hub.matching.blocking import CandidateIndex
+from hub.matching.evaluation import shared_evidence
 from hub.matching.facts import Sex, SourceKind, StrProfile
 from hub.matching.features import prepare
 from hub.matching.kinship import AlleleTable
@@ -156,3 +157,20 @@ class TestMatcher:
         assert (
             MATCHER.match_new_record(person(name="张丽", born=dt.date(1995, 3, 8)), records) == []
         )
+
+
+class TestSharedEvidence:
+    def test_strongest_shared_fact_of_a_pair(self) -> None:
+        """What a missed pair still shares is named by its strongest agreeing field: an
+        identity number before a name, a name before an alias, and nothing but sex and age
+        for a renamed child without number, alias or mark."""
+        born = dt.date(2015, 3, 1)
+        alert = prepare(person(SourceKind.ALERT, name="张丽", born=born, other_names=("丫丫",)))
+        assert shared_evidence(alert, prepare(person(name="张丽", born=born))) == "name"
+        assert shared_evidence(alert, prepare(person(name="丫丫", born=born))) == "alias"
+        renamed = prepare(person(name="王芳", born=born))
+        assert shared_evidence(alert, renamed) == "sex and age at most"
+        number = "110101201503010020"
+        with_id = prepare(person(SourceKind.ALERT, name="张丽", born=born, id_number=number))
+        assert shared_evidence(with_id, prepare(person(name="张丽", id_number=number))) == (
+            "identity number")

@@ -29,13 +29,13 @@ def _with(p: PersonFacts, **changes: object) -> PersonFacts:
     return dataclasses.replace(p, **changes)  # type: ignore[arg-type]
 
 
-def _han_population(surname: str) -> CandidateIndex:
-    """600 named persons, a third of them with `surname`: a common surname, as 陈 or 王 are."""
+def _han_population(surname: str, one_in: int = 3) -> CandidateIndex:
+    """600 named persons, one in `one_in` with `surname` (a third: common, as 陈 or 王 are)."""
     index = CandidateIndex()
     given = "丽娟芳敏静秀英华慧巧美娜"
     others = "李刘周吴徐孙胡朱高林何郭马罗"
     for i in range(600):
-        sur = surname if i % 3 == 0 else others[i % len(others)]
+        sur = surname if i % one_in == 0 else others[i % len(others)]
         index.add(prepare(person(name=sur + given[i % len(given)] + given[(i // 7) % len(given)],
                                  born=dt.date(1960 + i % 40, 1 + i % 12, 1 + i % 28))))
     return index
@@ -57,6 +57,22 @@ class TestSoundAlikeSurname:
         differ = MATCHER.score_pair(alert, prepare(person(name="欧" + alert_name[1:])), population)
         assert differ.contributions["surname"] < sound.contributions["surname"]
         assert sound.contributions["surname"] <= exact.contributions["surname"]
+
+    def test_commonness_counts_alike_for_sound_and_exact(self) -> None:
+        """A surname's commonness lowers a sound-alike agreement (陈/晨) by as many bits as an
+        exact one, and among persons one in 15 of whom are 陈 it stays well above the floor
+        (the counts are of sounds: set against the rare u of sound-alike writings alone, 陈's
+        frequency pushed 陈/晨 down to the weight of a plain mismatch)."""
+        alert = prepare(person(SourceKind.ALERT, name="陈秀英"))
+        floor = MATCHER.model.weight("surname", 2) + 0.5
+        gaps = []
+        for one_in in (15, 40):
+            population = _han_population("陈", one_in)
+            sound = MATCHER.score_pair(alert, prepare(person(name="晨秀英")), population)
+            exact = MATCHER.score_pair(alert, prepare(person(name="陈秀英")), population)
+            assert sound.contributions["surname"] > floor + 1.0
+            gaps.append(exact.contributions["surname"] - sound.contributions["surname"])
+        assert gaps[0] == pytest.approx(gaps[1], abs=0.1)
 
 
 class TestGivenNameOnly:
@@ -131,6 +147,18 @@ class TestLatinParts:
         rare = MATCHER.score_pair(
             alert_rare, prepare(_latin(family="Zielinski", given="Bo")), index)
         assert common.contributions["latin_family"] < rare.contributions["latin_family"]
+
+    def test_name_seen_often_among_few_latin_names_counts_less(self) -> None:
+        """Among 60 Latin names (foreign victims among Chinese ones), a name seen ten times
+        counts less than the average agreement, as a Chinese name does below 500 persons."""
+        index = CandidateIndex()
+        for i in range(60):
+            family, given = ("htwe", "nan") if i % 6 == 0 else (f"fam{i}", f"given{i}")
+            index.add(prepare(_latin(family=family, given=given)))
+        alert = prepare(_latin(family="Htwe", given="Nan", source=SourceKind.ALERT))
+        seen = MATCHER.score_pair(alert, prepare(_latin(family="Htwe", given="Nan")), index)
+        for part in ("latin_family", "latin_given"):
+            assert seen.contributions[part] < MATCHER.model.weight(part, 0) - 1.0
 
     def test_one_word_name_weaker_than_full_name(self) -> None:
         """"Smith" alone agreeing with John Smith counts less than both parts agreeing."""
