@@ -116,6 +116,8 @@ def annotate_identity_numbers(payload: MutableMapping[str, Any]) -> None:
             raw if isinstance(raw, str) else None
         ).status.value
     for value in payload.values():
+        if value is None or type(value) is str:
+            continue  # most values, and nothing inside them: spares the abstract type checks
         if isinstance(value, MutableMapping):
             annotate_identity_numbers(value)
         elif isinstance(value, list):
