@@ -176,7 +176,7 @@ class PayloadBuilder:
         self, schema: dict[str, Any], raw: Any, path: str, problems: list[RowProblem]
     ) -> dict[str, Any]:
         names = self._field_names(schema)
-        if isinstance(raw, Mapping) and "@value" in raw:
+        if _is_mapping(raw) and "@value" in raw:
             whole = raw["@value"]
             if {"area_code", "text"} <= names:
                 match = _PLACE_TEXT.match(_text(whole))
@@ -188,7 +188,7 @@ class PayloadBuilder:
                 return self._birth(whole)
             else:
                 raw = {k: v for k, v in raw.items() if k != "@value"}
-        if isinstance(raw, Mapping):
+        if _is_mapping(raw):
             if {"area_code", "text"} <= names and _is_empty(raw.get("text")):
                 # A place given only by its code is complete: the text may be empty.
                 raw = {**raw, "text": ""}
@@ -340,7 +340,16 @@ def _is_empty(raw: Any) -> bool:
     return False
 
 
+def _is_mapping(raw: Any) -> bool:
+    # Exact types first: the abstract Mapping check is slow, and most cells are text.
+    kind = type(raw)
+    return kind is dict or (kind is not str and isinstance(raw, Mapping))
+
+
 def _text(raw: Any) -> str:
+    if raw.__class__ is str:
+        text: str = raw
+        return text.strip()
     if isinstance(raw, dt.datetime | dt.date):
         return raw.isoformat()
     if isinstance(raw, float) and raw.is_integer():

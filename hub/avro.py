@@ -189,11 +189,14 @@ class _Compiler:
                     if not has_default:
                         problems.append(FieldProblem(prefix + name, "is required"))
                     continue
-                before = len(problems)
                 item = value[name]
-                check(item, prefix + name, problems)
-                if is_domain and len(problems) == before:
-                    domain(name, item, prefix + name, problems)
+                if is_domain:
+                    before = len(problems)
+                    check(item, prefix + name, problems)
+                    if len(problems) == before:
+                        domain(name, item, prefix + name, problems)
+                else:
+                    check(item, prefix + name, problems)
             if len(value) != len(known) or not known.issuperset(value):
                 for extra in sorted(set(value) - known, key=str):
                     problems.append(FieldProblem(prefix + str(extra),
