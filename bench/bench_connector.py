@@ -35,7 +35,7 @@ from connectors.rowwork import ConvertJob, RowWork
 from connectors.samples import HEADER, migrant_row, write_migrant_csv
 from hub import topics
 from hub.config import load_settings
-from hub.envelope import seal_encoded_wire
+from hub.envelope import WireSealer
 from hub.keys import generate_keypair
 from hub.schema_catalog import SchemaCatalog
 from ops.broker_access import grant_access, revoke_access
@@ -90,11 +90,12 @@ def sign_only(count: int, catalog: SchemaCatalog) -> float:
                   catalog).convert_row(SourceRow(2, dict(zip(HEADER, migrant_row(1),
                                                              strict=True))))
     assert not row.problems, row.problems
-    schema, key, now = catalog.latest("migrant-record"), generate_keypair(), datetime.now(UTC)
+    sealer = WireSealer(catalog.latest("migrant-record"), "320000-migrant-registry",
+                        generate_keypair())
+    now = datetime.now(UTC)
     start = time.perf_counter()
     for sequence in range(1, count + 1):
-        seal_encoded_wire(schema, row.encoded, publisher_id="320000-migrant-registry", key=key,
-                          sequence=sequence, occurred_at=now, event_id=uuid.uuid4())
+        sealer.seal(row.encoded, sequence=sequence, occurred_at=now, event_id=uuid.uuid4())
     return time.perf_counter() - start
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +55,9 @@ class PayloadBuilder:
         self.schema = schema
         self.names = named_types(schema)
         self.today = today or dt.date.today()
-        self._plans: dict[int, list[tuple[str, Any, bool, Any]]] = {}
+        self._plans: dict[int, list[_FieldPlan]] = {}
+        self._converters: dict[int, _Converter] = {}
+        self._names: dict[int, frozenset[str]] = {}
 
     def resolve(self, schema: Schema) -> Schema:
         if isinstance(schema, str) and schema in self.names:
@@ -90,8 +92,8 @@ class PayloadBuilder:
             return self.resolve(branches[0]) if len(branches) == 1 else branches
         return schema
 
-    def _plan(self, schema: dict[str, Any]) -> list[tuple[str, Any, bool, Any]]:
-        """Per field: (name, type, has a value when empty, that value); cached per record."""
+    def _plan(self, schema: dict[str, Any]) -> list[_FieldPlan]:
+        """Per field, what fills it; made once per record type, then used for every row."""
         key = id(schema)
         plan = self._plans.get(key)
         if plan is None:
@@ -100,13 +102,14 @@ class PayloadBuilder:
                 ftype = self._non_null(self.resolve(field["type"]))
                 if _is_birth(ftype):
                     # No birth date or age in the row: the schema's way to say so is UNKNOWN.
-                    plan.append((field["name"], field["type"], True, _UNKNOWN_BIRTH))
+                    has_empty, empty = True, _UNKNOWN_BIRTH
                 elif "default" in field:
-                    plan.append((field["name"], field["type"], True, field["default"]))
-                elif _nullable(field["type"]):
-                    plan.append((field["name"], field["type"], True, None))
+                    has_empty, empty = True, field["default"]
                 else:
-                    plan.append((field["name"], field["type"], False, None))
+                    has_empty, empty = _nullable(field["type"]), None
+                plan.append(_FieldPlan(field["name"], self.resolve(field["type"]) == "string",
+                                       has_empty, empty, isinstance(empty, dict | list),
+                                       self._converter(field["type"])))
             self._plans[key] = plan
         return plan
 
@@ -115,56 +118,65 @@ class PayloadBuilder:
         problems: list[RowProblem],
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name, ftype, has_empty, empty in self._plan(schema):
+        for field in self._plan(schema):
+            name = field.name
             raw = tree.get(name)
-            if raw == "" and self.resolve(ftype) == "string":
+            if raw is not None and raw == "" and field.is_string:
                 # Only the converter itself puts "" in a tree (a place's empty text);
                 # empty cells never reach it.
                 out[name] = ""
                 continue
-            if _is_empty(raw):
-                if has_empty:
-                    out[name] = _copy_default(empty)
+            if raw is None or _is_empty(raw):  # most fields of a row are not given at all
+                if field.has_empty:
+                    out[name] = _copy_default(field.empty) if field.copy else field.empty
                 else:
                     problems.append(RowProblem(f"{prefix}{name}", "required but empty or missing"))
                 continue
             try:
-                out[name] = self._value(ftype, raw, f"{prefix}{name}", problems)
+                out[name] = field.convert(raw, f"{prefix}{name}", problems)
             except ConversionError as err:
                 problems.append(RowProblem(f"{prefix}{name}", str(err)))
         return out
 
-    def _value(self, schema: Schema, raw: Any, path: str, problems: list[RowProblem]) -> Any:
+    def _field_names(self, schema: dict[str, Any]) -> frozenset[str]:
+        names = self._names.get(id(schema))
+        if names is None:
+            names = self._names[id(schema)] = frozenset(f["name"] for f in schema["fields"])
+        return names
+
+    def _converter(self, schema: Schema) -> _Converter:
+        """The function that converts a raw value for this schema node, made once per node."""
+        key = id(schema)
+        found = self._converters.get(key)
+        if found is None:
+            found = self._converters[key] = self._make_converter(schema)
+        return found
+
+    def _make_converter(self, schema: Schema) -> _Converter:
         schema = self._non_null(self.resolve(schema))
         if isinstance(schema, list):
-            raise ConversionError("this field's schema has several types; it cannot be mapped")
+            return _failing("this field's schema has several types; it cannot be mapped")
         kind = schema.get("type") if isinstance(schema, dict) else schema
         logical = schema.get("logicalType") if isinstance(schema, dict) else None
         if kind == "record":
-            return self._record_value(schema, raw, path, problems)
+            return lambda raw, path, problems: self._record_value(schema, raw, path, problems)
         if kind == "array":
-            return self._array(schema["items"], raw, path, problems)
+            items = schema["items"]
+            return lambda raw, path, problems: self._array(items, raw, path, problems)
         if kind == "enum":
-            return _enum(schema, raw)
-        if logical == "date":
-            return _full_date(raw)
-        if logical in ("timestamp-micros", "timestamp-millis"):
-            return _timestamp(raw)
-        if kind in ("int", "long"):
-            return _whole(raw)
-        if kind in ("float", "double"):
-            return _decimal(raw)
-        if kind == "boolean":
-            return _boolean(raw)
-        if kind == "string":
-            return _text(raw)
-        raise ConversionError(f"fields of Avro type {kind!r} cannot be filled from a file")
+            return lambda raw, path, problems: _enum(schema, raw)
+        simple = _LOGICAL_CONVERTERS.get(logical) if isinstance(logical, str) else None
+        if simple is None and isinstance(kind, str):
+            simple = _CONVERTERS.get(kind)
+        if simple is None:
+            return _failing(f"fields of Avro type {kind!r} cannot be filled from a file")
+        return lambda raw, path, problems: simple(raw)
 
     def _record_value(
         self, schema: dict[str, Any], raw: Any, path: str, problems: list[RowProblem]
     ) -> dict[str, Any]:
-        names = {f["name"] for f in schema["fields"]}
-        if isinstance(raw, Mapping) and "@value" in raw:
+        names = self._field_names(schema)
+        if _is_mapping(raw) and "@value" in raw:
             whole = raw["@value"]
             if {"area_code", "text"} <= names:
                 match = _PLACE_TEXT.match(_text(whole))
@@ -176,7 +188,7 @@ class PayloadBuilder:
                 return self._birth(whole)
             else:
                 raw = {k: v for k, v in raw.items() if k != "@value"}
-        if isinstance(raw, Mapping):
+        if _is_mapping(raw):
             if {"area_code", "text"} <= names and _is_empty(raw.get("text")):
                 # A place given only by its code is complete: the text may be empty.
                 raw = {**raw, "text": ""}
@@ -210,14 +222,37 @@ class PayloadBuilder:
             p.strip() for p in LIST_SEPARATORS.split(_text(raw)) if p.strip()
         ]
         out = []
+        convert = self._converter(items)
         for index, value in enumerate(values, start=1):
             if _is_empty(value):
                 continue
             try:
-                out.append(self._value(items, value, f"{path}[{index}]", problems))
+                out.append(convert(value, f"{path}[{index}]", problems))
             except ConversionError as err:
                 problems.append(RowProblem(f"{path}[{index}]", str(err)))
         return out
+
+
+_Converter = Callable[[Any, str, list[RowProblem]], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldPlan:
+    """How one field of a record is filled: its converter, and what an empty cell gives."""
+
+    name: str
+    is_string: bool
+    has_empty: bool
+    empty: Any
+    copy: bool  # the empty value is a dict or list: each payload gets its own
+    convert: _Converter
+
+
+def _failing(reason: str) -> _Converter:
+    def fail(raw: Any, path: str, problems: list[RowProblem]) -> Any:
+        raise ConversionError(reason)
+
+    return fail
 
 
 class _FieldPaths(SchemaVisitor[int]):
@@ -305,7 +340,16 @@ def _is_empty(raw: Any) -> bool:
     return False
 
 
+def _is_mapping(raw: Any) -> bool:
+    # Exact types first: the abstract Mapping check is slow, and most cells are text.
+    kind = type(raw)
+    return kind is dict or (kind is not str and isinstance(raw, Mapping))
+
+
 def _text(raw: Any) -> str:
+    if raw.__class__ is str:
+        text: str = raw
+        return text.strip()
     if isinstance(raw, dt.datetime | dt.date):
         return raw.isoformat()
     if isinstance(raw, float) and raw.is_integer():
@@ -415,3 +459,12 @@ def _place(raw: Any) -> dict[str, str]:
             "(e.g. '320102 玄武区...') or map a column to the area_code sub-field"
         )
     return {"area_code": match.group(1), "text": match.group(2).strip()}
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "int": _whole, "long": _whole, "float": _decimal, "double": _decimal, "boolean": _boolean,
+    "string": _text,
+}
+_LOGICAL_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "date": _full_date, "timestamp-micros": _timestamp, "timestamp-millis": _timestamp,
+}

@@ -61,6 +61,10 @@ class ColumnMapping:
     defaults: dict[str, str] = field(default_factory=dict)
     source: str = "<built-in>"
 
+    def translates(self, target: str) -> bool:
+        """Whether cells for `target` have a [values] table (value_for changes nothing else)."""
+        return bool(self.values.get(target) or self.values.get(target.rsplit(".", 1)[-1]))
+
     def value_for(self, target: str, text: str) -> str | list[str]:
         """The schema value a cell's text stands for, after the mapping's translations.
 

@@ -212,13 +212,20 @@ class Outbox:
             return 0
         now = time.time()
         try:
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany(
-                    "UPDATE events SET sent_at = ?, partition = ?, offset = ?"
-                    " WHERE sequence = ? AND sent_at IS NULL",
-                    [(now, partition, offset, seq) for seq, partition, offset in batch],
-                )
+            # No fsync of its own: a mark lost with power is a re-send of the same bytes and
+            # event id, which the hub absorbs. The next stored batch's FULL commit makes it
+            # durable; otherwise a publish waits for two fsyncs per batch instead of one.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with self._db:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    self._db.executemany(
+                        "UPDATE events SET sent_at = ?, partition = ?, offset = ?"
+                        " WHERE sequence = ? AND sent_at IS NULL",
+                        [(now, partition, offset, seq) for seq, partition, offset in batch],
+                    )
+            finally:
+                self._db.execute("PRAGMA synchronous=FULL")
         except sqlite3.DatabaseError as err:
             raise OutboxError(f"cannot record acknowledgements in {self.path}: {err}") from err
         return len(batch)

@@ -25,7 +25,7 @@ from connectors.rowwork import (
 )
 from connectors.transport import KafkaSender
 from hub.avro import validate_payload
-from hub.envelope import encode_envelope, seal, seal_encoded_wire
+from hub.envelope import WireSealer, encode_envelope, seal
 from hub.errors import HubError, InputFileError, OutboxError, PayloadError
 from hub.keys import SigningKey
 from hub.limits import text_problem
@@ -57,6 +57,7 @@ class Publisher:
     key: SigningKey
     outbox: Outbox
     sender: KafkaSender | None = None
+    _wire_sealers: dict[str, WireSealer] = field(default_factory=dict, init=False, repr=False)
 
     def sealer(self, event_type: str, payload: dict[str, Any]) -> Callable[[int], Sealed]:
         """A function that validates, encodes and seals the payload once the outbox has
@@ -75,14 +76,16 @@ class Publisher:
     def encoded_sealer(self, event_type: str, row: Converted) -> Callable[[int], Sealed]:
         """As sealer, for a row converted, validated and encoded by RowWork already (seal()
         would validate it a second time, which halves throughput)."""
-        schema = self.catalog.latest(event_type)
+        sealer = self._wire_sealers.get(event_type)
+        if sealer is None:
+            sealer = self._wire_sealers[event_type] = WireSealer(
+                self.catalog.latest(event_type), self.config.participant_id, self.key)
 
         def seal_with(sequence: int) -> Sealed:
             event_id = uuid.uuid4()
-            return Sealed(str(event_id), seal_encoded_wire(
-                schema, row.encoded, publisher_id=self.config.participant_id, key=self.key,
-                sequence=sequence, occurred_at=row.occurred_at or dt.datetime.now(dt.UTC),
-                event_id=event_id,
+            return Sealed(str(event_id), sealer.seal(
+                row.encoded, sequence=sequence,
+                occurred_at=row.occurred_at or dt.datetime.now(dt.UTC), event_id=event_id,
             ))
 
         return seal_with

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from connectors.convert import MAX_CELL_CHARS, PayloadBuilder, RowProblem, Schema
@@ -52,6 +53,16 @@ def _lists_from_groups(tree: dict[str, Any], groups: set[str]) -> None:
             node[parts[-1]] = [numbered[n] for n in sorted(numbered)]
 
 
+@dataclass(frozen=True, slots=True)
+class _Cell:
+    """Where the cells of one column go in the payload tree."""
+
+    parts: list[str]  # the dotted path, split; a repeated group's number is one of the parts
+    group: str | None  # the list field a numbered column fills
+    target: str  # the field whose [values] table translates the cell
+    translated: bool  # whether the mapping has such a table
+
+
 class RowConverter:
     """Converts rows of one file for one event type."""
 
@@ -74,6 +85,7 @@ class RowConverter:
         if unstorable:
             raise MappingError(f"{mapping.source}: {unstorable}, which the hub cannot store")
         self._resolved: dict[tuple[str, ...], dict[str, tuple[str, int | None] | None]] = {}
+        self._cells: dict[tuple[str, ...], dict[str, _Cell | None]] = {}
         self.unused_headers: set[str] = set()
         self.missing_fields: dict[str, str] = {}
 
@@ -94,6 +106,27 @@ class RowConverter:
             ):
                 self.missing_fields[required] = self.expected_headers(required)
         return resolved
+
+    def _cells_of(self, headers: tuple[str, ...]) -> dict[str, _Cell | None]:
+        """Where each header's cells go, worked out once per header row."""
+        known = self._cells.get(headers)
+        if known is None:
+            known = {}
+            for header, target in self._resolve_headers(headers).items():
+                if target is None:
+                    known[header] = None
+                    continue
+                path, number = target
+                if number is None:
+                    known[header] = _Cell(path.split("."), None, path.replace("[]", ""),
+                                          self.mapping.translates(path.replace("[]", "")))
+                else:
+                    group, sub = path.split("[].", 1)
+                    parts = [*group.split("."), str(number).zfill(6), *sub.split(".")]
+                    known[header] = _Cell(parts, group, path.replace("[]", ""),
+                                          self.mapping.translates(path.replace("[]", "")))
+            self._cells[headers] = known
+        return known
 
     def expected_headers(self, path: str) -> str:
         """Plain words naming the headers that would feed a field."""
@@ -118,35 +151,34 @@ class RowConverter:
         if row.problem is not None:
             return None, [RowProblem("(row)", row.problem)]
         problems: list[RowProblem] = []
-        resolved = self._resolve_headers(tuple(row.cells))
+        cells = self._cells_of(tuple(row.cells))
         tree: dict[str, Any] = {}
         groups: set[str] = set()
         for header, value in row.cells.items():
-            if value is None or (isinstance(value, str) and not value.strip()):
+            is_text = value.__class__ is str or isinstance(value, str)
+            if value is None or (is_text and not value.strip()):
                 continue
-            if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+            if is_text and len(value) > MAX_CELL_CHARS:
                 problems.append(RowProblem(
                     header,
                     f"the cell holds {len(value)} characters; "
                     f"at most {MAX_CELL_CHARS} are accepted",
                 ))
                 continue
-            target = resolved.get(header)
-            if target is None:
+            cell = cells[header]
+            if cell is None:
                 continue
-            unstorable = text_problem(value, header)
+            unstorable = text_problem(value, header) if not is_text or "\x00" in value else None
             if unstorable:
                 problems.append(RowProblem(header, f"{unstorable}, which the hub cannot store"))
                 continue
-            path, number = target
-            if isinstance(value, str):
-                value = self.mapping.value_for(path.replace("[]", ""), value.strip())
-            if number is None:
-                _set_path(tree, path.split("."), value)
-            else:
-                group, sub = path.split("[].", 1)
-                groups.add(group)
-                _set_path(tree, [*group.split("."), str(number).zfill(6), *sub.split(".")], value)
+            if is_text:
+                value = value.strip()
+                if cell.translated:
+                    value = self.mapping.value_for(cell.target, value)
+            if cell.group is not None:
+                groups.add(cell.group)
+            _set_path(tree, cell.parts, value)
         for path, value in self.defaults.items():
             _set_path(tree, path.split("."), value)
         _lists_from_groups(tree, groups)

@@ -27,7 +27,7 @@ from connectors.convert import RowProblem
 from connectors.mapping import load_mapping
 from connectors.readers import SourceRow
 from connectors.rows import RowConverter
-from hub.avro import encode_datum, validate_payload
+from hub.avro import encode_datum, validate_against
 from hub.errors import InputFileError, PayloadError
 from hub.limits import MAX_PAYLOAD_BYTES
 from hub.schema_catalog import SchemaCatalog
@@ -96,12 +96,14 @@ class RowWork:
         self.job = job
         self.catalog = catalog
         event_type = job.event_type
+        # Looked up once: the catalog sorts its event types on every call.
+        schema, event_types = catalog.latest(event_type), catalog.event_types()
         self.converter = RowConverter(
-            load_mapping(event_type, job.mapping_path), catalog.latest(event_type).raw,
+            load_mapping(event_type, job.mapping_path), schema.raw,
             context=job.context, today=job.today,
             validator=lambda p: [
                 (x.field, x.reason)
-                for x in validate_payload(catalog, event_type, p) if x.blocking
+                for x in validate_against(schema, p, event_types) if x.blocking
             ],
         )
 

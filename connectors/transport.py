@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
+from kafka.partitioner.default import murmur2
 
 from connectors.outbox import Outbox, PendingEvent
 from hub.config import KafkaAccess
@@ -43,6 +44,7 @@ class KafkaSender:
         self._acks = _Acks()
         self.total_acked = 0
         self.blocked: str | None = None
+        self._keyed_partition: int | None = None
         request_timeout_ms = min(30000, int(delivery_timeout_s * 1000) // 2)
         try:
             self._producer = KafkaProducer(
@@ -75,7 +77,8 @@ class KafkaSender:
             if self.blocked is not None:
                 break
             try:
-                future = self._producer.send(self.topic, key=self.key, value=event.envelope)
+                future = self._producer.send(self.topic, key=self.key, value=event.envelope,
+                                             partition=self._partition())
             except KafkaError as err:
                 self.blocked = (
                     f"the hub does not accept events on {self.topic} now "
@@ -86,6 +89,18 @@ class KafkaSender:
             future.add_errback(self._on_error, event.sequence)
             count += 1
         return count
+
+    def _partition(self) -> int:
+        """The partition the default partitioner gives our key (all of a publisher's events
+        go to one partition, in order), worked out once: the producer hashes the key in
+        Python for every event otherwise."""
+        if self._keyed_partition is None:
+            partitions = sorted(self._producer.partitions_for(self.topic) or ())
+            if not partitions:
+                raise KafkaError(f"no partitions known for {self.topic}")
+            self._keyed_partition = partitions[(murmur2(self.key) & 0x7FFFFFFF)
+                                               % len(partitions)]
+        return self._keyed_partition
 
     def _on_ack(self, sequence: int, metadata: object) -> None:
         partition = int(getattr(metadata, "partition", -1))

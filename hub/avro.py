@@ -1,7 +1,8 @@
 """Avro binary encoding of payloads, and field-by-field validation with plain-word reasons.
 
 fastavro's own validation stops at the first error and names it in its own terms; a
-connector needs every problem of a row, each with a dotted field path, so we walk the schema.
+connector needs every problem of a row, each with a dotted field path. The checks of a schema
+are compiled once into nested functions, so a payload is checked without walking the schema.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import fastavro
 
 from hub.identity import area_code_problem, check_resident_id, participant_problem
-from hub.schema_walk import SchemaVisitor
+from hub.schema_walk import PRIMITIVES
 
 if TYPE_CHECKING:
     from hub.schema_catalog import SchemaCatalog, SchemaVersion
@@ -83,173 +84,261 @@ def validate_payload(catalog: SchemaCatalog, event_type: str,
 def validate_against(sv: SchemaVersion, payload: Mapping[str, Any],
                      event_types: list[str] | None = None) -> list[FieldProblem]:
     """Problems of a payload against one given schema version."""
-    walker = _Walker(sv.named, set(event_types or ()))
-    walker.visit(sv.parsed, payload, "")
-    return walker.problems
+    problems: list[FieldProblem] = []
+    _checker(sv, event_types)(payload, "", problems)
+    return problems
 
 
-class _Walker(SchemaVisitor[Any]):
-    """Checks a value against a schema; the argument of every visit is the value there."""
+# A compiled check: (value, its path, the list its problems are appended to).
+_Check = Callable[[Any, str, list[FieldProblem]], None]
+_CHECKERS: dict[tuple[int, tuple[str, ...]], tuple[Any, _Check]] = {}
+
+
+def _checker(sv: SchemaVersion, event_types: list[str] | None) -> _Check:
+    """The schema's check, compiled once: walking the schema for every payload cost more
+    than the checks themselves (a connector validates every row of a file)."""
+    key = (id(sv.parsed), tuple(event_types or ()))
+    found = _CHECKERS.get(key)
+    if found is None or found[0] is not sv.parsed:
+        found = (sv.parsed, _Compiler(sv.named, set(event_types or ())).compile(sv.parsed))
+        _CHECKERS[key] = found
+    return found[1]
+
+
+class _Compiler:
+    """Turns a schema into nested closures, one per node; a named type is compiled once."""
 
     def __init__(self, named: Mapping[str, Any], event_types: set[str]) -> None:
-        super().__init__(named)
+        self.named = named
         self.event_types = event_types
-        self.problems: list[FieldProblem] = []
+        self._records: dict[int, _Check] = {}
 
-    def bad(self, path: str, reason: str, blocking: bool = True) -> None:
-        self.problems.append(FieldProblem(path, reason, blocking))
+    def compile(self, schema: Any) -> _Check:
+        if isinstance(schema, str):
+            if schema in PRIMITIVES:
+                return _primitive(schema)
+            return self.compile(self.named[schema])
+        if isinstance(schema, list):
+            return self._union(schema)
+        logical = _LOGICAL.get(schema.get("logicalType", ""))
+        if logical is not None:
+            return _reasoned(logical, _LOGICAL_PLAIN.get(schema["logicalType"]))
+        kind = schema["type"]
+        if kind == "record":
+            return self._record(schema)
+        if kind == "enum":
+            return _enum(schema["symbols"])
+        if kind == "array":
+            return _array(self.compile(schema["items"]))
+        if kind == "map":
+            return _map(self.compile(schema["values"]))
+        if kind == "fixed":
+            return _fixed(schema["size"])
+        return self.compile(kind)  # {"type": "long"}, or a type nested as {"type": {...}}
 
-    def primitive(self, name: str, value: Any, path: str) -> None:
-        reason = _PRIMITIVES[name](value)
-        if reason:
-            self.bad(path, reason)
-
-    def logical(self, schema: Mapping[str, Any], logical: str, value: Any, path: str) -> bool:
-        check = _LOGICAL.get(logical)
-        if check is None:
-            return False  # a logical type the hub does not know: checked as its base type
-        reason = check(value)
-        if reason:
-            self.bad(path, reason)
-        return True
-
-    def enum(self, schema: Mapping[str, Any], value: Any, path: str) -> None:
-        if value not in schema["symbols"]:
-            self.bad(path, f"{value!r} is not one of {', '.join(schema['symbols'])}")
-
-    def array(self, schema: Mapping[str, Any], value: Any, path: str) -> None:
-        if not isinstance(value, list | tuple):
-            self.bad(path, f"must be a list, got {type(value).__name__}")
-            return
-        for i, item in enumerate(value):
-            self.visit(schema["items"], item, f"{path}[{i}]")
-
-    def map(self, schema: Mapping[str, Any], value: Any, path: str) -> None:
-        if not isinstance(value, Mapping):
-            self.bad(path, f"must be a mapping, got {type(value).__name__}")
-            return
-        for key, item in value.items():
-            self.visit(schema["values"], item, f"{path}.{key}")
-
-    def fixed(self, schema: Mapping[str, Any], value: Any, path: str) -> None:
-        if not isinstance(value, bytes) or len(value) != schema["size"]:
-            self.bad(path, f"must be exactly {schema['size']} bytes")
-
-    def union(self, branches: list[Any], value: Any, path: str) -> None:
-        if value is None:
-            if "null" not in branches:
-                self.bad(path, "is required")
-            return
+    def _union(self, branches: list[Any]) -> _Check:
+        nullable = "null" in branches
         if len(branches) == 2 and branches[0] == "null":
-            # The common optional field: one branch to try, whose problems are kept whatever
-            # they are, so it is checked in place without a trial walker.
-            self.visit(branches[1], value, path)
-            return
-        attempts = []
-        for branch in branches:
-            if branch == "null":
-                continue
-            trial = _Walker(self.named, self.event_types)
-            trial.visit(branch, value, path)
-            if not trial.problems or all(not p.blocking for p in trial.problems):
-                self.problems.extend(trial.problems)
+            # The common optional field: one branch, whose problems are kept whatever they are.
+            only = self.compile(branches[1])
+
+            def optional(value: Any, path: str, problems: list[FieldProblem]) -> None:
+                if value is not None:
+                    only(value, path, problems)
+
+            return optional
+        choices = [self.compile(b) for b in branches if b != "null"]
+
+        def union(value: Any, path: str, problems: list[FieldProblem]) -> None:
+            if value is None:
+                if not nullable:
+                    problems.append(FieldProblem(path, "is required"))
                 return
-            attempts.append(trial.problems)
-        if len(attempts) == 1:
-            self.problems.extend(attempts[0])
-        else:
-            self.bad(path, "matches none of the allowed types")
+            attempts = []
+            for choice in choices:
+                trial: list[FieldProblem] = []
+                choice(value, path, trial)
+                if all(not p.blocking for p in trial):
+                    problems.extend(trial)
+                    return
+                attempts.append(trial)
+            if len(attempts) == 1:
+                problems.extend(attempts[0])
+            else:
+                problems.append(FieldProblem(path, "matches none of the allowed types"))
 
-    def record(self, schema: Mapping[str, Any], value: Any, path: str) -> None:
-        if not isinstance(value, Mapping):
-            self.bad(path, f"must be a record (mapping), got {type(value).__name__}")
-            return
-        prefix = f"{path}." if path else ""
-        known = _field_names(schema)
-        for fld in schema["fields"]:
-            name = fld["name"]
-            if name not in value:
-                if "default" not in fld:
-                    self.bad(prefix + name, "is required")
-                continue
-            before = len(self.problems)
-            self.visit(fld["type"], value[name], prefix + name)
-            if name in _DOMAIN_FIELDS and len(self.problems) == before:
-                self.domain_field(name, value[name], prefix + name)
-        if len(value) != len(known) or not known.issuperset(value):
-            for extra in sorted(set(value) - known, key=str):
-                self.bad(prefix + str(extra), "is not a field of this schema")
+        return union
+
+    def _record(self, schema: Mapping[str, Any]) -> _Check:
+        found = self._records.get(id(schema))
+        if found is not None:
+            return found  # met again, or a recursive type
+        fields: list[tuple[str, _Check, bool, bool]] = []
+        known = frozenset(f["name"] for f in schema["fields"])
         rule = _RECORD_RULES.get(schema["name"].rsplit(".", 1)[-1])
-        if rule is not None and not any(
-            p.field.startswith(prefix) for p in self.problems if p.blocking
-        ):
-            rule(self, value, prefix)
+        domain = self._domain_field
 
-    def domain_field(self, name: str, value: Any, path: str) -> None:
+        def record(value: Any, path: str, problems: list[FieldProblem]) -> None:
+            if type(value) is not dict and not isinstance(value, Mapping):
+                problems.append(FieldProblem(
+                    path, f"must be a record (mapping), got {type(value).__name__}"))
+                return
+            prefix = f"{path}." if path else ""
+            for name, check, has_default, is_domain in fields:
+                if name not in value:
+                    if not has_default:
+                        problems.append(FieldProblem(prefix + name, "is required"))
+                    continue
+                item = value[name]
+                if is_domain:
+                    before = len(problems)
+                    check(item, prefix + name, problems)
+                    if len(problems) == before:
+                        domain(name, item, prefix + name, problems)
+                else:
+                    check(item, prefix + name, problems)
+            if len(value) != len(known) or not known.issuperset(value):
+                for extra in sorted(set(value) - known, key=str):
+                    problems.append(FieldProblem(prefix + str(extra),
+                                                 "is not a field of this schema"))
+            if rule is not None and not any(
+                p.field.startswith(prefix) for p in problems if p.blocking
+            ):
+                rule(problems, value, prefix)
+
+        self._records[id(schema)] = record
+        fields.extend((f["name"], self.compile(f["type"]), "default" in f,
+                       f["name"] in _DOMAIN_FIELDS) for f in schema["fields"])
+        return record
+
+    def _domain_field(self, name: str, value: Any, path: str,
+                      problems: list[FieldProblem]) -> None:
         if name in _PARTICIPANT_FIELDS:
             for i, pid in enumerate(value if isinstance(value, list) else [value]):
                 problem = participant_problem(pid)
                 if problem:
-                    self.bad(f"{path}[{i}]" if isinstance(value, list) else path, problem)
+                    problems.append(FieldProblem(
+                        f"{path}[{i}]" if isinstance(value, list) else path, problem))
         elif name in _JURISDICTION_FIELDS or name == "area_code":
             problem = area_code_problem(value, allow_national=name == "jurisdiction")
             if problem:
-                self.bad(path, problem)
+                problems.append(FieldProblem(path, problem))
         elif name == "event_type" and self.event_types and value not in self.event_types:
-            self.bad(path, f"unknown event type {value!r}")
+            problems.append(FieldProblem(path, f"unknown event type {value!r}"))
         elif name == "id_number" and value is not None:
             verdict = check_resident_id(value)
             if not verdict.valid:
-                self.bad(path, f"identity number kept but flagged: {verdict.reason}",
-                         blocking=False)
+                problems.append(FieldProblem(
+                    path, f"identity number kept but flagged: {verdict.reason}", False))
 
 
-# Fields domain_field looks at: for every other field it does nothing.
+def _reasoned(reason_of: Callable[[Any], str | None], plain: type | None) -> _Check:
+    """A check by a reason function; values of the exact type `plain` need no call."""
+
+    def check(value: Any, path: str, problems: list[FieldProblem]) -> None:
+        if type(value) is plain:
+            return
+        reason = reason_of(value)
+        if reason:
+            problems.append(FieldProblem(path, reason))
+
+    return check
+
+
+def _primitive(name: str) -> _Check:
+    if name in ("int", "long"):
+        low, high = _INT32 if name == "int" else _INT64
+
+        def whole(value: Any, path: str, problems: list[FieldProblem]) -> None:
+            if type(value) is int and low <= value <= high:
+                return
+            reason = _is_int(value, (low, high))
+            if reason:
+                problems.append(FieldProblem(path, reason))
+
+        return whole
+    return _reasoned(_PRIMITIVES[name], _PRIMITIVE_PLAIN.get(name))
+
+
+def _enum(symbols: list[str]) -> _Check:
+    def enum(value: Any, path: str, problems: list[FieldProblem]) -> None:
+        if value not in symbols:
+            problems.append(FieldProblem(path, f"{value!r} is not one of {', '.join(symbols)}"))
+
+    return enum
+
+
+def _array(items: _Check) -> _Check:
+    def array(value: Any, path: str, problems: list[FieldProblem]) -> None:
+        if not isinstance(value, list | tuple):
+            problems.append(FieldProblem(path, f"must be a list, got {type(value).__name__}"))
+            return
+        for i, item in enumerate(value):
+            items(item, f"{path}[{i}]", problems)
+
+    return array
+
+
+def _map(values: _Check) -> _Check:
+    def mapping(value: Any, path: str, problems: list[FieldProblem]) -> None:
+        if not isinstance(value, Mapping):
+            problems.append(FieldProblem(path, f"must be a mapping, got {type(value).__name__}"))
+            return
+        for key, item in value.items():
+            values(item, f"{path}.{key}", problems)
+
+    return mapping
+
+
+def _fixed(size: int) -> _Check:
+    def fixed(value: Any, path: str, problems: list[FieldProblem]) -> None:
+        if not isinstance(value, bytes) or len(value) != size:
+            problems.append(FieldProblem(path, f"must be exactly {size} bytes"))
+
+    return fixed
+
+
+# Fields _domain_field looks at: for every other field it does nothing.
 _DOMAIN_FIELDS = _PARTICIPANT_FIELDS | _JURISDICTION_FIELDS | {"area_code", "event_type",
                                                                "id_number"}
-_NAMES_OF: dict[int, tuple[Any, frozenset[str]]] = {}
 
 
-def _field_names(schema: Mapping[str, Any]) -> frozenset[str]:
-    """A record schema's field names, computed once per schema object (they never change)."""
-    found = _NAMES_OF.get(id(schema))
-    if found is None or found[0] is not schema:
-        found = (schema, frozenset(f["name"] for f in schema["fields"]))
-        _NAMES_OF[id(schema)] = found
-    return found[1]
+def _bad(out: list[FieldProblem], path: str, reason: str) -> None:
+    out.append(FieldProblem(path, reason))
 
 
-def _birth_rule(w: _Walker, value: Mapping[str, Any], prefix: str) -> None:
+def _birth_rule(out: list[FieldProblem], value: Mapping[str, Any], prefix: str) -> None:
     precision, day = value.get("precision"), value.get("date")
     lo, hi = value.get("age_min"), value.get("age_max")
     if precision in ("DAY", "MONTH", "YEAR") and day is None:
-        w.bad(prefix + "date", f"is required when precision is {precision}")
+        _bad(out, prefix + "date", f"is required when precision is {precision}")
     if precision == "MONTH" and day is not None and day.day != 1:
-        w.bad(prefix + "date", "must be the first day of the month for MONTH precision")
+        _bad(out, prefix + "date", "must be the first day of the month for MONTH precision")
     if precision == "YEAR" and day is not None and (day.month, day.day) != (1, 1):
-        w.bad(prefix + "date", "must be 1 January for YEAR precision")
+        _bad(out, prefix + "date", "must be 1 January for YEAR precision")
     if precision == "AGE_RANGE":
         if lo is None or hi is None:
-            w.bad(prefix + "age_min", "age_min and age_max are required for AGE_RANGE")
+            _bad(out, prefix + "age_min", "age_min and age_max are required for AGE_RANGE")
         elif not 0 <= lo <= hi <= 130:
-            w.bad(prefix + "age_min", f"age range {lo}-{hi} must satisfy 0 <= min <= max <= 130")
+            _bad(out, prefix + "age_min",
+                 f"age range {lo}-{hi} must satisfy 0 <= min <= max <= 130")
 
 
-def _locus_rule(w: _Walker, value: Mapping[str, Any], prefix: str) -> None:
+def _locus_rule(out: list[FieldProblem], value: Mapping[str, Any], prefix: str) -> None:
     alleles = value.get("alleles") or []
     if len(alleles) != 2:
-        w.bad(prefix + "alleles", f"must hold exactly two alleles, got {len(alleles)}")
+        _bad(out, prefix + "alleles", f"must hold exactly two alleles, got {len(alleles)}")
     for i, allele in enumerate(alleles):
         if not _ALLELE.match(allele):
-            w.bad(f"{prefix}alleles[{i}]", f"allele {allele!r} is not like '9' or '9.3' or X/Y")
+            _bad(out, f"{prefix}alleles[{i}]", f"allele {allele!r} is not like '9' or '9.3' or X/Y")
 
 
-def _key_rule(w: _Walker, value: Mapping[str, Any], prefix: str) -> None:
+def _key_rule(out: list[FieldProblem], value: Mapping[str, Any], prefix: str) -> None:
     if len(value.get("public_key", b"")) != 32:
-        w.bad(prefix + "public_key", "an Ed25519 public key is exactly 32 bytes")
+        _bad(out, prefix + "public_key", "an Ed25519 public key is exactly 32 bytes")
 
 
-_RECORD_RULES: dict[str, Callable[[_Walker, Mapping[str, Any], str], None]] = {
+_RECORD_RULES: dict[str, Callable[[list[FieldProblem], Mapping[str, Any], str], None]] = {
     "BirthDate": _birth_rule,
     "StrLocus": _locus_rule,
     "KeyAdded": _key_rule,
@@ -323,3 +412,7 @@ _LOGICAL: dict[str, Callable[[Any], str | None]] = {
     "timestamp-millis": _is_timestamp,
     "uuid": _is_uuid,
 }
+# Values of these exact types always pass their check, without calling it.
+_PRIMITIVE_PLAIN: dict[str, type] = {"null": type(None), "boolean": bool, "float": float,
+                                     "double": float, "bytes": bytes, "string": str}
+_LOGICAL_PLAIN: dict[str, type] = {"date": date, "uuid": uuid.UUID}

@@ -82,12 +82,7 @@ def _head(env: Envelope) -> bytes:
         raise EnvelopeError("key_id must be 32 lowercase hex characters")
     if not 1 <= env.schema_version <= 0xFFFF:
         raise EnvelopeError("schema_version must be between 1 and 65535")
-    if not 0 <= env.sequence < 2**63:
-        raise EnvelopeError("sequence must be between 0 and 2**63 - 1")
-    if len(env.payload) > MAX_PAYLOAD:
-        raise EnvelopeError(
-            f"payload is {len(env.payload)} bytes; an event holds at most {MAX_PAYLOAD} bytes"
-        )
+    _check_sizes(env.sequence, env.payload)
     return b"".join((
         env.event_id.bytes,
         _name_bytes(env.event_type, "event_type"),
@@ -97,6 +92,15 @@ def _head(env: Envelope) -> bytes:
         _FIXED.pack(env.schema_version, env.sequence, _micros(env.occurred_at, "occurred_at"),
                     _micros(env.published_at, "published_at"), len(env.payload)),
     ))
+
+
+def _check_sizes(sequence: int, payload: bytes) -> None:
+    if not 0 <= sequence < 2**63:
+        raise EnvelopeError("sequence must be between 0 and 2**63 - 1")
+    if len(payload) > MAX_PAYLOAD:
+        raise EnvelopeError(
+            f"payload is {len(payload)} bytes; an event holds at most {MAX_PAYLOAD} bytes"
+        )
 
 
 def _body(env: Envelope) -> bytes:
@@ -276,16 +280,41 @@ def seal_encoded_wire(sv: SchemaVersion, body: bytes, *, publisher_id: str, key:
                       sequence: int, occurred_at: datetime, event_id: uuid.UUID,
                       published_at: datetime | None = None) -> bytes:
     """The wire bytes of `encode_envelope(seal_encoded(...))` (version 2), with the header
-    encoded once and no intermediate envelopes: a connector seals every row of a file."""
-    unsigned = Envelope(
-        event_id=event_id, event_type=sv.event_type, schema_version=sv.version,
-        schema_fingerprint=sv.fingerprint, publisher_id=publisher_id, key_id=key.key_id,
-        sequence=sequence, occurred_at=occurred_at,
-        published_at=published_at or datetime.now(UTC), payload=body,
-    )
-    head = _head(unsigned)
-    signature = key.sign(SIGNING_DOMAIN_V2 + head + payload_digest(body))
-    return MAGIC_V2 + head + body + signature
+    encoded once and no intermediate envelopes."""
+    return WireSealer(sv, publisher_id, key).seal(
+        body, sequence=sequence, occurred_at=occurred_at, event_id=event_id,
+        published_at=published_at)
+
+
+class WireSealer:
+    """Seals payloads encoded with one schema version, for one publisher and key, into version
+    2 wire bytes. The names in the header are checked and encoded once: a connector seals
+    every row of a file with the same ones."""
+
+    def __init__(self, sv: SchemaVersion, publisher_id: str, key: SigningKey) -> None:
+        probe = Envelope(
+            event_id=uuid.UUID(int=0), event_type=sv.event_type, schema_version=sv.version,
+            schema_fingerprint=sv.fingerprint, publisher_id=publisher_id, key_id=key.key_id,
+            sequence=0, occurred_at=_EPOCH, published_at=_EPOCH, payload=b"",
+        )
+        # The header between the event id and the fixed-size numbers never changes.
+        self._names = _head(probe)[16 : -_FIXED.size]
+        self._schema_version = sv.version
+        self._key = key
+
+    def seal(self, body: bytes, *, sequence: int, occurred_at: datetime, event_id: uuid.UUID,
+             published_at: datetime | None = None) -> bytes:
+        """The signed wire bytes of one event."""
+        if not isinstance(event_id, uuid.UUID):
+            raise EnvelopeError("event_id must be a UUID")
+        _check_sizes(sequence, body)
+        head = b"".join((
+            event_id.bytes, self._names,
+            _FIXED.pack(self._schema_version, sequence, _micros(occurred_at, "occurred_at"),
+                        _micros(published_at or datetime.now(UTC), "published_at"), len(body)),
+        ))
+        signature = self._key.sign(SIGNING_DOMAIN_V2 + head + payload_digest(body))
+        return MAGIC_V2 + head + body + signature
 
 
 def seal(catalog: SchemaCatalog, event_type: str, payload: Mapping[str, Any], *,

@@ -10,7 +10,7 @@ import enum
 import re
 from collections.abc import MutableMapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from operator import mul
 from typing import Any
 
@@ -116,12 +116,22 @@ def annotate_identity_numbers(payload: MutableMapping[str, Any]) -> None:
             raw if isinstance(raw, str) else None
         ).status.value
     for value in payload.values():
-        if isinstance(value, MutableMapping):
+        if _is_record(value):
             annotate_identity_numbers(value)
         elif isinstance(value, list):
             for item in value:
-                if isinstance(item, MutableMapping):
+                if _is_record(item):
                     annotate_identity_numbers(item)
+
+
+def _is_record(value: object) -> bool:
+    # Exact types first: most values are text, numbers or dates, and the abstract
+    # MutableMapping check is slow for them.
+    kind = type(value)
+    return kind is dict or (kind not in _PLAIN and isinstance(value, MutableMapping))
+
+
+_PLAIN = frozenset({str, int, bool, float, list, type(None), date, datetime})
 
 
 # Participant ids: `<6-digit GB/T 2260 area code>-<department>`.

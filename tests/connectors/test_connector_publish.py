@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import csv
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from connector_samples import migrant_row, participant_of, write_migrant_csv
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from connectors.cli import main
 from connectors.config import load_config
 from connectors.outbox import Outbox
 from hub.config import Settings
+from hub.envelope import decode_envelope
+from hub.topics import TopicSpec
+from processors import topic_admin
 
 pytestmark = pytest.mark.services
 Reader = Callable[[str], list[tuple[str, Any]]]
@@ -115,6 +120,36 @@ class TestUnreachableHub:
         with Outbox(real.outbox_path) as box:
             assert box.stats().pending == 0
         assert len(read_published(participant_of(config))) == 20
+
+
+class TestPartition:
+    def test_a_publishers_events_go_to_the_partition_its_id_hashes_to(
+        self, connector_factory: Callable[..., Path], hub_settings: Settings,
+    ) -> None:
+        """The sender names the partition itself: the one Kafka's default partitioner gives
+        the publisher id, with every event in it in sequence order."""
+        config = connector_factory()
+        participant = participant_of(config).encode()
+        ingest = f"{hub_settings.topic_prefix}ingest"
+        consumer = KafkaConsumer(**hub_settings.kafka_config())
+        count = len(consumer.partitions_for_topic(ingest))
+        # A topic of the same size, where the producer's own partitioner picks for this key.
+        probe = TopicSpec(f"probe-{secrets.token_hex(4)}", count)
+        topic_admin.apply(hub_settings, [probe])
+        producer = KafkaProducer(**hub_settings.kafka_config())
+        expected = producer.send(probe.name(hub_settings), key=participant,
+                                 value=b"probe").get(timeout=30).partition
+        producer.close()
+        source = write_migrant_csv(config.parent / "a.csv", 4)
+        assert main(["publish", "--type", "migrant-record", "--quiet", "--config", str(config),
+                     str(source)]) == 0
+        part = TopicPartition(ingest, expected)
+        consumer.assign([part])
+        consumer.seek_to_beginning(part)
+        mine = [r for batch in consumer.poll(timeout_ms=10000).values() for r in batch
+                if r.key == participant]
+        consumer.close()
+        assert [decode_envelope(r.value).sequence for r in mine] == [1, 2, 3, 4]
 
 
 class TestWatch:
