@@ -103,27 +103,26 @@ class Usage:
         return max(self.tree_mib, self.largest_mib)
 
 
-_SAMPLE_SECONDS = 0.2
+_SAMPLE_SECONDS = 0.5
 
 
 def _tree(root: int) -> list[int]:
-    """The process and all its descendants (read from /proc; gone processes are skipped)."""
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        # The name may hold spaces and parentheses: the fields start after the last ")".
-        ppid = int(stat.rpartition(")")[2].split()[1])
-        parents.setdefault(ppid, []).append(int(entry))
+    """The process and all its descendants, from each thread's /proc children list (a whole
+    /proc scan per sample took a tenth of a core from the tools measured)."""
     found, todo = [], [root]
     while todo:
         pid = todo.pop()
         found.append(pid)
-        todo.extend(parents.get(pid, ()))
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue  # ended meanwhile
+        for task in tasks:
+            children = Path(f"/proc/{pid}/task/{task}/children")
+            try:
+                todo.extend(int(child) for child in children.read_text().split())
+            except OSError:
+                continue
     return found
 
 

@@ -91,8 +91,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=_jobs,
         default=len(os.sched_getaffinity(0)),
         metavar="N",
-        help="search the alerts in N processes forked after the index is built (default: the "
-        "CPUs this process may use; 1 searches in this process only)",
+        help="read and prepare the persons in N processes, then search the alerts in N "
+        "processes forked after the index is built (default: the CPUs this process may use; 1: "
+        "all in this process)",
     )
     _model_options(batch)
     batch.set_defaults(handler=_match_batch)
@@ -260,7 +261,8 @@ def _match_batch(args: argparse.Namespace) -> int:
     print(
         f"{result.alerts} alerts against {result.persons} persons: {result.candidates} candidate "
         f"pairs, {result.notify} NOTIFY, {result.review} REVIEW; {result.rows_written} rows "
-        f"written to {args.out} in {seconds:.2f} s"
+        f"written to {args.out} in {seconds:.2f} s (index {result.index_seconds:.2f} s, search "
+        f"{result.search_seconds:.2f} s, {args.jobs} job{'s' if args.jobs > 1 else ''})"
     )
     if result.dna_unfit:
         print(

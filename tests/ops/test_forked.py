@@ -53,18 +53,23 @@ class TestRunForked:
 
 def test_batch_pairs_are_the_same_in_one_process_and_in_several(tmp_path: Path) -> None:
     """hubctl match's engine writes the same pairs file, row for row, and the same counts and
-    input problems, whether the alerts are searched here or in three forked processes."""
+    input problems, whether the persons are prepared and the alerts searched here or in three
+    forked processes."""
     data = generate(1600, 5)
     paths = write_dataset(tmp_path, data, "jsonl")
     with paths["alerts"].open("a", encoding="utf-8") as handle:
         bad_sex = {"alert_id": "A-BAD", "person": {"sex": "X"}}
         handle.write("not json\n" + json.dumps(bad_sex) + "\n")
+    # A bad line halfway through the records: its message keeps its place among the others.
+    lines = paths["records"].read_text(encoding="utf-8").splitlines(keepends=True)
+    lines.insert(len(lines) // 2, '{"record_id": ""}\n')
+    paths["records"].write_text("".join(lines), encoding="utf-8")
     matcher = Matcher(FellegiSunterModel.default())
     files = (paths["alerts"], paths["records"], paths["rescues"])
     alone = run_batch(matcher, *files, tmp_path / "alone.csv", True, jobs=1, runner=in_turn)
     forked = run_batch(matcher, *files, tmp_path / "forked.csv", True, jobs=3, runner=run_forked)
     assert alone.rows_written > 1000 and alone.notify > 10
-    assert len(alone.errors) == 2
+    assert len(alone.errors) == 3 and "field record_id: missing" in alone.errors[0]
     assert forked == alone
     assert (tmp_path / "forked.csv").read_bytes() == (tmp_path / "alone.csv").read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir() if ".part" in p.name) == []
