@@ -1,11 +1,9 @@
 """Batch matching of files: every alert against every record and rescue notice, same engine.
 
-Both steps run in `jobs` shares: the records and notices are read and prepared in runs of lines,
-then indexed in file order; the alerts are searched in shares (alert i in share i mod jobs), each
-writing its pairs to a part file in alert order, and the parts are merged into one file in alert
-order. How the shares run, one after another or side by side in forked processes (the search's
-forked after the index is built), is the caller's choice (`ShareRunner`); the pairs are the
-same either way.
+The alerts are searched in `jobs` shares (alert i in share i mod jobs), each writing its pairs
+to a part file in alert order; the parts are then merged into one file in alert order. How the
+shares run, one after another or side by side in processes forked after the index is built, is
+the caller's choice (`ShareRunner`); the pairs are the same either way.
 """
 
 from __future__ import annotations
@@ -17,14 +15,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from hub.errors import MatchingInputError
 from hub.matching.adapters import facts_from_alert, facts_from_migrant_record, facts_from_rescue
 from hub.matching.blocking import CandidateIndex
-from hub.matching.document_files import line_parts, read_documents, stream_documents
+from hub.matching.document_files import read_documents, stream_documents
 from hub.matching.facts import PersonFacts
-from hub.matching.features import Features, prepare
+from hub.matching.features import prepare
 from hub.matching.labelled import Payload
 from hub.matching.matcher import Matcher, explain
 from hub.secrets import open_private_write
@@ -91,12 +89,10 @@ def run_batch(
     out_path: Path,
     all_candidates: bool = False,
     jobs: int = 1,
-    runner: ShareRunner[Any] = in_turn,
+    runner: ShareRunner[ShareCounts] = in_turn,
 ) -> BatchResult:
-    """Index records and notices, search each alert, write one row per pair to `out_path`.
-
-    `runner` runs the `jobs` shares of each step: reading and preparing the persons, then
-    searching the alerts."""
+    """Index records and notices, search each alert, write one row per pair to `out_path`;
+    `runner` runs the `jobs` shares of the search."""
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, not {jobs}")
     result = BatchResult()
@@ -106,7 +102,7 @@ def run_batch(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        index = _index(records_path, rescues_path, result, jobs, runner)
+        index = _index(records_path, rescues_path, result)
     finally:
         if collecting:
             gc.enable()
@@ -149,49 +145,17 @@ def run_batch(
     return result
 
 
-@dataclass
-class PreparedShare:
-    """One share's persons, prepared, and its input problems: one list of each per file."""
-
-    persons: list[list[Features]] = field(default_factory=list)
-    errors: list[list[str]] = field(default_factory=list)
-
-
-def _index(
-    records_path: Path,
-    rescues_path: Path | None,
-    result: BatchResult,
-    jobs: int,
-    runner: ShareRunner[PreparedShare],
-) -> CandidateIndex:
-    """The index of every record and notice. Each file is read and prepared in `jobs` runs of
-    lines side by side; the persons are then indexed in file order, as one share would."""
-    inputs = [(records_path, "records")] + ([(rescues_path, "rescues")] if rescues_path else [])
-    parts = [line_parts(path, jobs) for path, _ in inputs]
-
-    def prepare_share(share: int) -> PreparedShare:
-        prepared = PreparedShare()
-        for (path, kind), lines in zip(inputs, parts, strict=True):
-            errors: list[str] = []
-            prepared.persons.append(
-                [
-                    prepare(person)
-                    for payload in stream_documents(path, kind, errors, lines[share])
-                    for person in _persons(kind, payload, errors)
-                ]
-            )
-            prepared.errors.append(errors)
-        return prepared
-
-    shares = runner(prepare_share, jobs)
+def _index(records_path: Path, rescues_path: Path | None, result: BatchResult) -> CandidateIndex:
+    # Read line by line and indexed in one process: preparing the persons in forked shares
+    # was tried, and pickling them back to this process cost as much as preparing them here.
     index = CandidateIndex()
-    for file_no in range(len(inputs)):
-        for share in shares:
-            result.errors.extend(share.errors[file_no])
-            for person in share.persons[file_no]:
-                index.add(person)
-            result.persons += len(share.persons[file_no])
-            share.persons[file_no] = []
+    for path, kind in ((records_path, "records"), (rescues_path, "rescues")):
+        if path is None:
+            continue
+        for payload in stream_documents(path, kind, result.errors):
+            for person in _persons(kind, payload, result.errors):
+                index.add(prepare(person))
+                result.persons += 1
     return index
 
 

@@ -11,10 +11,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -185,22 +183,17 @@ def read_documents(path: Path, kind: str) -> ReadResult:
     return _read_jsonl(path, kind)
 
 
-def stream_documents(
-    path: Path, kind: str, errors: list[str], lines: range | None = None
-) -> Iterator[Payload]:
+def stream_documents(path: Path, kind: str, errors: list[str]) -> Iterator[Payload]:
     """Payloads of one kind one by one, each unreadable row's message added to `errors`.
 
     A JSON Lines file is read line by line, so that a large records file is never held whole
-    (its parsed lines took a third of the batch matcher's memory); `lines` (numbered from 1)
-    limits it to a part, the other lines skipped unparsed. A CSV file is read whole, by the part
-    that holds line 1 (a record's children are rows that may come anywhere). An alerts file's
-    parents' DNA profiles are yielded too: `read_documents` tells them apart.
+    (its parsed lines took a third of the batch matcher's memory); a CSV file's rows are read
+    first (a record's children are rows that may come later). An alerts file's parents' DNA
+    profiles are yielded too: `read_documents` tells them apart.
     """
     if kind not in _COLUMNS:
         raise ValueError(f"unknown document kind {kind!r}")
     if path.suffix.lower() == ".csv":
-        if lines is not None and 1 not in lines:
-            return
         read = _read_csv(path, kind)
         errors.extend(read.errors)
         yield from read.payloads
@@ -208,10 +201,6 @@ def stream_documents(
         return
     with path.open(encoding="utf-8") as handle:
         for line_no, line in enumerate(handle, start=1):
-            if lines is not None and line_no not in lines:
-                if line_no >= lines.stop:
-                    return
-                continue
             if not line.strip():
                 continue
             try:
@@ -227,17 +216,6 @@ def stream_documents(
                 errors.append(f"{path} line {line_no} field {_ID_KEY[kind]}: missing")
             else:
                 yield doc
-
-
-def line_parts(path: Path, parts: int) -> list[range]:
-    """`parts` runs of a file's line numbers, one after another, for `stream_documents`."""
-    if path.suffix.lower() == ".csv":
-        return [range(1, sys.maxsize)] + [range(0)] * (parts - 1)
-    with path.open("rb") as handle:
-        count = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
-    count += 1  # a last line without its newline
-    bounds = [1 + count * part // parts for part in range(parts + 1)]
-    return [range(lo, hi) for lo, hi in pairwise(bounds)]
 
 
 def _read_jsonl(path: Path, kind: str) -> ReadResult:

@@ -91,9 +91,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=_jobs,
         default=len(os.sched_getaffinity(0)),
         metavar="N",
-        help="read and prepare the persons in N processes, then search the alerts in N "
-        "processes forked after the index is built (default: the CPUs this process may use; 1: "
-        "all in this process)",
+        help="search the alerts in N processes forked after the index is built (default: the "
+        "CPUs this process may use; 1 searches in this process only)",
     )
     _model_options(batch)
     batch.set_defaults(handler=_match_batch)

@@ -53,8 +53,7 @@ class TestRunForked:
 
 def test_batch_pairs_are_the_same_in_one_process_and_in_several(tmp_path: Path) -> None:
     """hubctl match's engine writes the same pairs file, row for row, and the same counts and
-    input problems, whether the persons are prepared and the alerts searched here or in three
-    forked processes."""
+    input problems, whether the alerts are searched here or in three forked processes."""
     data = generate(1600, 5)
     paths = write_dataset(tmp_path, data, "jsonl")
     with paths["alerts"].open("a", encoding="utf-8") as handle:
