@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import gc
 import heapq
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -160,7 +161,8 @@ def _index(records_path: Path, rescues_path: Path | None, result: BatchResult) -
 
 
 def _part_path(out_path: Path, share: int) -> Path:
-    return out_path.with_name(f".{out_path.name}.part{share}")
+    # Named by this process too: two runs writing the same pairs file keep their parts apart.
+    return out_path.with_name(f".{out_path.name}.{os.getpid()}.part{share}")
 
 
 def _search(
