@@ -13,9 +13,8 @@ import gc
 import heapq
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -48,15 +47,6 @@ ShareRunner = Callable[[Callable[[int], T], int], list[T]]
 def in_turn(work: Callable[[int], T], shares: int) -> list[T]:
     """Run the shares one after another in this process."""
     return [work(share) for share in range(shares)]
-
-
-# Yields the items of a producer in order, made here or elsewhere (another process).
-Feed = Callable[[Callable[[], Iterable[T]]], Iterable[T]]
-
-
-def in_place(produce: Callable[[], Iterable[T]]) -> Iterable[T]:
-    """Make the items in this process, as they are taken."""
-    return produce()
 
 
 @dataclass
@@ -101,11 +91,9 @@ def run_batch(
     all_candidates: bool = False,
     jobs: int = 1,
     runner: ShareRunner[ShareCounts] = in_turn,
-    feed: Feed[PersonFacts | str] = in_place,
 ) -> BatchResult:
     """Index records and notices, search each alert, write one row per pair to `out_path`;
-    `feed` reads the files' persons (while they are prepared and indexed), `runner` runs the
-    `jobs` shares of the search."""
+    `runner` runs the `jobs` shares of the search."""
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, not {jobs}")
     result = BatchResult()
@@ -115,7 +103,7 @@ def run_batch(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        index = _index(records_path, rescues_path, result, feed)
+        index = _index(records_path, rescues_path, result)
     finally:
         if collecting:
             gc.enable()
@@ -158,39 +146,18 @@ def run_batch(
     return result
 
 
-def _index(
-    records_path: Path,
-    rescues_path: Path | None,
-    result: BatchResult,
-    feed: Feed[PersonFacts | str],
-) -> CandidateIndex:
-    # The persons are prepared and indexed here: preparing them in forked shares was tried,
-    # and pickling them back cost as much as preparing them. Reading the files and building
-    # the facts is what `feed` may do elsewhere (plain facts pickle at a third of the cost).
+def _index(records_path: Path, rescues_path: Path | None, result: BatchResult) -> CandidateIndex:
+    # Read line by line and indexed in one process: preparing the persons in forked shares
+    # was tried, and pickling them back to this process cost as much as preparing them here.
     index = CandidateIndex()
-    for item in feed(partial(_read_persons, records_path, rescues_path)):
-        if isinstance(item, str):
-            result.errors.append(item)
-        else:
-            index.add(prepare(item))
-            result.persons += 1
-    return index
-
-
-def _read_persons(records_path: Path, rescues_path: Path | None) -> Iterator[PersonFacts | str]:
-    """Every person of the records and notices, and every input problem, in file order."""
     for path, kind in ((records_path, "records"), (rescues_path, "rescues")):
         if path is None:
             continue
-        errors: list[str] = []
-        for payload in stream_documents(path, kind, errors):
-            yield from errors  # unreadable lines before this one
-            errors.clear()
-            persons = _persons(kind, payload, errors)
-            yield from errors
-            errors.clear()
-            yield from persons
-        yield from errors
+        for payload in stream_documents(path, kind, result.errors):
+            for person in _persons(kind, payload, result.errors):
+                index.add(prepare(person))
+                result.persons += 1
+    return index
 
 
 def _part_path(out_path: Path, share: int) -> Path:

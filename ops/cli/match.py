@@ -10,14 +10,14 @@ from pathlib import Path
 
 from hub.config import load_settings
 from hub.errors import HubError
-from hub.matching.batch import in_place, in_turn, run_batch
+from hub.matching.batch import in_turn, run_batch
 from hub.matching.evaluation import EvalReport, evaluate, name_case_effect, pair_of
 from hub.matching.kinship import TableSet
 from hub.matching.matcher import Decision, Matcher
 from hub.matching.model import FellegiSunterModel
 from hub.matching.sampling_eval import evaluate_sampling
 from hub.paths import check_readable_file
-from ops.forked import run_forked, stream_forked
+from ops.forked import run_forked
 from synthetic import generate
 from synthetic.files import write_dataset
 
@@ -91,9 +91,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=_jobs,
         default=len(os.sched_getaffinity(0)),
         metavar="N",
-        help="search the alerts in N processes forked after the index is built, and above 1 "
-        "read the files in a child while this process indexes (default: the CPUs this process "
-        "may use; 1: all in this process)",
+        help="search the alerts in N processes forked after the index is built (default: the "
+        "CPUs this process may use; 1 searches in this process only)",
     )
     _model_options(batch)
     batch.set_defaults(handler=_match_batch)
@@ -255,9 +254,7 @@ def _match_batch(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     result = run_batch(
         _matcher(args), args.alerts, args.records, args.rescues, args.out, args.all_candidates,
-        jobs=args.jobs,
-        runner=run_forked if args.jobs > 1 else in_turn,
-        feed=stream_forked if args.jobs > 1 else in_place,
+        jobs=args.jobs, runner=run_forked if args.jobs > 1 else in_turn,
     )
     seconds = time.perf_counter() - started
     print(

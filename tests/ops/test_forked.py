@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from hub.matching.batch import in_place, in_turn, run_batch
+from hub.matching.batch import in_turn, run_batch
 from hub.matching.matcher import Matcher
 from hub.matching.model import FellegiSunterModel
-from ops.forked import ShareFailedError, run_forked, stream_forked
+from ops.forked import ShareFailedError, run_forked
 from synthetic import generate
 from synthetic.files import write_dataset
 
@@ -52,28 +51,9 @@ class TestRunForked:
             run_forked(work, 3)
 
 
-class TestStreamForked:
-    def test_items_come_in_order_across_chunks(self) -> None:
-        """Every item the child makes arrives once and in order, whatever the chunk size."""
-        assert list(stream_forked(lambda: iter(range(2503)), chunk=100)) == list(range(2503))
-
-    def test_a_producer_that_raises_is_reported_after_its_items(self) -> None:
-        """The items made before the failure arrive, then ShareFailedError with the traceback."""
-
-        def produce() -> Iterator[int]:
-            yield 1
-            raise ValueError("unreadable")
-
-        got: list[int] = []
-        with pytest.raises(ShareFailedError, match="ValueError: unreadable"):
-            got.extend(stream_forked(produce, chunk=1))
-        assert got == [1]
-
-
 def test_batch_pairs_are_the_same_in_one_process_and_in_several(tmp_path: Path) -> None:
     """hubctl match's engine writes the same pairs file, row for row, and the same counts and
-    input problems, whether the files are read and the alerts searched here or in forked
-    processes."""
+    input problems, whether the alerts are searched here or in three forked processes."""
     data = generate(1600, 5)
     paths = write_dataset(tmp_path, data, "jsonl")
     with paths["alerts"].open("a", encoding="utf-8") as handle:
@@ -85,13 +65,8 @@ def test_batch_pairs_are_the_same_in_one_process_and_in_several(tmp_path: Path) 
     paths["records"].write_text("".join(lines), encoding="utf-8")
     matcher = Matcher(FellegiSunterModel.default())
     files = (paths["alerts"], paths["records"], paths["rescues"])
-    alone = run_batch(
-        matcher, *files, tmp_path / "alone.csv", True, jobs=1, runner=in_turn, feed=in_place
-    )
-    forked = run_batch(
-        matcher, *files, tmp_path / "forked.csv", True, jobs=3, runner=run_forked,
-        feed=stream_forked,
-    )
+    alone = run_batch(matcher, *files, tmp_path / "alone.csv", True, jobs=1, runner=in_turn)
+    forked = run_batch(matcher, *files, tmp_path / "forked.csv", True, jobs=3, runner=run_forked)
     assert alone.rows_written > 1000 and alone.notify > 10
     assert len(alone.errors) == 3 and "field record_id: missing" in alone.errors[0]
     assert forked == alone
