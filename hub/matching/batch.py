@@ -1,18 +1,30 @@
-"""Batch matching of files: every alert against every record and rescue notice, same engine."""
+"""Batch matching of files: every alert against every record and rescue notice, same engine.
+
+The alerts are searched in `jobs` shares (alert i in share i mod jobs), each writing its pairs
+to a part file in alert order; the parts are then merged into one file in alert order. How the
+shares run, one after another or side by side in processes forked after the index is built, is
+the caller's choice (`ShareRunner`); the pairs are the same either way.
+"""
 
 from __future__ import annotations
 
 import csv
 import gc
+import heapq
+import os
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from hub.errors import MatchingInputError
 from hub.matching.adapters import facts_from_alert, facts_from_migrant_record, facts_from_rescue
 from hub.matching.blocking import CandidateIndex
-from hub.matching.document_files import read_documents
+from hub.matching.document_files import read_documents, stream_documents
 from hub.matching.facts import PersonFacts
 from hub.matching.features import prepare
+from hub.matching.labelled import Payload
 from hub.matching.matcher import Matcher, explain
 from hub.secrets import open_private_write
 
@@ -26,6 +38,15 @@ PAIR_COLUMNS = (
     "dna",
     "explanation",
 )
+
+T = TypeVar("T")
+# Runs work(0) .. work(shares - 1) and returns their results in that order.
+ShareRunner = Callable[[Callable[[int], T], int], list[T]]
+
+
+def in_turn(work: Callable[[int], T], shares: int) -> list[T]:
+    """Run the shares one after another in this process."""
+    return [work(share) for share in range(shares)]
 
 
 @dataclass
@@ -42,6 +63,23 @@ class BatchResult:
     dna_compared: int = 0
     dna_unfit: int = 0
     errors: list[str] = field(default_factory=list)
+    # Wall seconds of the two steps: reading and indexing the persons, searching the alerts.
+    index_seconds: float = field(default=0.0, compare=False)
+    search_seconds: float = field(default=0.0, compare=False)
+
+
+@dataclass
+class ShareCounts:
+    """What one share of the alerts found; its problems keyed by alert position for order."""
+
+    alerts: int = 0
+    candidates: int = 0
+    notify: int = 0
+    review: int = 0
+    rows_written: int = 0
+    dna_compared: int = 0
+    dna_unfit: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
 
 
 def run_batch(
@@ -51,11 +89,17 @@ def run_batch(
     rescues_path: Path | None,
     out_path: Path,
     all_candidates: bool = False,
+    jobs: int = 1,
+    runner: ShareRunner[ShareCounts] = in_turn,
 ) -> BatchResult:
-    """Index records and notices, search each alert, write one row per pair to `out_path`."""
+    """Index records and notices, search each alert, write one row per pair to `out_path`;
+    `runner` runs the `jobs` shares of the search."""
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, not {jobs}")
     result = BatchResult()
     # The index is millions of small objects that live as long as the batch and hold no
     # cycles: the cyclic collector walking them again and again took a fifth of the run.
+    started = time.perf_counter()
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -63,69 +107,107 @@ def run_batch(
     finally:
         if collecting:
             gc.enable()
+    result.index_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    read = read_documents(alerts_path, "alerts")
+    result.errors.extend(read.errors)
+    parents = {p.get("alert_id"): p for p in read.parents_dna}
+    alerts = read.payloads
+    parts = [_part_path(out_path, share) for share in range(jobs)]
+
+    def search_share(share: int) -> ShareCounts:
+        return _search(
+            matcher, index, alerts, parents, range(share, len(alerts), jobs), parts[share],
+            alerts_path, all_candidates,
+        )
+
+    # Frozen, the index is never walked by the collector again: a forked share then leaves
+    # its pages shared with this process instead of copying them.
     gc.freeze()
     try:
-        _search(matcher, index, alerts_path, out_path, all_candidates, result)
+        counts = runner(search_share, jobs)
+        _merge(parts, out_path)
     finally:
         gc.unfreeze()
+        for part in parts:
+            part.unlink(missing_ok=True)
+    errors: list[tuple[int, str]] = []
+    for share in counts:
+        result.alerts += share.alerts
+        result.candidates += share.candidates
+        result.notify += share.notify
+        result.review += share.review
+        result.rows_written += share.rows_written
+        result.dna_compared += share.dna_compared
+        result.dna_unfit += share.dna_unfit
+        errors.extend(share.errors)
+    result.errors.extend(message for _, message in sorted(errors))
+    result.search_seconds = time.perf_counter() - started
     return result
 
 
 def _index(records_path: Path, rescues_path: Path | None, result: BatchResult) -> CandidateIndex:
+    # Read line by line and indexed in one process: preparing the persons in forked shares
+    # was tried, and pickling them back to this process cost as much as preparing them here.
     index = CandidateIndex()
     for path, kind in ((records_path, "records"), (rescues_path, "rescues")):
         if path is None:
             continue
-        read = read_documents(path, kind)
-        result.errors.extend(read.errors)
-        for payload in read.payloads:
+        for payload in stream_documents(path, kind, result.errors):
             for person in _persons(kind, payload, result.errors):
                 index.add(prepare(person))
                 result.persons += 1
     return index
 
 
+def _part_path(out_path: Path, share: int) -> Path:
+    # Named by this process too: two runs writing the same pairs file keep their parts apart.
+    return out_path.with_name(f".{out_path.name}.{os.getpid()}.part{share}")
+
+
 def _search(
     matcher: Matcher,
     index: CandidateIndex,
+    alerts: list[Payload],
+    parents: dict[object, Payload],
+    positions: range,
+    part_path: Path,
     alerts_path: Path,
-    out_path: Path,
     all_candidates: bool,
-    result: BatchResult,
-) -> None:
-    read = read_documents(alerts_path, "alerts")
-    result.errors.extend(read.errors)
-    parents = {p.get("alert_id"): p for p in read.parents_dna}
+) -> ShareCounts:
+    """Search the alerts at `positions`; rows go to `part_path`, each led by its position."""
+    counts = ShareCounts()
     # The pairs name people on both sides: readable by the operator only.
-    with open_private_write(out_path, newline="") as handle:
+    with open_private_write(part_path, newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(PAIR_COLUMNS)
-        for payload in read.payloads:
+        for position in positions:
+            payload = alerts[position]
             try:
                 alert = prepare(facts_from_alert(payload, parents.get(payload.get("alert_id"))))
             except MatchingInputError as err:
-                result.errors.append(f"{alerts_path}: {err}")
+                counts.errors.append((position, f"{alerts_path}: {err}"))
                 continue
-            result.alerts += 1
+            counts.alerts += 1
             wanted = matcher.hit_filter(index)
             for candidate in index.candidates(alert):
-                result.candidates += 1
+                counts.candidates += 1
                 if not all_candidates and not wanted.may_hit(alert, candidate):
                     continue  # no DNA to count, and no hit: nothing to write
                 scored = matcher.score_pair(alert, candidate, index)
                 decision = matcher.decide(scored)
                 if scored.comparison.kinship is not None:
-                    result.dna_compared += 1
-                    result.dna_unfit += not scored.comparison.kinship.table_fits
+                    counts.dna_compared += 1
+                    counts.dna_unfit += not scored.comparison.kinship.table_fits
                 if decision is None and not all_candidates:
                     continue
                 if decision is not None:
-                    result.notify += decision.value == "NOTIFY"
-                    result.review += decision.value == "REVIEW"
+                    counts.notify += decision.value == "NOTIFY"
+                    counts.review += decision.value == "REVIEW"
                 ref = candidate.facts.ref
                 kin = scored.comparison.kinship
                 writer.writerow(
                     [
+                        position,
                         alert.facts.ref.business_id,
                         ref.source.value,
                         ref.business_id,
@@ -136,7 +218,25 @@ def _search(
                         " | ".join(explain(scored, decision, matcher.model, matcher)),
                     ]
                 )
-                result.rows_written += 1
+                counts.rows_written += 1
+    return counts
+
+
+def _merge(parts: list[Path], out_path: Path) -> None:
+    """One pairs file in alert order from the parts (each already in alert order)."""
+    handles = [part.open(encoding="utf-8", newline="") for part in parts]
+    try:
+        with open_private_write(out_path, newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(PAIR_COLUMNS)
+            rows: Iterator[list[str]] = heapq.merge(
+                *(csv.reader(handle) for handle in handles), key=lambda row: int(row[0])
+            )
+            for row in rows:
+                writer.writerow(row[1:])
+    finally:
+        for handle in handles:
+            handle.close()
 
 
 def _persons(kind: str, payload: dict[str, object], errors: list[str]) -> list[PersonFacts]:

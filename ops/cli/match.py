@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
 from hub.config import load_settings
 from hub.errors import HubError
-from hub.matching.batch import run_batch
+from hub.matching.batch import in_turn, run_batch
 from hub.matching.evaluation import EvalReport, evaluate, name_case_effect, pair_of
 from hub.matching.kinship import TableSet
 from hub.matching.matcher import Decision, Matcher
 from hub.matching.model import FellegiSunterModel
 from hub.matching.sampling_eval import evaluate_sampling
 from hub.paths import check_readable_file
+from ops.forked import run_forked
 from synthetic import generate
 from synthetic.files import write_dataset
 
@@ -84,8 +86,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     batch.add_argument(
         "--all-candidates", action="store_true", help="also write pairs below review"
     )
+    batch.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=len(os.sched_getaffinity(0)),
+        metavar="N",
+        help="search the alerts in N processes forked after the index is built (default: the "
+        "CPUs this process may use; 1 searches in this process only)",
+    )
     _model_options(batch)
     batch.set_defaults(handler=_match_batch)
+
+
+def _jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"at least 1 job, not {jobs}")
+    return jobs
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
@@ -235,13 +255,15 @@ def _match_batch(args: argparse.Namespace) -> int:
             check_readable_file(path, "input file")
     started = time.perf_counter()
     result = run_batch(
-        _matcher(args), args.alerts, args.records, args.rescues, args.out, args.all_candidates
+        _matcher(args), args.alerts, args.records, args.rescues, args.out, args.all_candidates,
+        jobs=args.jobs, runner=run_forked if args.jobs > 1 else in_turn,
     )
     seconds = time.perf_counter() - started
     print(
         f"{result.alerts} alerts against {result.persons} persons: {result.candidates} candidate "
         f"pairs, {result.notify} NOTIFY, {result.review} REVIEW; {result.rows_written} rows "
-        f"written to {args.out} in {seconds:.2f} s"
+        f"written to {args.out} in {seconds:.2f} s (index {result.index_seconds:.2f} s, search "
+        f"{result.search_seconds:.2f} s, {args.jobs} job{'s' if args.jobs > 1 else ''})"
     )
     if result.dna_unfit:
         print(
