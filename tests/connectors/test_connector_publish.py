@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -146,8 +147,12 @@ class TestPartition:
         part = TopicPartition(ingest, expected)
         consumer.assign([part])
         consumer.seek_to_beginning(part)
-        mine = [r for batch in consumer.poll(timeout_ms=10000).values() for r in batch
-                if r.key == participant]
+        mine: list[Any] = []
+        deadline = time.monotonic() + 30
+        while len(mine) < 4 and time.monotonic() < deadline:
+            # One poll may come back empty while the consumer is still fetching metadata.
+            mine += [r for batch in consumer.poll(timeout_ms=1000).values() for r in batch
+                     if r.key == participant]
         consumer.close()
         assert [decode_envelope(r.value).sequence for r in mine] == [1, 2, 3, 4]
 
