@@ -71,11 +71,13 @@ class _Rows:
     """The candidates' rows of one search, gathered once (one copy per matrix)."""
 
     def __init__(self, columns: PersonColumns, slots: IntArray) -> None:
-        self._ints = columns.int_matrix[slots]
-        self._flags = columns.flag_matrix[slots]
-        self.id_chars = columns.char_matrix[slots, :_ID_WIDTH]
-        self.birth_digits = columns.char_matrix[slots, _ID_WIDTH:]
-        self.provinces = columns.provinces[slots]
+        # take() copies rows several times faster than fancy indexing does.
+        self._ints = columns.int_matrix.take(slots, axis=0)
+        self._flags = columns.flag_matrix.take(slots, axis=0)
+        chars = columns.char_matrix.take(slots, axis=0)
+        self.id_chars = chars[:, :_ID_WIDTH]
+        self.birth_digits = chars[:, _ID_WIDTH:]
+        self.provinces = columns.provinces.take(slots, axis=0)
 
     def int(self, name: str) -> IntArray:
         return self._ints[:, _INT[name]]
