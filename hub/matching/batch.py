@@ -108,8 +108,13 @@ def _search(
                 continue
             result.alerts += 1
             wanted = matcher.hit_filter(index)
-            for candidate in index.candidates(alert):
-                result.candidates += 1
+            if all_candidates:
+                candidates = index.candidates(alert)
+                result.candidates += len(candidates)
+            else:
+                candidates, found = matcher.worth_scoring(alert, index, alert_side=True)
+                result.candidates += found
+            for candidate in candidates:
                 if not all_candidates and not wanted.may_hit(alert, candidate):
                     continue  # no DNA to count, and no hit: nothing to write
                 scored = matcher.score_pair(alert, candidate, index)

@@ -189,13 +189,20 @@ class Matcher:
         return self._hits(person, index, alert_side=False)
 
     def _hits(self, probe: Features, index: CandidateIndex, alert_side: bool) -> list[Hit]:
-        # Candidates whose score cannot reach review are dropped in one vectorised pass; the
-        # rest go through the exact filter and full scoring as any list of candidates does.
+        worth, _ = self.worth_scoring(probe, index, alert_side)
+        return self.hits_among(probe, worth, index, alert_side)
+
+    def worth_scoring(
+        self, probe: Features, index: CandidateIndex, alert_side: bool
+    ) -> tuple[list[Features], int]:
+        """The probe's candidates (of the other side) that may make a hit, and how many
+        candidates there were. Those whose score cannot reach review are dropped in one
+        vectorised pass; the rest still need the exact filter (`hit_filter`) and full scoring."""
         slots = index.candidate_slots(probe)
         weights = self.bound_weights(probe, index)
         keep = columns.passing(index.columns, slots, index.columns.probe_row(probe), weights,
                                alert_side)
-        return self.hits_among(probe, index.at_slots(slots[keep]), index, alert_side)
+        return index.at_slots(slots[keep]), len(slots)
 
     def bound_weights(self, probe: Features, population: NamePopulation | None) -> BoundWeights:
         """The weights `columns.passing` bounds the probe's pairs with. Han names agreeing
