@@ -189,8 +189,13 @@ def _search(
                 continue
             counts.alerts += 1
             wanted = matcher.hit_filter(index)
-            for candidate in index.candidates(alert):
-                counts.candidates += 1
+            if all_candidates:
+                candidates = index.candidates(alert)
+                counts.candidates += len(candidates)
+            else:
+                candidates, found = matcher.worth_scoring(alert, index, alert_side=True)
+                counts.candidates += found
+            for candidate in candidates:
                 if not all_candidates and not wanted.may_hit(alert, candidate):
                     continue  # no DNA to count, and no hit: nothing to write
                 scored = matcher.score_pair(alert, candidate, index)

@@ -16,6 +16,10 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from itertools import combinations
 
+import numpy as np
+import numpy.typing as npt
+
+from hub.matching.columns import PersonColumns
 from hub.matching.facts import PersonRef, Sex
 from hub.matching.features import Features, NameForms
 from hub.matching.names import fuzzy_pinyin, soundex
@@ -227,8 +231,13 @@ class CandidateIndex:
         self._dna_people: dict[int, tuple[frozenset[str], PersonRef]] = {}
         self._next_dna_id = 0
         self.last_dna_candidates = 0
-        self._by_key: dict[str, set[PersonRef]] = {}
+        # Slots (see `columns`) by key: small integers hash faster than references.
+        self._by_key: dict[str, set[int]] = {}
         self._people: dict[PersonRef, tuple[Features, frozenset[str]]] = {}
+        # The same persons as numeric columns, for the vectorised bound of a search.
+        self.columns = PersonColumns()
+        self._slots: dict[PersonRef, int] = {}
+        self._by_slot: list[Features | None] = []
         self.given_counts: Counter[str] = Counter()
         self.surname_counts: Counter[str] = Counter()
         # Persons with a Chinese name, kept as a running total (Counter.total() walks every name).
@@ -251,6 +260,12 @@ class CandidateIndex:
         # Interned so that the index and each person's key set share one string per key.
         keys = frozenset(sys.intern(k) for k in blocking_keys(person, stored=True))
         self._people[ref] = (person, keys)
+        slot = self.columns.add(person)
+        self._slots[ref] = slot
+        if slot == len(self._by_slot):
+            self._by_slot.append(person)
+        else:
+            self._by_slot[slot] = person
         profiles = _dna_profiles(person)
         if profiles:
             self.dna_profiles += 1
@@ -264,7 +279,7 @@ class CandidateIndex:
                 self._dna_by_key.setdefault(group, {}).setdefault(combo, set()).add(pid)
         for key in keys:
             if not key.startswith("dna:"):
-                self._by_key.setdefault(key, set()).add(ref)
+                self._by_key.setdefault(key, set()).add(slot)
         if person.name and person.name.han:
             self.given_counts[person.name.given_py] += 1
             self.surname_counts[person.name.surname_py] += 1
@@ -278,6 +293,9 @@ class CandidateIndex:
         if entry is None:
             return False
         person, keys = entry
+        slot = self._slots.pop(ref)
+        self.columns.remove(slot)
+        self._by_slot[slot] = None
         pids = self._dna_ids.pop(ref, [])
         if pids:
             self.dna_profiles -= 1
@@ -295,7 +313,7 @@ class CandidateIndex:
                 continue
             bucket = self._by_key.get(key)
             if bucket is not None:
-                bucket.discard(ref)
+                bucket.discard(slot)
                 if not bucket:
                     del self._by_key[key]
         if person.name and person.name.han:
@@ -325,13 +343,18 @@ class CandidateIndex:
         return entry[0] if entry else None
 
     def query_keys(self, keys: Iterable[str]) -> set[PersonRef]:
-        """Everyone indexed under at least one of the keys.
+        """Everyone indexed under at least one of the keys (see `query_slots`)."""
+        people = self._by_slot
+        return {p.facts.ref for p in (people[s] for s in self.query_slots(keys)) if p is not None}
+
+    def query_slots(self, keys: Iterable[str]) -> set[int]:
+        """The slots of everyone indexed under at least one of the keys.
 
         A weak key (a common given name, a province and birth year) whose block has grown past
         `max_block` persons is skipped: agreement on it is worth little and scoring thousands of
         candidates per search is not. Number, nickname, mark and DNA keys are never skipped.
         """
-        found: set[PersonRef] = set()
+        found: set[int] = set()
         limit = self.max_block
         for key in keys:
             if key.startswith("dna:"):
@@ -399,7 +422,16 @@ class CandidateIndex:
 
     def candidates(self, person: Features) -> list[Features]:
         """Everyone sharing a blocking key with the person (DNA keys: see dna_candidates)."""
-        keys = blocking_keys(person, stored=False)
-        refs = self.query_keys(keys)
-        refs |= self.dna_candidates(person)
-        return [self._people[r][0] for r in refs]
+        return self.at_slots(self.candidate_slots(person))
+
+    def candidate_slots(self, person: Features) -> npt.NDArray[np.int64]:
+        """The slots in `columns` of everyone sharing a blocking key with the person."""
+        found = self.query_slots(blocking_keys(person, stored=False))
+        slots = self._slots
+        found.update(slots[r] for r in self.dna_candidates(person))
+        return np.fromiter(found, dtype=np.int64, count=len(found))
+
+    def at_slots(self, chosen: npt.NDArray[np.int64]) -> list[Features]:
+        """The persons in these slots."""
+        people = self._by_slot
+        return [p for p in (people[s] for s in chosen.tolist()) if p is not None]

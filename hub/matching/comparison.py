@@ -44,9 +44,9 @@ FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 # Birth intervals this narrow (both sides, in days) count as a year-level agreement.
-_NARROW_DAYS = 400
+NARROW_DAYS = 400
 # An estimated age this far off (in days) is still "near": ages of rescued children are guesses.
-_NEAR_DAYS = 2 * 366
+NEAR_DAYS = 2 * 366
 
 
 @dataclass(frozen=True)
@@ -251,8 +251,8 @@ def _birth(a: Features, b: Features) -> int | None:
     gap = max(alo - bhi, blo - ahi, 0)
     if gap == 0:
         wide = max(ahi - alo, bhi - blo)
-        return 2 if wide <= _NARROW_DAYS else 3
-    return 4 if gap <= _NEAR_DAYS else 5
+        return 2 if wide <= NARROW_DAYS else 3
+    return 4 if gap <= NEAR_DAYS else 5
 
 
 def _same_number_other_age(a: Features, b: Features) -> bool:

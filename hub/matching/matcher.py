@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from hub.matching import columns
 from hub.matching.blocking import CandidateIndex
+from hub.matching.columns import BoundWeights
 from hub.matching.comparison import (
     CHILD_NAMES,
     FIELDS,
@@ -139,6 +141,38 @@ class Matcher:
         # adjustment could push a sound-alike surname below "different", and set its rare u
         # against the sound's whole frequency); only for measuring.
         self.partial_floor = partial_floor
+        self._plain_of: tuple[FellegiSunterModel, dict[str, tuple[float, ...]]] | None = None
+        self._best_of: tuple[FellegiSunterModel, dict[str, float]] | None = None
+
+    @property
+    def _plain_weights(self) -> dict[str, tuple[float, ...]]:
+        """Every field's level weights without frequency adjustment (for the current model)."""
+        if self._plain_of is None or self._plain_of[0] is not self.model:
+            model = self.model
+            weights = {f: tuple(model.weight(f, i) for i in range(len(FIELDS[f]))) for f in FIELDS}
+            self._plain_of = (model, weights)
+        return self._plain_of[1]
+
+    @property
+    def _best_weights(self) -> dict[str, float]:
+        """The most (at least 0) each field can add to a score, "latin" for any Latin name."""
+        if self._best_of is None or self._best_of[0] is not self.model:
+            model = self.model
+
+            def best(field: str) -> float:
+                top = max(model.weight(field, level) for level in range(len(FIELDS[field])))
+                if field in model.tf_fields:
+                    top = max(top, model.weight(field, 0) + _TF_MAX_BITS)
+                return max(0.0, top)
+
+            weights = {f: best(f) for f in FIELDS}
+            weights["latin"] = max(
+                weights["latin_name"],
+                weights["latin_one_word"],
+                weights["latin_family"] + weights["latin_given"] + weights["latin_middle"],
+            )
+            self._best_of = (model, weights)
+        return self._best_of[1]
 
     @property
     def table(self) -> AlleleTable:
@@ -156,7 +190,51 @@ class Matcher:
         return self._hits(person, index, alert_side=False)
 
     def _hits(self, probe: Features, index: CandidateIndex, alert_side: bool) -> list[Hit]:
-        return self.hits_among(probe, index.candidates(probe), index, alert_side)
+        worth, _ = self.worth_scoring(probe, index, alert_side)
+        return self.hits_among(probe, worth, index, alert_side)
+
+    def worth_scoring(
+        self, probe: Features, index: CandidateIndex, alert_side: bool
+    ) -> tuple[list[Features], int]:
+        """The probe's candidates (of the other side) that may make a hit, and how many
+        candidates there were. Those whose score cannot reach review are dropped in one
+        vectorised pass; the rest still need the exact filter (`hit_filter`) and full scoring."""
+        slots = index.candidate_slots(probe)
+        weights = self.bound_weights(probe, index)
+        keep = columns.passing(index.columns, slots, index.columns.probe_row(probe), weights,
+                               alert_side)
+        return index.at_slots(slots[keep]), len(slots)
+
+    def bound_weights(self, probe: Features, population: NamePopulation | None) -> BoundWeights:
+        """The weights `columns.passing` bounds the probe's pairs with. Han names agreeing
+        (exact or pinyin) have the probe's own value, so their frequency-adjusted weight is
+        exact; a fuzzy given name and Latin names count the best they could weigh."""
+        model = self.model
+        plain = self._plain_weights
+        han_probe = probe.name is not None and probe.name.han
+
+        def han(field: str) -> tuple[float, ...]:
+            if not han_probe:
+                return plain[field]  # not read: only a Han probe's names are compared there
+            levels = len(FIELDS[field])
+            out = [self._field_weight(field, level, probe, population) for level in (0, 1)]
+            last = model.weight(field, levels - 1)
+            for level in range(2, levels - 1):
+                weight = model.weight(field, level)
+                out.append(max(weight, last + 0.5) if self.partial_floor else weight)
+            return (*out, last)
+
+        return BoundWeights(
+            id_number=plain["id_number"],
+            surname=(han("surname"), han("child_surname")),
+            given_name=(han("given_name"), han("child_given_name")),
+            birth=plain["birth"],
+            sex=plain["sex"],
+            province=plain["province"],
+            rest=self._best_weights,
+            base=self._population_bits(population) + _BOUND_SLACK,
+            review=model.thresholds.review,
+        )
 
     def hits_among(
         self,
@@ -378,8 +456,7 @@ class HitFilter:
         self._population_bits = matcher._population_bits(population)
         self._review = matcher.model.thresholds.review
         self._tf = frozenset(matcher.model.tf_fields)
-        model = matcher.model
-        self._plain = {f: tuple(model.weight(f, i) for i in range(len(FIELDS[f]))) for f in FIELDS}
+        self._plain = matcher._plain_weights
         self._adjusted: dict[tuple[str, int, object], float] = {}
         self._last_alert: Features | None = None
         self._last_weights: dict[tuple[str, int], float] = {}
