@@ -72,7 +72,7 @@ def _alleles_for(rng: random.Random, shipped: AlleleTable, locus: str) -> dict[s
     extra = {f"{min(whole) - 1}", f"{max(whole) + 1}", f"{rng.choice(whole)}.2"}
     total = sum(base.values())
     weights = {a: f / total for a, f in base.items()}
-    for allele in extra - set(weights):
+    for allele in sorted(extra - set(weights)):  # in a fixed order: the draws follow it
         weights[allele] = 0.01
     drawn = {a: rng.gammavariate(_CONCENTRATION * w + 0.05, 1.0) for a, w in weights.items()}
     norm = sum(drawn.values())
