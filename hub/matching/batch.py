@@ -14,7 +14,7 @@ import heapq
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TypeVar
 
@@ -50,11 +50,10 @@ def in_turn(work: Callable[[int], T], shares: int) -> list[T]:
 
 
 @dataclass
-class BatchResult:
-    """Counts of a batch run and every input problem, by file and row."""
+class SearchCounts:
+    """What searching alerts found: candidate pairs, hits, rows, DNA comparisons."""
 
     alerts: int = 0
-    persons: int = 0
     candidates: int = 0
     notify: int = 0
     review: int = 0
@@ -62,6 +61,17 @@ class BatchResult:
     # Candidate pairs compared by DNA, and those whose profiles the allele table does not fit.
     dna_compared: int = 0
     dna_unfit: int = 0
+
+    def add(self, other: SearchCounts) -> None:
+        for counter in fields(SearchCounts):
+            setattr(self, counter.name, getattr(self, counter.name) + getattr(other, counter.name))
+
+
+@dataclass
+class BatchResult(SearchCounts):
+    """Counts of a batch run and every input problem, by file and row."""
+
+    persons: int = 0
     errors: list[str] = field(default_factory=list)
     # Wall seconds of the two steps: reading and indexing the persons, searching the alerts.
     index_seconds: float = field(default=0.0, compare=False)
@@ -69,16 +79,9 @@ class BatchResult:
 
 
 @dataclass
-class ShareCounts:
+class ShareCounts(SearchCounts):
     """What one share of the alerts found; its problems keyed by alert position for order."""
 
-    alerts: int = 0
-    candidates: int = 0
-    notify: int = 0
-    review: int = 0
-    rows_written: int = 0
-    dna_compared: int = 0
-    dna_unfit: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
 
 
@@ -133,13 +136,7 @@ def run_batch(
             part.unlink(missing_ok=True)
     errors: list[tuple[int, str]] = []
     for share in counts:
-        result.alerts += share.alerts
-        result.candidates += share.candidates
-        result.notify += share.notify
-        result.review += share.review
-        result.rows_written += share.rows_written
-        result.dna_compared += share.dna_compared
-        result.dna_unfit += share.dna_unfit
+        result.add(share)
         errors.extend(share.errors)
     result.errors.extend(message for _, message in sorted(errors))
     result.search_seconds = time.perf_counter() - started
