@@ -87,8 +87,10 @@ class Usage:
     `_SAMPLE_SECONDS`, of the tree's proportional set size (a page shared by n processes, as
     forked workers share the index, counts 1/n in each, so the sum is the memory the tree
     holds); `rss_sum_mib` the peak of its resident sizes summed (shared pages counted in every
-    process: an upper bound); `largest_mib` the largest single process's peak RSS from wait4,
-    exact where sampling could miss a short peak."""
+    process: an upper bound); `largest_mib` the largest single process's peak RSS (its
+    VmHWM, which the kernel keeps between samples, so a short peak is not missed; not wait4's
+    ru_maxrss, which also counts the pages this benchmark's own process held when it forked
+    the child)."""
 
     seconds: float
     cpu_seconds: float
@@ -126,12 +128,14 @@ def _tree(root: int) -> list[int]:
     return found
 
 
-def _memory_mib(pids: list[int]) -> tuple[float, float]:
-    """Summed proportional and resident set sizes of these processes, in MiB."""
-    pss = rss = 0
+def _memory_mib(pids: list[int]) -> tuple[float, float, float]:
+    """Summed proportional and resident set sizes of these processes, and the largest peak
+    resident size of one of them, in MiB."""
+    pss = rss = largest = 0
     for pid in pids:
         try:
             rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
             continue
         for line in rollup.splitlines():
@@ -140,7 +144,10 @@ def _memory_mib(pids: list[int]) -> tuple[float, float]:
                 pss += int(value.split()[0])
             elif name == "Rss":
                 rss += int(value.split()[0])
-    return pss / 1024, rss / 1024
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                largest = max(largest, int(line.split()[1]))
+    return pss / 1024, rss / 1024, largest / 1024
 
 
 def _run(command: list[str]) -> Usage:
@@ -148,15 +155,16 @@ def _run(command: list[str]) -> Usage:
     machine the wall time mostly measures the others' load; the CPU time is the tool's own work
     (Splink's DuckDB threads and our forked workers alike are counted)."""
     started = time.perf_counter()
-    tree_mib = rss_sum_mib = 0.0
+    tree_mib = rss_sum_mib = largest_mib = 0.0
     with tempfile.TemporaryFile("w+", encoding="utf-8") as log:
         child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
         while True:
             pid, status, usage = os.wait4(child.pid, os.WNOHANG)
             if pid:
                 break
-            pss, rss = _memory_mib(_tree(child.pid))
+            pss, rss, largest = _memory_mib(_tree(child.pid))
             tree_mib, rss_sum_mib = max(tree_mib, pss), max(rss_sum_mib, rss)
+            largest_mib = max(largest_mib, largest)
             time.sleep(_SAMPLE_SECONDS)
         seconds = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -164,8 +172,8 @@ def _run(command: list[str]) -> Usage:
         output = log.read()
     if child.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({child.returncode}):\n{output}")
-    return Usage(seconds, usage.ru_utime + usage.ru_stime, tree_mib, rss_sum_mib,
-                 usage.ru_maxrss / 1024, output)
+    return Usage(seconds, usage.ru_utime + usage.ru_stime, tree_mib, rss_sum_mib, largest_mib,
+                 output)
 
 
 def splink_side(directory: Path, seed: int, out: Path) -> None:

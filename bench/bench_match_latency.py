@@ -17,7 +17,6 @@ both at the end.
 from __future__ import annotations
 
 import argparse
-import json
 import secrets
 import statistics
 import tempfile
@@ -34,6 +33,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from hub import topics
 from hub.config import Settings, load_settings
 from hub.identity import check_character
+from hub.notice import open_notice
 from hub.registry import operator_key_paths
 from hub.schema_catalog import SchemaCatalog
 from ops import db
@@ -204,7 +204,9 @@ def run_pipeline(
             now = time.time()
             for message in batch:
                 received += 1
-                record_id = json.loads(message.value)["counterpart"]["id"]
+                # Opened as the police unit's inbox does: checked against the operator's key.
+                notice = open_notice(message.value, w.operator.verify_key, POLICE)
+                record_id = (notice.body.get("counterpart") or {}).get("id")
                 if record_id in hits and record_id in sent:
                     latencies.append(now - sent[record_id])
     thread.join()
