@@ -150,7 +150,7 @@ def _memory_mib(pids: list[int]) -> tuple[float, float, float]:
     return pss / 1024, rss / 1024, largest / 1024
 
 
-def _run(command: list[str]) -> Usage:
+def run_measured(command: list[str]) -> Usage:
     """Run one tool as a child, sampling its process tree's memory until it ends. On a shared
     machine the wall time mostly measures the others' load; the CPU time is the tool's own work
     (Splink's DuckDB threads and our forked workers alike are counted)."""
@@ -216,7 +216,7 @@ def compare(
         labels = _pairs(paths["labels"])
         hubctl = str(Path(sys.executable).with_name("hubctl"))
         out = directory / "pairs.csv"
-        ours_run = _run(
+        ours_run = run_measured(
             [hubctl, "match", "--alerts", str(paths["alerts"]), "--records",
              str(paths["records"]), "--rescues", str(paths["rescues"]), "--out", str(out),
              "--allele-table", str(paths["table"])]
@@ -225,7 +225,7 @@ def compare(
         print("  hubctl match: " + ours_run.output.strip().splitlines()[0])
         ours = score_pairs(_pairs(out, "NOTIFY"), labels)
         splink_out = directory / "splink.jsonl"
-        splink_run = _run(
+        splink_run = run_measured(
             [sys.executable, "-m", "bench.batch_vs_splink", "--splink-side", str(directory),
              "--seed", str(seed), "--splink-out", str(splink_out)]
         )

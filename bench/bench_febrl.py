@@ -22,14 +22,13 @@ import datetime as dt
 import json
 import math
 import random
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from bench.batch_vs_splink import run_measured
 from hub.matching.adapters import facts_from_alert, facts_from_migrant_record
 from hub.matching.blocking import CandidateIndex
 from hub.matching.comparison import compare
@@ -188,12 +187,9 @@ def run(with_identifier: bool, keep: Path | None = None) -> dict[str, Any]:
                    "sys.exit(main(sys.argv[1:]))", "match", "--alerts",
                    str(directory / "alerts.jsonl"), "--records", str(directory / "records.jsonl"),
                    "--out", str(out), "--weights", str(weights)]
-        began = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        matched = time.perf_counter() - began
-        if done.returncode != 0:
-            raise RuntimeError(f"hubctl match failed: {done.stderr.strip()[-400:]}")
-        peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        # Its own process tree's time and peak memory (raises with its output if it fails).
+        usage = run_measured(command)
+        matched, peak_mib = usage.seconds, usage.peak_mib
         notify: set[tuple[str, str]] = set()
         review: set[tuple[str, str]] = set()
         with out.open(encoding="utf-8", newline="") as handle:
@@ -210,7 +206,7 @@ def run(with_identifier: bool, keep: Path | None = None) -> dict[str, Any]:
             "match_seconds": matched,
             "peak_mib": peak_mib,
             "bad_dates": info["bad_dates"],
-            "summary": done.stdout.strip(),
+            "summary": usage.output.strip(),
             "em_prior": model.prior,
         }
 
