@@ -1,4 +1,4 @@
-"""The hub pipeline as a Faust app: thin agents around the verify and projection stages.
+"""The hub pipeline: thin loops around the stages, each reading its own consumer's batches.
 
 - ``verify``: ingest + registry topics -> :class:`processors.verify_stage.VerifyStage` -> the
   verified and quarantine topics (sent after the store transaction commits).
@@ -14,10 +14,12 @@
 - a timer runs the deadline sweep (:mod:`processors.deadline_sweep`) every
   ``sweep_every_s`` seconds: overdue hits are escalated through the same outbox.
 
-Durable state lives in PostgreSQL; Faust only moves messages (``memory://`` table store, no
-tables). The app id carries the topic prefix, so test runs and the real hub never share a
-consumer group. When the database is unreachable the agent retries the same batch until it
-succeeds (nothing is skipped and nothing is acknowledged before it is stored).
+Each stage reads through a consumer group of its own (:mod:`processors.batch_consumer`),
+whole batches per fetch, and commits its offsets only once the batch is stored and its outputs
+acknowledged. Faust runs the producer and the timers (``memory://`` table store, no tables, no
+consumer of its own). Names carry the topic prefix, so test runs and the real hub never share a
+consumer group. When the database is unreachable a stage retries the same batch until it
+succeeds (nothing is skipped and nothing is committed before it is stored).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import faust
+from faust.app import BootStrategy
 
 from hub.config import SASL_MECHANISM, Settings
 from hub.errors import StoreUnavailable
@@ -39,6 +42,7 @@ from hub.keys import SigningKey, VerifyKey
 from hub.registry import load_operator_key, operator_key_paths
 from hub.schema_catalog import SchemaCatalog
 from hub.topics import notification_topic, topic_name
+from processors.batch_consumer import StageConsumer
 from processors.deadline_sweep import DeadlineSweep
 from processors.match_key_stage import KeyStage
 from processors.match_stage import create_match_stage
@@ -54,7 +58,7 @@ from processors.verify_stage import BatchResult, Outgoing, VerifyStage
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BATCH", "PipelineApp", "app_id", "create_app", "load_anchor", "member_id"]
+__all__ = ["BATCH", "PipelineApp", "app_id", "create_app", "load_anchor"]
 
 BATCH = 500
 WITHIN = 0.2  # how long a partial batch waits: bounds latency at low load, no cost at high load
@@ -64,13 +68,9 @@ T = TypeVar("T")
 
 
 def app_id(settings: Settings) -> str:
-    """The Faust app id, also the Kafka consumer group: one per topic prefix."""
+    """The Faust app id (its producer's client id and scratch folder): one per topic prefix.
+    The stages' consumer groups are named after it (processors.batch_consumer)."""
     return f"{settings.topic_prefix}pipeline"
-
-
-def member_id(settings: Settings, slot: int) -> str:
-    """The static consumer-group member id of one worker slot: the same after every restart."""
-    return f"{app_id(settings)}-worker-{slot}"
 
 
 def load_anchor(settings: Settings, env: dict[str, str] | None = None) -> VerifyKey:
@@ -81,17 +81,6 @@ def load_anchor(settings: Settings, env: dict[str, str] | None = None) -> Verify
     if text:
         return VerifyKey.from_base64(text)
     return load_operator_key(settings.data_dir)
-
-
-def _message(event: Any) -> InMessage:
-    msg = event.message
-    headers: dict[str, bytes] = {}
-    raw_headers = msg.headers or []
-    items = raw_headers.items() if isinstance(raw_headers, dict) else raw_headers
-    for name, value in items:
-        headers[name.decode() if isinstance(name, bytes) else str(name)] = bytes(value or b"")
-    value = msg.value if isinstance(msg.value, bytes) else bytes(msg.value or b"")
-    return InMessage(msg.topic, msg.partition, msg.offset, value, msg.key, headers)
 
 
 async def _until_stored(what: str, work: Callable[[], T]) -> T:
@@ -116,17 +105,6 @@ async def _until_stored(what: str, work: Callable[[], T]) -> T:
         delay = min(delay * 2, 10.0)
 
 
-async def _ack(stream: Any, events: Sequence[Any]) -> None:
-    """Let Faust commit these input offsets: only now, when their work is stored (and sent).
-
-    Faust's own batching acks a batch when the agent moves on or stops, even one that was never
-    stored (a stop while PostgreSQL is down), so the agents take batches unacknowledged and ack
-    them here; a stop before this line leaves the batch to be read again.
-    """
-    for event in events:
-        await stream.ack(event)
-
-
 def _credentials(settings: Settings) -> faust.SASLCredentials:
     """TLS against the hub CA and a SCRAM login, as for every other client of the broker."""
     access = settings.kafka
@@ -138,8 +116,18 @@ def _credentials(settings: Settings) -> faust.SASLCredentials:
     )
 
 
+class _ProducerOnly(BootStrategy):
+    # The stages read through consumers of their own (processors.batch_consumer): Faust's
+    # consumer would only join a group for nothing.
+    enable_kafka_consumer = False
+
+
+class _ProducingApp(faust.App):
+    BootStrategy = _ProducerOnly
+
+
 class PipelineApp:
-    """The Faust app with its two agents, built for one Settings."""
+    """The Faust app (producer and timers) with the stages' consumer loops, for one Settings."""
 
     def __init__(
         self,
@@ -151,12 +139,13 @@ class PipelineApp:
     ) -> None:
         self.settings = settings
         self.batch = batch
+        self.slot = slot
         self.catalog = SchemaCatalog.load()
         self.anchor = anchor or load_anchor(settings)
         # Faust wants a directory of its own even with the memory store; nothing durable in it.
         datadir = settings.data_dir / "faust" / f"{app_id(settings)}-{os.getpid()}"
         datadir.mkdir(parents=True, exist_ok=True)
-        self.app = faust.App(
+        self.app = _ProducingApp(
             app_id(settings),
             broker=f"kafka://{settings.kafka_bootstrap}",
             broker_credentials=_credentials(settings),
@@ -165,7 +154,6 @@ class PipelineApp:
             web_enabled=False,
             topic_allow_declare=False,  # declared in hub/topics.py, made by `hubctl topics apply`
             topic_disable_leader=True,
-            consumer_auto_offset_reset="earliest",
             key_serializer="raw",
             value_serializer="raw",
             producer_acks=-1,
@@ -173,19 +161,6 @@ class PipelineApp:
             # request per partition and message: fewer socket writes and TLS records per event.
             producer_linger_ms=5,
             producer_max_batch_size=512 * 1024,
-            broker_commit_interval=1.0,
-            stream_wait_empty=False,
-            # Each poll's records are all handed to the agents before the next poll: polls of
-            # about one batch keep the key stage's batches full (500 probes, not 150) and let
-            # other topics' events in between.
-            broker_max_poll_records=batch,
-            # A worker whose first assignment saw a topic without partitions (metadata not yet
-            # loaded) only rejoins at the next metadata refresh: make that seconds, not minutes.
-            consumer_metadata_max_age_ms=10_000,
-            # Static membership: a worker restarted in the same slot takes its predecessor's
-            # place in the group at once, instead of waiting for the dead member's session to
-            # time out (about a minute).
-            consumer_group_instance_id=None if slot is None else member_id(settings, slot),
         )
         names = {
             s: topic_name(settings, s)
@@ -198,13 +173,10 @@ class PipelineApp:
             "value_serializer": "raw",
         }
         self._raw = raw
-        self.ingest = self.app.topic(names["ingest"], names["registry"], **raw)
-        self.verified = self.app.topic(names["verified"], **raw)
-        self.quarantine = self.app.topic(names["quarantine"], **raw)
         # Where each kind of stage output goes (re-drives go back to where events come in).
         self.outputs = {
-            "verified": self.verified,
-            "quarantine": self.quarantine,
+            "verified": self.app.topic(names["verified"], **raw),
+            "quarantine": self.app.topic(names["quarantine"], **raw),
             "ingest": self.app.topic(names["ingest"], **raw),
             "registry": self.app.topic(names["registry"], **raw),
         }
@@ -220,15 +192,14 @@ class PipelineApp:
         self.project_stage = ProjectStage(
             PgEventStore(settings.pg_dsn), PgProjectionStore(settings.pg_dsn), catalog=self.catalog
         )
-        self.app.agent(self.ingest, name="verify")(self._verify_agent)
-        self.app.agent(self.verified, name="project")(self._project_agent)
+        self.app.task(self._verify_loop)
+        self.app.task(self._project_loop)
         matching = create_match_stage(settings, self.catalog, keyed=True)
         if matching is not None:
             self.match_stage, self.match_sender = matching
             self.key_stage = KeyStage(self.match_stage, self.match_sender.store)
-            self.app.agent(self.verified, name="match")(self._match_agent)
-            keyed = self.app.topic(names["match-keys"], **raw)
-            self.app.agent(keyed, name="match-keys")(self._key_agent)
+            self.app.task(self._match_loop)
+            self.app.task(self._key_loop)
             # Messages left in the outbox by a worker that died after its commit go out even
             # when no new event arrives.
             self.app.timer(OUTBOX_EVERY)(self._flush_outbox)
@@ -281,7 +252,7 @@ class PipelineApp:
                 topic.get_topic_name(), out.key, out.value, None, None, list(out.headers)
             )
             futures.append(fut)
-        # Only once every output is acknowledged may Faust commit the input offsets.
+        # Only once every output is acknowledged may the stage commit its input offsets.
         await asyncio.gather(*futures)
 
     def _notice_topic(self, participant: str) -> Any:
@@ -292,36 +263,64 @@ class PipelineApp:
             topic = self._notice_topics[participant] = self.app.topic(name, **self._raw)
         return topic
 
-    async def _verify_agent(self, stream: Any) -> None:
+    async def _reading(
+        self, stage: str, handle: Callable[[StageConsumer, list[InMessage]], Awaitable[None]]
+    ) -> None:
+        """Run one stage: its consumer's batches through `handle` until the worker stops.
+
+        An error `handle` does not absorb itself (the broker, not PostgreSQL) is logged and the
+        consumer started afresh from the committed offsets: nothing uncommitted is skipped.
+        """
+        while True:
+            reader = StageConsumer(
+                self.settings, stage, batch=self.batch, wait_s=WITHIN, slot=self.slot
+            )
+            try:
+                await reader.start()
+                async for messages in reader.batches():
+                    await handle(reader, messages)
+                    # A batch runs on the loop thread: let the other stages in between.
+                    await asyncio.sleep(0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: reading failed; its consumer starts again in 3s", stage)
+                await asyncio.sleep(3)
+            finally:
+                await reader.stop()
+
+    async def _verify_loop(self) -> None:
         # One batch's outputs wait for the broker's acknowledgements while the next batch is
-        # verified and stored: at most one batch in delivery, delivered and acked in order.
+        # verified and stored: at most one batch in delivery, delivered and committed in order.
         delivering: asyncio.Future[None] | None = None
+
+        async def verify(reader: StageConsumer, messages: list[InMessage]) -> None:
+            nonlocal delivering
+            started = time.monotonic()
+            result = await _until_stored(
+                "verify", functools.partial(self.verify_stage.process, messages)
+            )
+            if delivering is not None:
+                await delivering
+            delivering = asyncio.ensure_future(self._deliver(reader, messages, result, started))
+
         try:
-            async for events in stream.noack_take(self.batch, within=WITHIN):
-                messages = [_message(e) for e in events]
-                started = time.monotonic()
-                result = await _until_stored(
-                    "verify", functools.partial(self.verify_stage.process, messages)
-                )
-                if delivering is not None:
-                    await delivering
-                delivering = asyncio.ensure_future(
-                    self._deliver(stream, events, result, started)
-                )
+            await self._reading("verify", verify)
         finally:
             if delivering is not None and not delivering.done():
-                # Stopping: what is not acknowledged yet is read again and absorbed.
+                # Stopping: what is not committed yet is read again and absorbed.
                 delivering.cancel()
 
     async def _deliver(
-        self, stream: Any, events: Sequence[Any], result: BatchResult, started: float
+        self, reader: StageConsumer, messages: list[InMessage], result: BatchResult,
+        started: float,
     ) -> None:
         await self._send_all(result.outgoing)
-        await _ack(stream, events)
+        await reader.commit(messages)
         log.info(
             "verify: %d messages, %d stored, %d quarantined, %d duplicates, %d resent, "
             "%d re-driven in %.3fs",
-            len(events),
+            len(messages),
             result.stored,
             result.quarantined,
             result.duplicates,
@@ -330,48 +329,47 @@ class PipelineApp:
             time.monotonic() - started,
         )
 
-    async def _project_agent(self, stream: Any) -> None:
-        async for events in stream.noack_take(self.batch, within=WITHIN):
-            messages = [_message(e) for e in events]
+    async def _project_loop(self) -> None:
+        async def project(reader: StageConsumer, messages: list[InMessage]) -> None:
             result = await _until_stored(
                 "project", functools.partial(self.project_stage.process, messages)
             )
-            await _ack(stream, events)
+            await reader.commit(messages)
             log.info(
                 "project: %d messages, %d applied, %d skipped, %d unknown",
-                len(messages),
-                result.applied,
-                result.skipped,
-                result.unknown,
+                len(messages), result.applied, result.skipped, result.unknown,
             )
 
-    async def _match_agent(self, stream: Any) -> None:
-        await self._matching(stream, "match", self.match_stage.process, "events")
+        await self._reading("project", project)
 
-    async def _key_agent(self, stream: Any) -> None:
-        await self._matching(stream, "match-keys", self.key_stage.process, "probes")
+    async def _match_loop(self) -> None:
+        await self._reading("match", self._matching("match", self.match_stage.process, "events"))
 
-    async def _matching(self, stream: Any, stage: str,
-                        process: Callable[[list[InMessage]], Any], what: str) -> None:
-        """A matching agent: each batch in one transaction, then the outbox sent after the
-        commit (whatever is not acknowledged stays in the outbox), then the input acknowledged."""
-        async for events in stream.noack_take(self.batch, within=WITHIN):
-            messages = [_message(e) for e in events]
+    async def _key_loop(self) -> None:
+        await self._reading(
+            "match-keys", self._matching("match-keys", self.key_stage.process, "probes")
+        )
+
+    def _matching(
+        self, stage: str, process: Callable[[list[InMessage]], Any], what: str
+    ) -> Callable[[StageConsumer, list[InMessage]], Awaitable[None]]:
+        """A matching stage's batch: one transaction, then the outbox sent after the commit
+        (whatever is not acknowledged stays in the outbox), then the input committed."""
+
+        async def match(reader: StageConsumer, messages: list[InMessage]) -> None:
             started = time.monotonic()
             result = await _until_stored(stage, functools.partial(process, messages))
             matched = time.monotonic()
             sent = await _until_stored("match outbox", self.match_sender.flush)
-            await _ack(stream, events)
+            await reader.commit(messages)
             log.info(
                 "%s: %d %s, %d notified, %d to review, %d suppressed, %d failed in %.3fs; "
                 "%d sent in %.3fs",
                 stage, result.events, what, result.notified, result.reviewed, result.suppressed,
                 result.failed, matched - started, sent, time.monotonic() - matched,
             )
-            # A batch runs on the loop thread and a backlog is taken without waiting: hand the
-            # loop to the other agents between batches (an alert behind a backlog of probes
-            # waited over 120 s to be indexed).
-            await asyncio.sleep(0)
+
+        return match
 
     async def _push_alerts(self) -> None:
         swept = await _until_stored("alert push", self.pusher.sweep)

@@ -27,11 +27,11 @@ from hub.projection_store import checksum_rows
 from hub.projections import CATALOG
 from hub.projections.apply import rebuild
 from hub.reasons import RejectReason
-from hub.registry import REGISTRY_EVENT_TYPES
+from hub.registry import REGISTRY_EVENT_TYPES, operator_key_paths
 from hub.schema_catalog import SchemaCatalog
 from hub.store import QuarantineEntry, QuarantineStatus
 from hub.topics import TOPICS, topic_name
-from processors.app import app_id
+from processors.batch_consumer import STAGE_TOPICS, stage_group
 from processors.health import STUCK_AFTER, stuck_now
 from processors.kafka_reading import reading_consumer
 from processors.match_stage import create_match_stage
@@ -341,7 +341,16 @@ def snapshot(
 def _topic_figures(settings: Settings) -> list[TopicFigures]:
     from kafka import KafkaAdminClient
 
-    consumed = {topic_name(settings, s) for s in ("ingest", "registry", "verified")}
+    # A topic read by several stages (verified: project and match) lags as its slowest stage.
+    # The matching stages run only where the operator's signing key is (match_stage.py).
+    matching = operator_key_paths(settings.data_dir)[0].exists()
+    readers: dict[str, list[str]] = {}
+    for stage, suffixes in STAGE_TOPICS.items():
+        if stage.startswith("match") and not matching:
+            continue
+        for suffix in suffixes:
+            group = stage_group(settings, stage)
+            readers.setdefault(topic_name(settings, suffix), []).append(group)
     with reading_consumer(settings) as consumer:
         tps: list[TopicPartition] = []
         for spec in TOPICS:
@@ -349,19 +358,24 @@ def _topic_figures(settings: Settings) -> list[TopicFigures]:
             for p in sorted(consumer.partitions_for_topic(name) or ()):
                 tps.append(TopicPartition(name, p))
         ends = consumer.end_offsets(tps) if tps else {}
+    groups = sorted({g for names in readers.values() for g in names})
     admin = KafkaAdminClient(**settings.kafka_config())
     try:
-        committed = admin.list_group_offsets({app_id(settings): None}).get(app_id(settings), {})
+        committed = admin.list_group_offsets({g: None for g in groups})
     finally:
         admin.close()
     out: dict[str, TopicFigures] = {}
     for tp in tps:
-        fig = out.setdefault(
-            tp.topic, TopicFigures(tp.topic, 0, 0 if tp.topic in consumed else None)
-        )
+        fig = out.setdefault(tp.topic, TopicFigures(tp.topic, 0, None))
         fig.end_offset += ends[tp]
-        if fig.lag is not None:
-            meta = committed.get(tp)
-            done = meta.offset if meta is not None and meta.offset >= 0 else 0
-            fig.lag += max(ends[tp] - done, 0)
+    for name, fig in out.items():
+        lags = []
+        for group in readers.get(name, ()):
+            lag = 0
+            for tp in (tp for tp in tps if tp.topic == name):
+                meta = committed.get(group, {}).get(tp)
+                done = meta.offset if meta is not None and meta.offset >= 0 else 0
+                lag += max(ends[tp] - done, 0)
+            lags.append(lag)
+        fig.lag = max(lags) if lags else None
     return list(out.values())
