@@ -2,7 +2,7 @@
 
 1. Throughput: N signed events are published to the ingest topic as fast as kafka-python can;
    the figure is events per second from the first send to the commit of the last store row
-   (``event_store.stored_at``), through real Faust worker processes. Beside it: bare
+   (``event_store.stored_at``), through real pipeline worker processes. Beside it: bare
    ``cryptography`` Ed25519 verifications per second of the same signed bytes, measured in this
    run; the ratio says what share of the bare verification rate the whole pipeline keeps.
    And the workers' CPU seconds per event until every event is stored and projected, beside
