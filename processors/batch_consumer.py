@@ -14,10 +14,11 @@ its input positions, recorded in PostgreSQL in the batch's own transaction, say 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from hub.config import SASL_MECHANISM, Settings
@@ -35,6 +36,13 @@ STAGE_TOPICS: dict[str, tuple[str, ...]] = {
     "match": ("verified",),
     "match-keys": ("match-keys",),
 }
+# Read up to their end before the stage's other topics, whenever partitions are assigned: a
+# worker starting on a backlog would otherwise verify events of participants whose registration
+# is still unread, quarantine them all and send each back once the registry arrives.
+FIRST_TOPICS: dict[str, tuple[str, ...]] = {"verify": ("registry",)}
+# How long the other topics wait for the first ones at most: the registry's partition may
+# belong to another worker that is itself starting or dead (the quarantine then cures the race).
+FIRST_WAIT_S = 30.0
 
 
 def stage_group(settings: Settings, stage: str) -> str:
@@ -68,8 +76,11 @@ class StageConsumer:
         self.wait_ms = int(wait_s * 1000)
         access = settings.kafka
         self.topics = [topic_name(settings, suffix) for suffix in STAGE_TOPICS[stage]]
+        self.first = frozenset(topic_name(settings, s) for s in FIRST_TOPICS.get(stage, ()))
+        # The first topics' end offsets at the last assignment, while the others are paused.
+        self._until: dict[TopicPartition, int] = {}
+        self._held_since = 0.0
         self.consumer = AIOKafkaConsumer(
-            *self.topics,
             bootstrap_servers=settings.kafka_bootstrap,
             security_protocol="SASL_SSL",
             sasl_mechanism=SASL_MECHANISM,
@@ -92,8 +103,50 @@ class StageConsumer:
             metadata_max_age_ms=10_000,
         )
 
+        self.consumer.subscribe(self.topics, listener=_FirstTopicsFirst(self))
+
     async def start(self) -> None:
         await self.consumer.start()
+
+    async def hold_back(self, assigned: set[TopicPartition]) -> None:
+        """Pause the other topics' partitions until the first topics are read to their end."""
+        if not self.first or not assigned:
+            return
+        partitions = [
+            TopicPartition(topic, number)
+            for topic in sorted(self.first)
+            for number in sorted(self.consumer.partitions_for_topic(topic) or ())
+        ]
+        others = [tp for tp in assigned if tp.topic not in self.first]
+        if not partitions or not others:
+            return
+        ends = await self.consumer.end_offsets(partitions)
+        self._until = {tp: end for tp, end in ends.items() if end > 0}
+        if self._until:
+            self.consumer.pause(*others)
+            self._held_since = time.monotonic()
+
+    async def _release_when_read(self) -> None:
+        """Resume the paused partitions once every first-topic partition is read to the end
+        it had at the assignment: by this consumer (its position, the batch before being
+        handled by now) or by the worker that owns it (its committed offset)."""
+        owned = self.consumer.assignment()
+        for tp, end in list(self._until.items()):
+            if tp in owned:
+                done = await self.consumer.position(tp)
+            else:
+                done = await self.consumer.committed(tp)
+            if done is not None and done >= end:
+                del self._until[tp]
+        waited = time.monotonic() - self._held_since
+        if self._until and waited < FIRST_WAIT_S:
+            return
+        if self._until:
+            log.warning("%s: %s not read to their end after %.0fs; going on without them",
+                        self.stage, ", ".join(f"{tp.topic}[{tp.partition}]" for tp in
+                                              self._until), waited)
+            self._until = {}
+        self.consumer.resume(*self.consumer.paused())
 
     async def stop(self) -> None:
         await self.consumer.stop()
@@ -108,6 +161,8 @@ class StageConsumer:
             messages = [_inmessage(r) for records in fetched.values() for r in records]
             if messages:
                 yield messages
+            if self.consumer.paused():
+                await self._release_when_read()
 
     async def commit(self, messages: Sequence[InMessage]) -> None:
         """Commit past these messages, which are stored. A partition that moved to another
@@ -125,3 +180,14 @@ class StageConsumer:
         except (CommitFailedError, IllegalStateError, KafkaError) as err:
             log.warning("%s: offsets not committed (read again after the rebalance): %s",
                         self.stage, err)
+
+
+class _FirstTopicsFirst(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, reader: StageConsumer) -> None:
+        self.reader = reader
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self.reader.hold_back(set(assigned))

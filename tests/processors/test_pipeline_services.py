@@ -286,6 +286,26 @@ def test_sigkill_mid_stream_then_restart_stores_each_event_once(
     assert rebuilt == live
 
 
+def test_a_worker_starting_on_a_backlog_reads_the_registry_first(
+    lane: Lane, big_stream: tuple[SignedWorld, list[bytes], list[bytes]]
+) -> None:
+    """Registrations and their participants' events all waiting when the worker starts: the
+    registry is read to its end before the ingest topic, so no event is quarantined for a
+    registration still unread (and then sent back round once it is)."""
+    lane.world, registry, wires = big_stream
+    lane.publish(registry, "registry")
+    lane.publish(wires[:6_000])
+    lane.start(1)
+    expected = len(registry) + 6_000
+    lane.wait_for(
+        "every event stored",
+        lambda: lane.scalar("SELECT count(*) FROM event_store") == expected,
+        timeout=300,
+        every=0.5,
+    )
+    assert lane.scalar("SELECT count(*) FROM quarantine") == 0
+
+
 def test_postgres_outage_under_load_loses_nothing(lane: Lane, hub_settings: Settings) -> None:
     """PostgreSQL stopped for a few seconds under load: the worker waits, then catches up."""
     lane.start(1)
