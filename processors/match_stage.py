@@ -266,6 +266,8 @@ class MatchStage:
                 # commit, so no lock is needed (hub.matching.fanout).
                 txn.lock()
             done = claim_partitions(txn, self.consumer, messages)
+            if self.sampling is not None:
+                self.sampling.begin_batch(txn, [r for r in found_records if r is not None])
             for msg, record in zip(messages, found_records, strict=True):
                 if msg.offset <= done[(msg.topic, msg.partition)] or record is None:
                     # Unknown ids are recorded by the projection stage; nothing to match on here.

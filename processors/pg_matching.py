@@ -269,15 +269,15 @@ class PgMatchTxn:
                 "event_id, publisher_id, area_code, facts, surname_py, given_py, sealed_case, "
                 "latin_family, latin_given) "
                 "SELECT r, s, b, c, e, pub, area, f::jsonb, sp, gp, sc, lf, lg FROM unnest("
-                "%s::text[], %s::text[], %s::text[], %s::int[], %s::text[], %s::text[], "
-                "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
-                "%s::text[]) AS t(r, s, b, c, e, pub, area, f, sp, gp, sc, lf, lg)",
+                "%b::text[], %b::text[], %b::text[], %b::int[], %b::text[], %b::text[], "
+                "%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
+                "%b::text[]) AS t(r, s, b, c, e, pub, area, f, sp, gp, sc, lf, lg)",
                 [list(column) for column in zip(*persons, strict=True)],
             )
         if keys:
             self._cur.execute(
                 "INSERT INTO match_keys (block_key, side, person_ref) "
-                "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) "
+                "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[]) "
                 "ON CONFLICT DO NOTHING",
                 [list(column) for column in zip(*keys, strict=True)],
             )
@@ -291,7 +291,7 @@ class PgMatchTxn:
     def _delete(self, wanted: Sequence[tuple[str, Side]]) -> dict[tuple[str, str], int]:
         """Drop the persons of these (business id, side); the name counts they took away."""
         self._cur.execute(
-            "DELETE FROM match_persons p USING unnest(%s::text[], %s::text[]) AS d(b, s) "
+            "DELETE FROM match_persons p USING unnest(%b::text[], %b::text[]) AS d(b, s) "
             "WHERE p.business_id = d.b AND p.side = d.s "
             "RETURNING p.surname_py, p.given_py, p.latin_family, p.latin_given",
             ([b for b, _ in wanted], [s.value for _, s in wanted]),
@@ -309,7 +309,7 @@ class PgMatchTxn:
             return
         self._cur.execute(
             "INSERT INTO match_name_counts (part, value, n) "
-            "SELECT * FROM unnest(%s::text[], %s::text[], %s::int[]) "
+            "SELECT * FROM unnest(%b::text[], %b::text[], %b::int[]) "
             "ON CONFLICT (part, value) DO UPDATE SET n = match_name_counts.n + EXCLUDED.n",
             [list(column) for column in zip(*changed, strict=True)],
         )
@@ -352,7 +352,7 @@ class PgMatchTxn:
         self._cur.execute(
             "SELECT p.facts, p.publisher_id, p.area_code, p.sealed_case FROM match_persons p "
             "WHERE p.person_ref IN (SELECT k.person_ref FROM match_keys k "
-            "WHERE k.side = %s AND k.block_key = ANY(%s)) ORDER BY p.person_ref",
+            "WHERE k.side = %s AND k.block_key = ANY(%b::text[])) ORDER BY p.person_ref",
             (side.value, wanted),
         )
         return self._indexed(self._cur.fetchall())
@@ -386,9 +386,9 @@ class PgMatchTxn:
         smaller = [(i, k, q.side.value) for i, q in enumerate(queries)
                    for k in sorted(set(q.probe_keys)) if k < q.key]
         self._cur.execute(
-            "WITH q AS (SELECT * FROM unnest(%s::int[], %s::text[], %s::text[]) "
+            "WITH q AS (SELECT * FROM unnest(%b::int[], %b::text[], %b::text[]) "
             "AS q(i, key, side)), "
-            "s AS (SELECT * FROM unnest(%s::int[], %s::text[], %s::text[]) AS s(i, key, side)), "
+            "s AS (SELECT * FROM unnest(%b::int[], %b::text[], %b::text[]) AS s(i, key, side)), "
             "found AS (SELECT q.i, k.person_ref FROM q JOIN match_keys k "
             "ON k.block_key = q.key AND k.side = q.side EXCEPT "
             "SELECT s.i, o.person_ref FROM s JOIN match_keys o "
@@ -420,7 +420,7 @@ class PgMatchTxn:
             return {}
         self._cur.execute(
             "SELECT side, person_ref, facts, publisher_id, area_code, sealed_case "
-            "FROM match_persons WHERE person_ref = ANY(%s)",
+            "FROM match_persons WHERE person_ref = ANY(%b::text[])",
             (sorted({ref for _, ref in asked}),),
         )
         rows = [r for r in self._cur.fetchall() if (Side(r[0]), r[1]) in asked]
@@ -460,7 +460,7 @@ class PgMatchTxn:
             "count(DISTINCT split_part(block_key, ':', 2)) "
             "FILTER (WHERE block_key LIKE 'dna:%%') AS shared, "
             "count(*) FILTER (WHERE block_key LIKE 'dnag:%%') AS possible "
-            "FROM match_keys WHERE side = %s AND block_key = ANY(%s) GROUP BY person_ref) "
+            "FROM match_keys WHERE side = %s AND block_key = ANY(%b::text[]) GROUP BY person_ref) "
             "SELECT p.facts, p.publisher_id, p.area_code, p.sealed_case FROM k "
             "JOIN match_persons p ON p.person_ref = k.person_ref "
             "WHERE k.shared > 0 AND k.shared >= %s * greatest(k.possible, 1) "
@@ -633,7 +633,7 @@ class PgMatchTxn:
             return
         self._cur.execute(
             sql.SQL("INSERT INTO {} (topic, msg_key, msg_value) SELECT t, k, v FROM unnest("
-                    "%s::text[], %s::bytea[], %s::bytea[]) WITH ORDINALITY AS m(t, k, v, n) "
+                    "%b::text[], %b::bytea[], %b::bytea[]) WITH ORDINALITY AS m(t, k, v, n) "
                     "ORDER BY n").format(sql.Identifier(box.value)),
             [list(column) for column in zip(*messages, strict=True)],
         )
@@ -723,9 +723,9 @@ class PgMatchStore:
             return
         with self.db.transaction() as cur:
             cur.execute(
-                sql.SQL("UPDATE {} SET sent_at = clock_timestamp() WHERE id = ANY(%s)").format(
-                    sql.Identifier(box.value)
-                ),
+                sql.SQL(
+                    "UPDATE {} SET sent_at = clock_timestamp() WHERE id = ANY(%b::bigint[])"
+                ).format(sql.Identifier(box.value)),
                 (list(ids),),
             )
 

@@ -57,7 +57,7 @@ def claim_many(
     # the commit and returned with its offset.
     cur.execute(
         'INSERT INTO processed AS d (consumer, topic, partition, "offset") '
-        "SELECT %s, t, p, -1 FROM unnest(%s::text[], %s::int[]) AS u(t, p) ORDER BY t, p "
+        "SELECT %s, t, p, -1 FROM unnest(%b::text[], %b::int[]) AS u(t, p) ORDER BY t, p "
         'ON CONFLICT (consumer, topic, partition) DO UPDATE SET "offset" = d."offset" '
         'RETURNING topic, partition, "offset"',
         (consumer, topics, partitions),
@@ -73,7 +73,7 @@ def advance_many(
     cur.execute(
         'UPDATE processed AS d SET "offset" = GREATEST(d."offset", u.o), '
         "updated_at = clock_timestamp() "
-        "FROM unnest(%s::text[], %s::int[], %s::bigint[]) AS u(t, p, o) "
+        "FROM unnest(%b::text[], %b::int[], %b::bigint[]) AS u(t, p, o) "
         "WHERE d.consumer = %s AND d.topic = u.t AND d.partition = u.p",
         ([t for (t, _), _ in items], [p for (_, p), _ in items], [o for _, o in items], consumer),
     )

@@ -18,8 +18,8 @@ from __future__ import annotations
 import copy
 import logging
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -54,6 +54,15 @@ __all__ = ["ChildSampling"]
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Household:
+    """A household as the sampling rule keeps it: first listed on, its children, last seen."""
+
+    since: date
+    children: list[ListedChild]
+    latest_on: date
+
+
 def _children_json(children: list[ListedChild]) -> Jsonb:
     return Jsonb([
         {"sex": c.sex, "years": list(c.years), "first_listed_on": c.first_listed_on.isoformat()}
@@ -82,6 +91,49 @@ class ChildSampling:
         # at: read again only when an alert changed, not for every record.
         self._alerts: list[OpenAlert] = []
         self._alerts_at: tuple[Any, ...] | None = None
+        # The batch's households as read at its start (None: not listed yet), kept current by
+        # each record's writes, and which of them have a sample: two statements per batch
+        # instead of two per record.
+        self._households: dict[str, Household | None] = {}
+        self._sampled: set[str] = set()
+
+    def begin_batch(self, txn: MatchTxn, events: Iterable[EventRecord]) -> None:
+        """Read (and lock, in one order for every worker) the households of the batch's
+        migrant records, and which of them have samples."""
+        ids = sorted({
+            str(e.body["record_id"]) for e in events
+            if e.event_type == "migrant-record" and e.body.get("record_id")
+        })
+        self._households = dict.fromkeys(ids)
+        self._sampled = set()
+        if not ids:
+            return
+        cur = txn.cursor
+        cur.execute(
+            "SELECT record_id, since, children, latest_on FROM sampling_households "
+            "WHERE record_id = ANY(%s) ORDER BY record_id FOR UPDATE",
+            (ids,),
+        )
+        for record_id, since, children, latest_on in cur.fetchall():
+            self._households[record_id] = Household(since, _children(children), latest_on)
+        cur.execute(
+            "SELECT DISTINCT record_id FROM sampling_requests "
+            "WHERE record_id = ANY(%s) AND sample IS NOT NULL",
+            (ids,),
+        )
+        self._sampled = {row[0] for row in cur.fetchall()}
+
+    def _household(self, txn: MatchTxn, record_id: str) -> Household | None:
+        if record_id in self._households:
+            return self._households[record_id]
+        cur = txn.cursor
+        cur.execute(
+            "SELECT since, children, latest_on FROM sampling_households "
+            "WHERE record_id = %s FOR UPDATE",
+            (record_id,),
+        )
+        row = cur.fetchone()
+        return Household(row[0], _children(row[1]), row[2]) if row else None
 
     # --- requests ------------------------------------------------------------------------
 
@@ -96,15 +148,10 @@ class ChildSampling:
         if not record_id or day is None:
             return 0
         cur = txn.cursor
-        cur.execute(
-            "SELECT since, children, latest_on FROM sampling_households "
-            "WHERE record_id = %s FOR UPDATE",
-            (record_id,),
-        )
-        row = cur.fetchone()
-        since: date = min(row[0], day) if row else day
-        known = _children(row[1]) if row else []
-        latest = event.event_id if row is None or day >= row[2] else None
+        row = self._household(txn, record_id)
+        since: date = min(row.since, day) if row else day
+        known = list(row.children) if row else []
+        latest = event.event_id if row is None or day >= row.latest_on else None
         listed: list[tuple[int, Mapping[str, Any], ListedChild]] = []
         for index, entry in enumerate(entries):
             seen = listed_child(entry, day)
@@ -127,7 +174,9 @@ class ChildSampling:
             "first_listed_on) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
             [(record_id, c.sex, c.years[0], c.years[1], c.first_listed_on) for c in known],
         )
+        now_listed = Household(since, known, max(row.latest_on, day) if row else day)
         if not listed:
+            self._households[record_id] = now_listed
             return 0
         alerts = self._open_alerts(txn, day)
         sent = 0
@@ -135,6 +184,8 @@ class ChildSampling:
             fitting = sampling_request(record_id, index, entry, child, since, alerts)
             if fitting is not None and self._send(txn, event, fitting, child, registered):
                 sent += 1
+        # Only now: a failure above rolls the record's writes back, and the household with them.
+        self._households[record_id] = now_listed
         return sent
 
     def consider_alert(
@@ -276,6 +327,7 @@ class ChildSampling:
             "sampled_at = clock_timestamp() WHERE request_id::text = %s",
             (event.event_id, Jsonb(event.body.get("str_profile")), request_id),
         )
+        self._sampled.add(asked[1])
         cur.execute("SELECT latest_event_id FROM sampling_households WHERE record_id = %s",
                     (asked[1],))
         latest = cur.fetchone()
@@ -288,6 +340,8 @@ class ChildSampling:
         day = listing_day(event.body)
         if event.event_type != "migrant-record" or not record_id or day is None:
             return event
+        if str(record_id) in self._households and str(record_id) not in self._sampled:
+            return event  # read at the batch's start: no sample for this household
         cur = txn.cursor
         cur.execute(
             "SELECT child_sex, born_from, born_to, sample FROM sampling_requests "

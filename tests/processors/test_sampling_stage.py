@@ -274,3 +274,19 @@ def _profiles(seed: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]
         child.append({"locus": locus, "alleles": [rng.choice(f), rng.choice(m)]})
     return tuple({"kit": "Goldeneye 20A", "lab": None, "loci": x}  # type: ignore[return-value]
                  for x in (father, mother, child))
+
+
+def test_a_household_registered_twice_in_one_batch_is_one_household(harness: Harness) -> None:
+    """The households of a batch are read once at its start; the second registration in the
+    same batch sees the first one's child (listed since its day) and asks nothing again."""
+    first, second = harness.record(1, RENAMED), harness.record(
+        2, {**RENAMED, "name": "王花花"}, on=date(2022, 3, 1)
+    )
+    harness.feed(harness.alert(), first, second)
+    assert len(_requests(harness)) == 1
+    second_id = str(decode_envelope(second).event_id)
+    assert harness.rows(
+        "SELECT since, latest_event_id, latest_on, jsonb_array_length(children) "
+        "FROM sampling_households"
+    ) == [(date(2021, 3, 1), second_id, date(2022, 3, 1), 1)]
+    assert harness.rows("SELECT count(*) FROM sampling_children") == [(1,)]
