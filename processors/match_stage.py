@@ -277,7 +277,9 @@ class MatchStage:
                 if handler is None:
                     continue
                 if record.event_type not in _INDEXED_LATER:
-                    self._flush(txn)  # what this event reads or removes is in the index
+                    # What this event reads or removes is in the index and the households,
+                    # written outside its savepoint (its failure must not undo them).
+                    self._flush(txn)
                 result.events += 1
                 # Name counts change as each event indexes its persons.
                 self._populations.clear()
@@ -305,7 +307,10 @@ class MatchStage:
             del self._pending[held:]
 
     def _flush(self, txn: MatchTxn) -> None:
-        """Index the persons of the records held back, and queue their probes."""
+        """Index the persons of the records held back, and queue their probes; write the
+        households their records changed."""
+        if self.sampling is not None:
+            self.sampling.flush(txn)
         if not self._pending:
             return
         pending, self._pending = self._pending, []

@@ -16,9 +16,10 @@ parents) do the rest, and a hit notifies the alert's unit as any hit does.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -56,15 +57,25 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Household:
-    """A household as the sampling rule keeps it: first listed on, its children, last seen."""
+    """A household as the sampling rule keeps it: first listed on, its children as first
+    listed, and its latest registration (the one a sample is put into)."""
 
     since: date
     children: list[ListedChild]
     latest_on: date
+    latest_event_id: str
 
 
-def _children_json(children: list[ListedChild]) -> Jsonb:
-    return Jsonb([
+_HOUSEHOLD_COLUMNS = "since, children, latest_on, latest_event_id"
+
+
+def _household(row: Sequence[Any]) -> Household:
+    since, children, latest_on, latest_event_id = row
+    return Household(since, _children(children), latest_on, latest_event_id)
+
+
+def _children_text(children: list[ListedChild]) -> str:
+    return json.dumps([
         {"sex": c.sex, "years": list(c.years), "first_listed_on": c.first_listed_on.isoformat()}
         for c in children
     ])
@@ -92,10 +103,12 @@ class ChildSampling:
         self._alerts: list[OpenAlert] = []
         self._alerts_at: tuple[Any, ...] | None = None
         # The batch's households as read at its start (None: not listed yet), kept current by
-        # each record's writes, and which of them have a sample: two statements per batch
-        # instead of two per record.
+        # each record, and which of them have a sample; what the records changed is written
+        # once, before anything reads those tables and at the batch's end (flush): a few
+        # statements per batch instead of four per record.
         self._households: dict[str, Household | None] = {}
         self._sampled: set[str] = set()
+        self._unwritten: dict[str, Household] = {}
 
     def begin_batch(self, txn: MatchTxn, events: Iterable[EventRecord]) -> None:
         """Read (and lock, in one order for every worker) the households of the batch's
@@ -106,34 +119,70 @@ class ChildSampling:
         })
         self._households = dict.fromkeys(ids)
         self._sampled = set()
+        self._unwritten = {}
         if not ids:
             return
         cur = txn.cursor
         cur.execute(
-            "SELECT record_id, since, children, latest_on FROM sampling_households "
-            "WHERE record_id = ANY(%s) ORDER BY record_id FOR UPDATE",
+            f"SELECT record_id, {_HOUSEHOLD_COLUMNS} FROM sampling_households "
+            "WHERE record_id = ANY(%b::text[]) ORDER BY record_id FOR UPDATE",
             (ids,),
         )
-        for record_id, since, children, latest_on in cur.fetchall():
-            self._households[record_id] = Household(since, _children(children), latest_on)
+        for record_id, *row in cur.fetchall():
+            self._households[record_id] = _household(row)
         cur.execute(
             "SELECT DISTINCT record_id FROM sampling_requests "
-            "WHERE record_id = ANY(%s) AND sample IS NOT NULL",
+            "WHERE record_id = ANY(%b::text[]) AND sample IS NOT NULL",
             (ids,),
         )
         self._sampled = {row[0] for row in cur.fetchall()}
+
+    def flush(self, txn: MatchTxn) -> None:
+        """Write the households the batch's records changed, and their children's rows."""
+        if not self._unwritten:
+            return
+        changed, self._unwritten = sorted(self._unwritten.items()), {}
+        cur = txn.cursor
+        cur.execute(
+            "INSERT INTO sampling_households (record_id, since, latest_event_id, latest_on, "
+            "children) SELECT r, s, e, l, c::jsonb FROM unnest(%b::text[], %b::date[], "
+            "%b::text[], %b::date[], %b::text[]) AS t(r, s, e, l, c) "
+            "ON CONFLICT (record_id) DO UPDATE SET since = EXCLUDED.since, "
+            "latest_event_id = EXCLUDED.latest_event_id, latest_on = EXCLUDED.latest_on, "
+            "children = EXCLUDED.children",
+            (
+                [record_id for record_id, _ in changed],
+                [h.since for _, h in changed],
+                [h.latest_event_id for _, h in changed],
+                [h.latest_on for _, h in changed],
+                [_children_text(h.children) for _, h in changed],
+            ),
+        )
+        children = [(record_id, c) for record_id, h in changed for c in h.children]
+        cur.execute(
+            "INSERT INTO sampling_children (record_id, child_sex, born_from, born_to, "
+            "first_listed_on) SELECT * FROM unnest(%b::text[], %b::text[], %b::int[], "
+            "%b::int[], %b::date[]) ON CONFLICT DO NOTHING",
+            (
+                [record_id for record_id, _ in children],
+                [c.sex for _, c in children],
+                [c.years[0] for _, c in children],
+                [c.years[1] for _, c in children],
+                [c.first_listed_on for _, c in children],
+            ),
+        )
 
     def _household(self, txn: MatchTxn, record_id: str) -> Household | None:
         if record_id in self._households:
             return self._households[record_id]
         cur = txn.cursor
         cur.execute(
-            "SELECT since, children, latest_on FROM sampling_households "
+            f"SELECT {_HOUSEHOLD_COLUMNS} FROM sampling_households "
             "WHERE record_id = %s FOR UPDATE",
             (record_id,),
         )
         row = cur.fetchone()
-        return Household(row[0], _children(row[1]), row[2]) if row else None
+        return _household(row) if row else None
 
     # --- requests ------------------------------------------------------------------------
 
@@ -147,11 +196,9 @@ class ChildSampling:
         entries = list(record.get("children") or [])
         if not record_id or day is None:
             return 0
-        cur = txn.cursor
         row = self._household(txn, record_id)
         since: date = min(row.since, day) if row else day
         known = list(row.children) if row else []
-        latest = event.event_id if row is None or day >= row.latest_on else None
         listed: list[tuple[int, Mapping[str, Any], ListedChild]] = []
         for index, entry in enumerate(entries):
             seen = listed_child(entry, day)
@@ -161,31 +208,20 @@ class ChildSampling:
             if new:
                 known.append(child)
             listed.append((index, entry, child))
-        cur.execute(
-            "INSERT INTO sampling_households (record_id, since, latest_event_id, latest_on, "
-            "children) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (record_id) DO UPDATE SET "
-            "since = EXCLUDED.since, children = EXCLUDED.children, "
-            "latest_event_id = COALESCE(%s, sampling_households.latest_event_id), "
-            "latest_on = GREATEST(sampling_households.latest_on, EXCLUDED.latest_on)",
-            (record_id, since, event.event_id, day, _children_json(known), latest),
-        )
-        cur.executemany(
-            "INSERT INTO sampling_children (record_id, child_sex, born_from, born_to, "
-            "first_listed_on) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            [(record_id, c.sex, c.years[0], c.years[1], c.first_listed_on) for c in known],
-        )
-        now_listed = Household(since, known, max(row.latest_on, day) if row else day)
-        if not listed:
-            self._households[record_id] = now_listed
-            return 0
-        alerts = self._open_alerts(txn, day)
+        if row is None or day >= row.latest_on:
+            now_listed = Household(since, known, day, event.event_id)
+        else:  # an older registration arriving late: the latest stays the latest
+            now_listed = Household(since, known, row.latest_on, row.latest_event_id)
         sent = 0
-        for index, entry, child in listed:
-            fitting = sampling_request(record_id, index, entry, child, since, alerts)
-            if fitting is not None and self._send(txn, event, fitting, child, registered):
-                sent += 1
-        # Only now: a failure above rolls the record's writes back, and the household with them.
-        self._households[record_id] = now_listed
+        if listed:
+            alerts = self._open_alerts(txn, day)
+            for index, entry, child in listed:
+                fitting = sampling_request(record_id, index, entry, child, since, alerts)
+                if fitting is not None and self._send(txn, event, fitting, child, registered):
+                    sent += 1
+        # Only now: a failure above rolls the record's requests back, and its household stays
+        # as it was.
+        self._households[record_id] = self._unwritten[record_id] = now_listed
         return sent
 
     def consider_alert(

@@ -290,3 +290,12 @@ def test_a_household_registered_twice_in_one_batch_is_one_household(harness: Har
         "FROM sampling_households"
     ) == [(date(2021, 3, 1), second_id, date(2022, 3, 1), 1)]
     assert harness.rows("SELECT count(*) FROM sampling_children") == [(1,)]
+
+
+def test_an_alert_after_the_record_in_the_same_batch_finds_the_child(harness: Harness) -> None:
+    """The record's household is written before the alert of the same batch reads the
+    households (outside the alert's savepoint), so the alert sends the request."""
+    harness.feed(harness.record(1, RENAMED), harness.alert())
+    assert [(r[1], r[2]) for r in _requests(harness)] == [
+        (["NO_ID_NUMBER", "NOT_SON_OR_DAUGHTER"], ["A-510000-1"])
+    ]
