@@ -331,6 +331,8 @@ class MatchStage:
         self, txn: MatchTxn, record: EventRecord, reason: str, result: MatchResult
     ) -> None:
         result.failed += 1
+        if self.sampling is not None:
+            self.sampling.alerts_changed()
         txn.fail(record.event_id, record.event_type, storable_text(reason))
         log.warning("match: %s %s kept as failed: %s", record.event_type, record.event_id, reason)
 

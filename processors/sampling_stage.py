@@ -102,6 +102,9 @@ class ChildSampling:
         # at: read again only when an alert changed, not for every record.
         self._alerts: list[OpenAlert] = []
         self._alerts_at: tuple[Any, ...] | None = None
+        # Whether that state was checked since the last event that is no record (only those
+        # change alerts): a run of records checks it once, not once per record.
+        self._alerts_checked = False
         # The batch's households as read at its start (None: not listed yet), kept current by
         # each record, and which of them have a sample; what the records changed is written
         # once, before anything reads those tables and at the batch's end (flush): a few
@@ -120,6 +123,7 @@ class ChildSampling:
         self._households = dict.fromkeys(ids)
         self._sampled = set()
         self._unwritten = {}
+        self._alerts_checked = False
         if not ids:
             return
         cur = txn.cursor
@@ -139,6 +143,7 @@ class ChildSampling:
 
     def flush(self, txn: MatchTxn) -> None:
         """Write the households the batch's records changed, and their children's rows."""
+        self._alerts_checked = False  # the event to come may change an alert
         if not self._unwritten:
             return
         changed, self._unwritten = sorted(self._unwritten.items()), {}
@@ -171,6 +176,11 @@ class ChildSampling:
                 [c.first_listed_on for _, c in children],
             ),
         )
+
+    def alerts_changed(self) -> None:
+        """Read the open alerts' state again before the next request (an event that failed
+        may have changed an alert that its rollback changed back)."""
+        self._alerts_checked = False
 
     def _household(self, txn: MatchTxn, record_id: str) -> Household | None:
         if record_id in self._households:
@@ -266,13 +276,16 @@ class ChildSampling:
         return sent
 
     def _open_alerts(self, txn: MatchTxn, day: date) -> list[OpenAlert]:
-        cur = txn.cursor
-        cur.execute("SELECT count(*), max(updated_at) FROM match_alerts")
-        state = tuple(cur.fetchone() or ())
-        if state != self._alerts_at:
-            read = (open_alert(s.alert_id, self.merge(s)) for s in txn.open_alerts(None, None))
-            self._alerts = [a for a in read if a is not None]
-            self._alerts_at = state
+        if not self._alerts_checked:
+            cur = txn.cursor
+            cur.execute("SELECT count(*), max(updated_at) FROM match_alerts")
+            state = tuple(cur.fetchone() or ())
+            if state != self._alerts_at:
+                read = (open_alert(s.alert_id, self.merge(s))
+                        for s in txn.open_alerts(None, None))
+                self._alerts = [a for a in read if a is not None]
+                self._alerts_at = state
+            self._alerts_checked = True
         # Only persons last seen by the listing day can be the child.
         return [a for a in self._alerts if a.lost_on <= day]
 

@@ -299,3 +299,18 @@ def test_an_alert_after_the_record_in_the_same_batch_finds_the_child(harness: Ha
     assert [(r[1], r[2]) for r in _requests(harness)] == [
         (["NO_ID_NUMBER", "NOT_SON_OR_DAUGHTER"], ["A-510000-1"])
     ]
+
+
+def test_an_alert_closed_between_two_records_of_one_batch_is_closed_for_the_second(
+    harness: Harness,
+) -> None:
+    """The open alerts are checked once per run of records: the closing between the two
+    records of the same batch is seen by the second one."""
+    closed = payload_for("alert-closed", 1, harness.world.epoch, POLICE)
+    other = payload_for("migrant-record", 2, harness.world.epoch, REGISTRY,
+                        registered_on=date(2021, 3, 1), moved_in_on=date(2021, 3, 1))
+    other["children"] = [{"child": RENAMED, "guardian_relation": "NON_RELATIVE"}]
+    harness.feed(harness.alert(), harness.record(1, RENAMED),
+                 harness.world.event(POLICE, "alert-closed", payload=closed),
+                 harness.world.event(REGISTRY, "migrant-record", payload=other))
+    assert len(_requests(harness)) == 1
