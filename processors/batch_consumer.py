@@ -102,7 +102,6 @@ class StageConsumer:
             # A topic the first assignment saw without partitions is picked up within seconds.
             metadata_max_age_ms=10_000,
         )
-
         self.consumer.subscribe(self.topics, listener=_FirstTopicsFirst(self))
 
     async def start(self) -> None:
