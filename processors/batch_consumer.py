@@ -5,6 +5,8 @@ ack each) cost about half a worker's CPU per event; here a stage takes whole bat
 aiokafka's `getmany` and turns them straight into :class:`InMessage`. Every stage has its own
 consumer group, so the project and match stages each read the verified topic in full, and a
 backlog of probes on the keyed topic never holds back a new alert on the ingest topic.
+The verify stage reads the registry topic to its end (as it was at the assignment) before the
+ingest topic, so a participant registered just before its first events is known to it.
 
 Offsets are committed only after the batch is stored and its outputs acknowledged. A worker
 killed before that reads the batch again after its restart, and the stage absorbs the repeat:
